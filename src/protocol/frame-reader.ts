@@ -1,0 +1,121 @@
+import { AmqpError, connectionError } from "./amqp-error.js";
+import { FRAME_END, PROTOCOL_HEADER, ReplyCode } from "./generated/constants.js";
+
+/** Bytes of a frame header: type (1), channel (2), payload size (4). */
+export const FRAME_HEADER_SIZE = 7;
+/** Header plus the frame-end octet: what a frame costs beyond its payload. */
+export const FRAME_OVERHEAD = 8;
+
+export interface FrameSink {
+  /** A whole frame. The payload is a view valid only during the call: copy what you keep. */
+  onFrame(type: number, channel: number, payload: Buffer): void;
+}
+
+/**
+ * Turns socket chunks into frames without copying, except for a frame that
+ * spans chunks (those bytes are joined once, when the whole frame is there).
+ * A byte-level state machine with no I/O: the runtime pushes chunks in, frames
+ * come out through the sink, and a malformed frame throws an AmqpError.
+ *
+ * It starts by expecting the 8-byte protocol header; `onHeader` reports whether
+ * the header was the one we speak (AMQP 0-9-1 §4.2.2).
+ */
+export class FrameReader {
+  /** The largest frame accepted, header and end octet included (negotiated frame_max). */
+  frameMax: number;
+  private awaitingHeader = true;
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly sink: FrameSink,
+    private readonly onHeader: (valid: boolean, header: Buffer) => void,
+    frameMax: number,
+  ) {
+    this.frameMax = frameMax;
+  }
+
+  /** Stops delivering frames (the connection is closing and ignores what follows). */
+  stop(): void {
+    this.stopped = true;
+    this.pending = [];
+    this.pendingLength = 0;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.stopped || chunk.length === 0) return;
+    let buf = chunk;
+    if (this.pendingLength > 0) {
+      this.pending.push(chunk);
+      this.pendingLength += chunk.length;
+      if (this.pendingLength < this.bytesNeeded()) return;
+      buf = Buffer.concat(this.pending, this.pendingLength);
+      this.pending = [];
+      this.pendingLength = 0;
+    }
+    let pos = 0;
+    if (this.awaitingHeader) {
+      if (buf.length < PROTOCOL_HEADER.length) return this.keep(buf, 0);
+      this.awaitingHeader = false;
+      const header = buf.subarray(0, PROTOCOL_HEADER.length);
+      const valid = header.equals(PROTOCOL_HEADER);
+      this.onHeader(valid, header);
+      if (!valid) return this.stop();
+      pos = PROTOCOL_HEADER.length;
+    }
+    while (!this.stopped) {
+      const available = buf.length - pos;
+      if (available < FRAME_HEADER_SIZE) break;
+      const size = buf.readUInt32BE(pos + 3);
+      this.checkSize(buf[pos]!, size);
+      if (available < size + FRAME_OVERHEAD) break;
+      const endAt = pos + FRAME_HEADER_SIZE + size;
+      if (buf[endAt] !== FRAME_END) {
+        throw connectionError(
+          ReplyCode.FRAME_ERROR,
+          `invalid frame end marker 0x${buf[endAt]!.toString(16)} (expected 0xce)`,
+        );
+      }
+      const type = buf[pos]!;
+      const channel = buf.readUInt16BE(pos + 1);
+      pos = endAt + 1;
+      this.sink.onFrame(type, channel, buf.subarray(endAt - size, endAt));
+    }
+    if (!this.stopped && pos < buf.length) this.keep(buf, pos);
+  }
+
+  private keep(buf: Buffer, from: number): void {
+    this.pending = [from === 0 ? buf : buf.subarray(from)];
+    this.pendingLength = buf.length - from;
+  }
+
+  /** How many buffered bytes the next step needs before parsing can make progress. */
+  private bytesNeeded(): number {
+    if (this.awaitingHeader) return PROTOCOL_HEADER.length;
+    if (this.pendingLength < FRAME_HEADER_SIZE) return FRAME_HEADER_SIZE;
+    const head = this.peek(FRAME_HEADER_SIZE);
+    const size = head.readUInt32BE(3);
+    this.checkSize(head[0]!, size);
+    return size + FRAME_OVERHEAD;
+  }
+
+  private peek(n: number): Buffer {
+    const first = this.pending[0]!;
+    if (first.length >= n) return first;
+    return Buffer.concat(this.pending, this.pendingLength).subarray(0, n);
+  }
+
+  /** Rejects an oversized frame from its header, before waiting for its payload. */
+  private checkSize(type: number, size: number): void {
+    if (size + FRAME_OVERHEAD > this.frameMax) {
+      throw new AmqpError(
+        ReplyCode.FRAME_ERROR,
+        `FRAME_ERROR - type ${type}, all octets = <<>>: {frame_too_large,${size},${this.frameMax - FRAME_OVERHEAD}}`,
+        0,
+        0,
+        "connection",
+      );
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import { parseArgs } from "node:util";
+import type { ListenAddress } from "../runtime/amqp-listener.js";
+import { type BrokerSettings, DEFAULT_SETTINGS } from "../vhost/broker-settings.js";
+
+export interface ServerConfig {
+  readonly settings: BrokerSettings;
+  readonly listen: ListenAddress[];
+  readonly dataDir: string;
+  readonly logLevel: string;
+}
+
+export const USAGE = `Usage: warren [options]   (or: npm start -- [options])
+
+Options (each has an environment variable; flags win):
+  --port N             AMQP port (WARREN_PORT, default 5672)
+  --host H             listen on this address only (WARREN_HOST, default 127.0.0.1 and ::1)
+  --data-dir DIR       data directory (WARREN_DATA_DIR, default ./data)
+  --heartbeat S        heartbeat timeout proposed to clients, seconds (WARREN_HEARTBEAT, default 60)
+  --frame-max N        largest frame accepted, bytes (WARREN_FRAME_MAX, default 131072)
+  --channel-max N      highest channel number (WARREN_CHANNEL_MAX, default 2047)
+  --max-message-size N largest message body, bytes (WARREN_MAX_MESSAGE_SIZE, default 16777216)
+  --log-level L        trace, debug, info, warn, error (WARREN_LOG_LEVEL, default info)
+  --help               this text
+`;
+
+function int(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${name} must be a non-negative integer, got '${value}'`);
+  return n;
+}
+
+/** Flags first, then WARREN_* environment variables, then defaults. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      "data-dir": { type: "string" },
+      heartbeat: { type: "string" },
+      "frame-max": { type: "string" },
+      "channel-max": { type: "string" },
+      "max-message-size": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help) return "help";
+  const port = int("--port", values.port ?? env.WARREN_PORT, 5672);
+  if (port > 65535) throw new Error(`--port must be at most 65535, got ${port}`);
+  const host = values.host ?? env.WARREN_HOST;
+  const listen = host
+    ? [{ host, port }]
+    : [
+        { host: "127.0.0.1", port },
+        { host: "::1", port },
+      ];
+  const settings: BrokerSettings = {
+    ...DEFAULT_SETTINGS,
+    heartbeatSec: int(
+      "--heartbeat",
+      values.heartbeat ?? env.WARREN_HEARTBEAT,
+      DEFAULT_SETTINGS.heartbeatSec,
+    ),
+    frameMax: int(
+      "--frame-max",
+      values["frame-max"] ?? env.WARREN_FRAME_MAX,
+      DEFAULT_SETTINGS.frameMax,
+    ),
+    channelMax: int(
+      "--channel-max",
+      values["channel-max"] ?? env.WARREN_CHANNEL_MAX,
+      DEFAULT_SETTINGS.channelMax,
+    ),
+    maxMessageBytes: int(
+      "--max-message-size",
+      values["max-message-size"] ?? env.WARREN_MAX_MESSAGE_SIZE,
+      DEFAULT_SETTINGS.maxMessageBytes,
+    ),
+  };
+  if (settings.frameMax < 4096)
+    throw new Error("--frame-max must be at least 4096 (AMQP frame-min-size)");
+  return {
+    settings,
+    listen,
+    dataDir: values["data-dir"] ?? env.WARREN_DATA_DIR ?? "./data",
+    logLevel: values["log-level"] ?? env.WARREN_LOG_LEVEL ?? "info",
+  };
+}

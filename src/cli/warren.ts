@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+import { hostname } from "node:os";
+import { formatHost } from "../runtime/amqp-listener.js";
+import { createLogger } from "../runtime/logger.js";
+import { WarrenNode } from "../runtime/warren-node.js";
+import { PRODUCT, VERSION } from "../version.js";
+import { loadConfig, USAGE } from "./config.js";
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (e) {
+    process.stderr.write(`warren: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(64);
+  }
+  if (config === "help") {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const log = createLogger(config.logLevel);
+  const nodeName = `warren@${hostname()}`;
+  const node = new WarrenNode({
+    settings: { ...config.settings, nodeName, clusterName: nodeName },
+    listen: config.listen,
+    dataDir: config.dataDir,
+    log,
+  });
+  try {
+    await node.start();
+  } catch (e) {
+    log.error({ err: String(e) }, `could not start: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  const where = node.listener.bound.map((b) => `${formatHost(b.host)}:${b.port}`).join(", ");
+  log.info(
+    { version: VERSION, node: nodeName, listeners: node.listener.bound, dataDir: config.dataDir },
+    `${PRODUCT} ${VERSION} started on ${where} (data in ${config.dataDir})`,
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, `stopping ${PRODUCT} (${signal})`);
+    await node.stop();
+    log.info({}, `${PRODUCT} stopped`);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+void main();

@@ -1,0 +1,397 @@
+import { AmqpError, connectionError } from "../protocol/amqp-error.js";
+import { CommandAssembler } from "../protocol/command-assembler.js";
+import { FRAME_OVERHEAD, FrameReader } from "../protocol/frame-reader.js";
+import { FrameWriter } from "../protocol/frame-writer.js";
+import {
+  ClassId,
+  FRAME_MIN_SIZE,
+  FrameType,
+  PROTOCOL_HEADER,
+  ReplyCode,
+} from "../protocol/generated/constants.js";
+import type { Method } from "../protocol/generated/methods.js";
+import type { Broker } from "../vhost/broker.js";
+import type { User } from "../vhost/users.js";
+import type { VirtualHost } from "../vhost/virtual-host.js";
+import { Channel } from "./channel.js";
+import type { ClientInfo } from "./client-info.js";
+import { handleConnectionMethod, sendStart } from "./methods/connection-methods.js";
+
+/** What the runtime gives a connection: the socket's addresses and a way to act on it. */
+export interface Transport {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Bytes the socket has accepted but not yet written to the network. */
+  readonly writableLength: number;
+  /** The connection has output: the runtime calls flush() before the turn ends. */
+  requestFlush(): void;
+  /** Closes the socket once queued output is written. */
+  end(): void;
+  /** Closes the socket now, discarding queued output. */
+  destroy(): void;
+}
+
+export type ConnectionState =
+  | "handshake" // protocol header seen, start sent, waiting for start-ok/tune-ok/open
+  | "open"
+  | "closing" // we sent connection.close, waiting for close-ok
+  | "closed";
+
+/** How long we wait for the client's connection.close-ok before closing the socket anyway. */
+const CLOSE_OK_TIMEOUT_MS = 3_000;
+
+/**
+ * One AMQP connection as a state machine: bytes in, frames out through the
+ * FrameWriter, time in through tick(). Handshake and connection-class methods
+ * live in methods/connection-methods.ts; channel methods in Channel.
+ */
+export class AmqpConnection {
+  readonly id: number;
+  readonly name: string;
+  readonly writer: FrameWriter;
+  readonly channels = new Map<number, Channel>();
+  state: ConnectionState = "handshake";
+  /** Handshake progress: the next connection method we expect from the client. */
+  expecting: "start-ok" | "secure-ok" | "tune-ok" | "open" | "none" = "start-ok";
+  user: User | undefined;
+  vhost: VirtualHost | undefined;
+  client: ClientInfo = { properties: new Map(), capabilities: new Set() };
+  authMechanism = "";
+  channelMax: number;
+  heartbeatSec = 0;
+  readonly connectedAtMs: number;
+  lastReceivedMs: number;
+  lastSentMs: number;
+  /** Totals for list_connections (recv_oct, send_oct, recv_cnt, send_cnt). */
+  readonly stats = { recvOct: 0, sendOct: 0, recvCnt: 0, sendCnt: 0 };
+  /** Why the connection ended, for the close log line. */
+  closeReason = "";
+  private readonly reader: FrameReader;
+  private readonly assembler: CommandAssembler;
+  private closingSinceMs = 0;
+  private flushRequested = false;
+  /** Channels with work to do at flush time (coalesced publisher confirms). */
+  readonly dirtyChannels = new Set<Channel>();
+
+  constructor(
+    readonly broker: Broker,
+    readonly transport: Transport,
+  ) {
+    this.id = broker.newConnectionId();
+    this.name = `${transport.remoteAddress}:${transport.remotePort} -> ${transport.localAddress}:${transport.localPort}`;
+    const now = broker.clock();
+    this.connectedAtMs = now;
+    this.lastReceivedMs = now;
+    this.lastSentMs = now;
+    this.channelMax = broker.settings.channelMax;
+    // Until tune-ok, frames are bounded by the server's frame_max (the client has not chosen yet).
+    this.writer = new FrameWriter(FRAME_MIN_SIZE);
+    this.reader = new FrameReader(
+      { onFrame: (type, channel, payload) => this.onFrame(type, channel, payload) },
+      (valid) => this.onProtocolHeader(valid),
+      broker.settings.frameMax,
+    );
+    this.assembler = new CommandAssembler({ maxMessageBytes: broker.settings.maxMessageBytes });
+  }
+
+  get peer(): string {
+    return `${this.transport.remoteAddress}:${this.transport.remotePort}`;
+  }
+
+  // --- input ---------------------------------------------------------------
+
+  /** Bytes from the socket. */
+  receive(chunk: Buffer): void {
+    if (this.state === "closed") return;
+    this.lastReceivedMs = this.broker.clock();
+    this.stats.recvOct += chunk.length;
+    try {
+      this.reader.push(chunk);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private onProtocolHeader(valid: boolean): void {
+    if (!valid) {
+      // AMQP 0-9-1 §4.2.2: answer a header we do not speak with ours, then close.
+      this.writer.raw(PROTOCOL_HEADER);
+      this.closeReason = "client sent an unsupported protocol header";
+      this.state = "closed";
+      this.transport.end();
+      return;
+    }
+    sendStart(this);
+  }
+
+  private onFrame(type: number, channelId: number, payload: Buffer): void {
+    this.stats.recvCnt++;
+    if (type === FrameType.Heartbeat) {
+      if (channelId !== 0) {
+        throw connectionError(ReplyCode.COMMAND_INVALID, `heartbeat frame on channel ${channelId}`);
+      }
+      return;
+    }
+    if (this.state === "closing") {
+      // Only close-ok (or a crossing close) matters now; everything else is dropped.
+      if (channelId === 0 && type === FrameType.Method) this.onClosingMethod(payload);
+      return;
+    }
+    const command = this.assembler.frame(type, channelId, payload);
+    if (!command) return;
+    if (channelId === 0) {
+      if (command.info.classId !== ClassId.Connection) {
+        throw new AmqpError(
+          ReplyCode.COMMAND_INVALID,
+          `COMMAND_INVALID - ${command.info.name} is not allowed on channel 0`,
+          command.info.classId,
+          command.info.methodId,
+          "connection",
+        );
+      }
+      handleConnectionMethod(this, command.method);
+      return;
+    }
+    if (this.state !== "open") {
+      throw connectionError(
+        ReplyCode.CHANNEL_ERROR,
+        `channel ${channelId} used before the connection was opened`,
+      );
+    }
+    if (command.info.classId === ClassId.Connection) {
+      throw new AmqpError(
+        ReplyCode.COMMAND_INVALID,
+        `COMMAND_INVALID - ${command.info.name} is only allowed on channel 0`,
+        command.info.classId,
+        command.info.methodId,
+        "connection",
+      );
+    }
+    let channel = this.channels.get(channelId);
+    if (!channel) {
+      if (command.method.name !== "channel.open") {
+        throw new AmqpError(
+          ReplyCode.CHANNEL_ERROR,
+          `CHANNEL_ERROR - expected 'channel.open' on channel ${channelId}, got '${command.info.name}'`,
+          command.info.classId,
+          command.info.methodId,
+          "connection",
+        );
+      }
+      if (channelId > this.channelMax && this.channelMax !== 0) {
+        throw connectionError(
+          ReplyCode.CHANNEL_ERROR,
+          `channel number ${channelId} is above the negotiated channel_max ${this.channelMax}`,
+        );
+      }
+      channel = new Channel(this, channelId);
+      this.channels.set(channelId, channel);
+      this.broker.counters.channelsOpened++;
+    }
+    channel.handle(command);
+  }
+
+  private onClosingMethod(payload: Buffer): void {
+    if (payload.length < 4) return;
+    const id = payload.readUInt32BE(0);
+    // connection.close-ok (10,51) or a close from the client crossing ours (10,50).
+    if (id === 0x000a0033) this.finish();
+    else if (id === 0x000a0032) {
+      this.send(0, { name: "connection.close-ok" });
+      this.finish();
+    }
+  }
+
+  // --- output --------------------------------------------------------------
+
+  send(channel: number, method: Method): void {
+    this.writer.method(channel, method);
+    this.stats.sendCnt++;
+    this.requestFlush();
+  }
+
+  requestFlush(): void {
+    if (this.flushRequested) return;
+    this.flushRequested = true;
+    this.transport.requestFlush();
+  }
+
+  /** Called by the runtime once per turn: everything queued, for one socket write. */
+  flush(): Buffer[] {
+    for (const ch of this.dirtyChannels) ch.beforeFlush();
+    this.dirtyChannels.clear();
+    // Cleared after the channels ran: their output is in this batch, not a new request.
+    this.flushRequested = false;
+    if (this.writer.isEmpty) return [];
+    const chunks = this.writer.take();
+    for (const c of chunks) this.stats.sendOct += c.length;
+    this.lastSentMs = this.broker.clock();
+    return chunks;
+  }
+
+  /** Output is backed up: deliveries to this connection wait until it drains. */
+  get outputBlocked(): boolean {
+    return (
+      this.transport.writableLength + this.writer.pendingBytes >
+      this.broker.settings.outputHighWaterBytes
+    );
+  }
+
+  /** The socket drained: let its consumers' queues deliver again. */
+  onDrain(): void {
+    for (const ch of this.channels.values()) ch.resumeDeliveries();
+  }
+
+  /** Negotiated frame_max, applied to both directions (tune-ok). */
+  setFrameMax(frameMax: number): void {
+    this.reader.frameMax = frameMax;
+    this.writer.frameMax = frameMax;
+  }
+
+  // --- time ----------------------------------------------------------------
+
+  /**
+   * Called about once a second. Sends a heartbeat when we have been silent for half
+   * the interval; closes a peer silent for two intervals (RabbitMQ's rule), and a
+   * client that has not finished the handshake in time.
+   */
+  tick(nowMs: number): void {
+    if (this.state === "closed") return;
+    if (this.state === "closing") {
+      if (nowMs - this.closingSinceMs > CLOSE_OK_TIMEOUT_MS) this.finish();
+      return;
+    }
+    if (this.state === "handshake") {
+      if (nowMs - this.connectedAtMs > this.broker.settings.handshakeTimeoutMs) {
+        this.broker.log.warn(
+          { connection: this.name },
+          "closing AMQP connection: handshake timeout",
+        );
+        this.closeReason = "handshake timeout";
+        this.abort();
+      }
+      return;
+    }
+    if (this.heartbeatSec === 0) return;
+    const intervalMs = this.heartbeatSec * 1000;
+    if (nowMs - this.lastReceivedMs > 2 * intervalMs) {
+      this.broker.counters.missedHeartbeatCloses++;
+      this.broker.log.error(
+        { connection: this.name, peer: this.peer, user: this.user?.name, vhost: this.vhost?.name },
+        `closing AMQP connection ${this.id} (${this.name}): missed heartbeats from client, timeout: ${this.heartbeatSec}s`,
+      );
+      this.closeReason = `missed heartbeats from client, timeout: ${this.heartbeatSec}s`;
+      this.abort();
+      return;
+    }
+    if (nowMs - this.lastSentMs >= intervalMs / 2) {
+      this.writer.heartbeat();
+      this.requestFlush();
+    }
+  }
+
+  // --- closing -------------------------------------------------------------
+
+  /** An error while handling input: close the channel or the connection as it says. */
+  fail(e: unknown): void {
+    if (!(e instanceof AmqpError)) {
+      this.broker.log.error(
+        { connection: this.name, err: e },
+        "internal error handling a frame; closing connection",
+      );
+      this.close(ReplyCode.INTERNAL_ERROR, "INTERNAL_ERROR", 0, 0);
+      return;
+    }
+    this.close(e.replyCode, e.replyText, e.classId, e.methodId);
+  }
+
+  /** Sends connection.close and waits for close-ok; channels are shut down at once. */
+  close(code: number, text: string, classId = 0, methodId = 0): void {
+    if (this.state === "closing" || this.state === "closed") return;
+    const wasOpen = this.state === "open";
+    this.closeReason = text;
+    if (code !== ReplyCode.REPLY_SUCCESS || !wasOpen) {
+      this.broker.log.error(
+        { connection: this.name, peer: this.peer, user: this.user?.name, code },
+        `closing AMQP connection ${this.id} (${this.name}): ${text}`,
+      );
+    }
+    this.state = "closing";
+    this.closingSinceMs = this.broker.clock();
+    this.shutdownChannels();
+    this.send(0, {
+      name: "connection.close",
+      replyCode: code,
+      replyText: text.slice(0, 255),
+      classId,
+      methodId,
+    });
+  }
+
+  /** The client asked to close: reply close-ok and end the socket. */
+  closedByClient(code: number, text: string): void {
+    this.closeReason = `client closed: ${code} ${text}`;
+    this.shutdownChannels();
+    this.send(0, { name: "connection.close-ok" });
+    this.finish();
+  }
+
+  /** Closes the socket without a close handshake (missed heartbeats, handshake timeout). */
+  abort(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.reader.stop();
+    this.transport.destroy();
+    this.terminate();
+  }
+
+  /** The socket closed under us (peer gone, reset). */
+  socketClosed(): void {
+    if (this.state === "closed") return;
+    if (!this.closeReason) this.closeReason = "client unexpectedly closed TCP connection";
+    if (this.state === "open") {
+      this.broker.log.warn(
+        { connection: this.name, peer: this.peer, user: this.user?.name },
+        `closing AMQP connection ${this.id} (${this.name}): ${this.closeReason}`,
+      );
+    }
+    this.state = "closed";
+    this.reader.stop();
+    this.terminate();
+  }
+
+  private finish(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.reader.stop();
+    this.transport.end();
+    this.terminate();
+  }
+
+  private shutdownChannels(): void {
+    for (const ch of this.channels.values()) ch.shutdown();
+    this.channels.clear();
+  }
+
+  private terminated = false;
+
+  /** Releases everything the connection held: unacked messages, consumers, exclusive queues. */
+  private terminate(): void {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.shutdownChannels();
+    this.vhost?.dropExclusiveQueues(this);
+    if (this.broker.connections.delete(this)) this.broker.counters.connectionsClosed++;
+    this.broker.log.info(
+      { connection: this.name, peer: this.peer, user: this.user?.name, reason: this.closeReason },
+      `connection closed: ${this.closeReason || "closed"}`,
+    );
+  }
+
+  /** The largest body frame payload the client accepts. */
+  get maxBodyFramePayload(): number {
+    return this.writer.frameMax - FRAME_OVERHEAD;
+  }
+}

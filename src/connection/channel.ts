@@ -1,0 +1,295 @@
+import { AmqpError, channelError } from "../protocol/amqp-error.js";
+import type { Command } from "../protocol/command-assembler.js";
+import { ReplyCode } from "../protocol/generated/constants.js";
+import type { Consumer, ConsumerSink } from "../queue/consumer.js";
+import type { Message, QueueEntry } from "../queue/message.js";
+import type { MessageQueue } from "../queue/message-queue.js";
+import type { VirtualHost } from "../vhost/virtual-host.js";
+import type { AmqpConnection } from "./amqp-connection.js";
+import { ConfirmTracker } from "./confirm-tracker.js";
+import { handleChannelCommand } from "./methods/dispatch.js";
+
+/** A message delivered on this channel and not yet acknowledged. */
+export interface Delivery {
+  readonly tag: number;
+  readonly queue: MessageQueue;
+  readonly entry: QueueEntry;
+  /** Undefined for basic.get deliveries. */
+  readonly consumer: Consumer | undefined;
+}
+
+/** A publish or ack held back by a transaction until tx.commit. */
+export type TxAction =
+  | { readonly kind: "publish"; readonly run: () => void }
+  | { readonly kind: "settle"; readonly run: () => void };
+
+/**
+ * One AMQP channel: its consumers, its unacknowledged deliveries, its prefetch,
+ * and its confirm or transaction mode. It is the ConsumerSink its queues deliver
+ * through. Methods are handled in methods/, one file per method group.
+ */
+export class Channel implements ConsumerSink {
+  state: "open" | "closing" = "open";
+  /** Set by channel.open; the Channel object exists from the first frame on its number. */
+  opened = false;
+  readonly consumers = new Map<string, Consumer>();
+  /** Unacknowledged deliveries in delivery-tag order (Map keeps insertion order). */
+  readonly unacked = new Map<number, Delivery>();
+  /** Deliveries counted against a global (per-channel) prefetch: those made by consumers. */
+  consumerUnacked = 0;
+  private nextDeliveryTag = 1;
+  /** basic.qos global=false: the limit each new consumer gets. */
+  prefetchCount = 0;
+  /** basic.qos global=true: one limit shared by all consumers of the channel. */
+  globalPrefetchCount = 0;
+  /** The queue a later method may refer to with an empty queue name (AMQP 0-9-1 queue.declare). */
+  lastQueueName: string | undefined;
+  /** Client's channel.flow: false stops deliveries to this channel. */
+  flowActive = true;
+  mode: "normal" | "confirm" | "tx" = "normal";
+  readonly confirms = new ConfirmTracker();
+  txActions: TxAction[] = [];
+  /** Delivery tags settled inside the open transaction (settled for real at tx.commit). */
+  readonly txPendingTags = new Set<number>();
+  /** Key of this channel's amq.rabbitmq.reply-to consumer, when it has one. */
+  replyKey: string | undefined;
+  replyConsumerTag: string | undefined;
+  private busy: Promise<void> | undefined;
+  private backlog: Command[] = [];
+
+  constructor(
+    readonly conn: AmqpConnection,
+    readonly id: number,
+  ) {}
+
+  get vhost(): VirtualHost {
+    return this.conn.vhost!;
+  }
+
+  get now(): number {
+    return this.conn.broker.clock();
+  }
+
+  // --- commands ------------------------------------------------------------
+
+  /**
+   * Handles one command. Commands run one at a time in arrival order: a handler
+   * that returns a promise (a declare waiting for storage) holds back the next ones.
+   */
+  handle(command: Command): void {
+    if (this.busy) {
+      this.backlog.push(command);
+      return;
+    }
+    this.run(command);
+  }
+
+  private run(command: Command): void {
+    if (this.state === "closing") {
+      this.whileClosing(command);
+      return;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = handleChannelCommand(this, command);
+    } catch (e) {
+      this.failed(e, command);
+      return;
+    }
+    if (result) {
+      this.busy = result.then(
+        () => this.resume(),
+        (e: unknown) => {
+          this.failed(e, command);
+          this.resume();
+        },
+      );
+    }
+  }
+
+  private resume(): void {
+    this.busy = undefined;
+    while (!this.busy && this.backlog.length > 0) this.run(this.backlog.shift()!);
+  }
+
+  private failed(e: unknown, command: Command): void {
+    const err = e instanceof AmqpError ? e.during(command.info.classId, command.info.methodId) : e;
+    if (err instanceof AmqpError && err.scope === "channel") {
+      this.closeWithError(err);
+      return;
+    }
+    this.conn.fail(err);
+  }
+
+  /** While closing only channel.close-ok (or a crossing channel.close) matters. */
+  private whileClosing(command: Command): void {
+    if (command.method.name === "channel.close-ok") this.conn.channels.delete(this.id);
+    else if (command.method.name === "channel.close") {
+      this.send({ name: "channel.close-ok" });
+      this.conn.channels.delete(this.id);
+    }
+  }
+
+  /** A channel error: channel.close to the client, resources released now. */
+  closeWithError(err: AmqpError): void {
+    this.conn.broker.log.warn(
+      {
+        connection: this.conn.name,
+        channel: this.id,
+        code: err.replyCode,
+        vhost: this.conn.vhost?.name,
+        user: this.conn.user?.name,
+      },
+      `channel error on connection ${this.conn.name}, channel ${this.id}: ${err.replyText}`,
+    );
+    this.shutdown();
+    this.state = "closing";
+    this.send({
+      name: "channel.close",
+      replyCode: err.replyCode,
+      replyText: err.replyText.slice(0, 255),
+      classId: err.classId,
+      methodId: err.methodId,
+    });
+  }
+
+  send(method: Parameters<AmqpConnection["send"]>[1]): void {
+    this.conn.send(this.id, method);
+  }
+
+  // --- delivery (ConsumerSink) --------------------------------------------
+
+  hasCredit(consumer: Consumer): boolean {
+    if (!this.flowActive || this.state !== "open" || this.conn.outputBlocked) return false;
+    if (consumer.options.noAck) return true;
+    return this.globalPrefetchCount === 0 || this.consumerUnacked < this.globalPrefetchCount;
+  }
+
+  deliver(consumer: Consumer, entry: QueueEntry, queue: MessageQueue): void {
+    const tag = this.nextDeliveryTag++;
+    const m = entry.message;
+    this.conn.writer.content(
+      this.id,
+      {
+        name: "basic.deliver",
+        consumerTag: consumer.tag,
+        deliveryTag: tag,
+        redelivered: entry.redelivered,
+        exchange: m.exchange,
+        routingKey: m.routingKey,
+      },
+      m.properties,
+      m.body,
+    );
+    this.conn.stats.sendCnt++;
+    this.conn.requestFlush();
+    const counters = this.conn.broker.counters;
+    counters.messagesDelivered++;
+    if (entry.redelivered) counters.messagesRedelivered++;
+    if (!consumer.options.noAck) {
+      this.unacked.set(tag, { tag, queue, entry, consumer });
+      this.consumerUnacked++;
+    }
+  }
+
+  /** A basic.get result: get-ok with the message; returns its delivery tag. */
+  deliverGet(entry: QueueEntry, queue: MessageQueue, noAck: boolean): void {
+    const tag = this.nextDeliveryTag++;
+    const m = entry.message;
+    this.conn.writer.content(
+      this.id,
+      {
+        name: "basic.get-ok",
+        deliveryTag: tag,
+        redelivered: entry.redelivered,
+        exchange: m.exchange,
+        routingKey: m.routingKey,
+        messageCount: queue.messageCount,
+      },
+      m.properties,
+      m.body,
+    );
+    this.conn.requestFlush();
+    if (!noAck) this.unacked.set(tag, { tag, queue, entry, consumer: undefined });
+  }
+
+  /** A direct reply-to response for this channel's reply consumer (no queue, no ack). */
+  deliverReply(message: Message): void {
+    if (this.state !== "open" || !this.replyConsumerTag) return;
+    this.conn.writer.content(
+      this.id,
+      {
+        name: "basic.deliver",
+        consumerTag: this.replyConsumerTag,
+        deliveryTag: this.nextDeliveryTag++,
+        redelivered: false,
+        exchange: message.exchange,
+        routingKey: message.routingKey,
+      },
+      message.properties,
+      message.body,
+    );
+    this.conn.requestFlush();
+  }
+
+  cancelledByQueue(consumer: Consumer): void {
+    this.consumers.delete(consumer.tag);
+    // RabbitMQ's consumer_cancel_notify: tell clients that understand basic.cancel from the server.
+    if (this.state === "open" && this.conn.client.capabilities.has("consumer_cancel_notify")) {
+      this.send({ name: "basic.cancel", consumerTag: consumer.tag, noWait: true });
+    }
+  }
+
+  /** Credit came back (ack, flow on, socket drained): let the consumers' queues deliver. */
+  resumeDeliveries(): void {
+    const now = this.now;
+    for (const c of this.consumers.values()) c.queue.dispatch(now);
+  }
+
+  /** Removes a settled delivery from the unacked books. */
+  forget(d: Delivery): void {
+    this.unacked.delete(d.tag);
+    if (d.consumer) this.consumerUnacked--;
+  }
+
+  // --- confirms ------------------------------------------------------------
+
+  /** Called by the connection before its frames are written: coalesced confirms go out. */
+  beforeFlush(): void {
+    if (this.state !== "open") return;
+    for (const m of this.confirms.drain()) this.send(m);
+  }
+
+  markConfirmsDirty(): void {
+    this.conn.dirtyChannels.add(this);
+    this.conn.requestFlush();
+  }
+
+  // --- end -----------------------------------------------------------------
+
+  /**
+   * Releases everything: consumers are removed from their queues and every
+   * unacknowledged delivery goes back to its queue, marked redelivered (AMQP 0-9-1
+   * §3.1.4.4 and seed 004, "Connection drop").
+   */
+  shutdown(): void {
+    const now = this.now;
+    for (const c of this.consumers.values()) c.queue.removeConsumer(c, now);
+    this.consumers.clear();
+    const deliveries = [...this.unacked.values()];
+    this.unacked.clear();
+    this.consumerUnacked = 0;
+    for (const d of deliveries) d.queue.requeue(d.entry, d.consumer, now);
+    if (this.replyKey) this.conn.broker.replyConsumers.delete(this.replyKey);
+    this.replyKey = undefined;
+    this.txActions = [];
+    this.txPendingTags.clear();
+    this.backlog = [];
+    if (this.state === "open") this.conn.broker.counters.channelsClosed++;
+  }
+
+  /** Builds the channel error for an unknown delivery tag (RabbitMQ's wording). */
+  unknownTag(tag: number) {
+    return channelError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${tag}`);
+  }
+}

@@ -1,0 +1,252 @@
+import { AmqpError, connectionError } from "../../protocol/amqp-error.js";
+import type { FieldTable, FieldValue } from "../../protocol/field-table.js";
+import { FRAME_MIN_SIZE, ReplyCode } from "../../protocol/generated/constants.js";
+import type { Method } from "../../protocol/generated/methods.js";
+import { PRODUCT, VERSION } from "../../version.js";
+import type { AmqpConnection } from "../amqp-connection.js";
+import { clientInfoFrom, clientProperty, isLoopback } from "../client-info.js";
+import { MECHANISMS, parseCredentials } from "../sasl.js";
+
+const str = (s: string): FieldValue => ({ type: "S", value: Buffer.from(s) });
+const bool = (value: boolean): FieldValue => ({ type: "t", value });
+
+/** The capabilities RabbitMQ advertises in connection.start; Warren supports each. */
+export const SERVER_CAPABILITIES = [
+  "publisher_confirms",
+  "exchange_exchange_bindings",
+  "basic.nack",
+  "consumer_cancel_notify",
+  "connection.blocked",
+  "consumer_priorities",
+  "authentication_failure_close",
+  "per_consumer_qos",
+  "direct_reply_to",
+] as const;
+
+function serverProperties(conn: AmqpConnection): FieldTable {
+  const caps: FieldTable = new Map(SERVER_CAPABILITIES.map((c) => [c, bool(true)]));
+  return new Map<string, FieldValue>([
+    ["capabilities", { type: "F", value: caps }],
+    ["cluster_name", str(conn.broker.settings.clusterName)],
+    ["copyright", str("Copyright (c) the Warren authors")],
+    ["information", str("Licensed under the Apache License 2.0. A RabbitMQ-compatible broker.")],
+    ["platform", str(`Node.js ${process.version}`)],
+    ["product", str(PRODUCT)],
+    ["version", str(VERSION)],
+  ]);
+}
+
+/** After a valid protocol header: connection.start (AMQP 0-9-1 §2.2.4). */
+export function sendStart(conn: AmqpConnection): void {
+  conn.broker.connections.add(conn);
+  conn.broker.counters.connectionsOpened++;
+  conn.send(0, {
+    name: "connection.start",
+    versionMajor: 0,
+    versionMinor: 9,
+    serverProperties: serverProperties(conn),
+    mechanisms: MECHANISMS.join(" "),
+    locales: "en_US",
+  });
+}
+
+/** Connection-class methods on channel 0, in handshake order. */
+export function handleConnectionMethod(conn: AmqpConnection, method: Method): void {
+  switch (method.name) {
+    case "connection.start-ok":
+      return expect(conn, "start-ok", method, () => startOk(conn, method));
+    case "connection.secure-ok":
+      // We never send connection.secure (PLAIN and AMQPLAIN are single-step).
+      throw unexpectedMethod(method);
+    case "connection.tune-ok":
+      return expect(conn, "tune-ok", method, () => tuneOk(conn, method));
+    case "connection.open":
+      return expect(conn, "open", method, () => open(conn, method));
+    case "connection.close":
+      conn.closedByClient(method.replyCode, method.replyText);
+      return;
+    case "connection.close-ok":
+      // A close-ok we did not ask for: nothing to do but end.
+      conn.abort();
+      return;
+    case "connection.update-secret":
+      return updateSecret(conn, method);
+    default:
+      throw unexpectedMethod(method);
+  }
+}
+
+function expect(
+  conn: AmqpConnection,
+  step: AmqpConnection["expecting"],
+  method: Method,
+  run: () => void,
+): void {
+  if (conn.expecting !== step) throw unexpectedMethod(method);
+  run();
+}
+
+function unexpectedMethod(method: Method): AmqpError {
+  return connectionError(
+    ReplyCode.COMMAND_INVALID,
+    `unexpected method ${method.name} on channel 0`,
+  );
+}
+
+function startOk(conn: AmqpConnection, m: Extract<Method, { name: "connection.start-ok" }>): void {
+  conn.client = clientInfoFrom(m.clientProperties);
+  conn.authMechanism = m.mechanism;
+  if (!(MECHANISMS as readonly string[]).includes(m.mechanism)) {
+    refuseLogin(conn, `unsupported authentication mechanism '${m.mechanism}'`);
+    return;
+  }
+  const creds = parseCredentials(m.mechanism, m.response as Buffer);
+  const { broker } = conn;
+  const user = creds && broker.users.authenticate(creds.username, creds.password);
+  if (!creds || !user) {
+    refuseLogin(
+      conn,
+      creds ? `user '${creds.username}' - invalid credentials` : "malformed SASL response",
+    );
+    return;
+  }
+  if (
+    broker.settings.loopbackUsers.includes(user.name) &&
+    !isLoopback(conn.transport.remoteAddress)
+  ) {
+    refuseLogin(conn, `user '${user.name}' can only connect via localhost`);
+    return;
+  }
+  conn.user = user;
+  conn.expecting = "tune-ok";
+  conn.send(0, {
+    name: "connection.tune",
+    channelMax: broker.settings.channelMax,
+    frameMax: broker.settings.frameMax,
+    heartbeat: broker.settings.heartbeatSec,
+  });
+}
+
+/**
+ * A refused login. With the client's authentication_failure_close capability it gets
+ * connection.close 403 (RabbitMQ's text); without it, the socket simply closes,
+ * as AMQP 0-9-1 prescribes. The reason goes to the log only: never to the client,
+ * and never with the password.
+ */
+function refuseLogin(conn: AmqpConnection, reason: string): void {
+  conn.broker.log.error(
+    { connection: conn.name, peer: conn.peer, mechanism: conn.authMechanism },
+    `Error on AMQP connection ${conn.name}: ${conn.authMechanism} login refused: ${reason}`,
+  );
+  if (conn.client.capabilities.has("authentication_failure_close")) {
+    conn.close(
+      ReplyCode.ACCESS_REFUSED,
+      `ACCESS_REFUSED - Login was refused using authentication mechanism ${conn.authMechanism}. For details see the broker logfile.`,
+    );
+  } else {
+    conn.closeReason = "login refused";
+    conn.abort();
+  }
+}
+
+/** connection.tune-ok: the client's choices, checked against ours as RabbitMQ checks them. */
+function tuneOk(conn: AmqpConnection, m: Extract<Method, { name: "connection.tune-ok" }>): void {
+  const settings = conn.broker.settings;
+  const frameMax = m.frameMax === 0 ? settings.frameMax : m.frameMax;
+  if (frameMax < FRAME_MIN_SIZE) {
+    throw connectionError(
+      ReplyCode.NOT_ALLOWED,
+      `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`,
+    );
+  }
+  if (frameMax > settings.frameMax) {
+    throw connectionError(
+      ReplyCode.NOT_ALLOWED,
+      `frame_max=${frameMax} > ${settings.frameMax} max size`,
+    );
+  }
+  const channelMax = m.channelMax === 0 ? settings.channelMax : m.channelMax;
+  if (channelMax > settings.channelMax) {
+    throw connectionError(
+      ReplyCode.NOT_ALLOWED,
+      `channel_max=${channelMax} > ${settings.channelMax} max allowed`,
+    );
+  }
+  conn.channelMax = channelMax;
+  conn.heartbeatSec = m.heartbeat;
+  conn.setFrameMax(frameMax);
+  conn.expecting = "open";
+}
+
+function open(conn: AmqpConnection, m: Extract<Method, { name: "connection.open" }>): void {
+  const { broker } = conn;
+  const vhost = broker.vhosts.get(m.virtualHost);
+  if (!vhost) {
+    throw new AmqpError(
+      ReplyCode.NOT_ALLOWED,
+      `NOT_ALLOWED - vhost ${m.virtualHost} not found`,
+      10,
+      40,
+      "connection",
+    );
+  }
+  const user = conn.user!;
+  if (!broker.users.permission(vhost.name, user.name)) {
+    throw new AmqpError(
+      ReplyCode.NOT_ALLOWED,
+      `NOT_ALLOWED - access to vhost '${vhost.name}' refused for user '${user.name}'`,
+      10,
+      40,
+      "connection",
+    );
+  }
+  conn.vhost = vhost;
+  conn.state = "open";
+  conn.expecting = "none";
+  conn.send(0, { name: "connection.open-ok" });
+  const product = clientProperty(conn.client, "product");
+  const connName = clientProperty(conn.client, "connection_name");
+  broker.log.info(
+    {
+      connection: conn.name,
+      peer: conn.peer,
+      user: user.name,
+      vhost: vhost.name,
+      client: product,
+      connectionName: connName,
+    },
+    `connection ${conn.name}: user '${user.name}' authenticated and granted access to vhost '${vhost.name}'`,
+  );
+}
+
+/**
+ * connection.update-secret (RabbitMQ extension, used with expiring tokens). With
+ * password users the new secret must authenticate the same user; the connection
+ * keeps its user either way and a wrong secret closes it, as a failed re-check of
+ * credentials does in RabbitMQ.
+ */
+function updateSecret(
+  conn: AmqpConnection,
+  m: Extract<Method, { name: "connection.update-secret" }>,
+): void {
+  if (conn.state !== "open" || !conn.user) throw unexpectedMethod(m);
+  const secret = (m.newSecret as Buffer).toString("utf8");
+  if (!conn.broker.users.authenticate(conn.user.name, secret)) {
+    conn.broker.log.warn(
+      { connection: conn.name, user: conn.user.name, reason: m.reason },
+      "connection.update-secret refused: the new secret does not authenticate the connection's user",
+    );
+    throw new AmqpError(
+      ReplyCode.NOT_ALLOWED,
+      `NOT_ALLOWED - New secret was refused by one of the backends`,
+      10,
+      70,
+      "connection",
+    );
+  }
+  conn.broker.log.info(
+    { connection: conn.name, user: conn.user.name, reason: m.reason },
+    "connection secret updated",
+  );
+  conn.send(0, { name: "connection.update-secret-ok" });
+}

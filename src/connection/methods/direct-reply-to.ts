@@ -1,0 +1,55 @@
+import { randomBytes } from "node:crypto";
+import { channelError, connectionError } from "../../protocol/amqp-error.js";
+import { decodeProperties, encodeProperties } from "../../protocol/content-properties.js";
+import { ReplyCode } from "../../protocol/generated/constants.js";
+import type { Method } from "../../protocol/generated/methods.js";
+import type { Channel } from "../channel.js";
+
+type M<N extends Method["name"]> = Extract<Method, { name: N }>;
+
+/** RabbitMQ's direct reply-to pseudo-queue. */
+export const REPLY_TO_QUEUE = "amq.rabbitmq.reply-to";
+const REPLY_TO_PREFIX = `${REPLY_TO_QUEUE}.`;
+
+/**
+ * basic.consume on amq.rabbitmq.reply-to: the channel becomes a reply consumer.
+ * Replies skip queues entirely and go straight to it, in no-ack mode only
+ * (RabbitMQ direct reply-to).
+ */
+export function consumeReplyTo(ch: Channel, m: M<"basic.consume">): void {
+  if (!m.noAck) {
+    throw channelError(ReplyCode.PRECONDITION_FAILED, "reply consumer cannot acknowledge");
+  }
+  if (ch.replyConsumerTag !== undefined) {
+    throw channelError(ReplyCode.PRECONDITION_FAILED, "reply consumer already set");
+  }
+  const tag =
+    m.consumerTag === "" ? `amq.ctag-${randomBytes(16).toString("base64url")}` : m.consumerTag;
+  if (ch.consumers.has(tag)) {
+    throw connectionError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`);
+  }
+  ch.replyConsumerTag = tag;
+  ch.replyKey = randomBytes(18).toString("base64url");
+  ch.conn.broker.replyConsumers.set(ch.replyKey, ch);
+  if (!m.noWait) ch.send({ name: "basic.consume-ok", consumerTag: tag });
+}
+
+/**
+ * A request published with reply-to "amq.rabbitmq.reply-to": the property is
+ * rewritten to this channel's private reply address. Returns the new raw properties.
+ */
+export function rewriteReplyTo(ch: Channel, properties: Buffer): Buffer {
+  if (!ch.replyKey) {
+    throw channelError(ReplyCode.PRECONDITION_FAILED, "fast reply consumer does not exist");
+  }
+  const props = decodeProperties(properties);
+  props.replyTo = REPLY_TO_PREFIX + ch.replyKey;
+  return encodeProperties(props);
+}
+
+/** The reply key of a routing key addressed to a reply consumer, if it is one. */
+export function replyKeyOf(routingKey: string): string | undefined {
+  return routingKey.startsWith(REPLY_TO_PREFIX)
+    ? routingKey.slice(REPLY_TO_PREFIX.length)
+    : undefined;
+}

@@ -1,0 +1,76 @@
+import { channelError, connectionError } from "../../protocol/amqp-error.js";
+import { ReplyCode } from "../../protocol/generated/constants.js";
+import type { Method } from "../../protocol/generated/methods.js";
+import type { Channel } from "../channel.js";
+import { checkPermission } from "../permissions.js";
+
+type M<N extends Method["name"]> = Extract<Method, { name: N }>;
+
+function refuseReserved(name: string) {
+  return channelError(
+    ReplyCode.ACCESS_REFUSED,
+    `exchange name '${name}' contains reserved prefix 'amq.*'`,
+  );
+}
+
+function refuseDefault() {
+  return channelError(ReplyCode.ACCESS_REFUSED, "operation not permitted on the default exchange");
+}
+
+export function exchangeDeclare(ch: Channel, m: M<"exchange.declare">): void {
+  const vhost = ch.vhost;
+  if (m.passive) {
+    if (m.exchange !== "") vhost.requireExchange(m.exchange);
+  } else {
+    if (m.exchange === "") throw refuseDefault();
+    checkPermission(ch, "configure", "exchange", m.exchange);
+    const existing = vhost.exchange(m.exchange);
+    if (!existing && m.exchange.startsWith("amq.")) throw refuseReserved(m.exchange);
+    if (!existing && m.type === "") {
+      throw connectionError(
+        ReplyCode.COMMAND_INVALID,
+        "exchange type '' is not a valid exchange type",
+      );
+    }
+    vhost.declareExchange({
+      name: m.exchange,
+      vhost: vhost.name,
+      type: m.type,
+      durable: m.durable,
+      autoDelete: m.autoDelete,
+      internal: m.internal,
+      arguments: m.arguments,
+    });
+  }
+  if (!m.noWait) ch.send({ name: "exchange.declare-ok" });
+}
+
+export function exchangeDelete(ch: Channel, m: M<"exchange.delete">): void {
+  const vhost = ch.vhost;
+  if (m.exchange === "") throw refuseDefault();
+  if (m.exchange.startsWith("amq.")) throw refuseReserved(m.exchange);
+  checkPermission(ch, "configure", "exchange", m.exchange);
+  vhost.deleteExchange(m.exchange, m.ifUnused);
+  if (!m.noWait) ch.send({ name: "exchange.delete-ok" });
+}
+
+/** exchange.bind (RabbitMQ extension): messages flow from source to destination. */
+export function exchangeBind(ch: Channel, m: M<"exchange.bind">): void {
+  const vhost = ch.vhost;
+  checkPermission(ch, "write", "exchange", m.destination);
+  checkPermission(ch, "read", "exchange", m.source);
+  const destination = vhost.requireExchange(m.destination);
+  const source = vhost.requireExchange(m.source);
+  vhost.bind(source, destination, m.routingKey, m.arguments);
+  if (!m.noWait) ch.send({ name: "exchange.bind-ok" });
+}
+
+export function exchangeUnbind(ch: Channel, m: M<"exchange.unbind">): void {
+  const vhost = ch.vhost;
+  checkPermission(ch, "write", "exchange", m.destination);
+  checkPermission(ch, "read", "exchange", m.source);
+  const destination = vhost.requireExchange(m.destination);
+  const source = vhost.requireExchange(m.source);
+  vhost.unbind(source, destination, m.routingKey, m.arguments);
+  if (!m.noWait) ch.send({ name: "exchange.unbind-ok" });
+}

@@ -1,0 +1,173 @@
+import { channelError, connectionError } from "../../protocol/amqp-error.js";
+import type { Command } from "../../protocol/command-assembler.js";
+import {
+  decodeProperties,
+  encodeProperties,
+  type PropertySummary,
+  readHeaders,
+  summarizeProperties,
+} from "../../protocol/content-properties.js";
+import type { FieldTable } from "../../protocol/field-table.js";
+import { ReplyCode } from "../../protocol/generated/constants.js";
+import type { Method } from "../../protocol/generated/methods.js";
+import type { Message } from "../../queue/message.js";
+import type { MessageQueue } from "../../queue/message-queue.js";
+import type { RoutingInput } from "../../routing/binding.js";
+import type { Exchange } from "../../routing/exchange.js";
+import type { Channel } from "../channel.js";
+import { checkPermission } from "../permissions.js";
+import { REPLY_TO_QUEUE, replyKeyOf, rewriteReplyTo } from "./direct-reply-to.js";
+
+type M<N extends Method["name"]> = Extract<Method, { name: N }>;
+
+/**
+ * basic.publish, the hot path: check, build the message, route it, enqueue it,
+ * and settle the publisher confirm. In a transaction the routing waits for commit.
+ */
+export function publish(ch: Channel, m: M<"basic.publish">, command: Command): void {
+  if (m.immediate) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "immediate=true");
+  const vhost = ch.vhost;
+  const exchange = vhost.exchange(m.exchange);
+  if (!exchange)
+    throw channelError(ReplyCode.NOT_FOUND, `no exchange '${m.exchange}' in vhost '${vhost.name}'`);
+  checkPermission(ch, "write", "exchange", m.exchange);
+  if (exchange.definition.internal) {
+    throw channelError(
+      ReplyCode.ACCESS_REFUSED,
+      `cannot publish to internal exchange '${m.exchange}' in vhost '${vhost.name}'`,
+    );
+  }
+  let properties = command.properties!;
+  let summary = summarizeProperties(properties);
+  const user = ch.conn.user!;
+  if (
+    summary.userId !== undefined &&
+    summary.userId !== user.name &&
+    !user.tags.includes("impersonator")
+  ) {
+    throw channelError(
+      ReplyCode.PRECONDITION_FAILED,
+      `user_id property set to '${summary.userId}' but authenticated user was '${user.name}'`,
+    );
+  }
+  if (summary.replyTo === REPLY_TO_QUEUE) {
+    properties = rewriteReplyTo(ch, properties);
+    summary = summarizeProperties(properties);
+  }
+  const broker = ch.conn.broker;
+  broker.counters.messagesPublished++;
+  const message: Message = {
+    id: broker.newMessageId(),
+    exchange: m.exchange,
+    routingKey: m.routingKey,
+    properties,
+    summary,
+    body: command.body!,
+    persistent: summary.deliveryMode === 2,
+  };
+  const seq = ch.mode === "confirm" ? ch.confirms.publish() : 0;
+  if (ch.mode === "tx") {
+    ch.txActions.push({ kind: "publish", run: () => route(ch, exchange, message, m.mandatory, 0) });
+    return;
+  }
+  route(ch, exchange, message, m.mandatory, seq);
+}
+
+function route(
+  ch: Channel,
+  exchange: Exchange,
+  message: Message,
+  mandatory: boolean,
+  seq: number,
+): void {
+  const vhost = ch.vhost;
+  const broker = ch.conn.broker;
+  let routed: number;
+  const replyKey = exchange.name === "" ? replyKeyOf(message.routingKey) : undefined;
+  if (replyKey !== undefined) {
+    const target = broker.replyConsumers.get(replyKey);
+    target?.deliverReply(message);
+    routed = target ? 1 : 0;
+  } else {
+    const queues = routeWithCc(ch, exchange, message);
+    routed = queues.length;
+    if (routed > 0) {
+      const delivered = stripBcc(message);
+      vhost.deliver(queues, delivered, ch.now);
+    }
+  }
+  if (routed === 0) {
+    broker.counters.messagesUnroutable++;
+    exchange.unroutable++;
+    if (mandatory) {
+      ch.conn.writer.content(
+        ch.id,
+        {
+          name: "basic.return",
+          replyCode: ReplyCode.NO_ROUTE,
+          replyText: "NO_ROUTE",
+          exchange: message.exchange,
+          routingKey: message.routingKey,
+        },
+        message.properties,
+        message.body,
+      );
+      ch.conn.requestFlush();
+    }
+  }
+  if (seq > 0) {
+    // In memory, a routed message is safe once it is on its queues: confirm now.
+    ch.confirms.ack(seq);
+    ch.markConfirmsDirty();
+  }
+}
+
+/** The routing input, with the headers table decoded only if an exchange asks for it. */
+function routingInput(routingKey: string, message: Message): RoutingInput {
+  let headers: FieldTable | undefined;
+  return {
+    routingKey,
+    headers: () => {
+      headers ??= readHeaders(message.properties, message.summary);
+      return headers;
+    },
+  };
+}
+
+/**
+ * Routes by the routing key and, for RabbitMQ's sender-selected distribution, by
+ * every routing key in the CC and BCC headers too.
+ */
+function routeWithCc(ch: Channel, exchange: Exchange, message: Message): MessageQueue[] {
+  const vhost = ch.vhost;
+  const queues = vhost.route(exchange, routingInput(message.routingKey, message));
+  const extra = ccKeys(message.summary, message.properties);
+  if (extra.length === 0) return queues;
+  const all = new Set(queues);
+  for (const key of extra)
+    for (const q of vhost.route(exchange, routingInput(key, message))) all.add(q);
+  return [...all];
+}
+
+function ccKeys(summary: PropertySummary, properties: Buffer): string[] {
+  if (summary.headersStart < 0) return [];
+  const headers = readHeaders(properties, summary);
+  const keys: string[] = [];
+  for (const name of ["CC", "BCC"]) {
+    const v = headers.get(name);
+    if (v?.type !== "A") continue;
+    for (const item of v.value) if (item.type === "S") keys.push(item.value.toString());
+  }
+  return keys;
+}
+
+/** RabbitMQ removes the BCC header before delivery so recipients cannot see it. */
+function stripBcc(message: Message): Message {
+  if (message.summary.headersStart < 0) return message;
+  const headers = readHeaders(message.properties, message.summary);
+  if (!headers.has("BCC")) return message;
+  const props = decodeProperties(message.properties);
+  props.headers!.delete("BCC");
+  const properties = encodeProperties(props);
+  return { ...message, properties, summary: summarizeProperties(properties) };
+}

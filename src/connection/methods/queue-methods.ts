@@ -1,0 +1,118 @@
+import { randomBytes } from "node:crypto";
+import { channelError } from "../../protocol/amqp-error.js";
+import { ReplyCode } from "../../protocol/generated/constants.js";
+import type { Method } from "../../protocol/generated/methods.js";
+import type { MessageQueue } from "../../queue/message-queue.js";
+import { lockedQueueError } from "../../vhost/virtual-host.js";
+import type { Channel } from "../channel.js";
+import { checkPermission } from "../permissions.js";
+import { validateQueueArguments } from "./queue-arguments.js";
+
+type M<N extends Method["name"]> = Extract<Method, { name: N }>;
+
+/** RabbitMQ's server-generated queue names: "amq.gen-" and 22 URL-safe base64 characters. */
+export function generatedQueueName(): string {
+  return `amq.gen-${randomBytes(16).toString("base64url")}`;
+}
+
+/** An empty queue name means the channel's last declared queue (AMQP 0-9-1 queue.bind, basic.consume). */
+export function resolveQueueName(ch: Channel, name: string): string {
+  if (name !== "") return name;
+  if (ch.lastQueueName === undefined) {
+    throw channelError(ReplyCode.NOT_FOUND, "no previously declared queue");
+  }
+  return ch.lastQueueName;
+}
+
+/** The named queue, checked for existence and for another connection's exclusivity. */
+export function lookupQueue(ch: Channel, name: string): MessageQueue {
+  const queue = ch.vhost.requireQueue(resolveQueueName(ch, name));
+  ch.vhost.assertNotLocked(queue, ch.conn);
+  return queue;
+}
+
+export function queueDeclare(ch: Channel, m: M<"queue.declare">): void {
+  const vhost = ch.vhost;
+  let queue: MessageQueue;
+  if (m.passive) {
+    queue = lookupQueue(ch, m.queue);
+  } else {
+    const name = m.queue === "" ? generatedQueueName() : m.queue;
+    if (m.queue !== "" && name.startsWith("amq.")) {
+      throw channelError(
+        ReplyCode.ACCESS_REFUSED,
+        `queue name '${name}' contains reserved prefix 'amq.*'`,
+      );
+    }
+    checkPermission(ch, "configure", "queue", name);
+    const definition = {
+      name,
+      vhost: vhost.name,
+      durable: m.durable,
+      exclusive: m.exclusive,
+      autoDelete: m.autoDelete,
+      arguments: m.arguments,
+    };
+    const existing = vhost.queues.get(name);
+    if (existing && m.exclusive && existing.exclusiveOwner === null) {
+      // Redeclaring a shared queue as exclusive: RabbitMQ answers 405 as for a locked queue.
+      throw lockedQueueError(name, vhost.name);
+    }
+    if (!existing) validateQueueArguments(definition);
+    queue = vhost.declareQueue(definition, ch.conn, ch.now);
+    if (!existing) ch.conn.broker.counters.queuesDeclared++;
+  }
+  ch.lastQueueName = queue.name;
+  if (!m.noWait) {
+    ch.send({
+      name: "queue.declare-ok",
+      queue: queue.name,
+      messageCount: queue.messageCount,
+      consumerCount: queue.consumerCount,
+    });
+  }
+}
+
+export function queueBind(ch: Channel, m: M<"queue.bind">): void {
+  const vhost = ch.vhost;
+  const queueName = resolveQueueName(ch, m.queue);
+  checkPermission(ch, "write", "queue", queueName);
+  checkPermission(ch, "read", "exchange", m.exchange);
+  const queue = lookupQueue(ch, queueName);
+  const exchange = vhost.requireExchange(m.exchange);
+  vhost.bind(exchange, queue, m.routingKey, m.arguments);
+  if (!m.noWait) ch.send({ name: "queue.bind-ok" });
+}
+
+export function queueUnbind(ch: Channel, m: M<"queue.unbind">): void {
+  const vhost = ch.vhost;
+  const queueName = resolveQueueName(ch, m.queue);
+  checkPermission(ch, "write", "queue", queueName);
+  checkPermission(ch, "read", "exchange", m.exchange);
+  const queue = lookupQueue(ch, queueName);
+  const exchange = vhost.requireExchange(m.exchange);
+  vhost.unbind(exchange, queue, m.routingKey, m.arguments);
+  ch.send({ name: "queue.unbind-ok" });
+}
+
+export function queuePurge(ch: Channel, m: M<"queue.purge">): void {
+  const queueName = resolveQueueName(ch, m.queue);
+  checkPermission(ch, "read", "queue", queueName);
+  const queue = lookupQueue(ch, queueName);
+  const count = queue.purge();
+  if (!m.noWait) ch.send({ name: "queue.purge-ok", messageCount: count });
+}
+
+export function queueDelete(ch: Channel, m: M<"queue.delete">): void {
+  const vhost = ch.vhost;
+  const queueName = resolveQueueName(ch, m.queue);
+  checkPermission(ch, "configure", "queue", queueName);
+  const queue = vhost.queues.get(queueName);
+  let count = 0;
+  if (queue) {
+    vhost.assertNotLocked(queue, ch.conn);
+    count = vhost.deleteQueue(queue, m.ifUnused, m.ifEmpty);
+  }
+  // Deleting a queue that does not exist succeeds (RabbitMQ 3.x and later).
+  if (!m.noWait) ch.send({ name: "queue.delete-ok", messageCount: count });
+}

@@ -1,0 +1,63 @@
+import type { FieldTable } from "../protocol/field-table.js";
+import type { QueueEntry } from "./message.js";
+import type { MessageQueue } from "./message-queue.js";
+
+/** Why a consumer stopped without its client asking. */
+export type CancelReason = "queue-deleted" | "single-active-handover";
+
+/**
+ * The side of a channel that a queue sees: where its consumers' deliveries go.
+ * The queue decides which consumer gets the next message; the channel decides
+ * whether that consumer can take one (prefetch, flow, socket backpressure).
+ */
+export interface ConsumerSink {
+  hasCredit(consumer: Consumer): boolean;
+  deliver(consumer: Consumer, entry: QueueEntry, queue: MessageQueue): void;
+  /** The queue ended the consumer (deleted): the channel sends basic.cancel to its client. */
+  cancelledByQueue(consumer: Consumer, reason: CancelReason): void;
+}
+
+export interface ConsumerOptions {
+  readonly tag: string;
+  readonly noAck: boolean;
+  readonly exclusive: boolean;
+  /** x-priority: higher-priority consumers are served first while they have credit. */
+  readonly priority: number;
+  /** Per-consumer prefetch (basic.qos global=false at consume time); 0 means unlimited. */
+  readonly prefetchCount: number;
+  readonly arguments: FieldTable;
+}
+
+export class Consumer {
+  /** Messages delivered to this consumer and not yet settled. */
+  unacked = 0;
+  /** For single-active-consumer queues: whether this one is the active consumer. */
+  active = true;
+  readonly createdAtMs: number;
+
+  constructor(
+    readonly options: ConsumerOptions,
+    readonly queue: MessageQueue,
+    readonly sink: ConsumerSink,
+    nowMs: number,
+  ) {
+    this.createdAtMs = nowMs;
+  }
+
+  get tag(): string {
+    return this.options.tag;
+  }
+
+  get priority(): number {
+    return this.options.priority;
+  }
+
+  /** Whether the per-consumer prefetch leaves room for one more delivery. */
+  get belowPrefetch(): boolean {
+    return (
+      this.options.noAck ||
+      this.options.prefetchCount === 0 ||
+      this.unacked < this.options.prefetchCount
+    );
+  }
+}

@@ -1,0 +1,107 @@
+import net from "node:net";
+import { AmqpConnection, type Transport } from "../connection/amqp-connection.js";
+import type { Broker } from "../vhost/broker.js";
+import type { FlushScheduler } from "./flush-scheduler.js";
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * The AMQP TCP listeners: each accepted socket becomes an AmqpConnection whose
+ * output is written once per event-loop turn by the flush scheduler.
+ */
+export class AmqpListener {
+  readonly servers: net.Server[] = [];
+  readonly sockets = new Map<net.Socket, AmqpConnection>();
+  readonly bound: ListenAddress[] = [];
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly flusher: FlushScheduler,
+  ) {}
+
+  async listen(addresses: readonly ListenAddress[]): Promise<void> {
+    for (const address of addresses) {
+      const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen({ host: address.host, port: address.port, backlog: 1024 }, () => {
+            server.off("error", reject);
+            resolve();
+          });
+        });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // A host without IPv6 cannot bind ::1; the IPv4 listener is enough then.
+        if (address.host === "::1" && (code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT")) {
+          this.broker.log.warn(
+            { host: address.host, code },
+            "IPv6 loopback not available; not listening on it",
+          );
+          continue;
+        }
+        throw e;
+      }
+      const port = (server.address() as net.AddressInfo).port;
+      this.servers.push(server);
+      this.bound.push({ host: address.host, port });
+      this.broker.log.info(
+        { host: address.host, port, protocol: "amqp" },
+        `started TCP listener on ${formatHost(address.host)}:${port}`,
+      );
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    const flusher = this.flusher;
+    let conn: AmqpConnection;
+    const transport: Transport = {
+      remoteAddress: socket.remoteAddress ?? "unknown",
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? "unknown",
+      localPort: socket.localPort ?? 0,
+      get writableLength() {
+        return socket.writableLength;
+      },
+      requestFlush: () => flusher.schedule(conn),
+      end: () => {
+        flusher.writeNow(conn);
+        socket.end();
+      },
+      destroy: () => {
+        socket.destroy();
+      },
+    };
+    conn = new AmqpConnection(this.broker, transport);
+    this.sockets.set(socket, conn);
+    flusher.attach(conn, socket);
+    this.broker.log.info(
+      { connection: conn.name, peer: conn.peer },
+      `accepting AMQP connection ${conn.name}`,
+    );
+    socket.on("data", (chunk: Buffer) => conn.receive(chunk));
+    socket.on("drain", () => conn.onDrain());
+    socket.on("error", (err) => {
+      conn.closeReason ||= `socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
+    });
+    socket.on("close", () => {
+      this.sockets.delete(socket);
+      flusher.detach(conn);
+      conn.socketClosed();
+    });
+  }
+
+  /** Stops accepting; existing connections are left to the caller. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+    );
+  }
+}
+
+export function formatHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}

@@ -1,0 +1,65 @@
+import type net from "node:net";
+import type { AmqpConnection } from "../connection/amqp-connection.js";
+import type { Broker } from "../vhost/broker.js";
+
+/**
+ * Writes each connection's frames once per event-loop turn (DESIGN §7). Work in a
+ * turn (reading every socket that had data in the poll phase) queues frames; one
+ * setImmediate then resumes deferred dispatches and writes every connection's
+ * frames in one vectored write.
+ */
+export class FlushScheduler {
+  private readonly sockets = new Map<AmqpConnection, net.Socket>();
+  private readonly pending = new Set<AmqpConnection>();
+  private scheduled = false;
+
+  constructor(private readonly broker: Broker) {}
+
+  attach(conn: AmqpConnection, socket: net.Socket): void {
+    this.sockets.set(conn, socket);
+  }
+
+  detach(conn: AmqpConnection): void {
+    this.sockets.delete(conn);
+    this.pending.delete(conn);
+  }
+
+  schedule(conn: AmqpConnection): void {
+    this.pending.add(conn);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.run);
+    }
+  }
+
+  /** Writes one connection's frames at once (before closing its socket). */
+  writeNow(conn: AmqpConnection): void {
+    this.pending.delete(conn);
+    this.write(conn);
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    // Dispatches that yielded at their batch limit continue first; they add output.
+    this.broker.runPendingDispatch();
+    for (const conn of this.pending) this.write(conn);
+    this.pending.clear();
+    if (this.broker.pendingDispatch.size > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.run);
+    }
+  };
+
+  private write(conn: AmqpConnection): void {
+    const socket = this.sockets.get(conn);
+    const chunks = conn.flush();
+    if (!socket || socket.destroyed || chunks.length === 0) return;
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!);
+      return;
+    }
+    socket.cork();
+    for (const c of chunks) socket.write(c);
+    socket.uncork();
+  }
+}

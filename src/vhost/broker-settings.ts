@@ -1,0 +1,41 @@
+/**
+ * Every limit and default of a node, with RabbitMQ's defaults where RabbitMQ has
+ * the same setting (DESIGN §3.3: a limit on everything, each a named setting).
+ */
+export interface BrokerSettings {
+  /** Node name shown in status and connection.start (RabbitMQ's node name). */
+  readonly nodeName: string;
+  readonly clusterName: string;
+  /** Heartbeat timeout the server proposes in connection.tune, seconds (RabbitMQ: 60). */
+  readonly heartbeatSec: number;
+  /** Highest channel number a connection may use (RabbitMQ: 2047). */
+  readonly channelMax: number;
+  /** Largest frame accepted, bytes (RabbitMQ: 131072). */
+  readonly frameMax: number;
+  /** Largest message body accepted (RabbitMQ 4.x max_message_size: 16 MiB). */
+  readonly maxMessageBytes: number;
+  /** Time a client has to finish the handshake (RabbitMQ handshake_timeout: 10 s). */
+  readonly handshakeTimeoutMs: number;
+  /** Users that may only log in from loopback addresses (RabbitMQ loopback_users). */
+  readonly loopbackUsers: readonly string[];
+  readonly defaultVhost: string;
+  readonly defaultUser: string;
+  readonly defaultPass: string;
+  /** Bytes queued for a connection's socket above which deliveries to it pause. */
+  readonly outputHighWaterBytes: number;
+}
+
+export const DEFAULT_SETTINGS: BrokerSettings = {
+  nodeName: "warren@localhost",
+  clusterName: "warren@localhost",
+  heartbeatSec: 60,
+  channelMax: 2047,
+  frameMax: 131072,
+  maxMessageBytes: 16 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  loopbackUsers: ["guest"],
+  defaultVhost: "/",
+  defaultUser: "guest",
+  defaultPass: "guest",
+  outputHighWaterBytes: 1024 * 1024,
+};

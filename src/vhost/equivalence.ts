@@ -1,0 +1,153 @@
+import { channelError } from "../protocol/amqp-error.js";
+import type { FieldTable, FieldValue } from "../protocol/field-table.js";
+import { ReplyCode } from "../protocol/generated/constants.js";
+import type { QueueDefinition } from "../queue/message-queue.js";
+import { fieldValuesEqual } from "../routing/binding.js";
+import type { ExchangeDefinition } from "../routing/exchange.js";
+
+/** Queue arguments that must match on redeclaration (others are accepted as they come, as in RabbitMQ). */
+const COMPARED_QUEUE_ARGS = [
+  "x-expires",
+  "x-message-ttl",
+  "x-dead-letter-exchange",
+  "x-dead-letter-routing-key",
+  "x-max-length",
+  "x-max-length-bytes",
+  "x-max-priority",
+  "x-overflow",
+  "x-queue-mode",
+  "x-queue-type",
+  "x-single-active-consumer",
+  "x-delivery-limit",
+  "x-queue-leader-locator",
+  "x-queue-master-locator",
+];
+
+const COMPARED_EXCHANGE_ARGS = ["alternate-exchange"];
+
+/** RabbitMQ's names for field types, as they appear in its inequivalent-arg texts. */
+const TYPE_NAMES: Record<FieldValue["type"], string> = {
+  t: "bool",
+  b: "byte",
+  B: "unsignedbyte",
+  U: "short",
+  s: "short",
+  u: "unsignedshort",
+  I: "signedint",
+  i: "unsignedint",
+  l: "long",
+  L: "long",
+  f: "float",
+  d: "double",
+  D: "decimal",
+  S: "longstr",
+  x: "binary",
+  A: "array",
+  T: "timestamp",
+  F: "table",
+  V: "void",
+};
+
+export function describeValue(v: FieldValue): string {
+  switch (v.type) {
+    case "S":
+    case "x":
+      return v.value.toString();
+    case "A":
+      return `[${v.value.map(describeValue).join(",")}]`;
+    case "F":
+      return `[${[...v.value].map(([k, x]) => `{${k},${describeValue(x)}}`).join(",")}]`;
+    case "V":
+      return "undefined";
+    case "D":
+      return String(v.value / 10 ** v.scale);
+    default:
+      return String(v.value);
+  }
+}
+
+function inequivalent(what: string, name: string, vhost: string, key: string, detail: string) {
+  return channelError(
+    ReplyCode.PRECONDITION_FAILED,
+    `inequivalent arg '${key}' for ${what} '${name}' in vhost '${vhost}': ${detail}`,
+  );
+}
+
+function assertFlag(
+  what: string,
+  name: string,
+  vhost: string,
+  key: string,
+  current: boolean,
+  received: boolean,
+) {
+  if (current !== received) {
+    throw inequivalent(
+      what,
+      name,
+      vhost,
+      key,
+      `received '${received}' but current is '${current}'`,
+    );
+  }
+}
+
+function assertArgs(
+  what: string,
+  name: string,
+  vhost: string,
+  keys: string[],
+  current: FieldTable,
+  received: FieldTable,
+) {
+  for (const key of keys) {
+    const a = current.get(key);
+    const b = received.get(key);
+    if (a === undefined && b === undefined) continue;
+    if (a !== undefined && b !== undefined && sameClass(a, b) && fieldValuesEqual(a, b)) continue;
+    const got = b ? `the value '${describeValue(b)}' of type '${TYPE_NAMES[b.type]}'` : "none";
+    const cur = a ? `the value '${describeValue(a)}' of type '${TYPE_NAMES[a.type]}'` : "none";
+    throw inequivalent(what, name, vhost, key, `received ${got} but current is ${cur}`);
+  }
+}
+
+/** RabbitMQ compares argument types by class: every integer width is one class. */
+function sameClass(a: FieldValue, b: FieldValue): boolean {
+  const cls = (v: FieldValue) =>
+    "bBUsuIilL".includes(v.type) ? "int" : v.type === "x" ? "S" : v.type;
+  return cls(a) === cls(b);
+}
+
+export function assertQueueEquivalent(current: QueueDefinition, received: QueueDefinition): void {
+  const { name, vhost } = current;
+  assertFlag("queue", name, vhost, "durable", current.durable, received.durable);
+  assertFlag("queue", name, vhost, "auto_delete", current.autoDelete, received.autoDelete);
+  assertArgs("queue", name, vhost, COMPARED_QUEUE_ARGS, current.arguments, received.arguments);
+}
+
+export function assertExchangeEquivalent(
+  current: ExchangeDefinition,
+  received: ExchangeDefinition,
+): void {
+  const { name, vhost } = current;
+  if (current.type !== received.type) {
+    throw inequivalent(
+      "exchange",
+      name,
+      vhost,
+      "type",
+      `received '${received.type}' but current is '${current.type}'`,
+    );
+  }
+  assertFlag("exchange", name, vhost, "durable", current.durable, received.durable);
+  assertFlag("exchange", name, vhost, "auto_delete", current.autoDelete, received.autoDelete);
+  assertFlag("exchange", name, vhost, "internal", current.internal, received.internal);
+  assertArgs(
+    "exchange",
+    name,
+    vhost,
+    COMPARED_EXCHANGE_ARGS,
+    current.arguments,
+    received.arguments,
+  );
+}

@@ -1,0 +1,259 @@
+import { channelError } from "../protocol/amqp-error.js";
+import type { FieldTable } from "../protocol/field-table.js";
+import { ReplyCode } from "../protocol/generated/constants.js";
+import type { Message } from "../queue/message.js";
+import { MessageQueue, type QueueDefinition, type QueueHooks } from "../queue/message-queue.js";
+import {
+  type Binding,
+  type Destination,
+  type RoutingInput,
+  sameBinding,
+} from "../routing/binding.js";
+import { Exchange, type ExchangeDefinition, isKnownExchangeType } from "../routing/exchange.js";
+import { type ExchangeLookup, routeMessage } from "../routing/route.js";
+import { assertExchangeEquivalent, assertQueueEquivalent } from "./equivalence.js";
+
+/** Exchanges every vhost has from birth (AMQP 0-9-1 §3.1.3.1 plus RabbitMQ's amq.match). */
+const PREDECLARED: readonly [string, string][] = [
+  ["", "direct"],
+  ["amq.direct", "direct"],
+  ["amq.fanout", "fanout"],
+  ["amq.topic", "topic"],
+  ["amq.headers", "headers"],
+  ["amq.match", "headers"],
+];
+
+/** What a vhost reports to the broker around it (storage, metrics, logs). */
+export interface VhostListener {
+  queueDeleted(vhost: VirtualHost, queue: MessageQueue): void;
+}
+
+/**
+ * One virtual host's topology: exchanges, queues and the bindings between them,
+ * with RabbitMQ's rules for declaring, deleting and binding. Pure: time comes in
+ * as `nowMs`, errors leave as AmqpErrors carrying RabbitMQ's reply texts.
+ */
+export class VirtualHost implements ExchangeLookup {
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, MessageQueue>();
+  /** Bindings by destination, so deleting a queue or exchange can drop its bindings. */
+  private readonly bindingsTo = new Map<Destination, Binding[]>();
+
+  constructor(
+    readonly name: string,
+    readonly queueHooks: QueueHooks,
+    private readonly listener?: VhostListener,
+  ) {
+    for (const [name, type] of PREDECLARED) {
+      this.exchanges.set(
+        name,
+        new Exchange({
+          name,
+          vhost: this.name,
+          type,
+          durable: true,
+          autoDelete: false,
+          internal: false,
+          arguments: new Map(),
+        }),
+      );
+    }
+  }
+
+  // --- lookups -------------------------------------------------------------
+
+  exchange(name: string): Exchange | undefined {
+    return this.exchanges.get(name);
+  }
+
+  alternateExchange(exchange: Exchange): string | undefined {
+    const v = exchange.definition.arguments.get("alternate-exchange");
+    return v?.type === "S" ? v.value.toString() : undefined;
+  }
+
+  defaultExchangeQueue(name: string): Destination | undefined {
+    return this.queues.get(name);
+  }
+
+  /** The exchange, or 404 as RabbitMQ words it. */
+  requireExchange(name: string): Exchange {
+    const e = this.exchanges.get(name);
+    if (!e)
+      throw channelError(ReplyCode.NOT_FOUND, `no exchange '${name}' in vhost '${this.name}'`);
+    return e;
+  }
+
+  requireQueue(name: string): MessageQueue {
+    const q = this.queues.get(name);
+    if (!q) throw channelError(ReplyCode.NOT_FOUND, `no queue '${name}' in vhost '${this.name}'`);
+    return q;
+  }
+
+  // --- exchanges -----------------------------------------------------------
+
+  declareExchange(def: ExchangeDefinition): Exchange {
+    const existing = this.exchanges.get(def.name);
+    if (existing) {
+      assertExchangeEquivalent(existing.definition, def);
+      return existing;
+    }
+    if (!isKnownExchangeType(def.type)) {
+      throw channelError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${def.type}'`);
+    }
+    const exchange = new Exchange(def);
+    this.exchanges.set(def.name, exchange);
+    return exchange;
+  }
+
+  deleteExchange(name: string, ifUnused: boolean): void {
+    const exchange = this.exchanges.get(name);
+    if (!exchange) return; // RabbitMQ 3.x+: deleting a missing exchange succeeds.
+    if (ifUnused && (exchange.bindings.length > 0 || this.bindingsOf(exchange).length > 0)) {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        `exchange '${name}' in vhost '${this.name}' in use`,
+      );
+    }
+    this.removeExchange(exchange);
+  }
+
+  private removeExchange(exchange: Exchange): void {
+    this.exchanges.delete(exchange.name);
+    for (const b of [...exchange.bindings]) this.dropBinding(b);
+    for (const b of [...this.bindingsOf(exchange)]) this.dropBinding(b);
+    this.bindingsTo.delete(exchange);
+  }
+
+  // --- queues --------------------------------------------------------------
+
+  declareQueue(def: QueueDefinition, owner: object, nowMs: number): MessageQueue {
+    const existing = this.queues.get(def.name);
+    if (existing) {
+      this.assertNotLocked(existing, owner);
+      assertQueueEquivalent(existing.definition, def);
+      return existing;
+    }
+    const queue = new MessageQueue(def, this.queueHooks, nowMs);
+    if (def.exclusive) queue.exclusiveOwner = owner;
+    this.queues.set(def.name, queue);
+    return queue;
+  }
+
+  /** RabbitMQ's 405 for another connection's exclusive queue. */
+  assertNotLocked(queue: MessageQueue, owner: object): void {
+    if (queue.exclusiveOwner !== null && queue.exclusiveOwner !== owner) {
+      throw lockedQueueError(queue.name, this.name);
+    }
+  }
+
+  /** Deletes a queue; returns its ready message count. */
+  deleteQueue(queue: MessageQueue, ifUnused: boolean, ifEmpty: boolean): number {
+    if (ifUnused && queue.consumerCount > 0) {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        `queue '${queue.name}' in vhost '${this.name}' in use`,
+      );
+    }
+    if (ifEmpty && queue.messageCount > 0) {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        `queue '${queue.name}' in vhost '${this.name}' is not empty`,
+      );
+    }
+    return this.removeQueue(queue);
+  }
+
+  removeQueue(queue: MessageQueue): number {
+    if (this.queues.get(queue.name) !== queue) return 0;
+    this.queues.delete(queue.name);
+    for (const b of [...this.bindingsOf(queue)]) this.dropBinding(b);
+    this.bindingsTo.delete(queue);
+    const count = queue.delete();
+    this.listener?.queueDeleted(this, queue);
+    return count;
+  }
+
+  /** Deletes the exclusive queues a closing connection owned. */
+  dropExclusiveQueues(owner: object): void {
+    for (const q of [...this.queues.values()]) {
+      if (q.exclusiveOwner === owner) this.removeQueue(q);
+    }
+  }
+
+  // --- bindings ------------------------------------------------------------
+
+  bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    if (source.name === "") throw defaultExchangeAccess(destination, this.name);
+    if (destination.kind === "exchange" && destination.name === "") {
+      throw defaultExchangeAccess(destination, this.name);
+    }
+    const binding: Binding = { source: source.name, destination, routingKey, arguments: args };
+    if (source.bindings.some((b) => sameBinding(b, binding))) return; // binding is idempotent
+    source.addBinding(binding);
+    const list = this.bindingsTo.get(destination);
+    if (list) list.push(binding);
+    else this.bindingsTo.set(destination, [binding]);
+  }
+
+  unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    if (source.name === "") throw defaultExchangeAccess(destination, this.name);
+    const probe: Binding = { source: source.name, destination, routingKey, arguments: args };
+    const binding = source.bindings.find((b) => sameBinding(b, probe));
+    if (!binding) return; // RabbitMQ: unbinding a missing binding succeeds
+    this.dropBinding(binding);
+  }
+
+  bindingsOf(destination: Destination): readonly Binding[] {
+    return this.bindingsTo.get(destination) ?? [];
+  }
+
+  allBindings(): Binding[] {
+    const out: Binding[] = [];
+    for (const e of this.exchanges.values()) out.push(...e.bindings);
+    return out;
+  }
+
+  private dropBinding(binding: Binding): void {
+    const source = this.exchanges.get(binding.source);
+    source?.removeBinding(binding);
+    const list = this.bindingsTo.get(binding.destination);
+    if (list) {
+      const at = list.indexOf(binding);
+      if (at >= 0) list.splice(at, 1);
+    }
+    // An auto-delete exchange goes when its last binding as a source goes.
+    if (source?.definition.autoDelete && source.bindings.length === 0) this.removeExchange(source);
+  }
+
+  // --- publishing ----------------------------------------------------------
+
+  /** The queues a message published to `exchange` reaches. */
+  route(exchange: Exchange, input: RoutingInput): MessageQueue[] {
+    const hits = routeMessage(this, exchange, input);
+    const out: MessageQueue[] = [];
+    for (const d of hits) out.push(d as MessageQueue);
+    return out;
+  }
+
+  /** Puts a routed message on each of its queues. */
+  deliver(queues: readonly MessageQueue[], message: Message, nowMs: number): void {
+    for (const q of queues) q.enqueue(message, nowMs);
+  }
+}
+
+function defaultExchangeAccess(destination: Destination, vhost: string) {
+  const what = destination.kind === "queue" ? "queue" : "exchange";
+  return channelError(
+    ReplyCode.ACCESS_REFUSED,
+    `operation not permitted on the default exchange (binding ${what} '${destination.name}' in vhost '${vhost}')`,
+  );
+}
+
+export function lockedQueueError(queue: string, vhost: string) {
+  return channelError(
+    ReplyCode.RESOURCE_LOCKED,
+    `cannot obtain exclusive access to locked queue '${queue}' in vhost '${vhost}'. ` +
+      "It could be originally declared on another connection or the exclusive property " +
+      "value does not match that of the original declaration.",
+  );
+}

@@ -32,7 +32,14 @@ if (files.length === 0) {
 const concurrency = process.env.WARREN_TEST_CONCURRENCY ?? "2";
 const result = spawnSync(
   process.execPath,
-  ["--test", `--test-concurrency=${concurrency}`, ...extra, ...files],
+  [
+    "--test",
+    `--test-concurrency=${concurrency}`,
+    `--test-timeout=${process.env.WARREN_TEST_TIMEOUT_MS ?? "120000"}`,
+    "--test-reporter=spec",
+    ...extra,
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);

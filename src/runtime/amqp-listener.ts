@@ -22,8 +22,15 @@ export class AmqpListener {
     private readonly flusher: FlushScheduler,
   ) {}
 
+  /**
+   * Listens on every address. Port 0 picks a free port for the first address and
+   * reuses it for the others, so 127.0.0.1 and ::1 answer on the same port.
+   */
   async listen(addresses: readonly ListenAddress[]): Promise<void> {
-    for (const address of addresses) {
+    let chosenPort = 0;
+    for (const requested of addresses) {
+      const address =
+        requested.port === 0 && chosenPort !== 0 ? { ...requested, port: chosenPort } : requested;
       const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
       try {
         await new Promise<void>((resolve, reject) => {
@@ -46,6 +53,7 @@ export class AmqpListener {
         throw e;
       }
       const port = (server.address() as net.AddressInfo).port;
+      chosenPort ||= port;
       this.servers.push(server);
       this.bound.push({ host: address.host, port });
       this.broker.log.info(

@@ -46,7 +46,8 @@ export class WarrenNode {
   /** Stops listening and closes every connection with 320 CONNECTION_FORCED, as RabbitMQ does on shutdown. */
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
-    await this.listener.close();
+    // net.Server.close() waits for every connection to end, so close them meanwhile.
+    const closed = this.listener.close();
     for (const conn of [...this.listener.sockets.values()]) {
       if (conn.state === "open") {
         conn.close(
@@ -58,5 +59,6 @@ export class WarrenNode {
     // Give the close frames a moment to leave, then drop what is left.
     await new Promise((r) => setTimeout(r, 100));
     for (const socket of this.listener.sockets.keys()) socket.destroy();
+    await closed;
   }
 }

@@ -1,0 +1,51 @@
+import net from "node:net";
+
+/**
+ * A TCP proxy in front of a broker, for fault tests that really cut connections:
+ * `cut()` destroys every proxied socket pair at once, as a failed network would.
+ */
+export class TcpProxy {
+  private readonly server: net.Server;
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.targetPort, this.targetHost);
+      const pair: [net.Socket, net.Socket] = [client, upstream];
+      this.pairs.add(pair);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      const end = () => {
+        this.pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on("error", end).on("close", end);
+      upstream.on("error", end).on("close", end);
+    });
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return `amqp://guest:guest@127.0.0.1:${this.port}`;
+  }
+
+  /** Severs every connection through the proxy (both directions, no FIN handshake). */
+  cut(): void {
+    for (const [a, b] of this.pairs) {
+      a.resetAndDestroy();
+      b.resetAndDestroy();
+    }
+    this.pairs.clear();
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

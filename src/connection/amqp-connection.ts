@@ -1,5 +1,6 @@
-import { AmqpError, connectionError } from "../protocol/amqp-error.js";
-import { CommandAssembler } from "../protocol/command-assembler.js";
+import { AmqpError, connectionError, fitReplyText } from "../protocol/amqp-error.js";
+import { type Command, CommandAssembler } from "../protocol/command-assembler.js";
+import { describeFrame } from "../protocol/frame-description.js";
 import { FRAME_OVERHEAD, FrameReader } from "../protocol/frame-reader.js";
 import { FrameWriter } from "../protocol/frame-writer.js";
 import {
@@ -129,9 +130,14 @@ export class AmqpConnection {
   private onFrame(type: number, channelId: number, payload: Buffer): void {
     this.stats.recvCnt++;
     if (type === FrameType.Heartbeat) {
-      if (channelId !== 0) {
-        throw connectionError(ReplyCode.COMMAND_INVALID, `heartbeat frame on channel ${channelId}`);
+      if (payload.length > 0) {
+        throw connectionError(
+          ReplyCode.FRAME_ERROR,
+          `${describeFrame(type, payload)}: unknown_frame`,
+        );
       }
+      if (channelId !== 0)
+        throw connectionError(ReplyCode.UNEXPECTED_FRAME, describeFrame(type, payload));
       return;
     }
     if (this.state === "closing") {
@@ -139,13 +145,15 @@ export class AmqpConnection {
       if (channelId === 0 && type === FrameType.Method) this.onClosingMethod(payload);
       return;
     }
-    const command = this.assembler.frame(type, channelId, payload);
-    if (!command) return;
     if (channelId === 0) {
+      if (type !== FrameType.Method) {
+        throw connectionError(ReplyCode.UNEXPECTED_FRAME, describeFrame(type, payload));
+      }
+      const command = this.assembler.frame(type, channelId, payload)!;
       if (command.info.classId !== ClassId.Connection) {
         throw new AmqpError(
-          ReplyCode.COMMAND_INVALID,
-          `COMMAND_INVALID - ${command.info.name} is not allowed on channel 0`,
+          ReplyCode.CHANNEL_ERROR,
+          `CHANNEL_ERROR - unexpected method in connection state ${this.state === "open" ? "running" : "starting"}`,
           command.info.classId,
           command.info.methodId,
           "connection",
@@ -155,42 +163,45 @@ export class AmqpConnection {
       return;
     }
     if (this.state !== "open") {
-      throw connectionError(
-        ReplyCode.CHANNEL_ERROR,
-        `channel ${channelId} used before the connection was opened`,
-      );
+      throw connectionError(ReplyCode.UNEXPECTED_FRAME, describeFrame(type, payload));
     }
+    const command = this.assembler.frame(type, channelId, payload);
+    if (!command) return;
     if (command.info.classId === ClassId.Connection) {
       throw new AmqpError(
         ReplyCode.COMMAND_INVALID,
-        `COMMAND_INVALID - ${command.info.name} is only allowed on channel 0`,
+        "COMMAND_INVALID - unimplemented method",
         command.info.classId,
         command.info.methodId,
         "connection",
       );
     }
-    let channel = this.channels.get(channelId);
-    if (!channel) {
-      if (command.method.name !== "channel.open") {
-        throw new AmqpError(
-          ReplyCode.CHANNEL_ERROR,
-          `CHANNEL_ERROR - expected 'channel.open' on channel ${channelId}, got '${command.info.name}'`,
-          command.info.classId,
-          command.info.methodId,
-          "connection",
-        );
-      }
-      if (channelId > this.channelMax && this.channelMax !== 0) {
-        throw connectionError(
-          ReplyCode.CHANNEL_ERROR,
-          `channel number ${channelId} is above the negotiated channel_max ${this.channelMax}`,
-        );
-      }
-      channel = new Channel(this, channelId);
-      this.channels.set(channelId, channel);
-      this.broker.counters.channelsOpened++;
-    }
+    const channel = this.channels.get(channelId) ?? this.openChannel(channelId, command);
     channel.handle(command);
+  }
+
+  /** The first command on a channel number must be channel.open (RabbitMQ's checks and texts). */
+  private openChannel(channelId: number, command: Command): Channel {
+    if (command.method.name !== "channel.open") {
+      throw new AmqpError(
+        ReplyCode.CHANNEL_ERROR,
+        "CHANNEL_ERROR - expected 'channel.open'",
+        command.info.classId,
+        command.info.methodId,
+        "connection",
+      );
+    }
+    // RabbitMQ counts channel_max as the number of open channels, not the highest number.
+    if (this.channelMax !== 0 && this.channels.size >= this.channelMax) {
+      throw connectionError(
+        ReplyCode.NOT_ALLOWED,
+        `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
+      );
+    }
+    const channel = new Channel(this, channelId);
+    this.channels.set(channelId, channel);
+    this.broker.counters.channelsOpened++;
+    return channel;
   }
 
   private onClosingMethod(payload: Buffer): void {

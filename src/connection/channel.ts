@@ -1,4 +1,4 @@
-import { AmqpError, channelError } from "../protocol/amqp-error.js";
+import { AmqpError, channelError, fitReplyText } from "../protocol/amqp-error.js";
 import type { Command } from "../protocol/command-assembler.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { Consumer, ConsumerSink } from "../queue/consumer.js";
@@ -147,7 +147,7 @@ export class Channel implements ConsumerSink {
     this.send({
       name: "channel.close",
       replyCode: err.replyCode,
-      replyText: err.replyText.slice(0, 255),
+      replyText: fitReplyText(err.replyText),
       classId: err.classId,
       methodId: err.methodId,
     });

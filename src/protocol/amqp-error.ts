@@ -49,3 +49,13 @@ export function channelError(code: number, detail: string): AmqpError {
 export function connectionError(code: number, detail: string): AmqpError {
   return new AmqpError(code, replyText(code, detail), 0, 0, "connection");
 }
+
+/** Reply texts are short strings: longer ones are cut to 252 bytes plus "..." (as RabbitMQ does). */
+export function fitReplyText(text: string): string {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= 255) return text;
+  // Cut on a character boundary.
+  let end = 252;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return `${bytes.subarray(0, end).toString("utf8")}...`;
+}

@@ -1,4 +1,5 @@
 import { AmqpError, connectionError } from "./amqp-error.js";
+import { describeFrame, erlangBinary } from "./frame-description.js";
 import { FrameType, ReplyCode } from "./generated/constants.js";
 import {
   decodeMethodArgs,
@@ -54,33 +55,22 @@ export class CommandAssembler {
   frame(type: number, channel: number, payload: Buffer): Command | undefined {
     const partial = this.partial.get(channel);
     if (type === FrameType.Method) {
-      if (partial)
-        throw unexpected(
-          `expected content header for class 60, got non content header frame instead`,
-        );
+      if (partial) throw unexpected(partial, expectation(partial));
       return this.method(channel, payload);
     }
     if (type === FrameType.Header) {
-      if (!partial || partial.properties) {
-        throw unexpected(
-          partial
-            ? "expected content body, got non content body frame instead"
-            : "expected method frame, got non method frame instead",
-        );
-      }
+      if (!partial)
+        throw unexpected(undefined, "expected method frame, got non method frame instead");
+      if (partial.properties) throw unexpected(partial, expectation(partial));
       return this.header(channel, partial, payload);
     }
     if (type === FrameType.Body) {
-      if (!partial?.properties) {
-        throw unexpected(
-          partial
-            ? "expected content header for class 60, got non content header frame instead"
-            : "expected method frame, got non method frame instead",
-        );
-      }
+      if (!partial)
+        throw unexpected(undefined, "expected method frame, got non method frame instead");
+      if (!partial.properties) throw unexpected(partial, expectation(partial));
       return this.body(channel, partial, payload);
     }
-    throw connectionError(ReplyCode.FRAME_ERROR, `unknown frame type ${type}`);
+    throw connectionError(ReplyCode.FRAME_ERROR, `${describeFrame(type, payload)}: unknown_frame`);
   }
 
   private method(channel: number, payload: Buffer): Command | undefined {
@@ -128,10 +118,12 @@ export class CommandAssembler {
     const classId = r.short();
     if (classId !== partial.info.classId) {
       throw unexpected(
+        partial,
         `expected content header for class ${partial.info.classId}, got one for class ${classId} instead`,
       );
     }
-    r.short(); // weight, unused
+    // The weight must be 0 (AMQP 0-9-1 §4.2.6.1); RabbitMQ treats anything else as a non-header.
+    if (r.short() !== 0) throw unexpected(partial, expectation(partial));
     const bodySize = r.longlong();
     if (bodySize > this.limits.maxMessageBytes) {
       this.partial.delete(channel);
@@ -182,6 +174,18 @@ export class CommandAssembler {
   }
 }
 
-function unexpected(text: string): AmqpError {
-  return connectionError(ReplyCode.UNEXPECTED_FRAME, text);
+function expectation(partial: PartialContent): string {
+  return partial.properties
+    ? "expected content body, got non content body frame instead"
+    : `expected content header for class ${partial.info.classId}, got non content header frame instead`;
+}
+
+function unexpected(partial: PartialContent | undefined, text: string): AmqpError {
+  return new AmqpError(
+    ReplyCode.UNEXPECTED_FRAME,
+    `UNEXPECTED_FRAME - ${text}`,
+    partial?.info.classId ?? 0,
+    partial?.info.methodId ?? 0,
+    "connection",
+  );
 }

@@ -1,4 +1,5 @@
-import { AmqpError, connectionError } from "./amqp-error.js";
+import { connectionError } from "./amqp-error.js";
+import { describeFrame } from "./frame-description.js";
 import { FRAME_END, PROTOCOL_HEADER, ReplyCode } from "./generated/constants.js";
 
 /** Bytes of a frame header: type (1), channel (2), payload size (4). */
@@ -72,9 +73,10 @@ export class FrameReader {
       if (available < size + FRAME_OVERHEAD) break;
       const endAt = pos + FRAME_HEADER_SIZE + size;
       if (buf[endAt] !== FRAME_END) {
+        const payload = buf.subarray(endAt - size, endAt);
         throw connectionError(
           ReplyCode.FRAME_ERROR,
-          `invalid frame end marker 0x${buf[endAt]!.toString(16)} (expected 0xce)`,
+          `${describeFrame(buf[pos]!, payload)}: {invalid_frame_end_marker,${buf[endAt]}}`,
         );
       }
       const type = buf[pos]!;
@@ -106,15 +108,16 @@ export class FrameReader {
     return Buffer.concat(this.pending, this.pendingLength).subarray(0, n);
   }
 
-  /** Rejects an oversized frame from its header, before waiting for its payload. */
+  /**
+   * Rejects an oversized frame from its header, before waiting for its payload.
+   * Like RabbitMQ, a payload up to frame_max itself is accepted (8 bytes of slack for
+   * clients that forget the frame overhead); the text quotes frame_max - 8.
+   */
   private checkSize(type: number, size: number): void {
-    if (size + FRAME_OVERHEAD > this.frameMax) {
-      throw new AmqpError(
+    if (size > this.frameMax) {
+      throw connectionError(
         ReplyCode.FRAME_ERROR,
-        `FRAME_ERROR - type ${type}, all octets = <<>>: {frame_too_large,${size},${this.frameMax - FRAME_OVERHEAD}}`,
-        0,
-        0,
-        "connection",
+        `type ${type}, all octets = <<>>: {frame_too_large,${size},${this.frameMax - FRAME_OVERHEAD}}`,
       );
     }
   }

@@ -22,6 +22,8 @@ export interface RoutingInput {
 
 /** One exchange type's routing table (DESIGN: one file per exchange type). */
 export interface ExchangeRouter {
+  /** Throws an AmqpError when the binding's key or arguments make no sense for this type. */
+  validate?(binding: Binding): void;
   add(binding: Binding): void;
   remove(binding: Binding): void;
   route(input: RoutingInput, out: Set<Destination>): void;

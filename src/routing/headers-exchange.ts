@@ -1,4 +1,7 @@
+import { channelError } from "../protocol/amqp-error.js";
 import type { FieldTable } from "../protocol/field-table.js";
+import { ReplyCode } from "../protocol/generated/constants.js";
+import { describeValue, TYPE_NAMES } from "../vhost/equivalence.js";
 import {
   type Binding,
   type Destination,
@@ -17,6 +20,23 @@ type MatchMode = "all" | "any" | "all-with-x" | "any-with-x";
  */
 export class HeadersExchange implements ExchangeRouter {
   private readonly bindings: Binding[] = [];
+
+  validate(binding: Binding): void {
+    const v = binding.arguments.get("x-match");
+    if (!v) return;
+    if (v.type !== "S") {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        `Invalid x-match field type ${TYPE_NAMES[v.type]} (value ${describeValue(v)}); expected longstr`,
+      );
+    }
+    if (!matchMode(binding.arguments)) {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        `Invalid x-match field value <<"${v.value.toString()}">>; expected all, any, all-with-x, or any-with-x`,
+      );
+    }
+  }
 
   add(binding: Binding): void {
     this.bindings.push(binding);

@@ -20,7 +20,7 @@ export class TopicExchange implements ExchangeRouter {
 
   add(binding: Binding): void {
     let node = this.root;
-    for (const word of binding.routingKey.split(".")) {
+    for (const word of words(binding.routingKey)) {
       if (word === "*") node = node.star ??= newNode();
       else if (word === "#") node = node.hash ??= newNode();
       else {
@@ -36,11 +36,11 @@ export class TopicExchange implements ExchangeRouter {
   }
 
   remove(binding: Binding): void {
-    this.removeFrom(this.root, binding.routingKey.split("."), 0, binding);
+    this.removeFrom(this.root, words(binding.routingKey), 0, binding);
   }
 
   route(input: RoutingInput, out: Set<Destination>): void {
-    this.match(this.root, input.routingKey.split("."), 0, out);
+    this.match(this.root, words(input.routingKey), 0, out);
   }
 
   private match(node: TrieNode, words: string[], i: number, out: Set<Destination>): void {
@@ -73,4 +73,9 @@ export class TopicExchange implements ExchangeRouter {
     }
     return node.bindings.length === 0 && node.words.size === 0 && !node.star && !node.hash;
   }
+}
+
+/** A key's words: "" is zero words (so `*` does not match it), "." is two empty words. */
+function words(key: string): string[] {
+  return key === "" ? [] : key.split(".");
 }

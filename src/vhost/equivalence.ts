@@ -26,7 +26,7 @@ const COMPARED_QUEUE_ARGS = [
 const COMPARED_EXCHANGE_ARGS = ["alternate-exchange"];
 
 /** RabbitMQ's names for field types, as they appear in its inequivalent-arg texts. */
-const TYPE_NAMES: Record<FieldValue["type"], string> = {
+export const TYPE_NAMES: Record<FieldValue["type"], string> = {
   t: "bool",
   b: "byte",
   B: "unsignedbyte",

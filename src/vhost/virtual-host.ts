@@ -98,7 +98,8 @@ export class VirtualHost implements ExchangeLookup {
       return existing;
     }
     if (!isKnownExchangeType(def.type)) {
-      throw channelError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${def.type}'`);
+      // RabbitMQ 3.12.x and later: channel error 406 (older versions closed the connection with 503).
+      throw channelError(ReplyCode.PRECONDITION_FAILED, `unknown exchange type '${def.type}'`);
     }
     const exchange = new Exchange(def);
     this.exchanges.set(def.name, exchange);
@@ -108,7 +109,8 @@ export class VirtualHost implements ExchangeLookup {
   deleteExchange(name: string, ifUnused: boolean): void {
     const exchange = this.exchanges.get(name);
     if (!exchange) return; // RabbitMQ 3.x+: deleting a missing exchange succeeds.
-    if (ifUnused && (exchange.bindings.length > 0 || this.bindingsOf(exchange).length > 0)) {
+    // In use means bound as a source (RabbitMQ's has_for_source).
+    if (ifUnused && exchange.bindings.length > 0) {
       throw channelError(
         ReplyCode.PRECONDITION_FAILED,
         `exchange '${name}' in vhost '${this.name}' in use`,
@@ -157,7 +159,7 @@ export class VirtualHost implements ExchangeLookup {
     if (ifEmpty && queue.messageCount > 0) {
       throw channelError(
         ReplyCode.PRECONDITION_FAILED,
-        `queue '${queue.name}' in vhost '${this.name}' is not empty`,
+        `queue '${queue.name}' in vhost '${this.name}' not empty`,
       );
     }
     return this.removeQueue(queue);
@@ -188,6 +190,7 @@ export class VirtualHost implements ExchangeLookup {
       throw defaultExchangeAccess(destination, this.name);
     }
     const binding: Binding = { source: source.name, destination, routingKey, arguments: args };
+    source.router.validate?.(binding);
     if (source.bindings.some((b) => sameBinding(b, binding))) return; // binding is idempotent
     source.addBinding(binding);
     const list = this.bindingsTo.get(destination);

@@ -10,17 +10,18 @@ type Outcome = "ack" | "requeue" | "reject";
  * outstanding tag up to it (tag 0 with multiple means all; AMQP 0-9-1 basic.ack).
  */
 function select(ch: Channel, tag: number, multiple: boolean): Delivery[] {
-  if (!multiple) {
-    const d = ch.unacked.get(tag);
-    if (!d || ch.txPendingTags.has(tag)) throw ch.unknownTag(tag);
-    return [d];
+  if (multiple && tag === 0) {
+    return [...ch.unacked.values()].filter((d) => !ch.txPendingTags.has(d.tag));
   }
+  // The named tag must be outstanding, with or without `multiple` (RabbitMQ's collect_acks).
+  const named = ch.unacked.get(tag);
+  if (!named || ch.txPendingTags.has(tag)) throw ch.unknownTag(tag);
+  if (!multiple) return [named];
   const out: Delivery[] = [];
   for (const d of ch.unacked.values()) {
-    if (tag !== 0 && d.tag > tag) break;
+    if (d.tag > tag) break;
     if (!ch.txPendingTags.has(d.tag)) out.push(d);
   }
-  if (out.length === 0 && tag !== 0) throw ch.unknownTag(tag);
   return out;
 }
 

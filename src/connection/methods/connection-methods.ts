@@ -97,8 +97,10 @@ function startOk(conn: AmqpConnection, m: Extract<Method, { name: "connection.st
   conn.client = clientInfoFrom(m.clientProperties);
   conn.authMechanism = m.mechanism;
   if (!(MECHANISMS as readonly string[]).includes(m.mechanism)) {
-    refuseLogin(conn, `unsupported authentication mechanism '${m.mechanism}'`);
-    return;
+    throw connectionError(
+      ReplyCode.COMMAND_INVALID,
+      `unknown authentication mechanism '${m.mechanism}'`,
+    );
   }
   const creds = parseCredentials(m.mechanism, m.response as Buffer);
   const { broker } = conn;
@@ -149,29 +151,35 @@ function refuseLogin(conn: AmqpConnection, reason: string): void {
   }
 }
 
-/** connection.tune-ok: the client's choices, checked against ours as RabbitMQ checks them. */
+/**
+ * RabbitMQ's rule for frame_max and channel_max in tune-ok: the client's value is
+ * used when it is at least the minimum and at most the server's (0, "no limit",
+ * counts as above any limit the server has).
+ */
+function negotiate(name: string, value: number, min: number, max: number): number {
+  if (value !== 0 && value < min) {
+    throw negotiationError(
+      `negotiated ${name} = ${value} is lower than the minimum allowed value (${min})`,
+    );
+  }
+  if (max !== 0 && (value === 0 || value > max)) {
+    const shown = value === 0 ? "0 (no limit)" : String(value);
+    throw negotiationError(
+      `negotiated ${name} = ${shown} is higher than the maximum allowed value (${max})`,
+    );
+  }
+  return value;
+}
+
+function negotiationError(text: string): AmqpError {
+  return new AmqpError(ReplyCode.NOT_ALLOWED, `NOT_ALLOWED - ${text}`, 10, 31, "connection");
+}
+
+/** connection.tune-ok: the client's choices; its heartbeat is taken as sent (0 disables). */
 function tuneOk(conn: AmqpConnection, m: Extract<Method, { name: "connection.tune-ok" }>): void {
   const settings = conn.broker.settings;
-  const frameMax = m.frameMax === 0 ? settings.frameMax : m.frameMax;
-  if (frameMax < FRAME_MIN_SIZE) {
-    throw connectionError(
-      ReplyCode.NOT_ALLOWED,
-      `frame_max=${frameMax} < ${FRAME_MIN_SIZE} min size`,
-    );
-  }
-  if (frameMax > settings.frameMax) {
-    throw connectionError(
-      ReplyCode.NOT_ALLOWED,
-      `frame_max=${frameMax} > ${settings.frameMax} max size`,
-    );
-  }
-  const channelMax = m.channelMax === 0 ? settings.channelMax : m.channelMax;
-  if (channelMax > settings.channelMax) {
-    throw connectionError(
-      ReplyCode.NOT_ALLOWED,
-      `channel_max=${channelMax} > ${settings.channelMax} max allowed`,
-    );
-  }
+  const frameMax = negotiate("frame_max", m.frameMax, FRAME_MIN_SIZE, settings.frameMax);
+  const channelMax = negotiate("channel_max", m.channelMax, 1, settings.channelMax);
   conn.channelMax = channelMax;
   conn.heartbeatSec = m.heartbeat;
   conn.setFrameMax(frameMax);

@@ -53,3 +53,10 @@ export function replyKeyOf(routingKey: string): string | undefined {
     ? routingKey.slice(REPLY_TO_PREFIX.length)
     : undefined;
 }
+
+/** Whether a name is the reply pseudo-queue or a live reply address. */
+export function isReplyQueue(ch: Channel, name: string): boolean {
+  if (name === REPLY_TO_QUEUE) return true;
+  const key = replyKeyOf(name);
+  return key !== undefined && ch.conn.broker.replyConsumers.has(key);
+}

@@ -1,4 +1,4 @@
-import { channelError, connectionError } from "../../protocol/amqp-error.js";
+import { channelError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
 import type { Channel } from "../channel.js";
@@ -19,19 +19,14 @@ function refuseDefault() {
 
 export function exchangeDeclare(ch: Channel, m: M<"exchange.declare">): void {
   const vhost = ch.vhost;
+  // Even a passive declare of the default exchange is refused (RabbitMQ).
+  if (m.exchange === "") throw refuseDefault();
   if (m.passive) {
-    if (m.exchange !== "") vhost.requireExchange(m.exchange);
+    vhost.requireExchange(m.exchange);
   } else {
-    if (m.exchange === "") throw refuseDefault();
     checkPermission(ch, "configure", "exchange", m.exchange);
     const existing = vhost.exchange(m.exchange);
     if (!existing && m.exchange.startsWith("amq.")) throw refuseReserved(m.exchange);
-    if (!existing && m.type === "") {
-      throw connectionError(
-        ReplyCode.COMMAND_INVALID,
-        "exchange type '' is not a valid exchange type",
-      );
-    }
     vhost.declareExchange({
       name: m.exchange,
       vhost: vhost.name,
@@ -48,7 +43,12 @@ export function exchangeDeclare(ch: Channel, m: M<"exchange.declare">): void {
 export function exchangeDelete(ch: Channel, m: M<"exchange.delete">): void {
   const vhost = ch.vhost;
   if (m.exchange === "") throw refuseDefault();
-  if (m.exchange.startsWith("amq.")) throw refuseReserved(m.exchange);
+  if (m.exchange.startsWith("amq.")) {
+    throw channelError(
+      ReplyCode.ACCESS_REFUSED,
+      `deletion of system exchange '${m.exchange}' in vhost '${vhost.name}' not allowed`,
+    );
+  }
   checkPermission(ch, "configure", "exchange", m.exchange);
   vhost.deleteExchange(m.exchange, m.ifUnused);
   if (!m.noWait) ch.send({ name: "exchange.delete-ok" });
@@ -57,6 +57,7 @@ export function exchangeDelete(ch: Channel, m: M<"exchange.delete">): void {
 /** exchange.bind (RabbitMQ extension): messages flow from source to destination. */
 export function exchangeBind(ch: Channel, m: M<"exchange.bind">): void {
   const vhost = ch.vhost;
+  if (m.source === "" || m.destination === "") throw refuseDefault();
   checkPermission(ch, "write", "exchange", m.destination);
   checkPermission(ch, "read", "exchange", m.source);
   const destination = vhost.requireExchange(m.destination);
@@ -67,10 +68,12 @@ export function exchangeBind(ch: Channel, m: M<"exchange.bind">): void {
 
 export function exchangeUnbind(ch: Channel, m: M<"exchange.unbind">): void {
   const vhost = ch.vhost;
+  if (m.source === "" || m.destination === "") throw refuseDefault();
   checkPermission(ch, "write", "exchange", m.destination);
   checkPermission(ch, "read", "exchange", m.source);
-  const destination = vhost.requireExchange(m.destination);
-  const source = vhost.requireExchange(m.source);
-  vhost.unbind(source, destination, m.routingKey, m.arguments);
+  const destination = vhost.exchange(m.destination);
+  const source = vhost.exchange(m.source);
+  // Unbinding what is not there succeeds, as in RabbitMQ.
+  if (source && destination) vhost.unbind(source, destination, m.routingKey, m.arguments);
   if (!m.noWait) ch.send({ name: "exchange.unbind-ok" });
 }

@@ -14,6 +14,7 @@ import type { Message } from "../../queue/message.js";
 import type { MessageQueue } from "../../queue/message-queue.js";
 import type { RoutingInput } from "../../routing/binding.js";
 import type { Exchange } from "../../routing/exchange.js";
+import { TYPE_NAMES } from "../../vhost/equivalence.js";
 import type { Channel } from "../channel.js";
 import { checkPermission } from "../permissions.js";
 import { REPLY_TO_QUEUE, replyKeyOf, rewriteReplyTo } from "./direct-reply-to.js";
@@ -155,7 +156,13 @@ function ccKeys(summary: PropertySummary, properties: Buffer): string[] {
   const keys: string[] = [];
   for (const name of ["CC", "BCC"]) {
     const v = headers.get(name);
-    if (v?.type !== "A") continue;
+    if (!v) continue;
+    if (v.type !== "A") {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        `invalid message: {unacceptable_type_in_header,"${name}",${TYPE_NAMES[v.type]}}`,
+      );
+    }
     for (const item of v.value) if (item.type === "S") keys.push(item.value.toString());
   }
   return keys;

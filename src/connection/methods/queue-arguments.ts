@@ -2,10 +2,21 @@ import { channelError } from "../../protocol/amqp-error.js";
 import type { FieldValue } from "../../protocol/field-table.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { QueueDefinition } from "../../queue/message-queue.js";
-import { describeValue } from "../../vhost/equivalence.js";
+import { TYPE_NAMES } from "../../vhost/equivalence.js";
 
 /** Queue types this node can create. */
 const QUEUE_TYPES = new Set(["classic"]);
+/** Arguments that only other queue types accept (RabbitMQ refuses them on classic queues). */
+const OTHER_TYPES_ONLY = new Set([
+  "x-max-age",
+  "x-stream-max-segment-size-bytes",
+  "x-initial-cluster-size",
+  "x-quorum-initial-group-size",
+]);
+/** RabbitMQ caps TTLs at ten years, in milliseconds. */
+const MAX_EXPIRY_MS = 315_360_000_000;
+
+type Check = (v: FieldValue) => string | undefined;
 
 function invalid(def: QueueDefinition, key: string, detail: string) {
   return channelError(
@@ -14,32 +25,67 @@ function invalid(def: QueueDefinition, key: string, detail: string) {
   );
 }
 
-function isInteger(v: FieldValue): v is Extract<FieldValue, { value: number | bigint }> {
-  return "bBUsuIilL".includes(v.type);
+const isInteger = (v: FieldValue) => "bBUsuIilL".includes(v.type);
+const text = (v: FieldValue) => (v.type === "S" || v.type === "x" ? v.value.toString() : undefined);
+
+function integer(min: number, max = Number.POSITIVE_INFINITY, overMax = "value_too_large"): Check {
+  return (v) => {
+    if (!isInteger(v)) return `"expected integer, got ${TYPE_NAMES[v.type]}"`;
+    const n = Number(v.value);
+    if (n < 0) return `{value_negative,${n}}`;
+    if (n < min) return `{value_zero,${n}}`;
+    if (n > max) return `{${overMax},${n}}`;
+    return undefined;
+  };
 }
 
-/** Validates the x-arguments RabbitMQ validates at declaration, with its error shapes. */
+function oneOf(values: string[], error: (s: string) => string): Check {
+  return (v) => {
+    const s = text(v);
+    return s !== undefined && values.includes(s) ? undefined : error(s ?? TYPE_NAMES[v.type]);
+  };
+}
+
+/** The x-arguments RabbitMQ validates at declaration, with the error shapes it reports. */
+const CHECKS: Record<string, Check> = {
+  "x-queue-type": oneOf([...QUEUE_TYPES], (s) => `"unsupported queue type '${s}'"`),
+  "x-message-ttl": integer(0, MAX_EXPIRY_MS),
+  "x-expires": integer(1, MAX_EXPIRY_MS),
+  "x-max-length": integer(0),
+  "x-max-length-bytes": integer(0),
+  "x-max-priority": integer(0, 255, "max_value_exceeded"),
+  "x-delivery-limit": integer(0),
+  "x-overflow": oneOf(
+    ["drop-head", "reject-publish", "reject-publish-dlx"],
+    () => "invalid_overflow",
+  ),
+  "x-queue-mode": oneOf(["default", "lazy"], (s) => `"unsupported queue mode '${s}'"`),
+  "x-single-active-consumer": (v) =>
+    v.type === "t" ? undefined : `{unacceptable_type,${TYPE_NAMES[v.type]}}`,
+};
+
 export function validateQueueArguments(def: QueueDefinition): void {
-  const type = def.arguments.get("x-queue-type");
-  if (type) {
-    const name = type.type === "S" ? type.value.toString() : describeValue(type);
-    if (!QUEUE_TYPES.has(name)) {
-      throw invalid(def, "x-queue-type", `{unsupported_queue_type,<<"${name}">>}`);
+  const args = def.arguments;
+  for (const [key, value] of args) {
+    if (OTHER_TYPES_ONLY.has(key)) {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        `invalid arg '${key}' for queue '${def.name}' in vhost '${def.vhost}' of queue type rabbit_classic_queue`,
+      );
+    }
+    const problem = CHECKS[key]?.(value);
+    if (problem) throw invalid(def, key, problem);
+  }
+  for (const key of ["x-dead-letter-exchange", "x-dead-letter-routing-key"]) {
+    const v = args.get(key);
+    if (v && text(v) === undefined) {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        `invalid type '${TYPE_NAMES[v.type]}' for arg '${key}' in queue '${def.name}' in vhost '${def.vhost}'`,
+      );
     }
   }
-  for (const key of [
-    "x-message-ttl",
-    "x-expires",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-max-priority",
-    "x-delivery-limit",
-  ]) {
-    const v = def.arguments.get(key);
-    if (!v) continue;
-    if (!isInteger(v)) throw invalid(def, key, `{unacceptable_type,${v.type}}`);
-    const n = Number(v.value);
-    const min = key === "x-expires" ? 1 : 0;
-    if (n < min) throw invalid(def, key, n < 0 ? `{value_negative,${n}}` : `{value_zero,${n}}`);
+  if (args.has("x-dead-letter-routing-key") && !args.has("x-dead-letter-exchange")) {
+    throw invalid(def, "x-dead-letter-routing-key", "routing_key_but_no_dlx_defined");
   }
 }

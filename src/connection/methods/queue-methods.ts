@@ -6,6 +6,7 @@ import type { MessageQueue } from "../../queue/message-queue.js";
 import { lockedQueueError } from "../../vhost/virtual-host.js";
 import type { Channel } from "../channel.js";
 import { checkPermission } from "../permissions.js";
+import { isReplyQueue } from "./direct-reply-to.js";
 import { validateQueueArguments } from "./queue-arguments.js";
 
 type M<N extends Method["name"]> = Extract<Method, { name: N }>;
@@ -13,6 +14,10 @@ type M<N extends Method["name"]> = Extract<Method, { name: N }>;
 /** RabbitMQ's server-generated queue names: "amq.gen-" and 22 URL-safe base64 characters. */
 export function generatedQueueName(): string {
   return `amq.gen-${randomBytes(16).toString("base64url")}`;
+}
+
+function defaultExchangeRefused() {
+  return channelError(ReplyCode.ACCESS_REFUSED, "operation not permitted on the default exchange");
 }
 
 /** An empty queue name means the channel's last declared queue (AMQP 0-9-1 queue.bind, basic.consume). */
@@ -34,8 +39,15 @@ export function lookupQueue(ch: Channel, name: string): MessageQueue {
 export function queueDeclare(ch: Channel, m: M<"queue.declare">): void {
   const vhost = ch.vhost;
   let queue: MessageQueue;
+  if (m.passive && isReplyQueue(ch, m.queue)) {
+    // The reply pseudo-queue "exists" with one consumer (RabbitMQ direct reply-to).
+    ch.send({ name: "queue.declare-ok", queue: m.queue, messageCount: 0, consumerCount: 1 });
+    return;
+  }
   if (m.passive) {
-    queue = lookupQueue(ch, m.queue);
+    // No empty-name shortcut for queue.declare: a passive declare of "" is a plain 404.
+    queue = ch.vhost.requireQueue(m.queue);
+    ch.vhost.assertNotLocked(queue, ch.conn);
   } else {
     const name = m.queue === "" ? generatedQueueName() : m.queue;
     if (m.queue !== "" && name.startsWith("amq.")) {
@@ -76,11 +88,14 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void {
 export function queueBind(ch: Channel, m: M<"queue.bind">): void {
   const vhost = ch.vhost;
   const queueName = resolveQueueName(ch, m.queue);
+  // AMQP 0-9-1 queue.bind: empty queue and routing key mean "bind by the last queue's name".
+  const routingKey = m.queue === "" && m.routingKey === "" ? queueName : m.routingKey;
   checkPermission(ch, "write", "queue", queueName);
   checkPermission(ch, "read", "exchange", m.exchange);
+  if (m.exchange === "") throw defaultExchangeRefused();
   const queue = lookupQueue(ch, queueName);
   const exchange = vhost.requireExchange(m.exchange);
-  vhost.bind(exchange, queue, m.routingKey, m.arguments);
+  vhost.bind(exchange, queue, routingKey, m.arguments);
   if (!m.noWait) ch.send({ name: "queue.bind-ok" });
 }
 
@@ -89,9 +104,12 @@ export function queueUnbind(ch: Channel, m: M<"queue.unbind">): void {
   const queueName = resolveQueueName(ch, m.queue);
   checkPermission(ch, "write", "queue", queueName);
   checkPermission(ch, "read", "exchange", m.exchange);
-  const queue = lookupQueue(ch, queueName);
-  const exchange = vhost.requireExchange(m.exchange);
-  vhost.unbind(exchange, queue, m.routingKey, m.arguments);
+  if (m.exchange === "") throw defaultExchangeRefused();
+  // Unbinding succeeds even when the queue, exchange or binding is missing, and is
+  // allowed on another connection's exclusive queue (RabbitMQ).
+  const queue = vhost.queues.get(queueName);
+  const exchange = vhost.exchange(m.exchange);
+  if (queue && exchange) vhost.unbind(exchange, queue, m.routingKey, m.arguments);
   ch.send({ name: "queue.unbind-ok" });
 }
 

@@ -1,4 +1,4 @@
-import { AmqpError, connectionError, fitReplyText } from "../protocol/amqp-error.js";
+import { AmqpError, connectionError } from "../protocol/amqp-error.js";
 import { type Command, CommandAssembler } from "../protocol/command-assembler.js";
 import { describeFrame } from "../protocol/frame-description.js";
 import { FRAME_OVERHEAD, FrameReader } from "../protocol/frame-reader.js";

@@ -1,5 +1,5 @@
 import { AmqpError, connectionError } from "./amqp-error.js";
-import { describeFrame, erlangBinary } from "./frame-description.js";
+import { describeFrame } from "./frame-description.js";
 import { FrameType, ReplyCode } from "./generated/constants.js";
 import {
   decodeMethodArgs,

@@ -11,9 +11,9 @@ import { TopicExchange } from "../../../src/routing/topic-exchange.js";
  */
 function modelMatches(bindingKey: string, routingKey: string): boolean {
   const words = (k: string) => (k === "" ? [] : k.split("."));
-  const escape = (w: string) => w.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+  const escapeWord = (w: string) => w.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
   const pattern = words(bindingKey)
-    .map((w) => (w === "*" ? "\\.[^.]*" : w === "#" ? "(?:\\.[^.]*)*" : `\\.${escape(w)}`))
+    .map((w) => (w === "*" ? "\\.[^.]*" : w === "#" ? "(?:\\.[^.]*)*" : `\\.${escapeWord(w)}`))
     .join("");
   const subject = words(routingKey)
     .map((w) => `.${w}`)
@@ -40,8 +40,8 @@ test("the topic trie routes exactly as the regular-expression model", () => {
       fc.array(key(word), { maxLength: 10 }),
       (patterns, keys) => {
         const exchange = new TopicExchange();
-        const dests = patterns.map((p, i) => dest(`q${i}`));
-        patterns.forEach((p, i) => exchange.add(binding(p, dests[i]!)));
+        const dests = patterns.map((_, i) => dest(`q${i}`));
+        for (const [i, p] of patterns.entries()) exchange.add(binding(p, dests[i]!));
         for (const k of keys) {
           const out = new Set<Destination>();
           exchange.route({ routingKey: k, headers: () => new Map() }, out);

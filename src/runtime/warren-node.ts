@@ -87,9 +87,21 @@ export class WarrenNode {
     return this.options.log;
   }
 
+  private storeAlarm: string | undefined;
+
   private tick(): void {
     const now = this.broker.clock();
     for (const conn of this.listener.sockets.values()) conn.tick(now);
+    const alarm = this.store.alarm;
+    if (alarm !== this.storeAlarm) {
+      if (alarm)
+        this.log.error(
+          { alarm },
+          `alarm set: ${alarm}; persistent publishes are nacked until it clears`,
+        );
+      else this.log.warn({ alarm: this.storeAlarm }, `alarm cleared: ${this.storeAlarm}`);
+      this.storeAlarm = alarm;
+    }
   }
 
   /** Stops listening and closes every connection with 320 CONNECTION_FORCED, as RabbitMQ does on shutdown. */

@@ -183,7 +183,9 @@ export class FileMessageStore implements MessageStore {
   }
 
   get alarm(): string | undefined {
-    return this.log.failed ? `message store failed: ${this.log.failed.message}` : undefined;
+    if (this.log.failed) return `message store failed (fdatasync): ${this.log.failed.message}`;
+    if (this.log.writeError) return `message store write failed: ${this.log.writeError.message}`;
+    return undefined;
   }
 
   get diskBytes(): number {

@@ -56,6 +56,8 @@ export class SegmentLog {
   private syncing = false;
   /** Set after an fdatasync failure: the log accepts no more durable writes. */
   failed: Error | undefined;
+  /** The last write error, until a later write is made durable (ENOSPC clears when space returns). */
+  writeError: Error | undefined;
 
   constructor(
     readonly dir: string,
@@ -199,6 +201,7 @@ export class SegmentLog {
       } catch (te) {
         this.failed = te as Error;
       }
+      this.writeError = e as Error;
       for (const w of waiters) w(e as Error);
       return;
     }
@@ -214,6 +217,7 @@ export class SegmentLog {
     this.fs.fdatasync(this.active.fd, (err) => {
       this.syncing = false;
       if (err) this.failed = err;
+      else this.writeError = undefined;
       for (const w of batch) w(err ?? undefined);
       if (this.failed) {
         const rest = this.writtenWaiters;

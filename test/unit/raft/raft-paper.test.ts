@@ -37,8 +37,9 @@ describe("Raft paper safety rules", () => {
 
   test("§5.2 election: two candidates in one term cannot both win; one leader emerges", () => {
     const cluster = new TestCluster(ids(5), paperRaft);
-    cluster.tick("s1", cluster.electionTicks);
-    cluster.tick("s2", cluster.electionTicks);
+    cluster.tickUntilCampaign("s1");
+    cluster.tickUntilCampaign("s2");
+    assert.equal(cluster.machine("s1").status().term, cluster.machine("s2").status().term);
     cluster.settle();
     const leaders = cluster.leaders();
     assert.ok(leaders.length <= 1, `leaders in term 1: ${leaders}`);

@@ -86,11 +86,17 @@ export class TestCluster {
       preVote: this.options.preVote ?? true,
       checkQuorum: this.options.checkQuorum ?? true,
       maxAppendBytes: this.options.maxAppendBytes ?? 1024 * 1024,
-      // Deterministic timeouts: every node waits exactly electionTicks.
-      random: () => 0,
+      // Deterministic but distinct timeouts: s1 waits electionTicks, later nodes a bit more,
+      // so simultaneous timeouts (and endless split votes) happen only when a test asks.
+      random: () => this.timeoutJitter(id),
     });
     const create = this.options.createMachine ?? ((o, p) => new RaftMachine(o, p));
     return create(options, persisted);
+  }
+
+  private timeoutJitter(id: NodeId): number {
+    const position = [...this.nodes.keys()].indexOf(id);
+    return ((position < 0 ? this.nodes.size : position) * 0.13) % 1;
   }
 
   node(id: NodeId): TestNode {
@@ -115,10 +121,21 @@ export class TestCluster {
     }
   }
 
-  /** Lets id's election timer fire, then settles: it campaigns (with pre-vote if enabled). */
+  /** Ticks id alone until its election timer fires, then settles: it campaigns. */
   campaign(id: NodeId): void {
-    this.tick(id, this.electionTicks);
+    this.tickUntilCampaign(id);
     this.settle();
+  }
+
+  /** Ticks id until its election timer fires (its role or term changes); no delivery. */
+  tickUntilCampaign(id: NodeId): void {
+    const machine = this.machine(id);
+    const before = machine.status();
+    for (let i = 0; i < 3 * this.electionTicks; i++) {
+      machine.tick();
+      const now = machine.status();
+      if (now.role !== before.role || now.term !== before.term) return;
+    }
   }
 
   /** Persists and carries out one Ready of a node (durable at once); returns it. */

@@ -79,6 +79,14 @@ export class RaftLogImage {
     for (const entry of fresh) this.entries.push(entry);
   }
 
+  currentSnapshot(): Snapshot {
+    return this.snapshot;
+  }
+
+  currentHardState(): HardState {
+    return this.hardState;
+  }
+
   lastIndex(): number {
     return this.snapshot.meta.index + this.entries.length;
   }

@@ -23,10 +23,10 @@ export type {
 } from "./messages.js";
 export type { GroupId, GroupMessage, GroupReady, GroupSetReady } from "./raft-group-set.js";
 export { RaftGroupSet } from "./raft-group-set.js";
-export type { ProposeRefusal, ProposeResult, RaftStatus, Role } from "./raft-machine.js";
 export { RaftMachine } from "./raft-machine.js";
 export type { RaftOptions } from "./raft-options.js";
 export { DEFAULT_RAFT_OPTIONS, raftOptions } from "./raft-options.js";
+export type { ProposeRefusal, ProposeResult, RaftStatus, Role } from "./raft-status.js";
 export type { Ready } from "./ready.js";
 export { isEmptyReady } from "./ready.js";
 export type {

@@ -8,6 +8,8 @@
  * Ongaro's PhD thesis (2014), which adds pre-vote, check-quorum, leadership transfer and
  * single-server membership changes.
  */
+import { mayVoteFor, voteAnswer, voteRequests } from "./election.js";
+import { acceptAppend, judgeSnapshot } from "./follower-replication.js";
 import { LeaderReplication } from "./leader-replication.js";
 import type { MembershipChange } from "./membership.js";
 import { applyMembershipChange, encodeMembership, isVoter } from "./membership.js";
@@ -15,54 +17,11 @@ import type { AppendRequest, RaftMessage, SnapshotRequest, VoteRequest } from ".
 import { isFromLeader } from "./messages.js";
 import { RaftLog } from "./raft-log.js";
 import type { RaftOptions } from "./raft-options.js";
+import type { ProposeRefusal, ProposeResult, RaftStatus, Role } from "./raft-status.js";
 import type { Ready } from "./ready.js";
-import type {
-  EntryKind,
-  HardState,
-  LogEntry,
-  Membership,
-  NodeId,
-  PersistedState,
-  Snapshot,
-} from "./types.js";
+import { ReadyTracker } from "./ready-tracker.js";
+import type { EntryKind, HardState, LogEntry, NodeId, PersistedState, Snapshot } from "./types.js";
 import { VoteTally } from "./vote-tally.js";
-
-export type Role = "follower" | "preCandidate" | "candidate" | "leader";
-
-export type ProposeRefusal =
-  | "notLeader"
-  | "transferring"
-  | "tooManyUncommitted"
-  | "membershipChangePending"
-  | "leaderNotReady"
-  | "learnerNotCaughtUp"
-  | "invalidMembershipChange";
-
-export type ProposeResult =
-  | { readonly ok: true; readonly index: number; readonly term: number }
-  | {
-      readonly ok: false;
-      readonly reason: ProposeRefusal;
-      readonly leaderId: NodeId | null;
-      readonly detail?: string;
-    };
-
-export interface RaftStatus {
-  readonly id: NodeId;
-  readonly role: Role;
-  readonly term: number;
-  readonly votedFor: NodeId | null;
-  readonly leaderId: NodeId | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly snapshotIndex: number;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly lastTerm: number;
-  readonly stableIndex: number;
-  readonly membership: Membership;
-  readonly transferee: NodeId | null;
-}
 
 const NO_DATA = new Uint8Array(0);
 
@@ -77,14 +36,8 @@ export class RaftMachine {
   protected commitIndex: number;
   /** Everything up to here was applied by the runtime (it called advance). */
   protected appliedIndex: number;
-  /** Committed entries up to here were handed out in a Ready. */
-  private handedOutIndex: number;
   private latestSnapshot: Snapshot;
-  private pendingInstall: Snapshot | null = null;
-  private pendingCompaction: Snapshot | null = null;
-  private outbox: RaftMessage[] = [];
-  private handedOutHardState: HardState;
-  private readyOutstanding = false;
+  private readonly effects: ReadyTracker;
   private pendingBroadcast = false;
   private electionElapsedTicks = 0;
   private heartbeatElapsedTicks = 0;
@@ -108,8 +61,7 @@ export class RaftMachine {
     );
     // The runtime restores its state machine from the stored snapshot before driving us.
     this.appliedIndex = snapshotIndex;
-    this.handedOutIndex = snapshotIndex;
-    this.handedOutHardState = persisted.hardState;
+    this.effects = new ReadyTracker(persisted.hardState, snapshotIndex);
     this.becomeFollower(this.term, null);
   }
 
@@ -199,63 +151,28 @@ export class RaftMachine {
     const meta = { index, term, membership: this.log.membershipAt(index) };
     this.log.compact(meta);
     this.latestSnapshot = { meta, data };
-    this.pendingCompaction = this.latestSnapshot;
+    this.effects.compaction(this.latestSnapshot);
     return true;
   }
 
   // ---------------------------------------------------------------- outputs
 
   hasReady(): boolean {
-    if (this.readyOutstanding) return false;
+    if (this.effects.outstanding) return false;
     this.flushBroadcast();
-    return (
-      this.outbox.length > 0 ||
-      this.pendingInstall !== null ||
-      this.pendingCompaction !== null ||
-      this.log.stableIndex() < this.log.lastIndex() ||
-      this.commitIndex > this.handedOutIndex ||
-      !sameHardState(this.hardState(), this.handedOutHardState)
-    );
+    return this.effects.hasWork(this.log, this.hardState(), this.commitIndex);
   }
 
   /** Collects everything to persist, send and apply. Call advance(ready) when done. */
   ready(): Ready {
-    if (this.readyOutstanding) throw new Error("ready() called again before advance()");
     this.flushBroadcast();
-    const hardState = this.hardState();
-    const last = this.handedOutHardState;
-    const hardStateChanged = !sameHardState(hardState, last);
-    const entries = this.log.unstableEntries();
-    const committed = this.log.slice(
-      this.handedOutIndex + 1,
-      this.commitIndex,
-      this.options.maxApplyBytes,
-    );
-    const ready: Ready = {
-      hardState: hardStateChanged ? hardState : null,
-      snapshot: this.pendingInstall,
-      compaction: this.pendingCompaction,
-      entries,
-      mustSync:
-        entries.length > 0 ||
-        this.pendingInstall !== null ||
-        hardState.term !== last.term ||
-        hardState.votedFor !== last.votedFor,
-      messages: this.outbox,
-      committed,
-    };
-    this.outbox = [];
-    this.pendingInstall = null;
-    this.pendingCompaction = null;
-    this.handedOutHardState = hardState;
-    if (committed.length > 0) this.handedOutIndex = committed[committed.length - 1].index;
-    this.readyOutstanding = true;
-    return ready;
+    const { maxApplyBytes } = this.options;
+    return this.effects.take(this.log, this.hardState(), this.commitIndex, maxApplyBytes);
   }
 
   /** The runtime has persisted, sent and applied everything in ready. */
   advance(ready: Ready): void {
-    this.readyOutstanding = false;
+    this.effects.outstanding = false;
     if (ready.snapshot !== null) {
       this.appliedIndex = Math.max(this.appliedIndex, ready.snapshot.meta.index);
     }
@@ -344,7 +261,7 @@ export class RaftMachine {
         // A deposed leader learns the newer term from the answer and steps down.
         this.send({ type: "heartbeatResponse", from: this.id, to: message.from, term: this.term });
       } else if (message.type === "vote" && message.preVote) {
-        this.send(this.voteAnswer(message, false));
+        this.send(voteAnswer(this.id, this.term, message, false));
       }
       return false;
     }
@@ -435,45 +352,23 @@ export class RaftMachine {
       return;
     }
     const voteTerm = preVote ? this.term + 1 : this.term;
-    for (const voter of this.log.membership().voters) {
-      if (voter === this.id) continue;
-      this.send({
-        type: "vote",
-        from: this.id,
-        to: voter,
-        term: voteTerm,
-        preVote,
-        lastIndex: this.log.lastIndex(),
-        lastTerm: this.log.lastTerm(),
-        transfer,
-      });
+    const { voters } = this.log.membership();
+    for (const request of voteRequests(this.id, voters, voteTerm, this.log, preVote, transfer)) {
+      this.send(request);
     }
   }
 
   /** Raft §5.2 and §5.4.1: one vote per term, and only for an up-to-date log. */
   private handleVoteRequest(message: VoteRequest): void {
-    const canVote =
-      this.votedFor === message.from ||
-      (this.votedFor === null && this.leaderId === null) ||
-      (message.preVote && message.term > this.term);
-    const granted = canVote && this.candidateLogIsUpToDate(message.lastTerm, message.lastIndex);
+    const voter = { term: this.term, votedFor: this.votedFor, leaderId: this.leaderId };
+    const granted =
+      mayVoteFor(voter, message) &&
+      this.candidateLogIsUpToDate(message.lastTerm, message.lastIndex);
     if (granted && !message.preVote) {
       this.electionElapsedTicks = 0;
       this.votedFor = message.from;
     }
-    this.send(this.voteAnswer(message, granted));
-  }
-
-  private voteAnswer(message: VoteRequest, granted: boolean): RaftMessage {
-    return {
-      type: "voteResponse",
-      from: this.id,
-      to: message.from,
-      // A granted pre-vote answers in the proposed term so the candidate can tell it apart.
-      term: granted ? message.term : this.term,
-      preVote: message.preVote,
-      granted,
-    };
+    this.send(voteAnswer(this.id, this.term, message, granted));
   }
 
   private stepCandidate(message: RaftMessage): void {
@@ -527,77 +422,45 @@ export class RaftMachine {
     this.leaderId = leaderId;
   }
 
-  /** Raft §5.3, AppendEntries receiver implementation. */
-  protected handleAppend(message: AppendRequest): void {
-    if (message.prevIndex < this.commitIndex) {
-      // Everything up to our commit index matches any leader's log (§5.4): say so.
-      this.answerAppend(message.from, true, this.commitIndex, message.prevIndex);
-      return;
-    }
-    if (!this.log.matchTerm(message.prevIndex, message.prevTerm)) {
-      const hintIndex = this.log.findConflictByTerm(message.prevIndex, message.prevTerm);
-      this.send({
-        type: "appendResponse",
-        from: this.id,
-        to: message.from,
-        term: this.term,
-        success: false,
-        matchIndex: 0,
-        rejectedIndex: message.prevIndex,
-        hintIndex,
-        hintTerm: this.log.termAt(hintIndex) ?? 0,
-      });
-      return;
-    }
-    const lastNewIndex = message.prevIndex + message.entries.length;
-    const conflict = this.log.findConflict(message.entries);
-    if (conflict !== 0) {
-      if (conflict <= this.commitIndex) {
-        throw new Error(`entry ${conflict} conflicts with the committed log of ${this.id}`);
-      }
-      // Only from the first conflict on: a delayed, shorter append must not cut the log.
-      this.log.append(message.entries.slice(conflict - message.prevIndex - 1));
-      this.onLogChanged();
-    }
-    this.commitTo(Math.min(message.commitIndex, lastNewIndex));
-    this.answerAppend(message.from, true, lastNewIndex, message.prevIndex);
-  }
-
-  private answerAppend(to: NodeId, success: boolean, matchIndex: number, probed: number): void {
+  private handleAppend(message: AppendRequest): void {
+    const outcome = acceptAppend(this.log, this.commitIndex, message);
+    if (outcome.logChanged) this.onLogChanged();
+    this.commitTo(outcome.commitIndex);
     this.send({
       type: "appendResponse",
       from: this.id,
-      to,
+      to: message.from,
       term: this.term,
-      success,
-      matchIndex,
-      rejectedIndex: probed,
-      hintIndex: 0,
-      hintTerm: 0,
+      success: outcome.success,
+      matchIndex: outcome.matchIndex,
+      rejectedIndex: message.prevIndex,
+      hintIndex: outcome.hintIndex,
+      hintTerm: outcome.hintTerm,
     });
   }
 
-  /** Raft §7, InstallSnapshot receiver implementation. */
   private handleSnapshot(message: SnapshotRequest): void {
     const { meta } = message.snapshot;
-    if (meta.index <= this.commitIndex) {
-      this.answerAppend(message.from, true, this.commitIndex, meta.index);
-      return;
+    const verdict = judgeSnapshot(this.log, this.commitIndex, meta);
+    if (verdict.action === "commit") this.commitTo(meta.index);
+    if (verdict.action === "install") {
+      this.log.restore(meta);
+      this.latestSnapshot = message.snapshot;
+      this.effects.install(message.snapshot);
+      this.commitIndex = meta.index;
+      this.onLogChanged();
     }
-    if (this.log.matchTerm(meta.index, meta.term)) {
-      // Rule 6: we hold the snapshot's last entry, so keep the log after it.
-      this.commitTo(meta.index);
-      this.answerAppend(message.from, true, meta.index, meta.index);
-      return;
-    }
-    this.log.restore(meta);
-    this.latestSnapshot = message.snapshot;
-    this.pendingInstall = message.snapshot;
-    this.pendingCompaction = null;
-    this.commitIndex = meta.index;
-    this.handedOutIndex = meta.index;
-    this.onLogChanged();
-    this.answerAppend(message.from, true, meta.index, meta.index);
+    this.send({
+      type: "appendResponse",
+      from: this.id,
+      to: message.from,
+      term: this.term,
+      success: true,
+      matchIndex: verdict.matchIndex,
+      rejectedIndex: meta.index,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
   }
 
   private commitTo(index: number): void {
@@ -710,14 +573,10 @@ export class RaftMachine {
   // ---------------------------------------------------------------- plumbing
 
   private send(message: RaftMessage): void {
-    this.outbox.push(message);
+    this.effects.send(message);
   }
 
   private hardState(): HardState {
     return { term: this.term, votedFor: this.votedFor, commitIndex: this.commitIndex };
   }
-}
-
-function sameHardState(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.votedFor === b.votedFor && a.commitIndex === b.commitIndex;
 }

@@ -53,7 +53,7 @@ export interface SimResult {
 }
 
 export const DEFAULT_CHAOS_MS = 10_000;
-export const DEFAULT_LIVENESS_MS = 5000;
+export const DEFAULT_LIVENESS_MS = 10_000;
 /** After the first commit, time allowed for every member to apply it (slow settings replicate
  * one entry per round trip). */
 export const CONVERGENCE_MS = 15_000;
@@ -94,15 +94,17 @@ export class ClusterSim implements SimWorld {
       this.nodes.get(to)?.receive(message),
     );
     const prng = this.prng;
+    // Sometimes one entry per append, so replicas can be left holding odd prefixes.
+    const maxAppendBytes = prng.chance(0.5) ? 1 : prng.pick([64, 256, 64 * 1024]);
     this.settings = {
       tickMs: 10,
       electionTicks: 10,
       heartbeatTicks: 2,
-      // Sometimes one entry per append, so replicas can be left holding odd prefixes.
-      maxAppendBytes: prng.chance(0.5) ? 1 : prng.pick([64, 256, 64 * 1024]),
+      maxAppendBytes,
       maxInflightAppends: prng.pick([1, 4, 64]),
-      // Backpressure keeps the backlog a healed cluster must replicate bounded.
-      maxUncommittedEntries: prng.pick([16, 64, 256]),
+      // Backpressure bounds the backlog a healed cluster must replicate; one entry per
+      // append over a 50 ms disk moves about 30 entries a second, hence the smaller cap.
+      maxUncommittedEntries: prng.pick(maxAppendBytes === 1 ? [16, 64] : [16, 64, 256]),
       minDiskLatencyMs: 0.1,
       maxDiskLatencyMs: prng.pick([1, 5, 20, 50]),
       snapshotEveryEntries: prng.int(4, 60),

@@ -32,7 +32,10 @@ test("findConflictByTerm agrees with a naive scan for any monotonic log", () => 
       (steps, index, term) => {
         const terms: number[] = [];
         let current = 1;
-        for (const step of steps) terms.push((current += step));
+        for (const step of steps) {
+          current += step;
+          terms.push(current);
+        }
         const log = logWithTerms(terms);
         let expected = Math.min(index, terms.length);
         while (expected > 0 && terms[expected - 1] > term) expected--;

@@ -95,16 +95,18 @@ class WalReplay {
       image = this.fresh(groupId, meta);
       this.images.set(groupId, image);
     }
-    if (mark === "base") return;
     const fileIndex = file?.snapshot.meta.index ?? 0;
     if (meta.index > fileIndex) {
       throw new Error(
         `group ${groupId}: WAL marks snapshot ${meta.index} past its file ${fileIndex}`,
       );
     }
+    // The file's own mark, or a checkpoint taken after it (its mark may be in a deleted
+    // segment): either way the snapshot took effect durably at this point of the WAL.
     if (file !== undefined && meta.index === fileIndex && meta.term === file.snapshot.meta.term) {
       this.fileMarked.add(groupId);
     }
+    if (mark === "base") return;
     // A compaction at or below the base changes nothing; an install wipes the entries.
     if (mark === "install") image.apply({ type: "install", snapshot: image.currentSnapshot() });
   }

@@ -141,3 +141,37 @@ test("group ids of any text are stored, including ones unsafe as file names", as
   assert.deepEqual(reopened.load(groupId)!.snapshot, snapshot);
   await reopened.close();
 });
+
+test("regression: an installed snapshot whose mark sat in a deleted segment keeps the entries after it", async () => {
+  const store = await FileRaftLogStore.open(directory, { segmentSizeBytes: 256 });
+  store.createGroup("g", founders);
+  store.createGroup("h", founders);
+  const installed = {
+    meta: { index: 3, term: 2, membership: founders },
+    data: new Uint8Array([3]),
+  };
+  // The install mark and enough of h's entries to fill the first segment...
+  store.write("g", [{ type: "install", snapshot: installed }]);
+  store.write("h", [{ type: "entries", entries: entries(1, 10) }]);
+  await store.sync();
+  // ...so g's next entries open the second segment.
+  store.write("g", [{ type: "entries", entries: entries(4, 5, 2) }]);
+  await store.sync();
+  for (let i = 11; i <= 40; i++) {
+    store.write("h", [{ type: "entries", entries: entries(i, i) }]);
+    const snapshot = {
+      meta: { index: i, term: 1, membership: founders },
+      data: new Uint8Array([i]),
+    };
+    store.write("h", [{ type: "compact", snapshot }]);
+    await store.sync();
+  }
+  assert.ok(store.segmentIds()[0] > 1, "the segment holding the install mark was deleted");
+  await store.close();
+  const reopened = await FileRaftLogStore.open(directory, { segmentSizeBytes: 256 });
+  assert.deepEqual(
+    reopened.load("g")!.entries.map((e) => e.index),
+    [4, 5],
+  );
+  await reopened.close();
+});

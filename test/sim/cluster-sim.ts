@@ -109,6 +109,7 @@ export class ClusterSim implements SimWorld {
       maxDiskLatencyMs: prng.pick([1, 5, 20, 50]),
       snapshotEveryEntries: prng.int(4, 60),
       tornWriteProbability: 0.5,
+      maxSendDelayMs: prng.pick([0.2, 2]),
       ...config.settings,
     };
     this.driver = config.driver ?? CORRECT_DRIVER;

@@ -22,15 +22,11 @@ describe("the simulator catches planted bugs", () => {
           `${bug.name}: caught at seed ${seed} (${seed} seeds) by ${violation.invariant}: ` +
             violation.detail,
         );
+        // The same seed without the bug passes: the bug, not the seed, broke the invariant.
+        assert.deepEqual(runSimulation({ seed }).violations, []);
         return;
       }
       assert.fail(`${bug.name} survived ${MAX_SEEDS_TO_CATCH} seeds`);
     });
   }
-
-  test("the correct implementation passes the seeds that catch the planted bugs", () => {
-    for (const seed of [1, 51, 95]) {
-      assert.deepEqual(runSimulation({ seed }).violations, []);
-    }
-  });
 });

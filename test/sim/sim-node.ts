@@ -47,6 +47,8 @@ export interface NodeSettings {
   readonly maxDiskLatencyMs: number;
   readonly snapshotEveryEntries: number;
   readonly tornWriteProbability: number;
+  /** Time between a batch's fdatasync and its sends: the window for a crash in between. */
+  readonly maxSendDelayMs: number;
 }
 
 export interface SimWorld {
@@ -246,9 +248,10 @@ export class SimNode {
       : 0;
     this.world.queue.after(latencyMs, () => {
       if (epoch !== this.epoch) return;
-      this.disk.sync();
+      // Like persistBatch: writes that need no fdatasync stay volatile until a later one.
+      if (batch.mustSync) this.disk.sync();
       // A crash may still land between the fdatasync and the sends.
-      this.world.queue.after(this.world.prng.between(0, 0.2), () => {
+      this.world.queue.after(this.world.prng.between(0, this.world.settings.maxSendDelayMs), () => {
         if (epoch !== this.epoch) return;
         this.finish(batch);
       });

@@ -1,0 +1,22 @@
+/**
+ * The CI simulation campaign, split across two test files so node:test runs the halves on
+ * two cores. Each half runs its seeds and fails with the seed and replay command of every
+ * run that broke an invariant.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { describeFailure, runSeeds, summaryLine } from "./seed-campaign.js";
+
+/** Seeds CI runs in total, split evenly over the halves. */
+export const CI_SEEDS = 1000;
+
+export function simulateSeedRange(firstSeed: number, count: number): void {
+  const lastSeed = firstSeed + count - 1;
+  test(`seeds ${firstSeed}..${lastSeed}: every invariant holds and every healed cluster makes progress`, () => {
+    const started = Date.now();
+    const summary = runSeeds(firstSeed, count);
+    console.log(summaryLine(summary, Date.now() - started));
+    const failures = summary.failures.map((result) => describeFailure(result));
+    assert.deepEqual(failures, [], failures.join("\n"));
+  });
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Deterministic Raft cluster simulator. Build first (`npm run sim` does).
+//
+//   npm run sim -- --seeds 1000            run seeds 1..1000, print a one-line summary
+//   npm run sim -- --seeds 100000 --from 5000 --jobs 2
+//   npm run sim -- --seed 42 --trace       replay one seed, printing every fault and change
+//   npm run sim -- --seeds 2000 --planted-bug send-before-persist
+//                                          count the seeds a deliberate bug survives
+// Options: --nodes N (3, 5, 7; default by seed), --groups N, --chaos-ms MS, --liveness-ms MS.
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+
+const simDir = new URL("../dist/test/sim/", import.meta.url);
+const { runSimulation } = await import(new URL("cluster-sim.js", simDir));
+const campaign = await import(new URL("seed-campaign.js", simDir));
+const { plantedBug } = await import(new URL("planted-bugs.js", simDir));
+
+function configFrom(values) {
+  const config = {};
+  if (values.nodes) config.nodeCount = Number(values.nodes);
+  if (values.groups) config.groupCount = Number(values.groups);
+  if (values["chaos-ms"]) config.chaosMs = Number(values["chaos-ms"]);
+  if (values["liveness-ms"]) config.livenessMs = Number(values["liveness-ms"]);
+  if (values["planted-bug"]) Object.assign(config, plantedBug(values["planted-bug"]).config);
+  return config;
+}
+
+/** The options that change a run, to repeat in a replay command. */
+function replayArgs(values) {
+  const args = [];
+  for (const name of ["nodes", "groups", "chaos-ms", "liveness-ms", "planted-bug"]) {
+    if (values[name]) args.push(`--${name}`, values[name]);
+  }
+  return args;
+}
+
+function runRange(values, from, count, stopAtFirst) {
+  const config = configFrom(values);
+  const summary = campaign.emptySummary();
+  for (let seed = from; seed < from + count; seed++) {
+    const result = runSimulation({ ...config, seed });
+    campaign.addResult(summary, result);
+    if (stopAtFirst && result.violations.length > 0) break;
+  }
+  // Functions do not cross threads; violations are plain data.
+  return summary;
+}
+
+if (!isMainThread) {
+  const { values, from, count, stopAtFirst } = workerData;
+  parentPort.postMessage(runRange(values, from, count, stopAtFirst));
+} else {
+  const { values } = parseArgs({
+    options: {
+      seeds: { type: "string" },
+      seed: { type: "string" },
+      from: { type: "string", default: "1" },
+      jobs: { type: "string" },
+      nodes: { type: "string" },
+      groups: { type: "string" },
+      "chaos-ms": { type: "string" },
+      "liveness-ms": { type: "string" },
+      "planted-bug": { type: "string" },
+      "stop-at-first": { type: "boolean", default: false },
+      trace: { type: "boolean", default: false },
+    },
+  });
+  const started = Date.now();
+  if (values.seed !== undefined) {
+    const trace = values.trace ? (line) => console.log(line) : undefined;
+    const result = runSimulation({ ...configFrom(values), seed: Number(values.seed), trace });
+    const summary = campaign.emptySummary();
+    campaign.addResult(summary, result);
+    console.log(campaign.summaryLine(summary, Date.now() - started));
+    for (const failure of summary.failures) {
+      console.log(campaign.describeFailure(failure, replayArgs(values)));
+      for (const v of failure.violations.slice(1))
+        console.log(`  also ${v.invariant}: ${v.detail}`);
+    }
+    process.exit(summary.failures.length > 0 ? 1 : 0);
+  }
+  const seeds = Number(values.seeds ?? 1000);
+  const from = Number(values.from);
+  const jobs = Math.max(1, Math.min(Number(values.jobs ?? availableParallelism()), seeds));
+  const share = Math.ceil(seeds / jobs);
+  const parts = [];
+  for (let job = 0; job < jobs; job++) {
+    const start = from + job * share;
+    const count = Math.min(share, from + seeds - start);
+    if (count <= 0) continue;
+    parts.push(
+      new Promise((resolve, reject) => {
+        const worker = new Worker(new URL(import.meta.url), {
+          workerData: { values, from: start, count, stopAtFirst: values["stop-at-first"] },
+        });
+        worker.once("message", resolve);
+        worker.once("error", reject);
+      }),
+    );
+  }
+  const summary = campaign.emptySummary();
+  for (const part of await Promise.all(parts)) campaign.mergeSummaries(summary, part);
+  summary.failures.sort((a, b) => a.seed - b.seed);
+  console.log(campaign.summaryLine(summary, Date.now() - started));
+  for (const failure of summary.failures.slice(0, 20)) {
+    console.log(campaign.describeFailure(failure, replayArgs(values)));
+  }
+  if (summary.failures.length > 20) console.log(`  ... and ${summary.failures.length - 20} more`);
+  process.exit(summary.failures.length > 0 ? 1 : 0);
+}

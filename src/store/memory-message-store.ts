@@ -1,0 +1,139 @@
+import { ColdIndex } from "../queue/cold-index.js";
+import type { Message } from "../queue/message.js";
+import type {
+  DurableCallback,
+  MessageStore,
+  RecoveredQueue,
+  StoreRecovery,
+} from "./message-store.js";
+import type { LogPosition } from "./segment-log.js";
+
+interface Held {
+  readonly message: Message;
+  readonly persistent: boolean;
+  /** Queues that have not settled it yet (settle removes; release removes without a trace). */
+  readonly claims: Set<number>;
+  readonly counts: Map<number, number>;
+  readonly bodyBytes: number;
+}
+
+/**
+ * State that outlives a MemoryMessageStore instance, standing in for a disk: a new
+ * store over the same MemoryDisk sees what the last one wrote, as after a restart.
+ */
+export class MemoryDisk {
+  /** By message id; positions handed out are segment 1, offset = message id. */
+  readonly messages = new Map<number, Held>();
+}
+
+/**
+ * The in-memory message store: no files, everything durable at once. It passes the
+ * same contract suite as the file store, and backs a node run without persistence.
+ */
+export class MemoryMessageStore implements MessageStore {
+  constructor(private readonly disk = new MemoryDisk()) {}
+
+  recover(durableQueueIds: ReadonlySet<number>): StoreRecovery {
+    const started = performance.now();
+    const queues = new Map<number, RecoveredQueue>();
+    for (const id of durableQueueIds) queues.set(id, { queueId: id, entries: new ColdIndex() });
+    let maxMessageId = 0;
+    let messages = 0;
+    const ids = [...this.disk.messages.keys()].sort((a, b) => a - b);
+    for (const id of ids) {
+      const held = this.disk.messages.get(id)!;
+      maxMessageId = Math.max(maxMessageId, id);
+      if (!held.persistent) {
+        this.disk.messages.delete(id);
+        continue;
+      }
+      for (const q of held.claims) {
+        const rq = queues.get(q);
+        if (!rq) continue;
+        rq.entries.push({
+          msgId: id,
+          segment: 1,
+          offset: id,
+          length: 0,
+          bodyBytes: held.bodyBytes,
+          deliveryCount: held.counts.get(q) ?? 0,
+          expiresAtMs: Number.POSITIVE_INFINITY,
+        });
+        messages++;
+      }
+      // Claims of queues that did not survive end here.
+      for (const q of [...held.claims]) if (!queues.has(q)) held.claims.delete(q);
+      if (held.claims.size === 0) this.disk.messages.delete(id);
+    }
+    return {
+      queues,
+      maxMessageId,
+      report: {
+        segments: 0,
+        records: ids.length,
+        truncatedBytes: 0,
+        corruptSegments: [],
+        messages,
+        durationMs: Math.round(performance.now() - started),
+      },
+    };
+  }
+
+  write(message: Message, queueIds: readonly number[], persistent: boolean): LogPosition {
+    this.disk.messages.set(message.id, {
+      message: {
+        ...message,
+        properties: Buffer.from(message.properties),
+        body: Buffer.from(message.body),
+      },
+      persistent,
+      claims: new Set(queueIds),
+      counts: new Map(),
+      bodyBytes: message.body.length,
+    });
+    return { segment: 1, offset: message.id, length: 0 };
+  }
+
+  settle(queueId: number, msgId: number, _ref: LogPosition): void {
+    const held = this.disk.messages.get(msgId);
+    if (!held) return;
+    held.claims.delete(queueId);
+    if (held.claims.size === 0) this.disk.messages.delete(msgId);
+  }
+
+  delivered(queueId: number, msgId: number, _ref: LogPosition, count: number): void {
+    this.disk.messages.get(msgId)?.counts.set(queueId, count);
+  }
+
+  release(queueId: number, ref: LogPosition): void {
+    const held = this.disk.messages.get(ref.offset);
+    if (!held) return;
+    held.claims.delete(queueId);
+    if (held.claims.size === 0) this.disk.messages.delete(ref.offset);
+  }
+
+  read(ref: LogPosition): Message {
+    const held = this.disk.messages.get(ref.offset);
+    if (!held) throw new Error(`no message ${ref.offset}`);
+    return held.message;
+  }
+
+  whenDurable(cb: DurableCallback): void {
+    queueMicrotask(() => cb(undefined));
+  }
+
+  flush(): void {}
+
+  readonly alarm = undefined;
+
+  get diskBytes(): number {
+    return 0;
+  }
+
+  close(): void {}
+
+  /** Messages still held (for the contract suite's reclamation checks). */
+  get heldCount(): number {
+    return this.disk.messages.size;
+  }
+}

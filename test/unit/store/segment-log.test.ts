@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { SegmentLog } from "../../../src/store/segment-log.js";
+import { nodeFs, type StoreFs } from "../../../src/store/store-fs.js";
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "warren-log-"));
+}
+
+function collect(log: SegmentLog) {
+  const got: string[] = [];
+  const report = log.open((type, payload) => got.push(`${type}:${payload.toString()}`));
+  return { got, report };
+}
+
+function durable(log: SegmentLog): Promise<Error | undefined> {
+  return new Promise((resolve) => log.whenDurable(resolve));
+}
+
+test("records survive a reopen in order, each checked by its CRC", async () => {
+  const dir = tempDir();
+  const log = new SegmentLog(dir, nodeFs, 1 << 20);
+  collect(log);
+  for (let i = 0; i < 10; i++) log.append(i % 3, [Buffer.from(`rec${i}`)]);
+  log.flush();
+  assert.equal(await durable(log), undefined);
+  log.close();
+  const { got, report } = collect(new SegmentLog(dir, nodeFs, 1 << 20));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 10 }, (_, i) => `${i % 3}:rec${i}`),
+  );
+  assert.equal(report.truncatedBytes, 0);
+  rmSync(dir, { recursive: true });
+});
+
+test("a torn last record is cut off at recovery and everything before it survives", async () => {
+  const dir = tempDir();
+  const log = new SegmentLog(dir, nodeFs, 1 << 20);
+  collect(log);
+  log.append(1, [Buffer.from("kept")]);
+  log.append(1, [Buffer.from("torn-record-payload")]);
+  log.flush();
+  await durable(log);
+  log.close();
+  const file = join(dir, readdirSync(dir).sort().at(-1)!);
+  const full = readFileSync(file);
+  writeFileSync(file, full.subarray(0, full.length - 5)); // the crash cut the last write short
+  const { got, report } = collect(new SegmentLog(dir, nodeFs, 1 << 20));
+  assert.deepEqual(got, ["1:kept"]);
+  assert.equal(report.truncatedBytes, 9 + "torn-record-payload".length - 5);
+  assert.equal(
+    statSync(file).size,
+    full.length - (9 + "torn-record-payload".length),
+    "the file was truncated",
+  );
+  rmSync(dir, { recursive: true });
+});
+
+test("garbage after the last record is truncated (zeros from a torn page)", async () => {
+  const dir = tempDir();
+  const log = new SegmentLog(dir, nodeFs, 1 << 20);
+  collect(log);
+  log.append(1, [Buffer.from("a")]);
+  log.flush();
+  await durable(log);
+  log.close();
+  const file = join(dir, readdirSync(dir).sort().at(-1)!);
+  appendFileSync(file, Buffer.alloc(4096));
+  const { got, report } = collect(new SegmentLog(dir, nodeFs, 1 << 20));
+  assert.deepEqual(got, ["1:a"]);
+  assert.equal(report.truncatedBytes, 4096);
+  rmSync(dir, { recursive: true });
+});
+
+test("a flipped bit in an earlier segment is detected, not delivered", async () => {
+  const dir = tempDir();
+  const log = new SegmentLog(dir, nodeFs, 64);
+  collect(log);
+  for (let i = 0; i < 6; i++) log.append(1, [Buffer.from(`payload-${i}-xxxxxxxxxxxxxxxx`)]);
+  log.flush();
+  await durable(log);
+  log.close();
+  const files = readdirSync(dir).sort();
+  assert.ok(files.length >= 3);
+  const first = join(dir, files[0]!);
+  const bytes = readFileSync(first);
+  bytes[bytes.length - 3] ^= 0x40;
+  writeFileSync(first, bytes);
+  const { got, report } = collect(new SegmentLog(dir, nodeFs, 64));
+  assert.ok(!got.some((g) => g.includes("payload-0")), "the corrupt record is not delivered");
+  assert.deepEqual(report.corruptSegments, [Number.parseInt(files[0]!, 10)]);
+  rmSync(dir, { recursive: true });
+});
+
+/** node:fs with a switch that makes writes fail with ENOSPC, or fdatasync fail with EIO. */
+function faultyFs(): StoreFs & { writeFault?: string; syncFault?: string } {
+  const f: StoreFs & { writeFault?: string; syncFault?: string } = {
+    ...nodeFs,
+    writevSync(fd, buffers, position) {
+      if (f.writeFault) {
+        // Half of the first buffer reaches the file before the error, as on a real ENOSPC.
+        nodeFs.writevSync(fd, [buffers[0]!.subarray(0, buffers[0]!.length >> 1)], position);
+        throw Object.assign(new Error(`${f.writeFault}: no space left on device`), {
+          code: f.writeFault,
+        });
+      }
+      return nodeFs.writevSync(fd, buffers, position);
+    },
+    fdatasync(fd, cb) {
+      if (f.syncFault)
+        return cb(Object.assign(new Error(`${f.syncFault}: i/o error`), { code: f.syncFault }));
+      nodeFs.fdatasync(fd, cb);
+    },
+  };
+  return f;
+}
+
+test("a write error fails that batch, leaves no torn record, and later writes work", async () => {
+  const dir = tempDir();
+  const fs = faultyFs();
+  const log = new SegmentLog(dir, fs, 1 << 20);
+  collect(log);
+  log.append(1, [Buffer.from("before")]);
+  log.flush();
+  assert.equal(await durable(log), undefined);
+  fs.writeFault = "ENOSPC";
+  log.append(1, [Buffer.from("lost-to-enospc")]);
+  const failed = durable(log);
+  log.flush();
+  assert.match(String((await failed)?.message), /ENOSPC/);
+  fs.writeFault = undefined;
+  log.append(1, [Buffer.from("after")]);
+  log.flush();
+  assert.equal(await durable(log), undefined);
+  log.close();
+  const { got, report } = collect(new SegmentLog(dir, nodeFs, 1 << 20));
+  assert.deepEqual(got, ["1:before", "1:after"]);
+  assert.equal(report.truncatedBytes, 0);
+  rmSync(dir, { recursive: true });
+});
+
+test("an fdatasync error fails the log: no later write is reported durable", async () => {
+  const dir = tempDir();
+  const fs = faultyFs();
+  const log = new SegmentLog(dir, fs, 1 << 20);
+  collect(log);
+  fs.syncFault = "EIO";
+  log.append(1, [Buffer.from("x")]);
+  log.flush();
+  assert.match(String((await durable(log))?.message), /EIO/);
+  fs.syncFault = undefined;
+  log.append(1, [Buffer.from("y")]);
+  log.flush();
+  assert.match(String((await durable(log))?.message), /EIO/);
+  assert.ok(log.failed);
+  log.close();
+  rmSync(dir, { recursive: true });
+});

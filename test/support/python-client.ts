@@ -1,34 +1,9 @@
-import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { REPO_ROOT } from "./broker-process.js";
+import { runProgram } from "./run-program.js";
 
 /** Debian's interpreter, which has python3-pika, python3-kombu and python3-amqp. */
 export const PYTHON = "/usr/bin/python3";
-
-/** What a script printed and how it ended. */
-export interface ScriptRun {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly exitCode: number;
-}
-
-/** Runs a program with a hard time limit; never rejects on a non-zero exit. */
-export function runProgram(
-  file: string,
-  args: readonly string[],
-  timeoutMs = 20_000,
-): Promise<ScriptRun> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
-      if (err && (err as { killed?: boolean }).killed) {
-        reject(new Error(`${file} ${args.join(" ")} timed out after ${timeoutMs} ms: ${stderr}`));
-        return;
-      }
-      const code = err ? Number((err as { code?: number }).code ?? 1) : 0;
-      resolve({ stdout, stderr, exitCode: Number.isNaN(code) ? 1 : code });
-    });
-  });
-}
 
 /**
  * Runs one scenario of a script in test/interop/python/ and returns the JSON object

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { FrameType } from "../../src/protocol/generated/constants.js";
 import { assertBrokerStillServes } from "../support/broker-health.js";
 import { type BrokerUnderTest, startBroker } from "../support/broker-process.js";
-import { RawAmqpClient } from "../support/raw-amqp-client.js";
+import { type CloseFields, RawAmqpClient } from "../support/raw-amqp-client.js";
 
 // Malformed input from one client closes that client's connection with RabbitMQ's
 // reply code and text (rabbitmq-reference.md §1), and every other client keeps working.
@@ -18,32 +18,11 @@ after(async () => {
   await broker?.stop();
 });
 
-interface ExpectedClose {
-  readonly replyCode: number;
-  readonly replyText: string;
-  readonly classId: number;
-  readonly methodId: number;
-}
-
-/** The next thing the server sends is connection.close with exactly these fields. */
-async function expectConnectionClose(client: RawAmqpClient, expected: ExpectedClose) {
-  const close = await client.expect("connection.close", 0);
-  assert.deepEqual(
-    {
-      replyCode: close.replyCode,
-      replyText: close.replyText,
-      classId: close.classId,
-      methodId: close.methodId,
-    },
-    expected,
-  );
-}
-
 /** Opens a raw connection (and channel 1 if asked), runs `abuse`, checks the close and the broker. */
 async function abuseAndExpect(
   options: { openChannel: boolean; frameMax?: number },
   abuse: (client: RawAmqpClient) => void,
-  expected: ExpectedClose,
+  expected: CloseFields,
 ): Promise<void> {
   const { client } = await RawAmqpClient.open(broker.host, broker.port, {
     frameMax: options.frameMax,
@@ -51,7 +30,7 @@ async function abuseAndExpect(
   try {
     if (options.openChannel) await client.openChannel(1);
     abuse(client);
-    await expectConnectionClose(client, expected);
+    assert.deepEqual(await client.expectConnectionClose(), expected);
     client.sendCloseOk();
   } finally {
     client.destroy();
@@ -95,7 +74,7 @@ describe("malformed frames close the connection with RabbitMQ's reply", () => {
     const { client } = await RawAmqpClient.open(broker.host, broker.port);
     try {
       client.sendFrame(FrameType.Method, 1, channelOpenPayload, 0x00);
-      await expectConnectionClose(client, {
+      assert.deepEqual(await client.expectConnectionClose(), {
         replyCode: 501,
         replyText:
           "FRAME_ERROR - type 1, all octets = <<0,20,0,10,0>>: {invalid_frame_end_marker,0}",

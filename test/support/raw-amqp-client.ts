@@ -13,6 +13,23 @@ import {
 import type { BasicProperties } from "../../src/protocol/generated/properties.js";
 import { Reader } from "../../src/protocol/wire-reader.js";
 
+/** The fields of a channel.close or connection.close. */
+export interface CloseFields {
+  readonly replyCode: number;
+  readonly replyText: string;
+  readonly classId: number;
+  readonly methodId: number;
+}
+
+function closeFields(m: CloseFields): CloseFields {
+  return {
+    replyCode: m.replyCode,
+    replyText: m.replyText,
+    classId: m.classId,
+    methodId: m.methodId,
+  };
+}
+
 /** A method the server sent, with the channel it came on. */
 export interface ReceivedMethod {
   readonly channel: number;
@@ -168,13 +185,19 @@ export class RawAmqpClient {
     exchange: string,
     routingKey: string,
     body: Buffer,
-    properties: BasicProperties = {},
+    options: { properties?: BasicProperties; mandatory?: boolean; immediate?: boolean } = {},
   ): void {
     const w = new FrameWriter(131072);
     w.content(
       channel,
-      { name: "basic.publish", exchange, routingKey, mandatory: false, immediate: false },
-      encodeProperties(properties),
+      {
+        name: "basic.publish",
+        exchange,
+        routingKey,
+        mandatory: options.mandatory ?? false,
+        immediate: options.immediate ?? false,
+      },
+      encodeProperties(options.properties ?? {}),
       body,
     );
     this.write(Buffer.concat(w.take()));
@@ -245,6 +268,49 @@ export class RawAmqpClient {
       }),
     ]).finally(() => clearTimeout(timer));
     return this.closedAfterMs!;
+  }
+
+  /** The next method on channel 0 must be connection.close; returns its fields. */
+  async expectConnectionClose(): Promise<CloseFields> {
+    return closeFields(await this.expect("connection.close", 0));
+  }
+
+  /** The next method on `channel` must be channel.close; returns its fields. */
+  async expectChannelClose(channel: number): Promise<CloseFields> {
+    return closeFields(await this.expect("channel.close", channel));
+  }
+
+  /** queue.declare and its declare-ok; returns the queue name. */
+  async declareQueue(
+    channel: number,
+    queue = "",
+    flags: { exclusive?: boolean; autoDelete?: boolean; durable?: boolean } = {},
+  ): Promise<string> {
+    this.sendMethod(channel, {
+      name: "queue.declare",
+      queue,
+      passive: false,
+      durable: flags.durable ?? false,
+      exclusive: flags.exclusive ?? true,
+      autoDelete: flags.autoDelete ?? false,
+      noWait: false,
+      arguments: new Map(),
+    });
+    return (await this.expect("queue.declare-ok", channel)).queue;
+  }
+
+  /**
+   * A round trip on `channel` (basic.qos 0, which changes nothing): proves everything
+   * sent before it was accepted without an error.
+   */
+  async sync(channel: number): Promise<void> {
+    this.sendMethod(channel, {
+      name: "basic.qos",
+      prefetchSize: 0,
+      prefetchCount: 0,
+      global: false,
+    });
+    await this.expect("basic.qos-ok", channel);
   }
 
   /** Replies close-ok to a server connection.close, as a polite client does. */

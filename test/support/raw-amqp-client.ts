@@ -1,10 +1,15 @@
 import net from "node:net";
 import { encodeProperties } from "../../src/protocol/content-properties.js";
-import type { FieldTable, FieldValue } from "../../src/protocol/field-table.js";
+import {
+  encodeFieldTable,
+  type FieldTable,
+  type FieldValue,
+} from "../../src/protocol/field-table.js";
 import { FrameReader } from "../../src/protocol/frame-reader.js";
 import { FrameWriter } from "../../src/protocol/frame-writer.js";
 import { FRAME_END, FrameType, PROTOCOL_HEADER } from "../../src/protocol/generated/constants.js";
 import {
+  type ConnectionStart,
   type ConnectionTune,
   decodeMethodArgs,
   type Method,
@@ -12,6 +17,7 @@ import {
 } from "../../src/protocol/generated/methods.js";
 import type { BasicProperties } from "../../src/protocol/generated/properties.js";
 import { Reader } from "../../src/protocol/wire-reader.js";
+import { Writer } from "../../src/protocol/wire-writer.js";
 
 /** The fields of a channel.close or connection.close. */
 export interface CloseFields {
@@ -43,6 +49,10 @@ export interface HandshakeOptions {
   readonly vhost?: string;
   readonly username?: string;
   readonly password?: string;
+  /** PLAIN (the default) or AMQPLAIN. */
+  readonly mechanism?: "PLAIN" | "AMQPLAIN";
+  /** Client capabilities to advertise; the default is what modern clients send. */
+  readonly capabilities?: readonly string[];
 }
 
 /** Capabilities a modern client advertises in connection.start-ok. */
@@ -68,6 +78,8 @@ export class RawAmqpClient {
   /** Whether the socket closed with an error (e.g. ECONNRESET), once it has. */
   closedWithError = false;
   readonly closed: Promise<void>;
+  /** The server's connection.start, once the handshake has begun. */
+  start: ConnectionStart | undefined;
   private readonly methods: ReceivedMethod[] = [];
   private wake: (() => void) | undefined;
   private readonly reader: FrameReader;
@@ -135,24 +147,7 @@ export class RawAmqpClient {
   }
 
   async handshake(options: HandshakeOptions = {}): Promise<ConnectionTune> {
-    this.write(PROTOCOL_HEADER);
-    await this.expect("connection.start");
-    const user = options.username ?? "guest";
-    const password = options.password ?? "guest";
-    const caps: FieldTable = new Map(
-      CLIENT_CAPABILITIES.map((c): [string, FieldValue] => [c, { type: "t", value: true }]),
-    );
-    this.sendMethod(0, {
-      name: "connection.start-ok",
-      clientProperties: new Map<string, FieldValue>([
-        ["product", { type: "S", value: Buffer.from("warren raw test client") }],
-        ["capabilities", { type: "F", value: caps }],
-      ]),
-      mechanism: "PLAIN",
-      response: Buffer.from(`\0${user}\0${password}`),
-      locale: "en_US",
-    });
-    const tune = (await this.expect("connection.tune")) as ConnectionTune;
+    const tune = await this.login(options);
     this.sendMethod(0, {
       name: "connection.tune-ok",
       channelMax: options.channelMax ?? tune.channelMax,
@@ -162,6 +157,35 @@ export class RawAmqpClient {
     this.sendMethod(0, { name: "connection.open", virtualHost: options.vhost ?? "/" });
     await this.expect("connection.open-ok");
     return tune;
+  }
+
+  /**
+   * The first half of the handshake: protocol header, connection.start (kept in
+   * `start`), start-ok with the chosen mechanism; returns connection.tune.
+   */
+  async login(options: HandshakeOptions = {}): Promise<ConnectionTune> {
+    this.write(PROTOCOL_HEADER);
+    this.start = await this.expect("connection.start");
+    const user = options.username ?? "guest";
+    const password = options.password ?? "guest";
+    const caps: FieldTable = new Map(
+      (options.capabilities ?? CLIENT_CAPABILITIES).map((c): [string, FieldValue] => [
+        c,
+        { type: "t", value: true },
+      ]),
+    );
+    const mechanism = options.mechanism ?? "PLAIN";
+    this.sendMethod(0, {
+      name: "connection.start-ok",
+      clientProperties: new Map<string, FieldValue>([
+        ["product", { type: "S", value: Buffer.from("warren raw test client") }],
+        ["capabilities", { type: "F", value: caps }],
+      ]),
+      mechanism,
+      response: mechanism === "AMQPLAIN" ? amqplainResponse(user, password) : plain(user, password),
+      locale: "en_US",
+    });
+    return this.expect("connection.tune");
   }
 
   async openChannel(channel: number): Promise<void> {
@@ -338,6 +362,21 @@ export class RawAmqpClient {
     this.wake = undefined;
     wake?.();
   }
+}
+
+const plain = (user: string, password: string) => Buffer.from(`\0${user}\0${password}`);
+
+/** AMQPLAIN: a field table with LOGIN and PASSWORD, without the table's length prefix. */
+function amqplainResponse(user: string, password: string): Buffer {
+  const w = new Writer(256);
+  encodeFieldTable(
+    w,
+    new Map<string, FieldValue>([
+      ["LOGIN", { type: "S", value: Buffer.from(user) }],
+      ["PASSWORD", { type: "S", value: Buffer.from(password) }],
+    ]),
+  );
+  return Buffer.from(w.buf.subarray(4, w.pos));
 }
 
 function replacer(_key: string, value: unknown): unknown {

@@ -7,6 +7,8 @@ export interface ServerConfig {
   readonly listen: ListenAddress[];
   readonly dataDir: string;
   readonly logLevel: string;
+  /** Message log segment size in bytes (tests use small ones). */
+  readonly segmentBytes: number | undefined;
 }
 
 export const USAGE = `Usage: warren [options]   (or: npm start -- [options])
@@ -20,6 +22,7 @@ Options (each has an environment variable; flags win):
   --channel-max N      highest channel number (WARREN_CHANNEL_MAX, default 2047)
   --max-message-size N largest message body, bytes (WARREN_MAX_MESSAGE_SIZE, default 16777216)
   --log-level L        trace, debug, info, warn, error (WARREN_LOG_LEVEL, default info)
+  --segment-bytes N    message log segment size (WARREN_SEGMENT_BYTES, default 67108864)
   --help               this text
 `;
 
@@ -44,6 +47,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "channel-max": { type: "string" },
       "max-message-size": { type: "string" },
       "log-level": { type: "string" },
+      "segment-bytes": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -88,5 +92,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     listen,
     dataDir: values["data-dir"] ?? env.WARREN_DATA_DIR ?? "./data",
     logLevel: values["log-level"] ?? env.WARREN_LOG_LEVEL ?? "info",
+    segmentBytes:
+      (values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES)
+        ? int("--segment-bytes", values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES, 0)
+        : undefined,
   };
 }

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     listen: config.listen,
     dataDir: config.dataDir,
     log,
+    segmentBytes: config.segmentBytes,
   });
   try {
     await node.start();

@@ -265,6 +265,35 @@ export class Channel implements ConsumerSink {
     this.conn.requestFlush();
   }
 
+  /**
+   * Runs `reply` once durable definitions changed by this command are saved (so a
+   * declare-ok means the declaration survives a crash); at once when nothing is pending.
+   */
+  afterDefinitionsSaved(reply: () => void): void | Promise<void> {
+    const saved = this.conn.broker.definitionsSaved();
+    if (!saved) {
+      reply();
+      return;
+    }
+    return saved.then(reply, (e: Error) => {
+      throw new AmqpError(
+        ReplyCode.INTERNAL_ERROR,
+        `INTERNAL_ERROR - could not store definitions: ${e.message}`,
+        0,
+        0,
+        "connection",
+      );
+    });
+  }
+
+  /** A publish is settled: acked, or nacked when the store could not make it durable. */
+  settleConfirm(seq: number, err: Error | undefined): void {
+    if (this.state !== "open" || this.conn.state !== "open") return;
+    if (err) this.confirms.nack(seq);
+    else this.confirms.ack(seq);
+    this.markConfirmsDirty();
+  }
+
   // --- end -----------------------------------------------------------------
 
   /**

@@ -9,6 +9,8 @@ export interface ColdRecord {
   deliveryCount: number;
   /** Absolute expiry, or Infinity. */
   expiresAtMs: number;
+  /** Whether the claim survives a restart (persistent message, durable queue). */
+  persistent: boolean;
 }
 
 const CHUNK = 4096;
@@ -21,10 +23,11 @@ class Chunk {
   readonly length = new Uint32Array(CHUNK);
   readonly bodyBytes = new Uint32Array(CHUNK);
   readonly deliveryCount = new Uint32Array(CHUNK);
+  readonly persistent = new Uint8Array(CHUNK);
 }
 
 /**
- * A FIFO of queue entries whose content is on disk, in typed arrays: 40 bytes a
+ * A FIFO of queue entries whose content is on disk, in typed arrays: 41 bytes a
  * message instead of a few hundred for objects and buffers, so a queue holding
  * millions of messages keeps only this in memory (issue 3: a compact index, bodies
  * read back when delivered).
@@ -60,6 +63,7 @@ export class ColdIndex {
     c.length[i] = r.length;
     c.bodyBytes[i] = r.bodyBytes;
     c.deliveryCount[i] = r.deliveryCount;
+    c.persistent[i] = r.persistent ? 1 : 0;
     this.count++;
     this.byteCount += r.bodyBytes;
   }
@@ -98,6 +102,7 @@ export class ColdIndex {
       bodyBytes: c.bodyBytes[i]!,
       deliveryCount: c.deliveryCount[i]!,
       expiresAtMs: c.expiresAtMs[i]!,
+      persistent: c.persistent[i] === 1,
     };
   }
 }

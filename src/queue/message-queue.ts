@@ -1,7 +1,8 @@
 import type { FieldTable } from "../protocol/field-table.js";
+import type { ColdRecord } from "./cold-index.js";
 import { Consumer, type ConsumerOptions, type ConsumerSink } from "./consumer.js";
-import type { Message, QueueEntry } from "./message.js";
-import { ReadyList } from "./ready-list.js";
+import type { Message, QueueEntry, StoredRef } from "./message.js";
+import { type Pager, ReadyList } from "./ready-list.js";
 
 /** Why a message left a queue without being acknowledged (RabbitMQ's x-death reasons). */
 export type DiscardReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
@@ -12,10 +13,16 @@ export interface QueueHooks {
   settled(queue: MessageQueue, entry: QueueEntry): void;
   /** A message left the queue unacknowledged: dead-letter it or drop it. */
   discarded(queue: MessageQueue, entry: QueueEntry, reason: DiscardReason): void;
+  /** A cold (on-disk) entry left the queue without being read back (purge, delete). */
+  settledCold(queue: MessageQueue, record: ColdRecord): void;
+  /** The entry is about to be delivered (its delivery count was just raised). */
+  delivering(queue: MessageQueue, entry: QueueEntry): void;
   /** The last consumer went away (auto-delete queues are deleted then). */
   lastConsumerGone(queue: MessageQueue): void;
   /** Dispatch stopped at its batch limit with work left: call dispatch() again soon. */
   dispatchLater(queue: MessageQueue): void;
+  /** Moves entries out of memory once the queue is long; absent when there is no store. */
+  pager?(queue: MessageQueue): Pager | undefined;
 }
 
 export interface QueueDefinition {
@@ -38,7 +45,7 @@ const DISPATCH_BATCH = 1000;
  */
 export class MessageQueue {
   readonly kind = "queue" as const;
-  readonly ready = new ReadyList();
+  readonly ready: ReadyList;
   /** Delivered and not yet settled. */
   unacked = 0;
   unackedBytes = 0;
@@ -50,7 +57,6 @@ export class MessageQueue {
   exclusiveOwner: object | null = null;
   lastUsedMs: number;
   private consumers: Consumer[] = [];
-  private nextSeq = 1;
   private roundRobin = 0;
   private dispatching = false;
 
@@ -58,8 +64,16 @@ export class MessageQueue {
     readonly definition: QueueDefinition,
     private readonly hooks: QueueHooks,
     nowMs: number,
+    /** The queue's id in the message store (records name queues by id, not by name). */
+    readonly storeId = 0,
   ) {
     this.lastUsedMs = nowMs;
+    this.ready = new ReadyList(hooks.pager?.(this));
+  }
+
+  /** Whether its messages survive a restart: durable and not exclusive (RabbitMQ). */
+  get isDurable(): boolean {
+    return this.definition.durable && !this.definition.exclusive;
   }
 
   get name(): string {
@@ -78,13 +92,15 @@ export class MessageQueue {
     return this.consumers;
   }
 
-  enqueue(message: Message, nowMs: number): QueueEntry {
+  /** Adds a message; `ref` is the stored record holding this queue's claim, if any. */
+  enqueue(message: Message, nowMs: number, ref?: StoredRef): QueueEntry {
     const entry: QueueEntry = {
-      seq: this.nextSeq++,
+      seq: message.id,
       message,
       deliveryCount: 0,
       redelivered: false,
       expiresAtMs: Number.POSITIVE_INFINITY,
+      ref,
     };
     this.ready.push(entry);
     if (this.consumers.length > 0) this.dispatch(nowMs);
@@ -142,6 +158,7 @@ export class MessageQueue {
     const entry = this.ready.shift();
     if (!entry) return undefined;
     entry.deliveryCount++;
+    if (!noAck) this.hooks.delivering(this, entry);
     if (noAck) {
       this.hooks.settled(this, entry);
     } else {
@@ -175,9 +192,10 @@ export class MessageQueue {
 
   /** Drops every ready message (not the unacknowledged ones); returns how many. */
   purge(): number {
-    const dropped = this.ready.clear();
+    const count = this.ready.length;
+    const dropped = this.ready.clear((record) => this.hooks.settledCold(this, record));
     for (const entry of dropped) this.hooks.settled(this, entry);
-    return dropped.length;
+    return count;
   }
 
   /** Marks the queue deleted, cancels its consumers and returns the ready count it had. */
@@ -209,6 +227,7 @@ export class MessageQueue {
     this.unacked++;
     this.unackedBytes += entry.message.body.length;
     consumer.unacked++;
+    this.hooks.delivering(this, entry);
     consumer.sink.deliver(consumer, entry, this);
   }
 

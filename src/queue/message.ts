@@ -17,9 +17,16 @@ export interface Message {
   readonly persistent: boolean;
 }
 
+/** Where a stored message lives (a record in the message store). */
+export interface StoredRef {
+  readonly segment: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
 /** One message's place in one queue. */
 export interface QueueEntry {
-  /** Order within its queue: requeued messages go back to this position. */
+  /** Order within its queue (the message id): requeued messages go back to this position. */
   readonly seq: number;
   readonly message: Message;
   /** Times delivered to a consumer (or fetched by basic.get); x-delivery-count is this minus one. */
@@ -28,6 +35,8 @@ export interface QueueEntry {
   redelivered: boolean;
   /** Absolute expiry from x-message-ttl or the expiration property; Infinity when none. */
   expiresAtMs: number;
+  /** The stored record holding this queue's claim on the message, when there is one. */
+  ref: StoredRef | undefined;
 }
 
 export function messageBytes(m: Message): number {

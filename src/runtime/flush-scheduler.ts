@@ -15,6 +15,14 @@ export class FlushScheduler {
 
   constructor(private readonly broker: Broker) {}
 
+  /** Asks for a run of the turn's flush (the store calls it when it has records to write). */
+  wake(): void {
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.run);
+    }
+  }
+
   attach(conn: AmqpConnection, socket: net.Socket): void {
     this.sockets.set(conn, socket);
   }
@@ -26,10 +34,7 @@ export class FlushScheduler {
 
   schedule(conn: AmqpConnection): void {
     this.pending.add(conn);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.run);
-    }
+    this.wake();
   }
 
   /** Writes one connection's frames at once (before closing its socket). */
@@ -42,6 +47,10 @@ export class FlushScheduler {
     this.scheduled = false;
     // Dispatches that yielded at their batch limit continue first; they add output.
     this.broker.runPendingDispatch();
+    // Store records (publishes, settles, delivery counts) are written before the frames
+    // that depend on them leave, so a crashed process never told a client more than
+    // its files know. Their fdatasync runs meanwhile; confirms wait for it.
+    this.broker.store?.flush();
     for (const conn of this.pending) this.write(conn);
     this.pending.clear();
     if (this.broker.pendingDispatch.size > 0 && !this.scheduled) {

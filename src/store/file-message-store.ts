@@ -121,6 +121,7 @@ export class FileMessageStore implements MessageStore {
           bodyBytes: q.bodies[i]!,
           deliveryCount: q.counts[i]!,
           expiresAtMs: Number.POSITIVE_INFINITY,
+          persistent: true,
         });
         this.live.set(q.segments[i]!, (this.live.get(q.segments[i]!) ?? 0) + 1);
       }

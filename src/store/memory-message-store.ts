@@ -58,6 +58,7 @@ export class MemoryMessageStore implements MessageStore {
           bodyBytes: held.bodyBytes,
           deliveryCount: held.counts.get(q) ?? 0,
           expiresAtMs: Number.POSITIVE_INFINITY,
+          persistent: true,
         });
         messages++;
       }

@@ -1,7 +1,6 @@
 import { channelError } from "../protocol/amqp-error.js";
 import type { FieldTable } from "../protocol/field-table.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
-import type { Message } from "../queue/message.js";
 import { MessageQueue, type QueueDefinition, type QueueHooks } from "../queue/message-queue.js";
 import {
   type Binding,
@@ -26,6 +25,10 @@ const PREDECLARED: readonly [string, string][] = [
 /** What a vhost reports to the broker around it (storage, metrics, logs). */
 export interface VhostListener {
   queueDeleted(vhost: VirtualHost, queue: MessageQueue): void;
+  /** A durable exchange, queue or binding was added or removed. */
+  definitionsChanged(): void;
+  /** A fresh id for a new queue's records in the message store (never reused). */
+  newQueueId(): number;
 }
 
 /**
@@ -42,7 +45,7 @@ export class VirtualHost implements ExchangeLookup {
   constructor(
     readonly name: string,
     readonly queueHooks: QueueHooks,
-    private readonly listener?: VhostListener,
+    private readonly listener: VhostListener,
   ) {
     for (const [name, type] of PREDECLARED) {
       this.exchanges.set(
@@ -103,6 +106,7 @@ export class VirtualHost implements ExchangeLookup {
     }
     const exchange = new Exchange(def);
     this.exchanges.set(def.name, exchange);
+    if (def.durable) this.listener.definitionsChanged();
     return exchange;
   }
 
@@ -124,6 +128,7 @@ export class VirtualHost implements ExchangeLookup {
     for (const b of [...exchange.bindings]) this.dropBinding(b);
     for (const b of [...this.bindingsOf(exchange)]) this.dropBinding(b);
     this.bindingsTo.delete(exchange);
+    if (exchange.definition.durable) this.listener.definitionsChanged();
   }
 
   // --- queues --------------------------------------------------------------
@@ -135,8 +140,16 @@ export class VirtualHost implements ExchangeLookup {
       assertQueueEquivalent(existing.definition, def);
       return existing;
     }
-    const queue = new MessageQueue(def, this.queueHooks, nowMs);
+    const queue = new MessageQueue(def, this.queueHooks, nowMs, this.listener.newQueueId());
     if (def.exclusive) queue.exclusiveOwner = owner;
+    this.queues.set(def.name, queue);
+    if (queue.isDurable) this.listener.definitionsChanged();
+    return queue;
+  }
+
+  /** A durable queue from the definitions file, with the store id its records use. */
+  restoreQueue(def: QueueDefinition, storeId: number, nowMs: number): MessageQueue {
+    const queue = new MessageQueue(def, this.queueHooks, nowMs, storeId);
     this.queues.set(def.name, queue);
     return queue;
   }
@@ -171,7 +184,8 @@ export class VirtualHost implements ExchangeLookup {
     for (const b of [...this.bindingsOf(queue)]) this.dropBinding(b);
     this.bindingsTo.delete(queue);
     const count = queue.delete();
-    this.listener?.queueDeleted(this, queue);
+    this.listener.queueDeleted(this, queue);
+    if (queue.isDurable) this.listener.definitionsChanged();
     return count;
   }
 
@@ -196,6 +210,18 @@ export class VirtualHost implements ExchangeLookup {
     const list = this.bindingsTo.get(destination);
     if (list) list.push(binding);
     else this.bindingsTo.set(destination, [binding]);
+    if (this.isDurableBinding(binding)) this.listener.definitionsChanged();
+  }
+
+  /** RabbitMQ keeps a binding across restarts when both its ends are durable. */
+  private isDurableBinding(b: Binding): boolean {
+    const source = this.exchanges.get(b.source);
+    const dest = b.destination;
+    const destDurable =
+      dest.kind === "queue"
+        ? (dest as MessageQueue).isDurable
+        : (dest as Exchange).definition.durable;
+    return (source?.definition.durable ?? false) && destDurable;
   }
 
   unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
@@ -217,6 +243,7 @@ export class VirtualHost implements ExchangeLookup {
   }
 
   private dropBinding(binding: Binding): void {
+    if (this.isDurableBinding(binding)) this.listener.definitionsChanged();
     const source = this.exchanges.get(binding.source);
     source?.removeBinding(binding);
     const list = this.bindingsTo.get(binding.destination);
@@ -236,11 +263,6 @@ export class VirtualHost implements ExchangeLookup {
     const out: MessageQueue[] = [];
     for (const d of hits) out.push(d as MessageQueue);
     return out;
-  }
-
-  /** Puts a routed message on each of its queues. */
-  deliver(queues: readonly MessageQueue[], message: Message, nowMs: number): void {
-    for (const q of queues) q.enqueue(message, nowMs);
   }
 }
 

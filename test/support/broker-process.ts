@@ -129,14 +129,20 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerUnd
       });
     });
   };
-  const started = await Promise.race([
-    waitForLog((l) => typeof l.msg === "string" && l.msg.includes(" started on ")),
-    exitPromise.then(() => {
-      throw new Error(
-        `warren exited during start: ${stderr}${logs.map((l) => JSON.stringify(l)).join("\n")}`,
-      );
-    }),
-  ]);
+  let started: Record<string, unknown>;
+  try {
+    started = await Promise.race([
+      waitForLog((l) => typeof l.msg === "string" && l.msg.includes(" started on "), 30_000),
+      exitPromise.then(() => {
+        throw new Error(
+          `warren exited during start: ${stderr}${logs.map((l) => JSON.stringify(l)).join("\n")}`,
+        );
+      }),
+    ]);
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw e;
+  }
   const port = (started.listeners as { port: number }[])[0]!.port;
   const stopWith = async (signal: NodeJS.Signals) => {
     if (!exited) child.kill(signal);

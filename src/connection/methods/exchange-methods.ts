@@ -17,7 +17,7 @@ function refuseDefault() {
   return channelError(ReplyCode.ACCESS_REFUSED, "operation not permitted on the default exchange");
 }
 
-export function exchangeDeclare(ch: Channel, m: M<"exchange.declare">): void {
+export function exchangeDeclare(ch: Channel, m: M<"exchange.declare">): void | Promise<void> {
   const vhost = ch.vhost;
   // Even a passive declare of the default exchange is refused (RabbitMQ).
   if (m.exchange === "") throw refuseDefault();
@@ -37,10 +37,12 @@ export function exchangeDeclare(ch: Channel, m: M<"exchange.declare">): void {
       arguments: m.arguments,
     });
   }
-  if (!m.noWait) ch.send({ name: "exchange.declare-ok" });
+  return ch.afterDefinitionsSaved(() => {
+    if (!m.noWait) ch.send({ name: "exchange.declare-ok" });
+  });
 }
 
-export function exchangeDelete(ch: Channel, m: M<"exchange.delete">): void {
+export function exchangeDelete(ch: Channel, m: M<"exchange.delete">): void | Promise<void> {
   const vhost = ch.vhost;
   if (m.exchange === "") throw refuseDefault();
   if (m.exchange.startsWith("amq.")) {
@@ -51,11 +53,13 @@ export function exchangeDelete(ch: Channel, m: M<"exchange.delete">): void {
   }
   checkPermission(ch, "configure", "exchange", m.exchange);
   vhost.deleteExchange(m.exchange, m.ifUnused);
-  if (!m.noWait) ch.send({ name: "exchange.delete-ok" });
+  return ch.afterDefinitionsSaved(() => {
+    if (!m.noWait) ch.send({ name: "exchange.delete-ok" });
+  });
 }
 
 /** exchange.bind (RabbitMQ extension): messages flow from source to destination. */
-export function exchangeBind(ch: Channel, m: M<"exchange.bind">): void {
+export function exchangeBind(ch: Channel, m: M<"exchange.bind">): void | Promise<void> {
   const vhost = ch.vhost;
   if (m.source === "" || m.destination === "") throw refuseDefault();
   checkPermission(ch, "write", "exchange", m.destination);
@@ -63,10 +67,12 @@ export function exchangeBind(ch: Channel, m: M<"exchange.bind">): void {
   const destination = vhost.requireExchange(m.destination);
   const source = vhost.requireExchange(m.source);
   vhost.bind(source, destination, m.routingKey, m.arguments);
-  if (!m.noWait) ch.send({ name: "exchange.bind-ok" });
+  return ch.afterDefinitionsSaved(() => {
+    if (!m.noWait) ch.send({ name: "exchange.bind-ok" });
+  });
 }
 
-export function exchangeUnbind(ch: Channel, m: M<"exchange.unbind">): void {
+export function exchangeUnbind(ch: Channel, m: M<"exchange.unbind">): void | Promise<void> {
   const vhost = ch.vhost;
   if (m.source === "" || m.destination === "") throw refuseDefault();
   checkPermission(ch, "write", "exchange", m.destination);
@@ -75,5 +81,7 @@ export function exchangeUnbind(ch: Channel, m: M<"exchange.unbind">): void {
   const source = vhost.exchange(m.source);
   // Unbinding what is not there succeeds, as in RabbitMQ.
   if (source && destination) vhost.unbind(source, destination, m.routingKey, m.arguments);
-  if (!m.noWait) ch.send({ name: "exchange.unbind-ok" });
+  return ch.afterDefinitionsSaved(() => {
+    if (!m.noWait) ch.send({ name: "exchange.unbind-ok" });
+  });
 }

@@ -81,9 +81,9 @@ function route(
   mandatory: boolean,
   seq: number,
 ): void {
-  const vhost = ch.vhost;
   const broker = ch.conn.broker;
   let routed: number;
+  let mustSync = false;
   const replyKey = exchange.name === "" ? replyKeyOf(message.routingKey) : undefined;
   if (replyKey !== undefined) {
     const target = broker.replyConsumers.get(replyKey);
@@ -92,10 +92,7 @@ function route(
   } else {
     const queues = routeWithCc(ch, exchange, message);
     routed = queues.length;
-    if (routed > 0) {
-      const delivered = stripBcc(message);
-      vhost.deliver(queues, delivered, ch.now);
-    }
+    if (routed > 0) mustSync = broker.enqueue(queues, stripBcc(message), ch.now);
   }
   if (routed === 0) {
     broker.counters.messagesUnroutable++;
@@ -116,10 +113,13 @@ function route(
       ch.conn.requestFlush();
     }
   }
-  if (seq > 0) {
-    // In memory, a routed message is safe once it is on its queues: confirm now.
-    ch.confirms.ack(seq);
-    ch.markConfirmsDirty();
+  if (seq === 0) return;
+  if (mustSync) {
+    // A persistent message on a durable queue is confirmed only once fdatasync'ed.
+    broker.store!.whenDurable((err) => ch.settleConfirm(seq, err));
+  } else {
+    // Transient, unroutable, or no durable queue: safe once it is on its queues.
+    ch.settleConfirm(seq, undefined);
   }
 }
 

@@ -36,7 +36,7 @@ export function lookupQueue(ch: Channel, name: string): MessageQueue {
   return queue;
 }
 
-export function queueDeclare(ch: Channel, m: M<"queue.declare">): void {
+export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise<void> {
   const vhost = ch.vhost;
   let queue: MessageQueue;
   if (m.passive && isReplyQueue(ch, m.queue)) {
@@ -75,17 +75,19 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void {
     if (!existing) ch.conn.broker.counters.queuesDeclared++;
   }
   ch.lastQueueName = queue.name;
-  if (!m.noWait) {
+  const declared = queue;
+  return ch.afterDefinitionsSaved(() => {
+    if (m.noWait) return;
     ch.send({
       name: "queue.declare-ok",
-      queue: queue.name,
-      messageCount: queue.messageCount,
-      consumerCount: queue.consumerCount,
+      queue: declared.name,
+      messageCount: declared.messageCount,
+      consumerCount: declared.consumerCount,
     });
-  }
+  });
 }
 
-export function queueBind(ch: Channel, m: M<"queue.bind">): void {
+export function queueBind(ch: Channel, m: M<"queue.bind">): void | Promise<void> {
   const vhost = ch.vhost;
   const queueName = resolveQueueName(ch, m.queue);
   // AMQP 0-9-1 queue.bind: empty queue and routing key mean "bind by the last queue's name".
@@ -96,10 +98,12 @@ export function queueBind(ch: Channel, m: M<"queue.bind">): void {
   const queue = lookupQueue(ch, queueName);
   const exchange = vhost.requireExchange(m.exchange);
   vhost.bind(exchange, queue, routingKey, m.arguments);
-  if (!m.noWait) ch.send({ name: "queue.bind-ok" });
+  return ch.afterDefinitionsSaved(() => {
+    if (!m.noWait) ch.send({ name: "queue.bind-ok" });
+  });
 }
 
-export function queueUnbind(ch: Channel, m: M<"queue.unbind">): void {
+export function queueUnbind(ch: Channel, m: M<"queue.unbind">): void | Promise<void> {
   const vhost = ch.vhost;
   const queueName = resolveQueueName(ch, m.queue);
   checkPermission(ch, "write", "queue", queueName);
@@ -110,7 +114,7 @@ export function queueUnbind(ch: Channel, m: M<"queue.unbind">): void {
   const queue = vhost.queues.get(queueName);
   const exchange = vhost.exchange(m.exchange);
   if (queue && exchange) vhost.unbind(exchange, queue, m.routingKey, m.arguments);
-  ch.send({ name: "queue.unbind-ok" });
+  return ch.afterDefinitionsSaved(() => ch.send({ name: "queue.unbind-ok" }));
 }
 
 export function queuePurge(ch: Channel, m: M<"queue.purge">): void {
@@ -121,7 +125,7 @@ export function queuePurge(ch: Channel, m: M<"queue.purge">): void {
   if (!m.noWait) ch.send({ name: "queue.purge-ok", messageCount: count });
 }
 
-export function queueDelete(ch: Channel, m: M<"queue.delete">): void {
+export function queueDelete(ch: Channel, m: M<"queue.delete">): void | Promise<void> {
   const vhost = ch.vhost;
   const queueName = resolveQueueName(ch, m.queue);
   checkPermission(ch, "configure", "queue", queueName);
@@ -132,5 +136,7 @@ export function queueDelete(ch: Channel, m: M<"queue.delete">): void {
     count = vhost.deleteQueue(queue, m.ifUnused, m.ifEmpty);
   }
   // Deleting a queue that does not exist succeeds (RabbitMQ 3.x and later).
-  if (!m.noWait) ch.send({ name: "queue.delete-ok", messageCount: count });
+  return ch.afterDefinitionsSaved(() => {
+    if (!m.noWait) ch.send({ name: "queue.delete-ok", messageCount: count });
+  });
 }

@@ -11,6 +11,7 @@ const entry = (seq: number): QueueEntry => ({
   deliveryCount: 0,
   redelivered: false,
   expiresAtMs: Number.POSITIVE_INFINITY,
+  ref: undefined,
 });
 
 test("requeued entries come back in their original positions, before later ones", () => {

@@ -1,0 +1,134 @@
+import { fromTaggedJson, toTaggedJson } from "../protocol/field-table-json.js";
+import type { DefinitionsSnapshot } from "../store/definitions-store.js";
+import type { Broker } from "./broker.js";
+
+/** Whether an exchange or queue is durable as far as definitions go. */
+export function isDurableDestination(
+  broker: Broker,
+  vhost: string,
+  kind: "queue" | "exchange",
+  name: string,
+): boolean {
+  const v = broker.vhosts.get(vhost);
+  if (!v) return false;
+  if (kind === "queue") return v.queues.get(name)?.isDurable ?? false;
+  return v.exchanges.get(name)?.definition.durable ?? false;
+}
+
+/** Everything durable in the broker, for definitions.json. */
+export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
+  const snapshot: DefinitionsSnapshot = {
+    format: "warren-definitions-1",
+    nextQueueId: broker.peekNextQueueId(),
+    vhosts: [...broker.vhosts.keys()].map((name) => ({ name })),
+    users: [...broker.users.users.values()].map((u) => ({
+      name: u.name,
+      passwordHash: u.passwordHash,
+      hashingAlgorithm: u.hashingAlgorithm,
+      tags: u.tags,
+    })),
+    permissions: [...broker.users.permissions].flatMap(([vhost, byUser]) =>
+      [...byUser].map(([user, p]) => ({ user, vhost, ...p })),
+    ),
+    exchanges: [],
+    queues: [],
+    bindings: [],
+  };
+  for (const vhost of broker.vhosts.values()) {
+    for (const e of vhost.exchanges.values()) {
+      const d = e.definition;
+      if (!d.durable || d.name === "" || d.name.startsWith("amq.")) continue;
+      snapshot.exchanges.push({
+        vhost: vhost.name,
+        name: d.name,
+        type: d.type,
+        durable: true,
+        autoDelete: d.autoDelete,
+        internal: d.internal,
+        arguments: toTaggedJson(d.arguments),
+      });
+    }
+    for (const q of vhost.queues.values()) {
+      if (!q.isDurable) continue;
+      snapshot.queues.push({
+        vhost: vhost.name,
+        name: q.name,
+        id: q.storeId,
+        autoDelete: q.definition.autoDelete,
+        arguments: toTaggedJson(q.definition.arguments),
+      });
+    }
+    for (const b of vhost.allBindings()) {
+      if (!isDurableDestination(broker, vhost.name, "exchange", b.source)) continue;
+      if (!isDurableDestination(broker, vhost.name, b.destination.kind, b.destination.name))
+        continue;
+      snapshot.bindings.push({
+        vhost: vhost.name,
+        source: b.source,
+        destination: b.destination.name,
+        destinationType: b.destination.kind,
+        routingKey: b.routingKey,
+        arguments: toTaggedJson(b.arguments),
+      });
+    }
+  }
+  return snapshot;
+}
+
+/** Rebuilds vhosts, users, permissions, exchanges, queues and bindings from a snapshot. */
+export function restoreSnapshot(broker: Broker, snapshot: DefinitionsSnapshot): void {
+  const now = broker.clock();
+  broker.raiseNextQueueId(snapshot.nextQueueId);
+  for (const v of snapshot.vhosts) broker.addVhost(v.name);
+  for (const u of snapshot.users) {
+    broker.users.users.set(u.name, {
+      name: u.name,
+      passwordHash: u.passwordHash,
+      hashingAlgorithm: u.hashingAlgorithm,
+      tags: u.tags,
+    });
+  }
+  for (const p of snapshot.permissions) {
+    broker.users.setPermission(p.vhost, p.user, {
+      configure: p.configure,
+      write: p.write,
+      read: p.read,
+    });
+  }
+  for (const e of snapshot.exchanges) {
+    broker.vhosts.get(e.vhost)?.declareExchange({
+      name: e.name,
+      vhost: e.vhost,
+      type: e.type,
+      durable: true,
+      autoDelete: e.autoDelete,
+      internal: e.internal,
+      arguments: fromTaggedJson(e.arguments),
+    });
+  }
+  for (const q of snapshot.queues) {
+    broker.vhosts.get(q.vhost)?.restoreQueue(
+      {
+        name: q.name,
+        vhost: q.vhost,
+        durable: true,
+        exclusive: false,
+        autoDelete: q.autoDelete,
+        arguments: fromTaggedJson(q.arguments),
+      },
+      q.id,
+      now,
+    );
+  }
+  for (const b of snapshot.bindings) {
+    const vhost = broker.vhosts.get(b.vhost);
+    const source = vhost?.exchange(b.source);
+    const destination =
+      b.destinationType === "queue"
+        ? vhost?.queues.get(b.destination)
+        : vhost?.exchange(b.destination);
+    if (vhost && source && destination) {
+      vhost.bind(source, destination, b.routingKey, fromTaggedJson(b.arguments));
+    }
+  }
+}

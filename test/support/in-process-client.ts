@@ -1,0 +1,186 @@
+import { AmqpConnection, type Transport } from "../../src/connection/amqp-connection.js";
+import { encodeProperties } from "../../src/protocol/content-properties.js";
+import { FrameReader } from "../../src/protocol/frame-reader.js";
+import { FrameWriter } from "../../src/protocol/frame-writer.js";
+import { FrameType, PROTOCOL_HEADER } from "../../src/protocol/generated/constants.js";
+import { decodeMethodArgs, type Method } from "../../src/protocol/generated/methods.js";
+import type { BasicProperties } from "../../src/protocol/generated/properties.js";
+import { Reader } from "../../src/protocol/wire-reader.js";
+import type { Broker } from "../../src/vhost/broker.js";
+
+export interface Received {
+  readonly channel: number;
+  readonly method: Method;
+  readonly properties?: Buffer;
+  readonly body?: Buffer;
+}
+
+/**
+ * An AMQP client wired straight to an AmqpConnection, no sockets: bytes go in with
+ * receive(), frames come out of flush(). For unit tests of connection and channel
+ * behaviour, and for fuzzing. `pump()` collects what the broker sent.
+ */
+export class InProcessClient {
+  readonly conn: AmqpConnection;
+  readonly received: Received[] = [];
+  closedSocket = false;
+  private readonly reader: FrameReader;
+  private partial:
+    | { channel: number; method: Method; properties?: Buffer; size: number; body: Buffer[] }
+    | undefined;
+
+  constructor(
+    readonly broker: Broker,
+    remoteAddress = "127.0.0.1",
+  ) {
+    const transport: Transport = {
+      remoteAddress,
+      remotePort: 40000,
+      localAddress: "127.0.0.1",
+      localPort: 5672,
+      writableLength: 0,
+      requestFlush: () => {},
+      end: () => {
+        this.pump();
+        this.closedSocket = true;
+      },
+      destroy: () => {
+        this.closedSocket = true;
+      },
+    };
+    this.conn = new AmqpConnection(broker, transport);
+    this.reader = new FrameReader(
+      { onFrame: (t, c, p) => this.onFrame(t, c, p) },
+      () => {},
+      1 << 30,
+    );
+    this.reader.push(PROTOCOL_HEADER); // the reader expects a header first; ours is a stand-in
+  }
+
+  /** Raw bytes to the broker. */
+  send(bytes: Buffer): void {
+    this.conn.receive(bytes);
+  }
+
+  method(channel: number, method: Method): void {
+    const w = new FrameWriter(1 << 20);
+    w.method(channel, method);
+    this.send(Buffer.concat(w.take()));
+  }
+
+  publish(
+    channel: number,
+    exchange: string,
+    routingKey: string,
+    body: string | Buffer,
+    props: BasicProperties = {},
+  ): void {
+    const w = new FrameWriter(131072);
+    w.method(channel, {
+      name: "basic.publish",
+      exchange,
+      routingKey,
+      mandatory: false,
+      immediate: false,
+    });
+    const properties = encodeProperties(props);
+    const b = typeof body === "string" ? Buffer.from(body) : body;
+    // Header and body frames, laid out as content() lays them out after a method.
+    const tmp = new FrameWriter(131072);
+    tmp.content(
+      channel,
+      { name: "basic.publish", exchange, routingKey, mandatory: false, immediate: false },
+      properties,
+      b,
+    );
+    const all = Buffer.concat(tmp.take());
+    const methodFrameLength = 7 + all.readUInt32BE(3) + 1;
+    this.send(Buffer.concat([...w.take(), all.subarray(methodFrameLength)]));
+  }
+
+  /** Collects everything the broker queued for this client. */
+  pump(): Received[] {
+    const before = this.received.length;
+    for (const chunk of this.conn.flush()) this.reader.push(chunk);
+    return this.received.slice(before);
+  }
+
+  /** Protocol header, PLAIN guest/guest, tune-ok with the server's values, open "/". */
+  handshake(user = "guest", password = "guest", vhost = "/"): void {
+    this.send(PROTOCOL_HEADER);
+    const response = Buffer.from(`\0${user}\0${password}`);
+    this.method(0, {
+      name: "connection.start-ok",
+      clientProperties: new Map([
+        [
+          "capabilities",
+          {
+            type: "F",
+            value: new Map([
+              ["consumer_cancel_notify", { type: "t", value: true }],
+              ["authentication_failure_close", { type: "t", value: true }],
+            ]),
+          },
+        ],
+      ]),
+      mechanism: "PLAIN",
+      response,
+      locale: "en_US",
+    });
+    const tune = this.pump().find((r) => r.method.name === "connection.tune")?.method;
+    if (tune?.name !== "connection.tune") throw new Error("no connection.tune");
+    this.method(0, {
+      name: "connection.tune-ok",
+      channelMax: tune.channelMax,
+      frameMax: tune.frameMax,
+      heartbeat: 0,
+    });
+    this.method(0, { name: "connection.open", virtualHost: vhost });
+    this.pump();
+  }
+
+  openChannel(channel: number): void {
+    this.method(channel, { name: "channel.open" });
+    this.pump();
+  }
+
+  /** Names of the methods received so far (e.g. "basic.ack"). */
+  names(): string[] {
+    return this.received.map((r) => r.method.name);
+  }
+
+  private onFrame(type: number, channel: number, payload: Buffer): void {
+    if (type === FrameType.Method) {
+      const r = new Reader(payload);
+      const method = decodeMethodArgs(r.long(), r)!;
+      if (
+        method.name === "basic.deliver" ||
+        method.name === "basic.get-ok" ||
+        method.name === "basic.return"
+      ) {
+        this.partial = { channel, method, size: 0, body: [] };
+      } else {
+        this.received.push({ channel, method });
+      }
+    } else if (type === FrameType.Header && this.partial) {
+      this.partial.size = Number(payload.readBigUInt64BE(4));
+      this.partial.properties = Buffer.from(payload.subarray(12));
+      if (this.partial.size === 0) this.completeContent();
+    } else if (type === FrameType.Body && this.partial) {
+      this.partial.body.push(Buffer.from(payload));
+      if (this.partial.body.reduce((n, b) => n + b.length, 0) >= this.partial.size)
+        this.completeContent();
+    }
+  }
+
+  private completeContent(): void {
+    const p = this.partial!;
+    this.partial = undefined;
+    this.received.push({
+      channel: p.channel,
+      method: p.method,
+      properties: p.properties,
+      body: Buffer.concat(p.body),
+    });
+  }
+}

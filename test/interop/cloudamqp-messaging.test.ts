@@ -96,6 +96,16 @@ describe("publish and consume with @cloudamqp/amqp-client", () => {
   });
 });
 
+describe("connection.update-secret with @cloudamqp/amqp-client", () => {
+  test("updating the secret to the current password is accepted and the connection carries on", async () => {
+    await client.updateSecret("guest", "rotation");
+    assert.equal(client.closed, false);
+    const ch = await client.channel();
+    await ch.queueDeclare("", { exclusive: true });
+    await ch.close();
+  });
+});
+
 describe("publisher confirms with @cloudamqp/amqp-client", () => {
   test("each publish on a confirm channel resolves with its sequence number", async () => {
     const ch = await client.channel();

@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { type AsyncMessage, Connection, type ReturnedMessage } from "rabbitmq-client";
 import { uniqueName, withTimeout } from "../support/amqplib-helpers.js";
 import { type BrokerUnderTest, startBroker } from "../support/broker-process.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 
 // The rabbitmq-client package: its Publisher, Consumer and RPCClient helpers.
 
@@ -157,6 +158,58 @@ describe("rabbitmq-client", () => {
       assert.equal(err.code, "CANCEL_FORCED");
     } finally {
       await consumer.close();
+    }
+  });
+
+  test("after a cut connection the client reconnects and its consumer gets the unacked message again", async () => {
+    const queue = await tempQueue("reconnect");
+    const proxy = new TcpProxy(broker.host, broker.port);
+    const proxyUrl = await proxy.start();
+    const flaky = new Connection({ url: proxyUrl, retryLow: 50, retryHigh: 200 });
+    flaky.on("error", () => {});
+    const seen: { body: unknown; redelivered: boolean }[] = [];
+    let cutDone = false;
+    let afterCut!: () => void;
+    const cutHappened = new Promise<void>((r) => {
+      afterCut = r;
+    });
+    let resolveAgain!: () => void;
+    const again = new Promise<void>((r) => {
+      resolveAgain = r;
+    });
+    let resolveFirst!: () => void;
+    const first = new Promise<void>((r) => {
+      resolveFirst = r;
+    });
+    const consumer = flaky.createConsumer({ queue, queueOptions: { passive: true } }, async (m) => {
+      seen.push({ body: m.body, redelivered: m.redelivered });
+      if (!cutDone) {
+        resolveFirst();
+        // Unacked until the cut; the ack it then tries goes nowhere. (The client waits
+        // for running handlers before it reconnects.)
+        await cutHappened;
+        return;
+      }
+      resolveAgain();
+    });
+    consumer.on("error", () => {});
+    const publisher = rabbit.createPublisher({ confirm: true });
+    try {
+      await publisher.send(queue, "work");
+      await withTimeout(first, 5000, "the first delivery");
+      cutDone = true;
+      proxy.cut();
+      afterCut();
+      await withTimeout(again, 10_000, "the redelivery after reconnecting");
+      assert.deepEqual(seen, [
+        { body: "work", redelivered: false },
+        { body: "work", redelivered: true },
+      ]);
+    } finally {
+      await publisher.close();
+      flaky.unsafeDestroy();
+      await proxy.stop();
+      await rabbit.queueDelete(queue);
     }
   });
 });

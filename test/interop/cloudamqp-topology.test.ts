@@ -242,6 +242,40 @@ describe("queue declaration rules", () => {
     }
   });
 
+  test("an exclusive queue is never durable, so a durable redeclaration of it is equivalent", async () => {
+    const ch = await client.channel();
+    const q = uniqueName("excldurable");
+    await ch.queueDeclare(q, { durable: true, autoDelete: false, exclusive: true });
+    const again = await ch.queueDeclare(q, { durable: false, autoDelete: false, exclusive: true });
+    assert.equal(again.name, q);
+    await ch.close();
+  });
+
+  test("redeclaring a queue with another x-message-ttl is 406 naming both values", async () => {
+    const ch = await client.channel();
+    const q = uniqueName("ttl");
+    const flags = { durable: false, autoDelete: false, exclusive: true };
+    await ch.queueDeclare(q, flags, { "x-message-ttl": 1000 });
+    await rejectsWithReply(
+      ch.queueDeclare(q, flags, { "x-message-ttl": 2000 }),
+      406,
+      new RegExp(
+        `PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue '${q}' in vhost '/': received '2000' but current is '1000'`,
+      ),
+    );
+  });
+
+  test("redeclaring a queue without its exclusive flag is 405 RESOURCE_LOCKED", async () => {
+    const ch = await client.channel();
+    const q = uniqueName("exclflag");
+    await ch.queueDeclare(q, { durable: false, autoDelete: false, exclusive: true });
+    await rejectsWithReply(
+      ch.queueDeclare(q, { durable: false, autoDelete: false, exclusive: false }),
+      405,
+      /RESOURCE_LOCKED - cannot obtain exclusive access to locked queue/,
+    );
+  });
+
   test("redeclaring an exchange with another type is 406 naming both types", async () => {
     const ch = await client.channel();
     const x = await exchange(ch, "direct");

@@ -173,6 +173,18 @@ describe("publishing", () => {
     c.destroy();
   });
 
+  test("an expiration that is not an integer is 406 invalid expiration", async () => {
+    const c = await channelOne();
+    c.publish(1, "", "anything", Buffer.from("x"), { properties: { expiration: "abc" } });
+    await expectSoftError(
+      c,
+      406,
+      "PRECONDITION_FAILED - invalid expiration 'abc': no_integer",
+      60,
+      40,
+    );
+  });
+
   test("publishing to an internal exchange is 403", async () => {
     const c = await channelOne();
     const x = `internal-${process.pid}-${Date.now()}`;

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { FrameType } from "../../src/protocol/generated/constants.js";
 import { assertBrokerStillServes } from "../support/broker-health.js";
 import { type BrokerUnderTest, startBroker } from "../support/broker-process.js";
-import { type CloseFields, RawAmqpClient } from "../support/raw-amqp-client.js";
+import { RawAmqpClient } from "../support/raw-amqp-client.js";
 
 // Malformed input from one client closes that client's connection with RabbitMQ's
 // reply code and text (rabbitmq-reference.md §1), and every other client keeps working.
@@ -18,11 +18,32 @@ after(async () => {
   await broker?.stop();
 });
 
+interface ExpectedClose {
+  readonly replyCode: number;
+  readonly replyText: string;
+  readonly classId: number;
+  readonly methodId: number;
+}
+
+/** The next thing the server sends is connection.close with exactly these fields. */
+async function expectConnectionClose(client: RawAmqpClient, expected: ExpectedClose) {
+  const close = await client.expect("connection.close", 0);
+  assert.deepEqual(
+    {
+      replyCode: close.replyCode,
+      replyText: close.replyText,
+      classId: close.classId,
+      methodId: close.methodId,
+    },
+    expected,
+  );
+}
+
 /** Opens a raw connection (and channel 1 if asked), runs `abuse`, checks the close and the broker. */
 async function abuseAndExpect(
   options: { openChannel: boolean; frameMax?: number },
   abuse: (client: RawAmqpClient) => void,
-  expected: CloseFields,
+  expected: ExpectedClose,
 ): Promise<void> {
   const { client } = await RawAmqpClient.open(broker.host, broker.port, {
     frameMax: options.frameMax,
@@ -30,7 +51,7 @@ async function abuseAndExpect(
   try {
     if (options.openChannel) await client.openChannel(1);
     abuse(client);
-    assert.deepEqual(await client.expectConnectionClose(), expected);
+    await expectConnectionClose(client, expected);
     client.sendCloseOk();
   } finally {
     client.destroy();
@@ -74,7 +95,7 @@ describe("malformed frames close the connection with RabbitMQ's reply", () => {
     const { client } = await RawAmqpClient.open(broker.host, broker.port);
     try {
       client.sendFrame(FrameType.Method, 1, channelOpenPayload, 0x00);
-      assert.deepEqual(await client.expectConnectionClose(), {
+      await expectConnectionClose(client, {
         replyCode: 501,
         replyText:
           "FRAME_ERROR - type 1, all octets = <<0,20,0,10,0>>: {invalid_frame_end_marker,0}",
@@ -141,12 +162,48 @@ describe("malformed frames close the connection with RabbitMQ's reply", () => {
   });
 });
 
+describe("undecodable method arguments close the connection with 501", () => {
+  test("truncated queue.declare arguments get 501 FRAME_ERROR cannot decode", async () => {
+    const truncated = Buffer.from([0, 50, 0, 10, 0]);
+    await abuseAndExpect(
+      { openChannel: true },
+      (c) => c.sendFrame(FrameType.Method, 1, truncated),
+      {
+        replyCode: 501,
+        replyText: "FRAME_ERROR - cannot decode <<0>>",
+        classId: 50,
+        methodId: 10,
+      },
+    );
+  });
+
+  test("queue.declare arguments followed by a stray byte get 501 FRAME_ERROR cannot decode", async () => {
+    // reserved short, queue "", flag bits, empty table: 8 bytes, then one byte too many.
+    const padded = Buffer.from([0, 50, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    await abuseAndExpect({ openChannel: true }, (c) => c.sendFrame(FrameType.Method, 1, padded), {
+      replyCode: 501,
+      replyText: "FRAME_ERROR - cannot decode <<0,0,0,0,0,0,0,0,0>>",
+      classId: 50,
+      methodId: 10,
+    });
+  });
+});
+
 describe("methods in the wrong place close the connection with RabbitMQ's reply", () => {
   test("a method on a channel that was never opened gets 504 expected 'channel.open'", async () => {
     await abuseAndExpect({ openChannel: false }, (c) => c.sendMethod(1, queueDeclare), {
       replyCode: 504,
       replyText: "CHANNEL_ERROR - expected 'channel.open'",
       classId: 50,
+      methodId: 10,
+    });
+  });
+
+  test("a second channel.open on an open channel gets 504 second 'channel.open' seen", async () => {
+    await abuseAndExpect({ openChannel: true }, (c) => c.sendMethod(1, { name: "channel.open" }), {
+      replyCode: 504,
+      replyText: "CHANNEL_ERROR - second 'channel.open' seen",
+      classId: 20,
       methodId: 10,
     });
   });

@@ -140,12 +140,32 @@ describe("tune-ok negotiation", () => {
     });
   });
 
+  test("frame_max 0 (no limit) is refused because the server has one", async () => {
+    await expectRefused(await tuned(0, 2047), {
+      replyCode: 530,
+      replyText:
+        "NOT_ALLOWED - negotiated frame_max = 0 is higher than the maximum allowed value (131072)",
+    });
+  });
+
   test("channel_max 0 (no limit) is refused because the server has one", async () => {
     await expectRefused(await tuned(131072, 0), {
       replyCode: 530,
       replyText:
         "NOT_ALLOWED - negotiated channel_max = 0 (no limit) is higher than the maximum allowed value (2047)",
     });
+  });
+
+  test("a refused tune-ok is attributed to connection.tune (10/30), as RabbitMQ does", async () => {
+    await expectRefused(
+      await tuned(4095, 2047),
+      {
+        replyCode: 530,
+        replyText:
+          "NOT_ALLOWED - negotiated frame_max = 4095 is lower than the minimum allowed value (4096)",
+      },
+      { classId: 10, methodId: 30 },
+    );
   });
 
   test("channel_max limits how many channels are open, not their numbers", async () => {

@@ -66,6 +66,7 @@ export function publish(ch: Channel, m: M<"basic.publish">, command: Command): v
     summary,
     body: command.body!,
     persistent: summary.deliveryMode === 2,
+    arrivedAtMs: ch.now,
   };
   const seq = ch.mode === "confirm" ? ch.confirms.publish() : 0;
   if (ch.mode === "tx") {

@@ -23,6 +23,7 @@ Options (each has an environment variable; flags win):
   --max-message-size N largest message body, bytes (WARREN_MAX_MESSAGE_SIZE, default 16777216)
   --log-level L        trace, debug, info, warn, error (WARREN_LOG_LEVEL, default info)
   --segment-bytes N    message log segment size (WARREN_SEGMENT_BYTES, default 67108864)
+  --consumer-timeout MS delivery acknowledgement timeout (WARREN_CONSUMER_TIMEOUT, default 1800000, 0 = off)
   --help               this text
 `;
 
@@ -48,6 +49,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "max-message-size": { type: "string" },
       "log-level": { type: "string" },
       "segment-bytes": { type: "string" },
+      "consumer-timeout": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -78,6 +80,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "--channel-max",
       values["channel-max"] ?? env.WARREN_CHANNEL_MAX,
       DEFAULT_SETTINGS.channelMax,
+    ),
+    consumerTimeoutMs: int(
+      "--consumer-timeout",
+      values["consumer-timeout"] ?? env.WARREN_CONSUMER_TIMEOUT,
+      DEFAULT_SETTINGS.consumerTimeoutMs,
     ),
     maxMessageBytes: int(
       "--max-message-size",

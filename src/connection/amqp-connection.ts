@@ -285,6 +285,7 @@ export class AmqpConnection {
       }
       return;
     }
+    for (const ch of this.channels.values()) ch.tick(nowMs);
     if (this.heartbeatSec === 0) return;
     const intervalMs = this.heartbeatSec * 1000;
     if (nowMs - this.lastReceivedMs > 2 * intervalMs) {

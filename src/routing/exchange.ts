@@ -34,6 +34,10 @@ export class Exchange implements Destination {
   readonly bindings: Binding[] = [];
   /** Unroutable publishes seen here (beyond RabbitMQ: counted per exchange). */
   unroutable = 0;
+  /** The policy that applies to this exchange (its alternate-exchange key matters here). */
+  policy:
+    | { readonly name: string; readonly definition: Readonly<Record<string, unknown>> }
+    | undefined;
 
   constructor(readonly definition: ExchangeDefinition) {
     const make = ROUTERS[definition.type];

@@ -72,7 +72,7 @@ export class WarrenNode {
     }
     const recovery = this.store.recover(new Set(durable.keys()));
     for (const [id, recovered] of recovery.queues)
-      durable.get(id)?.ready.adoptCold(recovered.entries);
+      durable.get(id)?.adoptRecovered(recovered.entries);
     broker.raiseNextMessageId(recovery.maxMessageId + 1);
     const r = recovery.report;
     log.info(
@@ -92,6 +92,7 @@ export class WarrenNode {
   private tick(): void {
     const now = this.broker.clock();
     for (const conn of this.listener.sockets.values()) conn.tick(now);
+    this.broker.tick(now);
     const alarm = this.store.alarm;
     if (alarm !== this.storeAlarm) {
       if (alarm)

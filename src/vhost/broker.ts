@@ -1,10 +1,24 @@
 import type { Log } from "../log.js";
 import type { Message, StoredRef } from "../queue/message.js";
-import type { MessageQueue, QueueHooks } from "../queue/message-queue.js";
+import type {
+  DiscardReason,
+  MessageQueue,
+  QueueDefinition,
+  QueueHooks,
+} from "../queue/message-queue.js";
+import { type QueueSettings, resolveQueueSettings } from "../queue/queue-settings.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { MessageStore } from "../store/message-store.js";
 import type { BrokerSettings } from "./broker-settings.js";
+import { deadLetter } from "./dead-lettering.js";
 import { buildSnapshot } from "./definitions.js";
+import {
+  NO_EFFECT_KEYS,
+  type Policy,
+  type PolicyKind,
+  PolicyStore,
+  validatePolicy,
+} from "./policies.js";
 import { storageQueueHooks } from "./queue-storage.js";
 import { UserStore } from "./users.js";
 import { VirtualHost } from "./virtual-host.js";
@@ -27,6 +41,30 @@ export interface BrokerCounters {
   messagesDelivered: number;
   messagesRedelivered: number;
   missedHeartbeatCloses: number;
+  /** Messages dead-lettered to another exchange, by reason. */
+  deadLetteredByReason: Record<DiscardReason, number>;
+  /** Messages that left a queue unacked and went nowhere (no DLX, or the DLX routed nowhere). */
+  droppedByReason: Record<DiscardReason, number>;
+  deadLetterCycles: number;
+  /** Unroutable messages kept in a vhost's capture queue instead of dropped. */
+  unroutableCaptured: number;
+  /** Queues deleted by x-expires. */
+  queuesExpired: number;
+}
+
+const byReason = (): Record<DiscardReason, number> => ({
+  rejected: 0,
+  expired: 0,
+  maxlen: 0,
+  delivery_limit: 0,
+});
+
+/** What Broker.enqueue did with a routed message. */
+export interface EnqueueOutcome {
+  /** A persistent message was stored for durable queues: its confirm waits for fdatasync. */
+  readonly mustSync: boolean;
+  /** A queue refused it (x-overflow reject-publish): its confirm is a nack. */
+  readonly rejected: boolean;
 }
 
 /** Durable storage, provided by the runtime when the node has a data directory. */
@@ -60,7 +98,13 @@ export class Broker {
     messagesDelivered: 0,
     messagesRedelivered: 0,
     missedHeartbeatCloses: 0,
+    deadLetteredByReason: byReason(),
+    droppedByReason: byReason(),
+    deadLetterCycles: 0,
+    unroutableCaptured: 0,
+    queuesExpired: 0,
   };
+  readonly policies = new PolicyStore();
   readonly startedAtMs: number;
   /** Queues whose dispatch stopped at its batch limit, to resume on the next turn. */
   readonly pendingDispatch = new Set<MessageQueue>();
@@ -83,12 +127,7 @@ export class Broker {
     this.startedAtMs = clock();
     this.store = persistence?.store;
     this.queueHooks = storageQueueHooks(this.store, {
-      discarded: (queue, entry, reason) => {
-        this.log.debug(
-          { queue: queue.name, vhost: queue.definition.vhost, reason, messageId: entry.message.id },
-          "message discarded",
-        );
-      },
+      discarded: (queue, entry, reason) => deadLetter(this, queue, entry, reason),
       lastConsumerGone: (queue) => {
         if (queue.definition.autoDelete && queue.hadConsumer) {
           this.vhosts.get(queue.definition.vhost)?.removeQueue(queue);
@@ -124,6 +163,9 @@ export class Broker {
       },
       definitionsChanged: () => this.definitionsChanged(),
       newQueueId: () => this.nextQueueId++,
+      queueSettings: (def) => this.queueSettings(def),
+      exchangePolicy: (vhostName, exchange) =>
+        this.policies.match("policy", vhostName, "exchange", exchange),
     });
     this.vhosts.set(name, vhost);
     this.definitionsChanged();
@@ -152,13 +194,23 @@ export class Broker {
 
   /**
    * Puts a routed message on its queues. A persistent message bound for durable
-   * queues is written to the store first, once for all of them; the return value
-   * says whether its confirm must wait for the store to make it durable.
+   * queues is written to the store first, once for all of them, so its confirm
+   * must wait for the store. A queue at its length limit with x-overflow
+   * reject-publish(-dlx) refuses the message (and its confirm becomes a nack).
    */
-  enqueue(queues: readonly MessageQueue[], message: Message, nowMs: number): boolean {
+  enqueue(queues: readonly MessageQueue[], message: Message, nowMs: number): EnqueueOutcome {
+    const accepting: MessageQueue[] = [];
+    let rejected = false;
+    for (const q of queues) {
+      if (q.accepts(message)) accepting.push(q);
+      else {
+        rejected = true;
+        q.refuse(message);
+      }
+    }
     let ref: StoredRef | undefined;
     if (this.store && message.persistent) {
-      const durable = queues.filter((q) => q.isDurable);
+      const durable = accepting.filter((q) => q.isDurable);
       if (durable.length > 0) {
         ref = this.store.write(
           message,
@@ -167,8 +219,81 @@ export class Broker {
         );
       }
     }
-    for (const q of queues) q.enqueue(message, nowMs, ref && q.isDurable ? ref : undefined);
-    return ref !== undefined;
+    for (const q of accepting) q.enqueue(message, nowMs, ref && q.isDurable ? ref : undefined);
+    return { mustSync: ref !== undefined, rejected };
+  }
+
+  /** The settings of a queue: its arguments with the policies that match it. */
+  queueSettings(def: QueueDefinition): QueueSettings {
+    const type = def.arguments.get("x-queue-type");
+    const queueType = type?.type === "S" ? type.value.toString() : "classic";
+    return resolveQueueSettings(
+      def.arguments,
+      this.policies.match("policy", def.vhost, "queue", def.name, queueType),
+      this.policies.match("operator_policy", def.vhost, "queue", def.name, queueType),
+    );
+  }
+
+  /** Stores a policy after checking it, and applies it to what it matches at once. */
+  setPolicy(kind: PolicyKind, policy: Policy): void {
+    if (!this.vhosts.has(policy.vhost)) throw new Error(`vhost '${policy.vhost}' does not exist`);
+    const problems = validatePolicy(kind, policy);
+    if (problems.length > 0) throw new Error(`Validation failed: ${problems.join("; ")}`);
+    this.policies.set(kind, policy);
+    const ignored = Object.keys(policy.definition).filter((k) => NO_EFFECT_KEYS.has(k));
+    this.log.info(
+      {
+        kind,
+        vhost: policy.vhost,
+        policy: policy.name,
+        pattern: policy.pattern,
+        definition: policy.definition,
+      },
+      `${kind === "policy" ? "policy" : "operator policy"} '${policy.name}' set in vhost '${policy.vhost}'` +
+        (ignored.length ? `; keys with no effect on classic queues: ${ignored.join(", ")}` : ""),
+    );
+    this.applyPolicies(policy.vhost);
+    this.definitionsChanged();
+  }
+
+  clearPolicy(kind: PolicyKind, vhost: string, name: string): boolean {
+    const cleared = this.policies.clear(kind, vhost, name);
+    if (cleared) {
+      this.log.info(
+        { kind, vhost, policy: name },
+        `${kind === "policy" ? "policy" : "operator policy"} '${name}' cleared in vhost '${vhost}'`,
+      );
+      this.applyPolicies(vhost);
+      this.definitionsChanged();
+    }
+    return cleared;
+  }
+
+  /** Recomputes every queue's and exchange's settings in a vhost (a policy changed). */
+  applyPolicies(vhostName: string): void {
+    const vhost = this.vhosts.get(vhostName);
+    if (!vhost) return;
+    const now = this.clock();
+    for (const q of vhost.queues.values()) q.applySettings(this.queueSettings(q.definition), now);
+    for (const e of vhost.exchanges.values())
+      e.policy = this.policies.match("policy", vhostName, "exchange", e.name);
+  }
+
+  /** The runtime's clock tick: TTLs, retry delays, and x-expires. */
+  tick(nowMs: number): void {
+    for (const vhost of this.vhosts.values()) {
+      for (const q of [...vhost.queues.values()]) {
+        q.tick(nowMs);
+        if (q.isExpired(nowMs)) {
+          this.counters.queuesExpired++;
+          this.log.info(
+            { queue: q.name, vhost: vhost.name, expiresMs: q.settings.expiresMs },
+            `queue '${q.name}' in vhost '${vhost.name}' expired: unused for ${q.settings.expiresMs} ms`,
+          );
+          vhost.removeQueue(q);
+        }
+      }
+    }
   }
 
   /** Runs the dispatches that were deferred at their batch limit. */

@@ -1,7 +1,11 @@
 import { join } from "node:path";
 import type { Log } from "../log.js";
+import { readHeaders } from "../protocol/content-properties.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
+import type { ColdIndex } from "../queue/cold-index.js";
 import type { MessageQueue } from "../queue/message-queue.js";
+import { delayOf } from "../routing/delayed-messages.js";
+import type { Exchange } from "../routing/exchange.js";
 import { DefinitionsStore } from "../store/definitions-store.js";
 import { FileMessageStore } from "../store/file-message-store.js";
 import { nodeFs } from "../store/store-fs.js";
@@ -67,12 +71,18 @@ export class WarrenNode {
     if (snapshot) broker.restoringDefinitions(() => restoreSnapshot(broker, snapshot));
     else broker.bootstrapDefaults();
     const durable = new Map<number, MessageQueue>();
+    const delayed = new Map<number, Exchange>();
     for (const vhost of broker.vhosts.values()) {
       for (const q of vhost.queues.values()) if (q.isDurable) durable.set(q.storeId, q);
+      for (const e of vhost.exchanges.values())
+        if (e.delayed && e.definition.durable) delayed.set(e.storeId, e);
     }
-    const recovery = this.store.recover(new Set(durable.keys()));
-    for (const [id, recovered] of recovery.queues)
+    const recovery = this.store.recover(new Set([...durable.keys(), ...delayed.keys()]));
+    for (const [id, recovered] of recovery.queues) {
       durable.get(id)?.adoptRecovered(recovered.entries);
+      const exchange = delayed.get(id);
+      if (exchange) this.rehold(exchange, recovered.entries);
+    }
     broker.raiseNextMessageId(recovery.maxMessageId + 1);
     const r = recovery.report;
     log.info(
@@ -81,6 +91,16 @@ export class WarrenNode {
         `(${r.records} records) in ${r.durationMs} ms; truncated ${r.truncatedBytes} bytes of torn writes` +
         (r.corruptSegments.length ? `; CORRUPT segments: ${r.corruptSegments.join(", ")}` : ""),
     );
+  }
+
+  /** Delayed messages come back with their original due time (arrival plus x-delay). */
+  private rehold(exchange: Exchange, entries: ColdIndex): void {
+    for (const r of entries.drain()) {
+      const ref = { segment: r.segment, offset: r.offset, length: r.length };
+      const message = this.store.read(ref);
+      const delay = delayOf(readHeaders(message.properties, message.summary));
+      exchange.delayed!.hold(message, message.arrivedAtMs + delay, ref);
+    }
   }
 
   private get log(): Log {

@@ -42,6 +42,8 @@ export interface DefinitionsSnapshot {
     autoDelete: boolean;
     internal: boolean;
     arguments: Args;
+    /** For x-delayed-message exchanges: the store id of the messages they hold. */
+    storeId?: number;
   }[];
   readonly queues: {
     vhost: string;

@@ -1,4 +1,5 @@
 import type { Log } from "../log.js";
+import { readHeaders } from "../protocol/content-properties.js";
 import type { Message, StoredRef } from "../queue/message.js";
 import type {
   DiscardReason,
@@ -7,6 +8,7 @@ import type {
   QueueHooks,
 } from "../queue/message-queue.js";
 import { type QueueSettings, resolveQueueSettings } from "../queue/queue-settings.js";
+import type { Exchange } from "../routing/exchange.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { MessageStore } from "../store/message-store.js";
 import type { BrokerSettings } from "./broker-settings.js";
@@ -279,9 +281,43 @@ export class Broker {
       e.policy = this.policies.match("policy", vhostName, "exchange", e.name);
   }
 
-  /** The runtime's clock tick: TTLs, retry delays, and x-expires. */
+  /**
+   * An x-delayed-message exchange keeps a message until its x-delay passes. A
+   * persistent message held by a durable exchange is stored (under the exchange's
+   * store id), so its confirm waits for the store and it survives a restart.
+   */
+  holdDelayed(exchange: Exchange, message: Message, dueAtMs: number): boolean {
+    let ref: StoredRef | undefined;
+    if (this.store && message.persistent && exchange.definition.durable) {
+      ref = this.store.write(message, [exchange.storeId], true);
+    }
+    exchange.delayed!.hold(message, dueAtMs, ref);
+    return ref !== undefined;
+  }
+
+  /** Routes the delayed messages whose time has come, as new publishes to the exchange. */
+  private releaseDelayed(vhost: VirtualHost, exchange: Exchange, nowMs: number): void {
+    for (const held of exchange.delayed!.takeDue(nowMs)) {
+      // A new id: in its queues it comes after what they hold now.
+      const message = { ...held.message, id: this.newMessageId() };
+      const queues = vhost.route(exchange, {
+        routingKey: message.routingKey,
+        headers: () => readHeaders(message.properties, message.summary),
+      });
+      if (queues.length > 0) this.enqueue(queues, message, nowMs);
+      else {
+        this.counters.messagesUnroutable++;
+        exchange.unroutable++;
+      }
+      if (held.ref) this.store!.settle(exchange.storeId, held.message.id, held.ref);
+    }
+  }
+
+  /** The runtime's clock tick: TTLs, retry delays, delayed messages, and x-expires. */
   tick(nowMs: number): void {
     for (const vhost of this.vhosts.values()) {
+      for (const e of vhost.exchanges.values())
+        if (e.delayed?.length) this.releaseDelayed(vhost, e, nowMs);
       for (const q of [...vhost.queues.values()]) {
         q.tick(nowMs);
         if (q.isExpired(nowMs)) {

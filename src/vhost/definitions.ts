@@ -57,6 +57,7 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
         autoDelete: d.autoDelete,
         internal: d.internal,
         arguments: toTaggedJson(d.arguments),
+        storeId: e.delayed ? e.storeId : undefined,
       });
     }
     for (const q of vhost.queues.values()) {
@@ -115,15 +116,18 @@ export function restoreSnapshot(broker: Broker, snapshot: DefinitionsSnapshot): 
     });
   }
   for (const e of snapshot.exchanges) {
-    broker.vhosts.get(e.vhost)?.declareExchange({
-      name: e.name,
-      vhost: e.vhost,
-      type: e.type,
-      durable: true,
-      autoDelete: e.autoDelete,
-      internal: e.internal,
-      arguments: fromTaggedJson(e.arguments),
-    });
+    broker.vhosts.get(e.vhost)?.declareExchange(
+      {
+        name: e.name,
+        vhost: e.vhost,
+        type: e.type,
+        durable: true,
+        autoDelete: e.autoDelete,
+        internal: e.internal,
+        arguments: fromTaggedJson(e.arguments),
+      },
+      e.storeId,
+    );
   }
   for (const q of snapshot.queues) {
     broker.vhosts.get(q.vhost)?.restoreQueue(

@@ -9,7 +9,13 @@ import {
   type RoutingInput,
   sameBinding,
 } from "../routing/binding.js";
-import { Exchange, type ExchangeDefinition, isKnownExchangeType } from "../routing/exchange.js";
+import {
+  DELAYED_TYPE,
+  delayedRoutingType,
+  Exchange,
+  type ExchangeDefinition,
+  isKnownExchangeType,
+} from "../routing/exchange.js";
 import { type ExchangeLookup, routeMessage } from "../routing/route.js";
 import { assertExchangeEquivalent, assertQueueEquivalent } from "./equivalence.js";
 import type { Policy } from "./policies.js";
@@ -107,17 +113,26 @@ export class VirtualHost implements ExchangeLookup {
 
   // --- exchanges -----------------------------------------------------------
 
-  declareExchange(def: ExchangeDefinition): Exchange {
+  declareExchange(def: ExchangeDefinition, storeId?: number): Exchange {
     const existing = this.exchanges.get(def.name);
     if (existing) {
       assertExchangeEquivalent(existing.definition, def);
       return existing;
     }
+    if (def.type === DELAYED_TYPE && !delayedRoutingType(def.arguments)) {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        "Invalid argument, 'x-delayed-type' must be an existing exchange type",
+      );
+    }
     if (!isKnownExchangeType(def.type)) {
       // RabbitMQ 3.12.x and later: channel error 406 (older versions closed the connection with 503).
       throw channelError(ReplyCode.PRECONDITION_FAILED, `unknown exchange type '${def.type}'`);
     }
-    const exchange = new Exchange(def);
+    const exchange = new Exchange(
+      def,
+      def.type === DELAYED_TYPE ? (storeId ?? this.listener.newQueueId()) : 0,
+    );
     exchange.policy = this.listener.exchangePolicy(this.name, def.name);
     this.exchanges.set(def.name, exchange);
     if (def.durable) this.listener.definitionsChanged();

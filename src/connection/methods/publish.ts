@@ -13,6 +13,7 @@ import type { Method } from "../../protocol/generated/methods.js";
 import type { Message } from "../../queue/message.js";
 import type { MessageQueue } from "../../queue/message-queue.js";
 import type { RoutingInput } from "../../routing/binding.js";
+import { delayOf } from "../../routing/delayed-messages.js";
 import type { Exchange } from "../../routing/exchange.js";
 import type { EnqueueOutcome } from "../../vhost/broker.js";
 import { TYPE_NAMES } from "../../vhost/equivalence.js";
@@ -85,6 +86,18 @@ function route(
   seq: number,
 ): void {
   const broker = ch.conn.broker;
+  if (exchange.delayed) {
+    const delay = delayOf(readHeaders(message.properties, message.summary));
+    if (delay > 0) {
+      // x-delayed-message: held until due, then routed (mandatory cannot apply, as in the plugin).
+      const mustSync = broker.holdDelayed(exchange, message, ch.now + delay);
+      if (seq > 0) {
+        if (mustSync) broker.store!.whenDurable((err) => ch.settleConfirm(seq, err));
+        else ch.settleConfirm(seq, undefined);
+      }
+      return;
+    }
+  }
   let routed: number;
   let outcome: EnqueueOutcome = { mustSync: false, rejected: false };
   const replyKey = exchange.name === "" ? replyKeyOf(message.routingKey) : undefined;

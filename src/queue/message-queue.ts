@@ -66,8 +66,8 @@ export class MessageQueue {
   /** Last consume, get or declaration: x-expires counts from here while there are no consumers. */
   lastUsedMs: number;
   settings: QueueSettings = NO_SETTINGS;
-  /** Whether any entry has its own expiry (a per-message TTL); the tick then checks the head. */
-  private perMessageTtl = false;
+  /** Whether any entry was given an expiry (queue or message TTL); the tick then checks the head. */
+  private mayExpire = false;
   private consumers: Consumer[] = [];
   private readonly sac = new SingleActiveConsumer();
   private roundRobin = 0;
@@ -137,8 +137,8 @@ export class MessageQueue {
         adopted.push({ ...r, expiresAtMs: Math.min(r.expiresAtMs, r.arrivedAtMs + ttl) });
       }
     }
-    // Recovered entries may carry per-message expirations: let the tick look at the head.
-    this.perMessageTtl = true;
+    // Recovered entries may carry expirations: let the tick look at the head.
+    this.mayExpire = true;
     this.ready.adoptCold(adopted);
   }
 
@@ -170,8 +170,8 @@ export class MessageQueue {
   /** Adds a message; `ref` is the stored record holding this queue's claim, if any. */
   enqueue(message: Message, nowMs: number, ref?: StoredRef): void {
     const entry = this.newEntry(message, ref);
-    if (entry.expiresAtMs !== Number.POSITIVE_INFINITY)
-      this.perMessageTtl ||= message.summary.expiration !== undefined;
+    // Entries keep the expiry they got on arrival even if the TTL setting changes later.
+    if (entry.expiresAtMs !== Number.POSITIVE_INFINITY) this.mayExpire = true;
     this.ready.push(entry);
     this.enforceLimits();
     if (this.consumers.length > 0) this.dispatch(nowMs);
@@ -339,7 +339,7 @@ export class MessageQueue {
       for (const e of this.delayed.takeDue(nowMs)) this.ready.requeue(e);
       this.dispatch(nowMs);
     }
-    if (this.settings.messageTtlMs !== undefined || this.perMessageTtl) this.expire(nowMs);
+    if (this.mayExpire) this.expire(nowMs);
   }
 
   /** Drops expired messages from the head. */

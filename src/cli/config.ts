@@ -9,6 +9,10 @@ export interface ServerConfig {
   readonly logLevel: string;
   /** Message log segment size in bytes (tests use small ones). */
   readonly segmentBytes: number | undefined;
+  /** Management HTTP API port (0 disables it). */
+  readonly mgmtPort: number;
+  /** Prometheus metrics port (0 disables it). */
+  readonly prometheusPort: number;
 }
 
 export const USAGE = `Usage: warren [options]   (or: npm start -- [options])
@@ -23,6 +27,8 @@ Options (each has an environment variable; flags win):
   --max-message-size N largest message body, bytes (WARREN_MAX_MESSAGE_SIZE, default 16777216)
   --log-level L        trace, debug, info, warn, error (WARREN_LOG_LEVEL, default info)
   --segment-bytes N    message log segment size (WARREN_SEGMENT_BYTES, default 67108864)
+  --mgmt-port N        management HTTP API port, 0 disables (WARREN_MGMT_PORT, default 15672)
+  --prometheus-port N  Prometheus metrics port, 0 disables (WARREN_PROMETHEUS_PORT, default 15692)
   --consumer-timeout MS delivery acknowledgement timeout (WARREN_CONSUMER_TIMEOUT, default 1800000, 0 = off)
   --help               this text
 `;
@@ -49,6 +55,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "max-message-size": { type: "string" },
       "log-level": { type: "string" },
       "segment-bytes": { type: "string" },
+      "mgmt-port": { type: "string" },
+      "prometheus-port": { type: "string" },
       "consumer-timeout": { type: "string" },
       help: { type: "boolean" },
     },
@@ -94,9 +102,23 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
   };
   if (settings.frameMax < 4096)
     throw new Error("--frame-max must be at least 4096 (AMQP frame-min-size)");
+  const mgmtPort = int("--mgmt-port", values["mgmt-port"] ?? env.WARREN_MGMT_PORT, 15672);
+  const prometheusPort = int(
+    "--prometheus-port",
+    values["prometheus-port"] ?? env.WARREN_PROMETHEUS_PORT,
+    15692,
+  );
+  for (const [flag, p] of [
+    ["--mgmt-port", mgmtPort],
+    ["--prometheus-port", prometheusPort],
+  ] as const) {
+    if (p > 65535) throw new Error(`${flag} must be at most 65535, got ${p}`);
+  }
   return {
     settings,
     listen,
+    mgmtPort,
+    prometheusPort,
     dataDir: values["data-dir"] ?? env.WARREN_DATA_DIR ?? "./data",
     logLevel: values["log-level"] ?? env.WARREN_LOG_LEVEL ?? "info",
     segmentBytes:

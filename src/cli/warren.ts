@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     log,
     segmentBytes: config.segmentBytes,
+    mgmtPort: config.mgmtPort,
+    prometheusPort: config.prometheusPort,
   });
   try {
     await node.start();

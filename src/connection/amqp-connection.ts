@@ -396,6 +396,7 @@ export class AmqpConnection {
     this.shutdownChannels();
     this.vhost?.dropExclusiveQueues(this);
     if (this.broker.connections.delete(this)) this.broker.counters.connectionsClosed++;
+    this.broker.connectionEvents.closed?.(this);
     this.broker.log.info(
       { connection: this.name, peer: this.peer, user: this.user?.name, reason: this.closeReason },
       `connection closed: ${this.closeReason || "closed"}`,

@@ -65,6 +65,8 @@ export class MessageQueue {
   exclusiveOwner: object | null = null;
   /** Last consume, get or declaration: x-expires counts from here while there are no consumers. */
   lastUsedMs: number;
+  /** Running totals for management stats and the doctor (RabbitMQ's per-queue message_stats). */
+  readonly stats = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
   settings: QueueSettings = NO_SETTINGS;
   /** Whether any entry was given an expiry (queue or message TTL); the tick then checks the head. */
   private mayExpire = false;
@@ -173,6 +175,7 @@ export class MessageQueue {
     // Entries keep the expiry they got on arrival even if the TTL setting changes later.
     if (entry.expiresAtMs !== Number.POSITIVE_INFINITY) this.mayExpire = true;
     this.ready.push(entry);
+    this.stats.published++;
     this.enforceLimits();
     if (this.consumers.length > 0) this.dispatch(nowMs);
     // A TTL of 0 means "now or never": what no consumer took at once expires.
@@ -274,6 +277,7 @@ export class MessageQueue {
         continue;
       }
       entry.deliveryCount++;
+      this.countDelivery(entry);
       if (noAck) {
         this.hooks.settled(this, entry);
       } else {
@@ -290,6 +294,7 @@ export class MessageQueue {
 
   /** An unacknowledged delivery was acknowledged. */
   ack(entry: QueueEntry, consumer: Consumer | undefined, nowMs: number): void {
+    this.stats.acked++;
     this.release(entry, consumer, nowMs);
     this.hooks.settled(this, entry);
   }
@@ -389,8 +394,14 @@ export class MessageQueue {
     if (this.sac.settle(consumer, this.consumers)) this.dispatch(nowMs);
   }
 
+  private countDelivery(entry: QueueEntry): void {
+    this.stats.delivered++;
+    if (entry.redelivered) this.stats.redelivered++;
+  }
+
   private deliverTo(consumer: Consumer, entry: QueueEntry, nowMs: number): void {
     entry.deliveryCount++;
+    this.countDelivery(entry);
     this.lastUsedMs = nowMs;
     if (consumer.options.noAck) {
       consumer.sink.deliver(consumer, entry, this);

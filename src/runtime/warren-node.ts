@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { Log } from "../log.js";
+import { MgmtService } from "../mgmt/mgmt-service.js";
 import { readHeaders } from "../protocol/content-properties.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { ColdIndex } from "../queue/cold-index.js";
@@ -24,6 +25,9 @@ export interface NodeOptions {
   readonly tickMs?: number;
   /** Message log segment size (tests use small ones to exercise reclamation). */
   readonly segmentBytes?: number;
+  /** Management HTTP API and Prometheus ports; absent or 0 disables each. */
+  readonly mgmtPort?: number;
+  readonly prometheusPort?: number;
 }
 
 /**
@@ -37,6 +41,7 @@ export class WarrenNode {
   private readonly store: FileMessageStore;
   private readonly definitions: DefinitionsStore;
   private ticker: NodeJS.Timeout | undefined;
+  mgmt: MgmtService | undefined;
 
   constructor(readonly options: NodeOptions) {
     nodeFs.mkdirSync(options.dataDir);
@@ -60,6 +65,19 @@ export class WarrenNode {
   async start(): Promise<void> {
     this.recover();
     await this.listener.listen(this.options.listen);
+    const { mgmtPort = 0, prometheusPort = 0 } = this.options;
+    if (mgmtPort !== 0 || prometheusPort !== 0) {
+      this.mgmt = new MgmtService(this.broker, this.options.log, {
+        mgmtPort,
+        prometheusPort,
+        hosts: this.listener.bound.map((b) => b.host),
+        dataDir: this.options.dataDir,
+        amqp: { connections: () => this.listener.sockets.values(), bound: this.listener.bound },
+        // warrenctl stop: the same graceful stop as SIGTERM (cli/warren.ts handles it).
+        requestStop: () => process.kill(process.pid, "SIGTERM"),
+      });
+      await this.mgmt.start();
+    }
     const tickMs = this.options.tickMs ?? 200;
     this.ticker = setInterval(() => this.tick(), tickMs);
   }
@@ -128,6 +146,7 @@ export class WarrenNode {
   /** Stops listening and closes every connection with 320 CONNECTION_FORCED, as RabbitMQ does on shutdown. */
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
+    await this.mgmt?.stop();
     // net.Server.close() waits for every connection to end, so close them meanwhile.
     const closed = this.listener.close();
     for (const conn of [...this.listener.sockets.values()]) {

@@ -1,3 +1,4 @@
+import type { AmqpConnection } from "../connection/amqp-connection.js";
 import type { Log } from "../log.js";
 import { readHeaders } from "../protocol/content-properties.js";
 import type { Message, StoredRef } from "../queue/message.js";
@@ -69,6 +70,14 @@ export interface EnqueueOutcome {
   readonly rejected: boolean;
 }
 
+/** Connection lifecycle for observers such as the management history; set by the runtime. */
+export interface ConnectionEvents {
+  /** A client sent a valid protocol header (counted in connectionsOpened). */
+  opened?(conn: AmqpConnection): void;
+  /** The connection ended for any reason (closeReason says which). */
+  closed?(conn: AmqpConnection): void;
+}
+
 /** Durable storage, provided by the runtime when the node has a data directory. */
 export interface BrokerPersistence {
   readonly store: MessageStore;
@@ -107,6 +116,7 @@ export class Broker {
     queuesExpired: 0,
   };
   readonly policies = new PolicyStore();
+  readonly connectionEvents: ConnectionEvents = {};
   readonly startedAtMs: number;
   /** Queues whose dispatch stopped at its batch limit, to resume on the next turn. */
   readonly pendingDispatch = new Set<MessageQueue>();

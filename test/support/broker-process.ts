@@ -66,6 +66,11 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerUnd
       "127.0.0.1",
       "--data-dir",
       dataDir,
+      // No management or metrics listener unless a test asks (they would share 15672).
+      "--mgmt-port",
+      "0",
+      "--prometheus-port",
+      "0",
       ...(options.args ?? []),
     ],
     {

@@ -40,6 +40,7 @@ function serverProperties(conn: AmqpConnection): FieldTable {
 export function sendStart(conn: AmqpConnection): void {
   conn.broker.connections.add(conn);
   conn.broker.counters.connectionsOpened++;
+  conn.broker.connectionEvents.opened?.(conn);
   conn.send(0, {
     name: "connection.start",
     versionMajor: 0,

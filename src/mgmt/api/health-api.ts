@@ -1,0 +1,111 @@
+import { type ApiRequest, type HttpResponse, json } from "../http/http-types.js";
+import type { Router } from "../http/router.js";
+import type { NodeContext } from "../node-context.js";
+import { pathVhost, withDirectChannel } from "./api-helpers.js";
+
+const OK: HttpResponse = json({ status: "ok" });
+
+function failed(body: Record<string, unknown>): HttpResponse {
+  return json({ status: "failed", ...body }, 503);
+}
+
+/** Protocol names as RabbitMQ's protocol-listener check accepts them. */
+function normaliseProtocol(p: string): string {
+  const lower = p.toLowerCase();
+  if (["amqp", "amqp091", "amqp0-9-1", "amqp0.9.1"].includes(lower)) return "amqp";
+  if (lower === "prometheus" || lower === "http/prometheus") return "http/prometheus";
+  return lower;
+}
+
+/** /api/aliveness-test/{vhost} and /api/health/checks/*, with RabbitMQ's answers. */
+export function healthRoutes(router: Router, ctx: NodeContext): void {
+  router.get("/api/aliveness-test/:vhost", "management", (req) => aliveness(ctx, req));
+  const alarms = (reason: string) => () => {
+    const list = ctx.alarms();
+    if (list.length === 0) return OK;
+    return failed({
+      reason,
+      alarms: list.map((a) => ({ node: a.node, resource: a.resource, reason: a.reason })),
+    });
+  };
+  router.get(
+    "/api/health/checks/alarms",
+    "management",
+    alarms("There are alarms in effect in the cluster"),
+  );
+  router.get(
+    "/api/health/checks/local-alarms",
+    "management",
+    alarms("There are alarms in effect on the node"),
+  );
+  router.get("/api/health/checks/port-listener/:port", "management", (req) => {
+    const port = Number(req.params.port);
+    const ports = [...new Set(ctx.listeners().map((l) => l.port))].sort((a, b) => a - b);
+    if (ports.includes(port)) return json({ status: "ok", port });
+    return failed({ reason: "No active listener", missing: port, ports });
+  });
+  router.get("/api/health/checks/protocol-listener/:protocol", "management", (req) => {
+    const wanted = normaliseProtocol(req.params.protocol!);
+    const protocols = [...new Set(ctx.listeners().map((l) => l.protocol))];
+    if (protocols.includes(wanted as never)) return json({ status: "ok", protocol: wanted });
+    return failed({ reason: "No active listener", missing: wanted, protocols });
+  });
+  // Single node, classic queues, no TLS, every vhost running: these hold by construction
+  // today; they answer as RabbitMQ does so load balancers and probes can use them.
+  for (const path of [
+    "virtual-hosts",
+    "node-is-quorum-critical",
+    "node-is-mirror-sync-critical",
+    "is-in-service",
+    "below-node-connection-limit",
+    "metadata-store/initialized",
+  ]) {
+    router.get(`/api/health/checks/${path}`, "management", () => OK);
+  }
+  router.get("/api/health/checks/certificate-expiration/:within/:unit", "management", () => OK);
+  router.get("/api/health/checks/ready-to-serve-clients", "management", () =>
+    ctx.listeners().some((l) => l.protocol === "amqp")
+      ? OK
+      : failed({ reason: "no AMQP listener is running" }),
+  );
+}
+
+/**
+ * RabbitMQ's aliveness test: declare the queue "aliveness-test" in the vhost,
+ * publish a message to it and get it back, all as the requesting user.
+ */
+async function aliveness(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse> {
+  const vhost = pathVhost(ctx, req);
+  try {
+    await withDirectChannel(ctx, req, vhost.name, "amqp", async (ch) => {
+      await ch.call(
+        {
+          name: "queue.declare",
+          queue: "aliveness-test",
+          passive: false,
+          durable: false,
+          exclusive: false,
+          autoDelete: false,
+          noWait: false,
+          arguments: new Map(),
+        },
+        ["queue.declare-ok"],
+      );
+      const { routed } = await ch.publish(
+        "",
+        "aliveness-test",
+        Buffer.from([0, 0]),
+        Buffer.from("test_message"),
+      );
+      if (!routed) throw new Error("the test message was not routed");
+      const got = await ch.call({ name: "basic.get", queue: "aliveness-test", noAck: true }, [
+        "basic.get-ok",
+        "basic.get-empty",
+      ]);
+      if (got.method.name !== "basic.get-ok") throw new Error("the test message did not come back");
+    });
+  } catch (e) {
+    return failed({ reason: (e as Error).message });
+  }
+  return OK;
+}

@@ -1,0 +1,48 @@
+import { exportDefinitions, exportVhostDefinitions } from "../definitions/export-definitions.js";
+import { importDefinitions, type PolicyImporter } from "../definitions/import-definitions.js";
+import { badRequest, json, jsonBody, NO_CONTENT, notFound } from "../http/http-types.js";
+import { listResponse } from "../http/list-query.js";
+import type { Router } from "../http/router.js";
+import type { NodeContext } from "../node-context.js";
+import { nodeView, overviewView } from "../views/node-view.js";
+import { pathVhost } from "./api-helpers.js";
+
+/** How the node's policies are exported and imported (wired to the policy store). */
+export interface PolicyPort {
+  exportAll(vhost?: string): Record<string, unknown>[];
+  importer: PolicyImporter;
+}
+
+/** /api/overview, /api/nodes, /api/cluster-name and /api/definitions. */
+export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPort): void {
+  router.get("/api/overview", "management", () => json(overviewView(ctx)));
+  router.get("/api/cluster-name", "management", () =>
+    json({ name: ctx.broker.settings.clusterName }),
+  );
+  router.get("/api/nodes", "monitoring", (req) => listResponse([nodeView(ctx)], req.query));
+  router.get("/api/nodes/:node", "monitoring", (req) => {
+    if (req.params.node !== ctx.broker.settings.nodeName) throw notFound();
+    return json(nodeView(ctx));
+  });
+  router.get("/api/extensions", "management", () => json([]));
+
+  const exportAll = () => json(exportDefinitions(ctx.broker, policies.exportAll()));
+  router.get("/api/definitions", "administrator", exportAll);
+  router.get("/api/all-configuration", "administrator", exportAll);
+  router.get("/api/definitions/:vhost", "administrator", (req) => {
+    const vhost = pathVhost(ctx, req);
+    return json(exportVhostDefinitions(vhost, policies.exportAll(vhost.name)));
+  });
+  const importAll = async (req: Parameters<Parameters<Router["post"]>[2]>[0]) => {
+    const vhost = req.params.vhost !== undefined ? pathVhost(ctx, req).name : undefined;
+    const defs = jsonBody(req);
+    if (Object.keys(defs).length === 0) throw badRequest("empty definitions");
+    importDefinitions(ctx, defs, req.user!.name, policies.importer, vhost);
+    // Answer once the imported durable objects are on disk, as a declare-ok does.
+    await ctx.broker.definitionsSaved();
+    return NO_CONTENT;
+  };
+  router.post("/api/definitions", "administrator", importAll);
+  router.post("/api/all-configuration", "administrator", importAll);
+  router.post("/api/definitions/:vhost", "administrator", importAll);
+}

@@ -1,0 +1,132 @@
+import type { ApplyTo, Policy, PolicyKind } from "../../vhost/policies.js";
+import { notAuthorised } from "../http/auth.js";
+import {
+  type ApiRequest,
+  badRequest,
+  CREATED,
+  json,
+  jsonBody,
+  NO_CONTENT,
+  notFound,
+  stringField,
+} from "../http/http-types.js";
+import { listResponse } from "../http/list-query.js";
+import type { Router } from "../http/router.js";
+import type { NodeContext } from "../node-context.js";
+import { pathVhost, visibleVhosts } from "./api-helpers.js";
+import type { PolicyPort } from "./node-api.js";
+
+/** A policy as RabbitMQ's API and definitions files show it. */
+export function policyJson(p: Policy): Record<string, unknown> {
+  return {
+    vhost: p.vhost,
+    name: p.name,
+    pattern: p.pattern,
+    "apply-to": p.applyTo,
+    definition: p.definition,
+    priority: p.priority,
+  };
+}
+
+/** A policy from RabbitMQ's JSON (priority may come as a string from rabbitmqadmin). */
+export function policyFromJson(vhost: string, name: string, body: Record<string, unknown>): Policy {
+  const definition = body.definition;
+  if (definition === null || typeof definition !== "object" || Array.isArray(definition)) {
+    throw badRequest("definition must be an object");
+  }
+  const priority = Number(body.priority ?? 0);
+  if (!Number.isInteger(priority)) throw badRequest("priority must be an integer");
+  return {
+    vhost,
+    name,
+    pattern: stringField(body, "pattern"),
+    applyTo: (body["apply-to"] ?? "all") as ApplyTo,
+    priority,
+    definition: definition as Record<string, unknown>,
+  };
+}
+
+/** Sets a policy through the broker (which validates, applies and logs it); 400 when invalid. */
+export function setPolicy(ctx: NodeContext, kind: PolicyKind, p: Policy, byUser: string): void {
+  try {
+    ctx.broker.setPolicy(kind, p);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+  ctx.log.info(
+    { kind, vhost: p.vhost, policy: p.name, by: byUser },
+    `policy change by user '${byUser}': ${kind} '${p.name}' in vhost '${p.vhost}' set`,
+  );
+}
+
+/** Policy tags: policymaker or administrator may change; monitoring may also read. */
+function requirePolicyAccess(req: ApiRequest, write: boolean): void {
+  const allowed = write
+    ? ["policymaker", "administrator"]
+    : ["policymaker", "administrator", "monitoring"];
+  if (!req.user!.tags.some((t) => allowed.includes(t))) throw notAuthorised("Not policymaker user");
+}
+
+function routesFor(router: Router, ctx: NodeContext, kind: PolicyKind, base: string): void {
+  const b = ctx.broker;
+  const list = (req: ApiRequest) => {
+    requirePolicyAccess(req, false);
+    const vhosts =
+      req.params.vhost !== undefined
+        ? [pathVhost(ctx, req).name]
+        : visibleVhosts(ctx, req.user!).map((v) => v.name);
+    return listResponse(
+      vhosts.flatMap((v) => b.policies.list(kind, v).map(policyJson)),
+      req.query,
+    );
+  };
+  router.get(base, "management", list);
+  router.get(`${base}/:vhost`, "management", list);
+  router.get(`${base}/:vhost/:name`, "management", (req) => {
+    requirePolicyAccess(req, false);
+    const p = b.policies.get(kind, pathVhost(ctx, req).name, req.params.name!);
+    if (!p) throw notFound();
+    return json(policyJson(p));
+  });
+  router.put(`${base}/:vhost/:name`, "management", (req) => {
+    requirePolicyAccess(req, true);
+    const vhost = pathVhost(ctx, req).name;
+    const existed = b.policies.get(kind, vhost, req.params.name!) !== undefined;
+    setPolicy(ctx, kind, policyFromJson(vhost, req.params.name!, jsonBody(req)), req.user!.name);
+    return existed ? NO_CONTENT : CREATED;
+  });
+  router.delete(`${base}/:vhost/:name`, "management", (req) => {
+    requirePolicyAccess(req, true);
+    const vhost = pathVhost(ctx, req).name;
+    if (!b.clearPolicy(kind, vhost, req.params.name!)) throw notFound();
+    ctx.log.info(
+      { kind, vhost, policy: req.params.name, by: req.user!.name },
+      `policy change by user '${req.user!.name}': ${kind} '${req.params.name}' in vhost '${vhost}' cleared`,
+    );
+    return NO_CONTENT;
+  });
+}
+
+/** /api/policies and /api/operator-policies (operator policies need an administrator to change). */
+export function policyRoutes(router: Router, ctx: NodeContext): void {
+  routesFor(router, ctx, "policy", "/api/policies");
+  routesFor(router, ctx, "operator_policy", "/api/operator-policies");
+}
+
+/** How definitions export and import policies. */
+export function policyPort(ctx: NodeContext): PolicyPort {
+  return {
+    exportAll: (vhost) => ctx.broker.policies.list("policy", vhost).map(policyJson),
+    importer: (policies, intoVhost) => {
+      for (const p of policies) {
+        const vhost = intoVhost ?? String(p.vhost ?? "/");
+        setPolicy(
+          ctx,
+          "policy",
+          policyFromJson(vhost, stringField(p, "name"), p),
+          "definitions import",
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import { validateQueueArguments } from "../../connection/methods/queue-arguments.js";
+import { AmqpError } from "../../protocol/amqp-error.js";
+import { fromPlainJson } from "../../protocol/field-table-json.js";
+import type { VirtualHost } from "../../vhost/virtual-host.js";
+import { addVhost, putUser, setPermission } from "../api/access-actions.js";
+import { badRequest } from "../http/http-types.js";
+import type { NodeContext } from "../node-context.js";
+import { parseTags } from "../views/access-view.js";
+
+type Json = Record<string, unknown>;
+
+/** Imported queues belong to no connection (they are never exclusive). */
+const IMPORT_OWNER = {};
+
+function list(defs: Json, key: string): Json[] {
+  const v = defs[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw badRequest(`'${key}' must be a list`);
+  return v as Json[];
+}
+
+function str(o: Json, key: string, fallback?: string): string {
+  const v = o[key];
+  if (typeof v === "string") return v;
+  if (fallback !== undefined && (v === undefined || v === null)) return fallback;
+  throw badRequest(`definitions: '${key}' must be a string in ${JSON.stringify(o)}`);
+}
+
+function bool(o: Json, key: string, fallback: boolean): boolean {
+  const v = o[key];
+  if (v === undefined || v === null) return fallback;
+  return v === true || v === "true";
+}
+
+/** Hands policies to the policy store once it exists; returns how many were applied. */
+export type PolicyImporter = (policies: Json[], vhostOverride?: string) => void;
+
+export interface ImportSummary {
+  users: number;
+  vhosts: number;
+  permissions: number;
+  policies: number;
+  queues: number;
+  exchanges: number;
+  bindings: number;
+}
+
+/**
+ * Applies RabbitMQ definitions (the JSON of GET /api/definitions or
+ * `rabbitmqctl export_definitions`) in RabbitMQ's order: users, vhosts,
+ * permissions, policies, queues, exchanges, bindings. Existing objects must be
+ * equivalent (the same 406 rules as a declare); the first problem stops the import
+ * with a 400 that names it. With `intoVhost`, every object goes to that vhost.
+ */
+export function importDefinitions(
+  ctx: NodeContext,
+  defs: Json,
+  byUser: string,
+  importPolicies: PolicyImporter,
+  intoVhost?: string,
+): ImportSummary {
+  const b = ctx.broker;
+  const vhostOf = (o: Json) => intoVhost ?? str(o, "vhost", "/");
+  const summary: ImportSummary = {
+    users: 0,
+    vhosts: 0,
+    permissions: 0,
+    policies: 0,
+    queues: 0,
+    exchanges: 0,
+    bindings: 0,
+  };
+  if (!intoVhost) {
+    for (const u of list(defs, "users")) {
+      putUser(
+        ctx,
+        str(u, "name"),
+        {
+          passwordHash: str(u, "password_hash", ""),
+          hashingAlgorithm: str(u, "hashing_algorithm", "rabbit_password_hashing_sha256"),
+        },
+        parseTags(u.tags),
+        byUser,
+      );
+      summary.users++;
+    }
+    for (const v of list(defs, "vhosts")) {
+      addVhost(ctx, str(v, "name"), byUser);
+      summary.vhosts++;
+    }
+    for (const p of list(defs, "permissions")) {
+      const vhost = str(p, "vhost");
+      if (!b.vhosts.has(vhost)) throw badRequest(`vhost_not_found: '${vhost}'`);
+      setPermission(
+        ctx,
+        vhost,
+        str(p, "user"),
+        { configure: str(p, "configure"), write: str(p, "write"), read: str(p, "read") },
+        byUser,
+      );
+      summary.permissions++;
+    }
+  }
+  const policies = list(defs, "policies");
+  importPolicies(policies, intoVhost);
+  summary.policies = policies.length;
+  const vhost = (o: Json): VirtualHost => {
+    const name = vhostOf(o);
+    const v = b.vhosts.get(name);
+    if (!v) throw badRequest(`vhost_not_found: '${name}'`);
+    return v;
+  };
+  const now = b.clock();
+  try {
+    for (const q of list(defs, "queues")) {
+      const v = vhost(q);
+      const def = {
+        name: str(q, "name"),
+        vhost: v.name,
+        durable: bool(q, "durable", true),
+        exclusive: false,
+        autoDelete: bool(q, "auto_delete", false),
+        arguments: fromPlainJson((q.arguments as Json) ?? {}),
+      };
+      const existed = v.queues.has(def.name);
+      if (!existed) validateQueueArguments(def);
+      v.declareQueue(def, IMPORT_OWNER, now);
+      if (!existed) b.counters.queuesDeclared++;
+      summary.queues++;
+    }
+    for (const e of list(defs, "exchanges")) {
+      const v = vhost(e);
+      v.declareExchange({
+        name: str(e, "name"),
+        vhost: v.name,
+        type: str(e, "type"),
+        durable: bool(e, "durable", true),
+        autoDelete: bool(e, "auto_delete", false),
+        internal: bool(e, "internal", false),
+        arguments: fromPlainJson((e.arguments as Json) ?? {}),
+      });
+      summary.exchanges++;
+    }
+    for (const bd of list(defs, "bindings")) {
+      const v = vhost(bd);
+      const source = v.requireExchange(str(bd, "source"));
+      const destName = str(bd, "destination");
+      const destination =
+        str(bd, "destination_type", "queue") === "exchange"
+          ? v.requireExchange(destName)
+          : v.requireQueue(destName);
+      v.bind(
+        source,
+        destination,
+        str(bd, "routing_key", ""),
+        fromPlainJson((bd.arguments as Json) ?? {}),
+      );
+      summary.bindings++;
+    }
+  } catch (e) {
+    if (e instanceof AmqpError) {
+      const at = e.replyText.indexOf(" - ");
+      throw badRequest(at < 0 ? e.replyText : e.replyText.slice(at + 3));
+    }
+    throw e;
+  }
+  ctx.log.info(
+    { ...summary, by: byUser },
+    `Imported definitions: ${summary.users} users, ${summary.vhosts} vhosts, ${summary.permissions} permissions, ` +
+      `${summary.policies} policies, ${summary.queues} queues, ${summary.exchanges} exchanges, ${summary.bindings} bindings`,
+  );
+  return summary;
+}

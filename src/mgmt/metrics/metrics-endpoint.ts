@@ -1,0 +1,37 @@
+import type { HttpRequest, HttpResponse } from "../http/http-types.js";
+import type { NodeContext } from "../node-context.js";
+import { EXPOSITION_CONTENT_TYPE, Exposition } from "./exposition.js";
+import { writeRabbitMetrics } from "./rabbitmq-metrics.js";
+import { writeWarrenMetrics } from "./warren-metrics.js";
+
+/** The whole exposition: RabbitMQ's families, then Warren's. */
+export function metricsText(ctx: NodeContext, perObject: boolean): string {
+  const exp = new Exposition();
+  writeRabbitMetrics(exp, ctx, perObject);
+  writeWarrenMetrics(exp, ctx, perObject);
+  return exp.text();
+}
+
+/**
+ * The Prometheus port (15692), as rabbitmq_prometheus serves it: /metrics with
+ * aggregated families, /metrics/per-object with one sample per queue. No login,
+ * as RabbitMQ's default.
+ */
+export function metricsDispatch(ctx: NodeContext) {
+  return async (req: HttpRequest): Promise<HttpResponse> => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return { status: 405, headers: { allow: "GET, HEAD" } };
+    }
+    if (req.path === "/metrics" || req.path === "/metrics/per-object") {
+      return {
+        status: 200,
+        headers: { "content-type": EXPOSITION_CONTENT_TYPE },
+        body: metricsText(ctx, req.path === "/metrics/per-object"),
+      };
+    }
+    if (req.path === "/") {
+      return { status: 200, body: "Warren metrics: /metrics and /metrics/per-object\n" };
+    }
+    return { status: 404, body: "Not Found\n" };
+  };
+}

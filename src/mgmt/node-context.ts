@@ -1,0 +1,56 @@
+import type { AmqpConnection } from "../connection/amqp-connection.js";
+import type { History } from "../doctor/history.js";
+import type { Log } from "../log.js";
+import type { Broker } from "../vhost/broker.js";
+import type { ProcessFacts } from "./process-facts.js";
+
+/** A listening socket as status and /api/overview list them. */
+export interface ListenerInfo {
+  readonly protocol: "amqp" | "http" | "http/prometheus";
+  readonly host: string;
+  readonly port: number;
+  readonly purpose: string;
+}
+
+/**
+ * A resource alarm. RabbitMQ's kinds are memory, disk and file_descriptor_limit
+ * (issue 5 adds them to Warren); "message_store" is Warren's: the message log
+ * cannot write or sync, so persistent publishes are nacked until it clears.
+ */
+export interface Alarm {
+  readonly resource: "memory" | "disk" | "file_descriptor_limit" | "message_store";
+  readonly node: string;
+  readonly reason: string;
+}
+
+/** Every alarm in effect on this node now. */
+export function activeAlarms(broker: Broker): Alarm[] {
+  const alarms: Alarm[] = [];
+  const storeAlarm = broker.store?.alarm;
+  if (storeAlarm) {
+    alarms.push({ resource: "message_store", node: broker.settings.nodeName, reason: storeAlarm });
+  }
+  return alarms;
+}
+
+/**
+ * What the management API, the metrics and the doctor read about the running
+ * node. The runtime provides it; handlers stay free of sockets and timers.
+ */
+export interface NodeContext {
+  readonly broker: Broker;
+  readonly log: Log;
+  readonly dataDir: string;
+  readonly history: History;
+  /** Every AMQP connection with a socket, including those still in the handshake or closing. */
+  connections(): AmqpConnection[];
+  listeners(): ListenerInfo[];
+  processFacts(): ProcessFacts;
+  alarms(): Alarm[];
+  /** Asks the runtime to stop the node (warrenctl stop): as SIGTERM does. */
+  requestStop(reason: string): void;
+}
+
+export function nodeName(ctx: NodeContext): string {
+  return ctx.broker.settings.nodeName;
+}

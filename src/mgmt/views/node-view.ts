@@ -1,0 +1,204 @@
+import { PRODUCT, VERSION } from "../../version.js";
+import type { NodeContext } from "../node-context.js";
+import { socketsLimitFor } from "../process-facts.js";
+import { details, type Json, RABBITMQ_API_VERSION, sorted } from "./format.js";
+import { queueCounts } from "./queue-view.js";
+
+const EXCHANGE_TYPES = [
+  ["direct", "AMQP direct exchange, as per the AMQP specification"],
+  ["fanout", "AMQP fanout exchange, as per the AMQP specification"],
+  ["headers", "AMQP headers exchange, as per the AMQP specification"],
+  ["topic", "AMQP topic exchange, as per the AMQP specification"],
+].map(([name, description]) => ({ name, description, enabled: true }));
+
+const PURPOSES: Record<string, string> = {
+  amqp: "AMQP 0-9-1",
+  http: "HTTP API",
+  "http/prometheus": "Prometheus exporter API over HTTP",
+};
+
+/** Totals over every queue: depths and memory. */
+export function queueTotals(ctx: NodeContext) {
+  let ready = 0;
+  let unacked = 0;
+  let queues = 0;
+  let bytesRam = 0;
+  let indexBytes = 0;
+  let acked = 0;
+  for (const vhost of ctx.broker.vhosts.values()) {
+    for (const q of vhost.queues.values()) {
+      const c = queueCounts(q);
+      queues++;
+      ready += c.ready;
+      unacked += c.unacked;
+      bytesRam += c.bytesRam;
+      indexBytes += c.pagedOut * 41;
+      acked += q.stats.acked;
+    }
+  }
+  return { ready, unacked, queues, bytesRam, indexBytes, acked };
+}
+
+/** Descriptor and socket counts in RabbitMQ's terms (sockets are AMQP client connections). */
+export function fileDescriptors(ctx: NodeContext) {
+  const f = ctx.processFacts();
+  return {
+    total_limit: f.fdLimit,
+    total_used: f.fdUsed,
+    sockets_limit: socketsLimitFor(f.fdLimit),
+    sockets_used: ctx.connections().length,
+  };
+}
+
+function listenerList(ctx: NodeContext): Json[] {
+  const node = ctx.broker.settings.nodeName;
+  return ctx.listeners().map((l) => ({
+    node,
+    protocol: l.protocol,
+    ip_address: l.host,
+    port: l.port,
+    socket_opts: {},
+  }));
+}
+
+function objectTotals(ctx: NodeContext) {
+  let exchanges = 0;
+  let queues = 0;
+  let consumers = 0;
+  for (const v of ctx.broker.vhosts.values()) {
+    exchanges += v.exchanges.size;
+    queues += v.queues.size;
+    for (const q of v.queues.values()) consumers += q.consumerCount;
+  }
+  let channels = 0;
+  const connections = ctx.connections();
+  for (const c of connections) channels += c.channels.size;
+  return { channels, connections: connections.length, consumers, exchanges, queues };
+}
+
+/** GET /api/overview. */
+export function overviewView(ctx: NodeContext): Json {
+  const b = ctx.broker;
+  const k = b.counters;
+  const h = ctx.history;
+  const t = queueTotals(ctx);
+  const node = b.settings.nodeName;
+  return {
+    management_version: RABBITMQ_API_VERSION,
+    rates_mode: "basic",
+    sample_retention_policies: { global: [600], basic: [600], detailed: [600] },
+    exchange_types: EXCHANGE_TYPES,
+    product_version: VERSION,
+    product_name: PRODUCT,
+    rabbitmq_version: RABBITMQ_API_VERSION,
+    cluster_name: b.settings.clusterName,
+    erlang_version: process.versions.node,
+    erlang_full_version: `Node.js ${process.version}`,
+    disable_stats: false,
+    enable_queue_totals: true,
+    message_stats: {
+      publish: k.messagesPublished,
+      publish_details: details(h.counterRate("messagesPublished")),
+      deliver_get: k.messagesDelivered,
+      deliver_get_details: details(h.counterRate("messagesDelivered")),
+      redeliver: k.messagesRedelivered,
+      redeliver_details: details(h.counterRate("messagesRedelivered")),
+      ack: t.acked,
+      ack_details: details(),
+      drop_unroutable: k.messagesUnroutable,
+      drop_unroutable_details: details(h.counterRate("messagesUnroutable")),
+    },
+    churn_rates: {
+      channel_closed: k.channelsClosed,
+      channel_closed_details: details(h.counterRate("channelsClosed")),
+      channel_created: k.channelsOpened,
+      channel_created_details: details(h.counterRate("channelsOpened")),
+      connection_closed: k.connectionsClosed,
+      connection_closed_details: details(h.counterRate("connectionsClosed")),
+      connection_created: k.connectionsOpened,
+      connection_created_details: details(h.counterRate("connectionsOpened")),
+      queue_created: k.queuesDeclared,
+      queue_created_details: details(h.counterRate("queuesDeclared")),
+      queue_declared: k.queuesDeclared,
+      queue_declared_details: details(h.counterRate("queuesDeclared")),
+      queue_deleted: k.queuesDeleted,
+      queue_deleted_details: details(h.counterRate("queuesDeleted")),
+    },
+    queue_totals: {
+      messages: t.ready + t.unacked,
+      messages_details: details(),
+      messages_ready: t.ready,
+      messages_ready_details: details(),
+      messages_unacknowledged: t.unacked,
+      messages_unacknowledged_details: details(),
+    },
+    object_totals: objectTotals(ctx),
+    statistics_db_event_queue: 0,
+    node,
+    listeners: listenerList(ctx),
+    contexts: ctx
+      .listeners()
+      .filter((l) => l.protocol !== "amqp")
+      .map((l) => ({
+        node,
+        description: l.protocol === "http" ? "Warren Management" : "Warren Prometheus",
+        path: "/",
+        port: String(l.port),
+      })),
+  };
+}
+
+/** GET /api/nodes/{name}: one node's resources and churn counters. */
+export function nodeView(ctx: NodeContext): Json {
+  const b = ctx.broker;
+  const f = ctx.processFacts();
+  const fds = fileDescriptors(ctx);
+  const k = b.counters;
+  const alarms = ctx.alarms();
+  return sorted({
+    applications: [{ name: "warren", description: PRODUCT, version: VERSION }],
+    auth_mechanisms: [
+      { name: "PLAIN", description: "SASL PLAIN authentication mechanism", enabled: true },
+      { name: "AMQPLAIN", description: "QPid AMQPLAIN mechanism", enabled: true },
+    ],
+    being_drained: false,
+    channel_closed: k.channelsClosed,
+    channel_created: k.channelsOpened,
+    config_files: [],
+    connection_closed: k.connectionsClosed,
+    connection_created: k.connectionsOpened,
+    contexts: [],
+    db_dir: ctx.dataDir,
+    disk_free: f.diskFreeBytes,
+    disk_free_alarm: alarms.some((a) => a.resource === "disk"),
+    disk_free_limit: 0,
+    enabled_plugins: ["rabbitmq_management", "rabbitmq_prometheus"],
+    exchange_types: EXCHANGE_TYPES,
+    fd_total: fds.total_limit,
+    fd_used: fds.total_used,
+    log_files: ["<stdout>"],
+    mem_alarm: alarms.some((a) => a.resource === "memory"),
+    mem_calculation_strategy: "rss",
+    // Warren has no memory watermark yet (issue 5): the limit shown is the machine's memory.
+    mem_limit: f.totalSystemMemoryBytes,
+    mem_used: f.memory.rss,
+    mem_used_details: details(),
+    name: b.settings.nodeName,
+    net_ticktime: 0,
+    os_pid: String(f.pid),
+    partitions: [],
+    processors: f.processors,
+    queue_created: k.queuesDeclared,
+    queue_declared: k.queuesDeclared,
+    queue_deleted: k.queuesDeleted,
+    rates_mode: "basic",
+    run_queue: 0,
+    running: true,
+    sockets_total: fds.sockets_limit,
+    sockets_used: fds.sockets_used,
+    type: "disc",
+    uptime: f.uptimeMs,
+  });
+}
+
+export { PURPOSES };

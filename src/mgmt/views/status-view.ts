@@ -1,0 +1,82 @@
+import { formatHost } from "../../runtime/amqp-listener.js";
+import { PRODUCT, VERSION } from "../../version.js";
+import type { NodeContext } from "../node-context.js";
+import { type Json, RABBITMQ_API_VERSION } from "./format.js";
+import { fileDescriptors, PURPOSES, queueTotals } from "./node-view.js";
+
+/**
+ * GET /api/warren/status: what `warrenctl status` prints, with the keys of
+ * `rabbitmqctl status --formatter json` (so scripts written for RabbitMQ find
+ * file_descriptors, memory, alarms, listeners, uptime), plus Warren's own:
+ * event-loop delay and every limit with its value (DESIGN §3.3).
+ */
+export function statusView(ctx: NodeContext): Json {
+  const b = ctx.broker;
+  const f = ctx.processFacts();
+  const t = queueTotals(ctx);
+  const s = b.settings;
+  const node = s.nodeName;
+  const m = f.memory;
+  return {
+    pid: f.pid,
+    node,
+    os: process.platform === "linux" ? "Linux" : process.platform,
+    rabbitmq_version: RABBITMQ_API_VERSION,
+    product_name: PRODUCT,
+    product_version: VERSION,
+    erlang_version: `Node.js ${process.version}`,
+    uptime: Math.floor(f.uptimeMs / 1000),
+    is_under_maintenance: false,
+    data_directory: ctx.dataDir,
+    log_files: ["<stdout>"],
+    config_files: [],
+    alarms: ctx.alarms().map((a) => ({ resource: a.resource, node: a.node, reason: a.reason })),
+    listeners: ctx.listeners().map((l) => ({
+      interface: formatHost(l.host),
+      node,
+      port: l.port,
+      protocol: l.protocol,
+      purpose: l.purpose || PURPOSES[l.protocol],
+    })),
+    memory: {
+      total: { rss: m.rss },
+      strategy: "rss",
+      heap_used: m.heapUsed,
+      heap_total: m.heapTotal,
+      external: m.external,
+      array_buffers: m.arrayBuffers,
+      queue_messages: t.bytesRam,
+      queue_index: t.indexBytes,
+    },
+    vm_memory_calculation_strategy: "rss",
+    // No memory watermark yet (issue 5): the machine's memory is the only limit.
+    vm_memory_limit: f.totalSystemMemoryBytes,
+    disk_free: f.diskFreeBytes,
+    disk_free_limit: 0,
+    file_descriptors: fileDescriptors(ctx),
+    event_loop_delay_ms: {
+      mean: round(f.eventLoopDelay.meanMs),
+      p50: round(f.eventLoopDelay.p50Ms),
+      p99: round(f.eventLoopDelay.p99Ms),
+      max: round(f.eventLoopDelay.maxMs),
+    },
+    totals: {
+      virtual_host_count: b.vhosts.size,
+      connection_count: ctx.connections().length,
+      queue_count: t.queues,
+    },
+    limits: {
+      heartbeat_sec: s.heartbeatSec,
+      frame_max: s.frameMax,
+      channel_max: s.channelMax,
+      max_message_size: s.maxMessageBytes,
+      handshake_timeout_ms: s.handshakeTimeoutMs,
+      output_high_water_bytes: s.outputHighWaterBytes,
+      loopback_users: s.loopbackUsers,
+    },
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

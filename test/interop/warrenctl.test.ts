@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Connection, connect, sleep, withTimeout } from "../support/amqplib-helpers.js";
-import { api, type MgmtBroker, startMgmtBroker, warrenctl } from "../support/mgmt-broker.js";
+import {
+  api,
+  type MgmtBroker,
+  startMgmtBroker,
+  warrenctl,
+  warrenctlInProcess,
+} from "../support/mgmt-broker.js";
 import { warrenOnly } from "../support/warren-only.js";
 
 // warrenctl verb by verb against a real Warren: output shaped as rabbitmqctl's
@@ -36,7 +42,8 @@ after(async () => {
   await node?.stop();
 });
 
-const ctl = (...args: string[]) => warrenctl(node.mgmtUrl, args);
+// Most verbs run in-process (fast); a few below run bin/warrenctl.js itself.
+const ctl = (...args: string[]) => warrenctlInProcess(node.mgmtUrl, args);
 
 /** The tab-separated rows after the "Listing ..." and header lines. */
 function rows(stdout: string): string[][] {

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import net from "node:net";
 import { join } from "node:path";
+import { runWarrenctl } from "../../src/cli/warrenctl.js";
 import {
   type BrokerUnderTest,
   REPO_ROOT,
@@ -148,4 +149,30 @@ export function shell(mgmtUrl: string, script: string): Promise<CliRun> {
   return run("/bin/sh", ["-c", script], {
     env: { WARRENCTL: `${process.execPath} ${WARRENCTL} --url ${mgmtUrl}` },
   });
+}
+
+/**
+ * warrenctl run in this process (the same code as bin/warrenctl.js without the
+ * node start-up): for the many verb tests; the pipelines and lifecycle tests run
+ * the real executable.
+ */
+export async function warrenctlInProcess(
+  mgmtUrl: string,
+  args: readonly string[],
+): Promise<CliRun> {
+  let stdout = "";
+  let stderr = "";
+  const exitCode = await runWarrenctl(
+    ["--url", mgmtUrl, ...args],
+    {},
+    {
+      stdout: (t) => {
+        stdout += t;
+      },
+      stderr: (t) => {
+        stderr += t;
+      },
+    },
+  );
+  return { stdout, stderr, exitCode };
 }

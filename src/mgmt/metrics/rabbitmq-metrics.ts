@@ -1,88 +1,9 @@
-import type { MessageQueue } from "../../queue/message-queue.js";
 import { VERSION } from "../../version.js";
 import type { NodeContext } from "../node-context.js";
 import { socketsLimitFor } from "../process-facts.js";
 import { RABBITMQ_API_VERSION } from "../views/format.js";
-import { queueCounts } from "../views/queue-view.js";
-import type { Exposition, Sample } from "./exposition.js";
-
-type QueueMetric = [name: string, help: string, value: (q: MessageQueue) => number];
-
-/** rabbitmq_prometheus's queue families (queue_coarse_metrics and queue_metrics). */
-const QUEUE_METRICS: QueueMetric[] = [
-  [
-    "rabbitmq_queue_messages_ready",
-    "Messages ready to be delivered to consumers",
-    (q) => q.messageCount,
-  ],
-  [
-    "rabbitmq_queue_messages_unacked",
-    "Messages delivered to consumers but not yet acknowledged",
-    (q) => q.unacked,
-  ],
-  [
-    "rabbitmq_queue_messages",
-    "Sum of ready and unacknowledged messages - total queue depth",
-    (q) => q.messageCount + q.unacked,
-  ],
-  ["rabbitmq_queue_consumers", "Consumers on a queue", (q) => q.consumerCount],
-  [
-    "rabbitmq_queue_process_memory_bytes",
-    "Memory in bytes used by the queue (an estimate)",
-    (q) => queueCounts(q).memory,
-  ],
-  [
-    "rabbitmq_queue_messages_ram",
-    "Ready and unacknowledged messages stored in memory",
-    (q) => queueCounts(q).readyRam + q.unacked,
-  ],
-  [
-    "rabbitmq_queue_messages_ram_bytes",
-    "Size of ready and unacknowledged messages stored in memory",
-    (q) => queueCounts(q).bytesRam,
-  ],
-  [
-    "rabbitmq_queue_messages_ready_ram",
-    "Ready messages stored in memory",
-    (q) => queueCounts(q).readyRam,
-  ],
-  [
-    "rabbitmq_queue_messages_unacked_ram",
-    "Unacknowledged messages stored in memory",
-    (q) => q.unacked,
-  ],
-  [
-    "rabbitmq_queue_messages_bytes",
-    "Size in bytes of ready and unacknowledged messages",
-    (q) => q.ready.bytes + q.unackedBytes,
-  ],
-  ["rabbitmq_queue_messages_ready_bytes", "Size in bytes of ready messages", (q) => q.ready.bytes],
-  [
-    "rabbitmq_queue_messages_unacked_bytes",
-    "Size in bytes of all unacknowledged messages",
-    (q) => q.unackedBytes,
-  ],
-  [
-    "rabbitmq_queue_messages_paged_out",
-    "Messages paged out to disk",
-    (q) => queueCounts(q).pagedOut,
-  ],
-  [
-    "rabbitmq_queue_messages_paged_out_bytes",
-    "Size in bytes of messages paged out to disk",
-    (q) => queueCounts(q).bytesPagedOut,
-  ],
-];
-
-function allQueues(ctx: NodeContext): MessageQueue[] {
-  return [...ctx.broker.vhosts.values()].flatMap((v) => [...v.queues.values()]);
-}
-
-function sum(values: Iterable<number>): number {
-  let n = 0;
-  for (const v of values) n += v;
-  return n;
-}
+import type { Exposition } from "./exposition.js";
+import { sum, writeObjectMetrics } from "./object-metrics.js";
 
 /**
  * The families of RabbitMQ's /metrics (aggregated: one sample per family) and
@@ -95,7 +16,7 @@ export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject:
   const f = ctx.processFacts();
   const conns = ctx.connections();
   const channels = conns.flatMap((c) => [...c.channels.values()]);
-  const queues = allQueues(ctx);
+  const queueCount = sum([...b.vhosts.values()].map((v) => v.queues.size));
   const alarms = ctx.alarms();
 
   exp
@@ -188,91 +109,8 @@ export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject:
       "is 1 if VM memory watermark alarm is in effect",
       alarms.some((a) => a.resource === "memory") ? 1 : 0,
     );
-
-  for (const [name, help, value] of QUEUE_METRICS) {
-    const samples: Sample[] = perObject
-      ? queues.map((q) => ({
-          labels: { vhost: q.definition.vhost, queue: q.name },
-          value: value(q),
-        }))
-      : [{ value: sum(queues.map(value)) }];
-    exp.family(name, "gauge", help, samples);
-  }
-
+  writeObjectMetrics(exp, ctx, perObject);
   exp
-    .single(
-      "rabbitmq_channel_consumers",
-      "gauge",
-      "Consumers on a channel",
-      sum(channels.map((c) => c.consumers.size)),
-    )
-    .single(
-      "rabbitmq_channel_messages_unacked",
-      "gauge",
-      "Delivered but not yet acknowledged messages",
-      sum(channels.map((c) => c.unacked.size)),
-    )
-    .single(
-      "rabbitmq_channel_messages_unconfirmed",
-      "gauge",
-      "Published but not yet confirmed messages",
-      sum(channels.map((c) => c.confirms.outstanding)),
-    )
-    .single(
-      "rabbitmq_channel_messages_uncommitted",
-      "gauge",
-      "Messages received in a transaction but not yet committed",
-      sum(channels.map((c) => c.txActions.filter((a) => a.kind === "publish").length)),
-    )
-    .single(
-      "rabbitmq_channel_acks_uncommitted",
-      "gauge",
-      "Message acknowledgements in a transaction not yet committed",
-      sum(channels.map((c) => c.txPendingTags.size)),
-    )
-    .single(
-      "rabbitmq_consumer_prefetch",
-      "gauge",
-      "Limit of unacknowledged messages for each consumer",
-      sum(channels.map((c) => c.prefetchCount)),
-    )
-    .single(
-      "rabbitmq_channel_prefetch",
-      "gauge",
-      "Total limit of unacknowledged messages for all consumers on a channel",
-      sum(channels.map((c) => c.globalPrefetchCount)),
-    )
-    .single(
-      "rabbitmq_connection_incoming_bytes_total",
-      "counter",
-      "Total number of bytes received on a connection",
-      sum(conns.map((c) => c.stats.recvOct)),
-    )
-    .single(
-      "rabbitmq_connection_outgoing_bytes_total",
-      "counter",
-      "Total number of bytes sent on a connection",
-      sum(conns.map((c) => c.stats.sendOct)),
-    )
-    .single(
-      "rabbitmq_connection_incoming_packets_total",
-      "counter",
-      "Total number of packets received on a connection",
-      sum(conns.map((c) => c.stats.recvCnt)),
-    )
-    .single(
-      "rabbitmq_connection_outgoing_packets_total",
-      "counter",
-      "Total number of packets sent on a connection",
-      sum(conns.map((c) => c.stats.sendCnt)),
-    )
-    .single(
-      "rabbitmq_connection_pending_packets",
-      "gauge",
-      "Number of packets waiting to be sent on a connection",
-      sum(conns.map((c) => c.transport.writableLength)),
-    )
-    .single("rabbitmq_connection_channels", "gauge", "Channels on a connection", channels.length)
     .single("rabbitmq_connections", "gauge", "Connections currently open", conns.length)
     .single("rabbitmq_channels", "gauge", "Channels currently open", channels.length)
     .single(
@@ -281,7 +119,7 @@ export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject:
       "Consumers currently connected",
       sum(channels.map((c) => c.consumers.size)),
     )
-    .single("rabbitmq_queues", "gauge", "Queues available", queues.length);
+    .single("rabbitmq_queues", "gauge", "Queues available", queueCount);
 
   exp.family("rabbitmq_build_info", "untyped", "RabbitMQ & Erlang/OTP version info", [
     {
@@ -333,4 +171,36 @@ export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject:
     .family("rabbitmq_global_consumers", "gauge", "Current number of consumers", [
       { labels: amqp, value: sum(channels.map((c) => c.consumers.size)) },
     ]);
+  writeDeadLetterMetrics(exp, ctx);
+}
+
+const DEAD_LETTER_HELP: Record<string, string> = {
+  expired: "Total number of messages dead-lettered due to message TTL exceeded",
+  rejected: "Total number of messages dead-lettered due to basic.reject or basic.nack",
+  maxlen: "Total number of messages dead-lettered due to overflow drop-head or reject-publish-dlx",
+  delivery_limit: "Total number of messages dead-lettered due to delivery-limit exceeded",
+};
+
+/**
+ * rabbitmq_global_messages_dead_lettered_<reason>_total with RabbitMQ's labels:
+ * at_most_once counts messages sent to a dead-letter exchange, disabled counts
+ * those dropped because the queue has none.
+ */
+function writeDeadLetterMetrics(exp: Exposition, ctx: NodeContext): void {
+  const k = ctx.broker.counters;
+  for (const reason of ["expired", "rejected", "maxlen", "delivery_limit"] as const) {
+    const labels = (strategy: string) => ({
+      queue_type: "rabbit_classic_queue",
+      dead_letter_strategy: strategy,
+    });
+    exp.family(
+      `rabbitmq_global_messages_dead_lettered_${reason}_total`,
+      "counter",
+      DEAD_LETTER_HELP[reason]!,
+      [
+        { labels: labels("at_most_once"), value: k.deadLetteredByReason[reason] },
+        { labels: labels("disabled"), value: k.droppedByReason[reason] },
+      ],
+    );
+  }
 }

@@ -1,17 +1,5 @@
-import type { BrokerCounters } from "../../vhost/broker.js";
 import type { NodeContext } from "../node-context.js";
 import type { Exposition, Sample } from "./exposition.js";
-
-/**
- * Dead-letter totals by reason, when the core counts them. RabbitMQ's reasons are
- * rejected, expired, maxlen and delivery_limit; the metric is emitted only once
- * the broker's counters carry them.
- */
-function deadLetterSamples(counters: BrokerCounters): Sample[] {
-  const byReason = (counters as unknown as { deadLettered?: Record<string, number> }).deadLettered;
-  if (!byReason || typeof byReason !== "object") return [];
-  return Object.entries(byReason).map(([reason, value]) => ({ labels: { reason }, value }));
-}
 
 /**
  * Warren's own metrics, beyond RabbitMQ's: what the doctor looks at, so the same
@@ -56,15 +44,39 @@ export function writeWarrenMetrics(exp: Exposition, ctx: NodeContext, perObject:
       "is 1 while the message store cannot write or sync (persistent publishes are refused)",
       ctx.alarms().some((a) => a.resource === "message_store") ? 1 : 0,
     );
-  const dead = deadLetterSamples(k);
-  if (dead.length > 0) {
-    exp.family(
+  const byReason = (table: Record<string, number>): Sample[] =>
+    Object.entries(table).map(([reason, value]) => ({ labels: { reason }, value }));
+  exp
+    .family(
       "warren_messages_dead_lettered_total",
       "counter",
-      "Messages dead-lettered, by reason (rejected, expired, maxlen, delivery_limit)",
-      dead,
+      "Messages dead-lettered to another exchange, by reason (rejected, expired, maxlen, delivery_limit)",
+      byReason(k.deadLetteredByReason),
+    )
+    .family(
+      "warren_messages_discarded_total",
+      "counter",
+      "Messages that left a queue unacknowledged and went nowhere (no dead-letter exchange, or it routed nowhere), by reason",
+      byReason(k.droppedByReason),
+    )
+    .single(
+      "warren_dead_letter_cycles_total",
+      "counter",
+      "Dead-lettered messages dropped because they would have cycled back to their queue",
+      k.deadLetterCycles,
+    )
+    .single(
+      "warren_messages_unroutable_captured_total",
+      "counter",
+      "Unroutable messages kept in a vhost's capture queue instead of dropped",
+      k.unroutableCaptured,
+    )
+    .single(
+      "warren_queues_expired_total",
+      "counter",
+      "Queues deleted because they were unused past their expiry (x-expires)",
+      k.queuesExpired,
     );
-  }
   if (perObject) {
     const samples: Sample[] = [];
     for (const v of ctx.broker.vhosts.values()) {

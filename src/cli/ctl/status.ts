@@ -40,7 +40,7 @@ export function statusTerm(s: Status): Term {
       ),
     ),
     kv("vm_memory_calculation_strategy", atom("rss")),
-    kv("vm_memory_limit", Number(s.vm_memory_limit)),
+    kv("vm_memory_limit", Number(s.vm_memory_high_watermark_limit)),
     kv("disk_free_limit", Number(s.disk_free_limit)),
     kv("disk_free", Number(s.disk_free)),
     kv("file_descriptors", [

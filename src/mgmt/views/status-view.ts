@@ -50,7 +50,7 @@ export function statusView(ctx: NodeContext): Json {
     },
     vm_memory_calculation_strategy: "rss",
     // No memory watermark yet (issue 5): the machine's memory is the only limit.
-    vm_memory_limit: f.totalSystemMemoryBytes,
+    vm_memory_high_watermark_limit: f.totalSystemMemoryBytes,
     disk_free: f.diskFreeBytes,
     disk_free_limit: 0,
     file_descriptors: fileDescriptors(ctx),

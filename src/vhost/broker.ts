@@ -69,6 +69,13 @@ export interface EnqueueOutcome {
   readonly rejected: boolean;
 }
 
+/** What the broker needs of a connection: enough to list it and to close it. */
+export interface RegisteredConnection {
+  readonly id: number;
+  readonly vhost: { readonly name: string } | undefined;
+  close(code: number, text: string): void;
+}
+
 /** Durable storage, provided by the runtime when the node has a data directory. */
 export interface BrokerPersistence {
   readonly store: MessageStore;
@@ -86,7 +93,7 @@ export interface BrokerPersistence {
 export class Broker {
   readonly vhosts = new Map<string, VirtualHost>();
   readonly users = new UserStore();
-  readonly connections = new Set<{ readonly id: number }>();
+  readonly connections = new Set<RegisteredConnection>();
   readonly replyConsumers = new Map<string, ReplyConsumer>();
   readonly counters: BrokerCounters = {
     connectionsOpened: 0,
@@ -172,6 +179,46 @@ export class Broker {
     this.vhosts.set(name, vhost);
     this.definitionsChanged();
     return vhost;
+  }
+
+  /**
+   * Deletes a vhost with everything in it: its connections are closed with 320
+   * (RabbitMQ's text), its queues deleted (their stored messages released), its
+   * policies dropped.
+   */
+  deleteVhost(name: string): boolean {
+    const vhost = this.vhosts.get(name);
+    if (!vhost) return false;
+    for (const c of [...this.connections]) {
+      if (c.vhost?.name === name) c.close(320, `CONNECTION_FORCED - vhost '${name}' is deleted`);
+    }
+    for (const q of [...vhost.queues.values()]) vhost.removeQueue(q);
+    this.vhosts.delete(name);
+    this.policies.dropVhost(name);
+    this.users.permissions.delete(name);
+    this.log.info({ vhost: name }, `deleted vhost '${name}'`);
+    this.definitionsChanged();
+    return true;
+  }
+
+  /**
+   * Beyond RabbitMQ: unroutable messages published in this vhost go to the named
+   * queue instead of vanishing (undefined turns capture off). The queue must exist.
+   */
+  setUnroutableCapture(vhostName: string, queue: string | undefined): void {
+    const vhost = this.vhosts.get(vhostName);
+    if (!vhost) throw new Error(`vhost '${vhostName}' does not exist`);
+    if (queue !== undefined && !vhost.queues.has(queue)) {
+      throw new Error(`queue '${queue}' does not exist in vhost '${vhostName}'`);
+    }
+    vhost.unroutableQueue = queue;
+    this.log.info(
+      { vhost: vhostName, queue },
+      queue
+        ? `unroutable messages in vhost '${vhostName}' are captured in queue '${queue}'`
+        : `unroutable capture off in vhost '${vhostName}'`,
+    );
+    this.definitionsChanged();
   }
 
   newMessageId(): number {

@@ -53,6 +53,8 @@ export class VirtualHost implements ExchangeLookup {
   readonly queues = new Map<string, MessageQueue>();
   /** Beyond RabbitMQ: where unroutable messages go instead of vanishing (set by an operator). */
   unroutableQueue: string | undefined;
+  /** Unroutable publishes in this vhost (each exchange counts its own too). */
+  unroutable = 0;
   /** Queue type for declarations without x-queue-type. */
   defaultQueueType = "classic";
   /** Bindings by destination, so deleting a queue or exchange can drop its bindings. */

@@ -113,6 +113,7 @@ function route(
   if (routed === 0) {
     broker.counters.messagesUnroutable++;
     exchange.unroutable++;
+    ch.vhost.unroutable++;
     outcome = captureUnroutable(ch, message) ?? outcome;
     if (mandatory) returnUnroutable(ch, message);
   }

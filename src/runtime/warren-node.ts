@@ -14,6 +14,7 @@ import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, type ListenAddress } from "./amqp-listener.js";
 import { FlushScheduler } from "./flush-scheduler.js";
+import { type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
 
 export interface NodeOptions {
   readonly settings: BrokerSettings;
@@ -24,6 +25,7 @@ export interface NodeOptions {
   readonly tickMs?: number;
   /** Message log segment size (tests use small ones to exercise reclamation). */
   readonly segmentBytes?: number;
+  readonly resourceLimits?: ResourceLimits;
 }
 
 /**
@@ -54,11 +56,36 @@ export class WarrenNode {
       schedule: (fn) => setImmediate(fn),
     });
     this.flusher = flusher = new FlushScheduler(this.broker);
-    this.listener = new AmqpListener(this.broker, this.flusher);
+    this.listener = new AmqpListener(this.broker, this.flusher, (address) =>
+      this.admission(address),
+    );
+    this.resources = new ResourceMonitor(
+      this.broker,
+      options.resourceLimits ?? {
+        memoryHighWatermark: { relative: 0.6 },
+        diskFreeLimitBytes: 50_000_000,
+      },
+      options.dataDir,
+      () => this.listener.sockets.size,
+    );
+    this.broker.resources = this.resources.stats;
+  }
+
+  readonly resources: ResourceMonitor;
+
+  /** Near the descriptor limit new connections are refused, so existing ones keep theirs. */
+  private admission(remoteAddress: string): string | undefined {
+    void remoteAddress;
+    if (!this.resources.acceptsConnections()) {
+      const s = this.resources.stats;
+      return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;
+    }
+    return undefined;
   }
 
   async start(): Promise<void> {
     this.recover();
+    this.resources.start();
     await this.listener.listen(this.options.listen);
     const tickMs = this.options.tickMs ?? 200;
     this.ticker = setInterval(() => this.tick(), tickMs);
@@ -128,6 +155,7 @@ export class WarrenNode {
   /** Stops listening and closes every connection with 320 CONNECTION_FORCED, as RabbitMQ does on shutdown. */
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
+    this.resources.stop();
     // net.Server.close() waits for every connection to end, so close them meanwhile.
     const closed = this.listener.close();
     for (const conn of [...this.listener.sockets.values()]) {

@@ -11,6 +11,7 @@ import { type QueueSettings, resolveQueueSettings } from "../queue/queue-setting
 import type { Exchange } from "../routing/exchange.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { MessageStore } from "../store/message-store.js";
+import { type AlarmResource, AlarmState, type ResourceStats } from "./alarms.js";
 import type { BrokerSettings } from "./broker-settings.js";
 import { deadLetter } from "./dead-lettering.js";
 import { buildSnapshot } from "./definitions.js";
@@ -73,7 +74,10 @@ export interface EnqueueOutcome {
 export interface RegisteredConnection {
   readonly id: number;
   readonly vhost: { readonly name: string } | undefined;
+  readonly user: { readonly name: string } | undefined;
   close(code: number, text: string): void;
+  /** A resource alarm was set or cleared: block or unblock if this connection publishes. */
+  alarmsChanged(): void;
 }
 
 /** Durable storage, provided by the runtime when the node has a data directory. */
@@ -114,6 +118,9 @@ export class Broker {
     queuesExpired: 0,
   };
   readonly policies = new PolicyStore();
+  readonly alarms = new AlarmState();
+  /** Descriptor, memory, disk and event-loop figures, kept fresh by the runtime's resource monitor. */
+  resources: Readonly<ResourceStats> | undefined;
   readonly startedAtMs: number;
   /** Queues whose dispatch stopped at its batch limit, to resume on the next turn. */
   readonly pendingDispatch = new Set<MessageQueue>();
@@ -179,6 +186,22 @@ export class Broker {
     this.vhosts.set(name, vhost);
     this.definitionsChanged();
     return vhost;
+  }
+
+  /** A resource crossed (or came back under) its limit: every connection re-evaluates its block. */
+  setAlarm(resource: AlarmResource, on: boolean, detail: string): void {
+    if (!this.alarms.set(resource, on)) return;
+    if (on)
+      this.log.error(
+        { resource, detail },
+        `${resource} resource limit alarm set on node ${this.settings.nodeName}: ${detail}; publishers are blocked`,
+      );
+    else
+      this.log.warn(
+        { resource, detail },
+        `${resource} resource limit alarm cleared on node ${this.settings.nodeName}: ${detail}`,
+      );
+    for (const c of this.connections) c.alarmsChanged();
   }
 
   /**

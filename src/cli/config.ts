@@ -30,6 +30,8 @@ Options (each has an environment variable; flags win):
                        (WARREN_VM_MEMORY_HIGH_WATERMARK, default 0.6)
   --disk-free-limit S  disk alarm when free space under the data directory falls below S
                        (WARREN_DISK_FREE_LIMIT, default 50MB)
+  --max-connections N  most AMQP connections on the node (WARREN_MAX_CONNECTIONS, default 0 = no limit)
+  --tcp-keepalive S    TCP keepalive after S idle seconds (WARREN_TCP_KEEPALIVE, default 0 = off)
   --help               this text
 `;
 
@@ -58,6 +60,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "consumer-timeout": { type: "string" },
       "vm-memory-high-watermark": { type: "string" },
       "disk-free-limit": { type: "string" },
+      "max-connections": { type: "string" },
+      "tcp-keepalive": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -89,6 +93,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       values["channel-max"] ?? env.WARREN_CHANNEL_MAX,
       DEFAULT_SETTINGS.channelMax,
     ),
+    maxConnections: int(
+      "--max-connections",
+      values["max-connections"] ?? env.WARREN_MAX_CONNECTIONS,
+      0,
+    ),
+    tcpKeepaliveSec: int("--tcp-keepalive", values["tcp-keepalive"] ?? env.WARREN_TCP_KEEPALIVE, 0),
     consumerTimeoutMs: int(
       "--consumer-timeout",
       values["consumer-timeout"] ?? env.WARREN_CONSUMER_TIMEOUT,

@@ -221,6 +221,7 @@ export class AmqpConnection {
         `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
       );
     }
+    this.broker.admitChannel(this.user!.name);
     const channel = new Channel(this, channelId);
     this.channels.set(channelId, channel);
     this.broker.counters.channelsOpened++;
@@ -466,6 +467,7 @@ export class AmqpConnection {
     this.terminated = true;
     this.shutdownChannels();
     this.vhost?.dropExclusiveQueues(this);
+    if (this.vhost && this.user) this.broker.connectionClosed(this.vhost.name, this.user.name);
     if (this.broker.connections.delete(this)) this.broker.counters.connectionsClosed++;
     this.broker.log.info(
       { connection: this.name, peer: this.peer, user: this.user?.name, reason: this.closeReason },

@@ -86,6 +86,8 @@ export class AmqpListener {
       return;
     }
     const flusher = this.flusher;
+    const keepaliveSec = this.broker.settings.tcpKeepaliveSec;
+    if (keepaliveSec > 0) socket.setKeepAlive(true, keepaliveSec * 1000);
     let conn: AmqpConnection;
     const transport: Transport = {
       remoteAddress: socket.remoteAddress ?? "unknown",

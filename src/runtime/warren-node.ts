@@ -75,7 +75,10 @@ export class WarrenNode {
 
   /** Near the descriptor limit new connections are refused, so existing ones keep theirs. */
   private admission(remoteAddress: string): string | undefined {
-    void remoteAddress;
+    const coolOffMs = this.broker.loginThrottle.coolingOff(remoteAddress, this.broker.clock());
+    if (coolOffMs > 0) {
+      return `too many failed logins from ${remoteAddress}; refused for another ${Math.ceil(coolOffMs / 1000)} s`;
+    }
     if (!this.resources.acceptsConnections()) {
       const s = this.resources.stats;
       return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { ListenAddress } from "../runtime/amqp-listener.js";
+import { parseBytes, parseWatermark, type ResourceLimits } from "../runtime/resource-monitor.js";
 import { type BrokerSettings, DEFAULT_SETTINGS } from "../vhost/broker-settings.js";
 
 export interface ServerConfig {
@@ -9,6 +10,7 @@ export interface ServerConfig {
   readonly logLevel: string;
   /** Message log segment size in bytes (tests use small ones). */
   readonly segmentBytes: number | undefined;
+  readonly resourceLimits: ResourceLimits;
   /** Management HTTP API port (0 disables it). */
   readonly mgmtPort: number;
   /** Prometheus metrics port (0 disables it). */
@@ -30,6 +32,12 @@ Options (each has an environment variable; flags win):
   --mgmt-port N        management HTTP API port, 0 disables (WARREN_MGMT_PORT, default 15672)
   --prometheus-port N  Prometheus metrics port, 0 disables (WARREN_PROMETHEUS_PORT, default 15692)
   --consumer-timeout MS delivery acknowledgement timeout (WARREN_CONSUMER_TIMEOUT, default 1800000, 0 = off)
+  --vm-memory-high-watermark W  memory alarm threshold: a fraction of RAM (0.6) or a size (2GB)
+                       (WARREN_VM_MEMORY_HIGH_WATERMARK, default 0.6)
+  --disk-free-limit S  disk alarm when free space under the data directory falls below S
+                       (WARREN_DISK_FREE_LIMIT, default 50MB)
+  --max-connections N  most AMQP connections on the node (WARREN_MAX_CONNECTIONS, default 0 = no limit)
+  --tcp-keepalive S    TCP keepalive after S idle seconds (WARREN_TCP_KEEPALIVE, default 0 = off)
   --help               this text
 `;
 
@@ -58,6 +66,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "mgmt-port": { type: "string" },
       "prometheus-port": { type: "string" },
       "consumer-timeout": { type: "string" },
+      "vm-memory-high-watermark": { type: "string" },
+      "disk-free-limit": { type: "string" },
+      "max-connections": { type: "string" },
+      "tcp-keepalive": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -89,6 +101,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       values["channel-max"] ?? env.WARREN_CHANNEL_MAX,
       DEFAULT_SETTINGS.channelMax,
     ),
+    maxConnections: int(
+      "--max-connections",
+      values["max-connections"] ?? env.WARREN_MAX_CONNECTIONS,
+      0,
+    ),
+    tcpKeepaliveSec: int("--tcp-keepalive", values["tcp-keepalive"] ?? env.WARREN_TCP_KEEPALIVE, 0),
     consumerTimeoutMs: int(
       "--consumer-timeout",
       values["consumer-timeout"] ?? env.WARREN_CONSUMER_TIMEOUT,
@@ -121,6 +139,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     prometheusPort,
     dataDir: values["data-dir"] ?? env.WARREN_DATA_DIR ?? "./data",
     logLevel: values["log-level"] ?? env.WARREN_LOG_LEVEL ?? "info",
+    resourceLimits: {
+      memoryHighWatermark: parseWatermark(
+        values["vm-memory-high-watermark"] ?? env.WARREN_VM_MEMORY_HIGH_WATERMARK ?? "0.6",
+      ),
+      diskFreeLimitBytes: parseBytes(
+        values["disk-free-limit"] ?? env.WARREN_DISK_FREE_LIMIT ?? "50MB",
+      ),
+    },
     segmentBytes:
       (values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES)
         ? int("--segment-bytes", values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES, 0)

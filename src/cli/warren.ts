@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     log,
     segmentBytes: config.segmentBytes,
+    resourceLimits: config.resourceLimits,
     mgmtPort: config.mgmtPort,
     prometheusPort: config.prometheusPort,
   });

@@ -96,7 +96,12 @@ export class MgmtService {
     private readonly log: Log,
     private readonly options: MgmtOptions,
   ) {
-    this.probe = new ProcessProbe(options.dataDir, broker.startedAtMs, broker.clock);
+    this.probe = new ProcessProbe(
+      options.dataDir,
+      () => broker.resources,
+      broker.startedAtMs,
+      broker.clock,
+    );
     const connections = () => [...options.amqp.connections()];
     this.context = {
       broker,

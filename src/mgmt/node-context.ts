@@ -13,9 +13,10 @@ export interface ListenerInfo {
 }
 
 /**
- * A resource alarm. RabbitMQ's kinds are memory, disk and file_descriptor_limit
- * (issue 5 adds them to Warren); "message_store" is Warren's: the message log
- * cannot write or sync, so persistent publishes are nacked until it clears.
+ * A resource alarm: memory and disk as RabbitMQ's (publishers are blocked while
+ * one is set); "message_store" is Warren's: the message log cannot write or sync,
+ * so persistent publishes are nacked until it clears. Like RabbitMQ 3.x, running
+ * out of descriptors is not an alarm: new connections are refused instead.
  */
 export interface Alarm {
   readonly resource: "memory" | "disk" | "file_descriptor_limit" | "message_store";
@@ -25,10 +26,19 @@ export interface Alarm {
 
 /** Every alarm in effect on this node now. */
 export function activeAlarms(broker: Broker): Alarm[] {
-  const alarms: Alarm[] = [];
+  const node = broker.settings.nodeName;
+  const r = broker.resources;
+  const alarms: Alarm[] = broker.alarms.list().map((resource) => ({
+    resource,
+    node,
+    reason:
+      resource === "memory"
+        ? `memory used ${r?.memoryUsedBytes ?? "?"} bytes, above the high watermark of ${r?.memoryLimitBytes ?? "?"} bytes`
+        : `free disk space ${r?.diskFreeBytes ?? "?"} bytes, below the limit of ${r?.diskFreeLimitBytes ?? "?"} bytes`,
+  }));
   const storeAlarm = broker.store?.alarm;
   if (storeAlarm) {
-    alarms.push({ resource: "message_store", node: broker.settings.nodeName, reason: storeAlarm });
+    alarms.push({ resource: "message_store", node, reason: storeAlarm });
   }
   return alarms;
 }

@@ -11,6 +11,10 @@ export interface ProcessFacts {
   readonly fdLimit: number;
   readonly memory: NodeJS.MemoryUsage;
   readonly totalSystemMemoryBytes: number;
+  /** The memory high watermark (the memory alarm's threshold), bytes. */
+  readonly memoryLimitBytes: number;
+  /** The disk free limit (the disk alarm's threshold), bytes. */
+  readonly diskFreeLimitBytes: number;
   readonly processors: number;
   /** Free bytes on the data directory's file system (-1 when unknown). */
   readonly diskFreeBytes: number;
@@ -85,6 +89,10 @@ export class ProcessProbe {
 
   constructor(
     private readonly dataDir: string,
+    /** The alarm thresholds the broker's resource monitor uses, when it runs. */
+    private readonly limits: () =>
+      | { memoryLimitBytes: number; diskFreeLimitBytes: number }
+      | undefined,
     readonly startedAtMs: number,
     private readonly clock: () => number = Date.now,
     /** The histogram covers at least this long before it starts again. */
@@ -129,6 +137,8 @@ export class ProcessProbe {
       fdLimit: readFdLimit(),
       memory: process.memoryUsage(),
       totalSystemMemoryBytes: totalmem(),
+      memoryLimitBytes: this.limits()?.memoryLimitBytes ?? totalmem(),
+      diskFreeLimitBytes: this.limits()?.diskFreeLimitBytes ?? 0,
       processors: availableParallelism(),
       diskFreeBytes: diskFree(this.dataDir),
       eventLoopDelay: this.eventLoopDelay(),

@@ -15,6 +15,7 @@ import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, type ListenAddress } from "./amqp-listener.js";
 import { FlushScheduler } from "./flush-scheduler.js";
+import { type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
 
 export interface NodeOptions {
   readonly settings: BrokerSettings;
@@ -25,6 +26,7 @@ export interface NodeOptions {
   readonly tickMs?: number;
   /** Message log segment size (tests use small ones to exercise reclamation). */
   readonly segmentBytes?: number;
+  readonly resourceLimits?: ResourceLimits;
   /** Management HTTP API and Prometheus ports; absent or 0 disables each. */
   readonly mgmtPort?: number;
   readonly prometheusPort?: number;
@@ -59,11 +61,39 @@ export class WarrenNode {
       schedule: (fn) => setImmediate(fn),
     });
     this.flusher = flusher = new FlushScheduler(this.broker);
-    this.listener = new AmqpListener(this.broker, this.flusher);
+    this.listener = new AmqpListener(this.broker, this.flusher, (address) =>
+      this.admission(address),
+    );
+    this.resources = new ResourceMonitor(
+      this.broker,
+      options.resourceLimits ?? {
+        memoryHighWatermark: { relative: 0.6 },
+        diskFreeLimitBytes: 50_000_000,
+      },
+      options.dataDir,
+      () => this.listener.sockets.size,
+    );
+    this.broker.resources = this.resources.stats;
+  }
+
+  readonly resources: ResourceMonitor;
+
+  /** Near the descriptor limit new connections are refused, so existing ones keep theirs. */
+  private admission(remoteAddress: string): string | undefined {
+    const coolOffMs = this.broker.loginThrottle.coolingOff(remoteAddress, this.broker.clock());
+    if (coolOffMs > 0) {
+      return `too many failed logins from ${remoteAddress}; refused for another ${Math.ceil(coolOffMs / 1000)} s`;
+    }
+    if (!this.resources.acceptsConnections()) {
+      const s = this.resources.stats;
+      return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;
+    }
+    return undefined;
   }
 
   async start(): Promise<void> {
     this.recover();
+    this.resources.start();
     await this.listener.listen(this.options.listen);
     const { mgmtPort = 0, prometheusPort = 0 } = this.options;
     if (mgmtPort !== 0 || prometheusPort !== 0) {
@@ -146,6 +176,7 @@ export class WarrenNode {
   /** Stops listening and closes every connection with 320 CONNECTION_FORCED, as RabbitMQ does on shutdown. */
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
+    this.resources.stop();
     await this.mgmt?.stop();
     // net.Server.close() waits for every connection to end, so close them meanwhile.
     const closed = this.listener.close();

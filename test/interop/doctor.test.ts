@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { DoctorReport } from "../../src/doctor/doctor.js";
 import { type Connection, connect, sleep, withTimeout } from "../support/amqplib-helpers.js";
-import { type MgmtBroker, run, startMgmtBroker, warrenctl } from "../support/mgmt-broker.js";
+import { type MgmtBroker, startMgmtBroker, warrenctl } from "../support/mgmt-broker.js";
 import { RawAmqpClient } from "../support/raw-amqp-client.js";
 import { warrenOnly } from "../support/warren-only.js";
 
@@ -241,36 +241,32 @@ describe("warrenctl doctor on conditions created for real", { skip }, () => {
   });
 
   test("file descriptors: under 20% headroom is reported with rabbitmqctl's numbers (seed 001)", async () => {
-    await withNode(async (node) => {
-      const pid = node.broker.process!.pid!;
-      const before = JSON.parse(
+    // ulimit -n 200: RabbitMQ's arithmetic gives (200 - 100) * 0.9 = 90 sockets.
+    const node = await startMgmtBroker({ maxOpenFiles: 200 });
+    const conns: Connection[] = [];
+    try {
+      while (conns.length < 75) conns.push(await connect(node.broker.url));
+      const { report } = await doctor(node);
+      const f = finding(report, "file-descriptors");
+      assert.equal(f.title, "only 17% of file descriptors are free");
+      assert.match(
+        f.evidence[0]!,
+        /^\{file_descriptors,\[\{total_limit,200\},\{total_used,\d+\},\{sockets_limit,90\},\{sockets_used,75\}\]\}$/,
+      );
+      assert.match(f.remedy, /LimitNOFILE/);
+      const status = JSON.parse(
         (await warrenctl(node.mgmtUrl, ["status", "--formatter", "json"])).stdout,
       );
-      // Leave room for 60 more connections and a few spare descriptors (the doctor's
-      // own HTTP request needs one): about 10% stays free.
-      const limit = before.file_descriptors.total_used + 70;
-      const lowered = await run("/usr/bin/prlimit", [`--pid=${pid}`, `--nofile=${limit}:${limit}`]);
-      assert.equal(lowered.exitCode, 0, lowered.stderr);
-      const conns: Connection[] = [];
-      try {
-        while (conns.length < 60) conns.push(await connect(node.broker.url));
-        const { report } = await doctor(node);
-        const f = finding(report, "file-descriptors");
-        assert.match(f.title, /only \d+% of file descriptors are free/);
-        assert.match(
-          f.evidence[0]!,
-          new RegExp(`\\{file_descriptors,\\[\\{total_limit,${limit}\\},\\{total_used,\\d+\\}`),
-        );
-        assert.match(f.remedy, /LimitNOFILE/);
-        const status = JSON.parse(
-          (await warrenctl(node.mgmtUrl, ["status", "--formatter", "json"])).stdout,
-        );
-        assert.equal(status.file_descriptors.total_limit, limit);
-        assert.ok(status.file_descriptors.total_used >= before.file_descriptors.total_used + 60);
-        assert.equal(status.file_descriptors.sockets_used, 60);
-      } finally {
-        for (const c of conns) await c.close().catch(() => {});
-      }
-    });
+      assert.deepEqual(
+        {
+          limit: status.file_descriptors.total_limit,
+          sockets: status.file_descriptors.sockets_used,
+        },
+        { limit: 200, sockets: 75 },
+      );
+    } finally {
+      for (const c of conns) await c.close().catch(() => {});
+      await node.stop();
+    }
   });
 });

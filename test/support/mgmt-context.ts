@@ -29,6 +29,8 @@ export const FIXED_FACTS: ProcessFacts = {
   fdLimit: 1024,
   memory: { rss: 50e6, heapTotal: 20e6, heapUsed: 10e6, external: 1e6, arrayBuffers: 5e5 },
   totalSystemMemoryBytes: 8e9,
+  memoryLimitBytes: 4.8e9,
+  diskFreeLimitBytes: 5e7,
   processors: 2,
   diskFreeBytes: 5e10,
   eventLoopDelay: { meanMs: 0.5, p50Ms: 0.4, p99Ms: 2, maxMs: 3 },

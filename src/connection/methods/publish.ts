@@ -28,6 +28,7 @@ type M<N extends Method["name"]> = Extract<Method, { name: N }>;
  * and settle the publisher confirm. In a transaction the routing waits for commit.
  */
 export function publish(ch: Channel, m: M<"basic.publish">, command: Command): void {
+  ch.conn.notePublish();
   if (m.immediate) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "immediate=true");
   const vhost = ch.vhost;
   const exchange = vhost.exchange(m.exchange);
@@ -113,6 +114,7 @@ function route(
   if (routed === 0) {
     broker.counters.messagesUnroutable++;
     exchange.unroutable++;
+    ch.vhost.unroutable++;
     outcome = captureUnroutable(ch, message) ?? outcome;
     if (mandatory) returnUnroutable(ch, message);
   }

@@ -3,6 +3,7 @@ import { channelError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
 import type { MessageQueue } from "../../queue/message-queue.js";
+import { limitErrors } from "../../vhost/limits.js";
 import { lockedQueueError } from "../../vhost/virtual-host.js";
 import type { Channel } from "../channel.js";
 import { checkPermission } from "../permissions.js";
@@ -70,7 +71,14 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
       // The exclusive flag differs (either way): RabbitMQ answers 405 as for a locked queue.
       throw lockedQueueError(name, vhost.name);
     }
-    if (!existing) validateQueueArguments(definition);
+    if (!existing) {
+      validateQueueArguments(definition);
+      const limit = vhost.limits.maxQueues;
+      if (limit !== undefined && vhost.queues.size >= limit) {
+        ch.conn.broker.counters.refusedByLimit.vhost_queues++;
+        throw limitErrors.vhostQueues(name, vhost.name, limit);
+      }
+    }
     queue = vhost.declareQueue(definition, ch.conn, ch.now);
     if (!existing) ch.conn.broker.counters.queuesDeclared++;
   }

@@ -1,7 +1,6 @@
 import { HASHING_ALGORITHM, hashPassword } from "../../vhost/password-hash.js";
 import type { Permission } from "../../vhost/users.js";
 import type { NodeContext } from "../node-context.js";
-import { forceClose } from "./connections-api.js";
 
 /**
  * Changes to vhosts, users and permissions, shared by the HTTP API and definitions
@@ -22,19 +21,9 @@ export function addVhost(ctx: NodeContext, name: string, byUser: string): boolea
  * (and their messages) and exchanges go, and so do the permissions in it.
  */
 export function deleteVhost(ctx: NodeContext, name: string, byUser: string): boolean {
-  const b = ctx.broker;
-  const vhost = b.vhosts.get(name);
-  if (!vhost) return false;
+  if (!ctx.broker.vhosts.has(name)) return false;
   ctx.log.info({ vhost: name, by: byUser }, `Deleting vhost '${name}'`);
-  for (const conn of ctx.connections()) {
-    if (conn.vhost === vhost) forceClose(ctx, conn, `vhost '${name}' is deleted`, byUser);
-  }
-  for (const q of [...vhost.queues.values()]) vhost.removeQueue(q);
-  b.users.permissions.delete(name);
-  b.policies.dropVhost(name);
-  b.vhosts.delete(name);
-  b.definitionsChanged();
-  return true;
+  return ctx.broker.deleteVhost(name);
 }
 
 /** Creates or updates a user: a password (hashed here) or a ready hash, and tags. */

@@ -83,6 +83,9 @@ export class DirectChannel {
       requestFlush: () => this.schedulePump(),
       end: () => this.pump(),
       destroy: () => {},
+      // Nothing to read from: alarms that pause publishers' sockets do not apply here.
+      pauseReading: () => {},
+      resumeReading: () => {},
     };
     this.conn = new AmqpConnection(broker, transport);
     this.conn.user = user;

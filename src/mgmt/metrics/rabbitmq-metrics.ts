@@ -82,13 +82,13 @@ export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject:
       "rabbitmq_resident_memory_limit_bytes",
       "gauge",
       "Memory high watermark in bytes",
-      f.totalSystemMemoryBytes,
+      f.memoryLimitBytes,
     )
     .single(
       "rabbitmq_disk_space_available_limit_bytes",
       "gauge",
       "Free disk space low watermark in bytes",
-      0,
+      f.diskFreeLimitBytes,
     )
     .single("rabbitmq_erlang_uptime_seconds", "gauge", "Node uptime", f.uptimeMs / 1000)
     .single(

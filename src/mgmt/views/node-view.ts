@@ -176,7 +176,7 @@ export function nodeView(ctx: NodeContext): Json {
     disk_free: f.diskFreeBytes,
     disk_free_details: details(),
     disk_free_alarm: alarms.some((a) => a.resource === "disk"),
-    disk_free_limit: 0,
+    disk_free_limit: f.diskFreeLimitBytes,
     enabled_plugins: ["rabbitmq_management", "rabbitmq_prometheus"],
     exchange_types: EXCHANGE_TYPES,
     fd_total: fds.total_limit,
@@ -185,8 +185,7 @@ export function nodeView(ctx: NodeContext): Json {
     log_files: ["<stdout>"],
     mem_alarm: alarms.some((a) => a.resource === "memory"),
     mem_calculation_strategy: "rss",
-    // Warren has no memory watermark yet (issue 5): the limit shown is the machine's memory.
-    mem_limit: f.totalSystemMemoryBytes,
+    mem_limit: f.memoryLimitBytes,
     mem_used: f.memory.rss,
     mem_used_details: details(),
     name: b.settings.nodeName,

@@ -49,10 +49,9 @@ export function statusView(ctx: NodeContext): Json {
       queue_index: t.indexBytes,
     },
     vm_memory_calculation_strategy: "rss",
-    // No memory watermark yet (issue 5): the machine's memory is the only limit.
-    vm_memory_high_watermark_limit: f.totalSystemMemoryBytes,
+    vm_memory_high_watermark_limit: f.memoryLimitBytes,
     disk_free: f.diskFreeBytes,
-    disk_free_limit: 0,
+    disk_free_limit: f.diskFreeLimitBytes,
     file_descriptors: fileDescriptors(ctx),
     event_loop_delay_ms: {
       mean: round(f.eventLoopDelay.meanMs),
@@ -72,6 +71,11 @@ export function statusView(ctx: NodeContext): Json {
       max_message_size: s.maxMessageBytes,
       handshake_timeout_ms: s.handshakeTimeoutMs,
       output_high_water_bytes: s.outputHighWaterBytes,
+      consumer_timeout_ms: s.consumerTimeoutMs,
+      max_connections: s.maxConnections,
+      tcp_keepalive_sec: s.tcpKeepaliveSec,
+      vm_memory_high_watermark_bytes: f.memoryLimitBytes,
+      disk_free_limit_bytes: f.diskFreeLimitBytes,
       loopback_users: s.loopbackUsers,
     },
   };

@@ -1,5 +1,4 @@
 import type { Permission } from "../../vhost/users.js";
-import { requireAccess } from "../http/auth.js";
 import {
   type ApiRequest,
   badRequest,
@@ -103,6 +102,7 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
   router.put("/api/users/:user", "administrator", (req) => {
     const body = jsonBody(req);
     const tags = parseTags(body.tags);
+    const existing = b.users.users.get(req.params.user!);
     let secret: Parameters<typeof putUser>[2];
     if (typeof body.password === "string") secret = { password: body.password };
     else if (typeof body.password_hash === "string")
@@ -110,13 +110,9 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
         passwordHash: body.password_hash,
         hashingAlgorithm: stringField(body, "hashing_algorithm", "rabbit_password_hashing_sha256"),
       };
-    else if (b.users.users.has(req.params.user!)) {
-      // Updating tags only keeps the password (RabbitMQ).
-      secret = {
-        passwordHash: b.users.users.get(req.params.user!)!.passwordHash,
-        hashingAlgorithm: b.users.users.get(req.params.user!)!.hashingAlgorithm,
-      };
-    } else throw badRequest("password or password_hash must be set");
+    // Changing only the tags keeps the password, as RabbitMQ does.
+    else if (existing) secret = existing;
+    else throw badRequest("password or password_hash must be set");
     const result = putUser(ctx, req.params.user!, secret, tags, req.user!.name);
     return result === "created" ? CREATED : NO_CONTENT;
   });
@@ -144,7 +140,6 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
     return json(permissionView(req.params.user!, req.params.vhost!, p));
   });
   router.put("/api/permissions/:vhost/:user", "administrator", (req) => {
-    requireAccess(req.user!, "administrator");
     const vhost = req.params.vhost!;
     const user = req.params.user!;
     if (!b.vhosts.has(vhost)) throw badRequest(`vhost_not_found: '${vhost}'`);

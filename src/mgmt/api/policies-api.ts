@@ -59,18 +59,26 @@ export function setPolicy(ctx: NodeContext, kind: PolicyKind, p: Policy, byUser:
   );
 }
 
-/** Policy tags: policymaker or administrator may change; monitoring may also read. */
-function requirePolicyAccess(req: ApiRequest, write: boolean): void {
-  const allowed = write
-    ? ["policymaker", "administrator"]
-    : ["policymaker", "administrator", "monitoring"];
-  if (!req.user!.tags.some((t) => allowed.includes(t))) throw notAuthorised("Not policymaker user");
+/**
+ * Who may read and change policies: policymakers and administrators (monitoring
+ * users may read); operator policies are an administrator's, as in RabbitMQ.
+ */
+function requirePolicyAccess(req: ApiRequest, kind: PolicyKind, write: boolean): void {
+  const allowed =
+    kind === "operator_policy" && write
+      ? ["administrator"]
+      : write
+        ? ["policymaker", "administrator"]
+        : ["policymaker", "administrator", "monitoring"];
+  if (!req.user!.tags.some((t) => allowed.includes(t))) {
+    throw notAuthorised(allowed.length === 1 ? "Not administrator user" : "Not policymaker user");
+  }
 }
 
 function routesFor(router: Router, ctx: NodeContext, kind: PolicyKind, base: string): void {
   const b = ctx.broker;
   const list = (req: ApiRequest) => {
-    requirePolicyAccess(req, false);
+    requirePolicyAccess(req, kind, false);
     const vhosts =
       req.params.vhost !== undefined
         ? [pathVhost(ctx, req).name]
@@ -83,20 +91,20 @@ function routesFor(router: Router, ctx: NodeContext, kind: PolicyKind, base: str
   router.get(base, "management", list);
   router.get(`${base}/:vhost`, "management", list);
   router.get(`${base}/:vhost/:name`, "management", (req) => {
-    requirePolicyAccess(req, false);
+    requirePolicyAccess(req, kind, false);
     const p = b.policies.get(kind, pathVhost(ctx, req).name, req.params.name!);
     if (!p) throw notFound();
     return json(policyJson(p));
   });
   router.put(`${base}/:vhost/:name`, "management", (req) => {
-    requirePolicyAccess(req, true);
+    requirePolicyAccess(req, kind, true);
     const vhost = pathVhost(ctx, req).name;
     const existed = b.policies.get(kind, vhost, req.params.name!) !== undefined;
     setPolicy(ctx, kind, policyFromJson(vhost, req.params.name!, jsonBody(req)), req.user!.name);
     return existed ? NO_CONTENT : CREATED;
   });
   router.delete(`${base}/:vhost/:name`, "management", (req) => {
-    requirePolicyAccess(req, true);
+    requirePolicyAccess(req, kind, true);
     const vhost = pathVhost(ctx, req).name;
     if (!b.clearPolicy(kind, vhost, req.params.name!)) throw notFound();
     ctx.log.info(

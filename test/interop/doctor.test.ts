@@ -240,6 +240,30 @@ describe("warrenctl doctor on conditions created for real", { skip }, () => {
     });
   });
 
+  test("a memory alarm is critical, fails check_local_alarms and shows in the metrics (seed 004)", async () => {
+    // A watermark below what any process uses: the resource monitor sets the alarm at once.
+    await withNode(
+      async (node) => {
+        await node.broker.waitForLog((l) => /memory resource limit alarm set/.test(String(l.msg)));
+        const { report, exitCode } = await doctor(node);
+        const f = finding(report, "alarms");
+        assert.equal(f.title, "alarm in effect: memory");
+        assert.match(
+          f.evidence[0]!,
+          /memory used \d+ bytes, above the high watermark of 1000000 bytes/,
+        );
+        assert.equal(exitCode, 2);
+        const check = await warrenctl(node.mgmtUrl, ["check_local_alarms"]);
+        assert.equal(check.exitCode, 69);
+        assert.match(check.stderr, /memory: memory used/);
+        const metrics = await (await fetch(`${node.metricsUrl}/metrics`)).text();
+        assert.match(metrics, /^rabbitmq_alarms_memory_used_watermark 1$/m);
+        assert.match(metrics, /^rabbitmq_resident_memory_limit_bytes 1000000$/m);
+      },
+      ["--vm-memory-high-watermark", "1MB"],
+    );
+  });
+
   test("file descriptors: under 20% headroom is reported with rabbitmqctl's numbers (seed 001)", async () => {
     // ulimit -n 200: RabbitMQ's arithmetic gives (200 - 100) * 0.9 = 90 sockets.
     const node = await startMgmtBroker({ maxOpenFiles: 200 });

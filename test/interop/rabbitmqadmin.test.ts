@@ -261,6 +261,28 @@ describe("Debian's rabbitmqadmin against Warren", { skip }, () => {
     assert.match(r.stdout + r.stderr, /Not found: \/api\/queues\/%2F\/adm-q/);
   });
 
+  test("every object type rabbitmqadmin can list is listable", async () => {
+    for (const what of [
+      "connections",
+      "channels",
+      "consumers",
+      "exchanges",
+      "queues",
+      "bindings",
+      "users",
+      "vhosts",
+      "permissions",
+      "nodes",
+      "parameters",
+      "policies",
+      "operator_policies",
+      "vhost_limits",
+    ]) {
+      const r = await admin("list", what);
+      assert.equal(r.exitCode, 0, `list ${what}: ${r.stderr}${r.stdout}`);
+    }
+  });
+
   test("wrong credentials are refused as RabbitMQ refuses them", async () => {
     const r = await admin("-u", "guest", "-p", "wrong", "list", "queues");
     assert.equal(r.exitCode, 1);

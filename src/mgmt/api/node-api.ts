@@ -25,6 +25,20 @@ export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPor
     return json(nodeView(ctx));
   });
   router.get("/api/extensions", "management", () => json([]));
+  // Runtime parameters (federation, shovels) and vhost limits do not exist in Warren:
+  // the lists are empty, so tools that list everything (rabbitmqadmin) work.
+  for (const path of [
+    "/api/parameters",
+    "/api/parameters/:component",
+    "/api/parameters/:component/:vhost",
+    "/api/vhost-limits",
+    "/api/vhost-limits/:vhost",
+  ]) {
+    router.get(path, "management", () => json([]));
+  }
+  router.get("/api/global-parameters", "management", () =>
+    json([{ name: "cluster_name", value: ctx.broker.settings.clusterName }]),
+  );
 
   const exportAll = () => json(exportDefinitions(ctx.broker, policies.exportAll()));
   router.get("/api/definitions", "administrator", exportAll);

@@ -1,5 +1,6 @@
 import { AmqpConnection, type Transport } from "../../connection/amqp-connection.js";
 import { Channel } from "../../connection/channel.js";
+import { AmqpError } from "../../protocol/amqp-error.js";
 import { FrameReader } from "../../protocol/frame-reader.js";
 import { FrameType, PROTOCOL_HEADER } from "../../protocol/generated/constants.js";
 import {
@@ -93,9 +94,10 @@ export class DirectChannel {
     this.conn.state = "open";
     this.conn.expecting = "none";
     this.conn.setFrameMax(FRAME_MAX);
+    // Admitted and counted like any channel (AmqpConnection.openChannel): the user's
+    // channel limit applies, and Channel.shutdown's release has its admission.
+    broker.admitChannel(user.name);
     this.conn.channels.set(CHANNEL, new Channel(this.conn, CHANNEL));
-    // Counted like any channel (RabbitMQ counts its management channels too), so the
-    // close that Channel.shutdown counts has its open.
     broker.counters.channelsOpened++;
     this.reader = new FrameReader(
       { onFrame: (type, channel, payload) => this.onFrame(type, channel, payload) },
@@ -113,7 +115,14 @@ export class DirectChannel {
     vhost: string,
     peerAddress: string,
   ): Promise<DirectChannel> {
-    const ch = new DirectChannel(broker, user, vhost, peerAddress);
+    let ch: DirectChannel;
+    try {
+      ch = new DirectChannel(broker, user, vhost, peerAddress);
+    } catch (e) {
+      // A user over its channel limit: the same refusal a client gets.
+      if (e instanceof AmqpError) throw new DirectError(e.replyCode, e.replyText);
+      throw e;
+    }
     await ch.call({ name: "channel.open" }, ["channel.open-ok"]);
     return ch;
   }

@@ -96,6 +96,17 @@ describe("management API in process", () => {
     assert.equal(broker.counters.channelsOpened, broker.counters.channelsClosed);
   });
 
+  test("management channels are admitted and released like a client's, leaving the user's count intact", async () => {
+    const { call, broker } = setup();
+    const client = new InProcessClient(broker);
+    client.handshake();
+    client.openChannel(1);
+    assert.equal(broker.channelsByUser.get("guest"), 1);
+    await call("PUT", "/api/queues/%2F/counted", {});
+    await call("POST", "/api/queues/%2F/counted/get", { count: 1, ackmode: "ack_requeue_true" });
+    assert.equal(broker.channelsByUser.get("guest"), 1, "the client's channel is still counted");
+  });
+
   test("deleting a vhost closes its connections and drops its queues and permissions", async () => {
     const { call, broker } = setup();
     await call("PUT", "/api/vhosts/gone", {});

@@ -1,8 +1,7 @@
 import { channelError, connectionError } from "../../protocol/amqp-error.js";
 import type { Command } from "../../protocol/command-assembler.js";
 import {
-  decodeProperties,
-  encodeProperties,
+  editProperties,
   type PropertySummary,
   readHeaders,
   summarizeProperties,
@@ -208,10 +207,8 @@ function ccKeys(summary: PropertySummary, properties: Buffer): string[] {
 function stripBcc(message: Message): Message {
   if (message.summary.headersStart < 0) return message;
   const headers = readHeaders(message.properties, message.summary);
-  if (!headers.has("BCC")) return message;
-  const props = decodeProperties(message.properties);
-  props.headers!.delete("BCC");
-  const properties = encodeProperties(props);
+  if (!headers.delete("BCC")) return message;
+  const properties = editProperties(message.properties, { headers });
   return { ...message, properties, summary: summarizeProperties(properties) };
 }
 

@@ -15,6 +15,8 @@ export interface BrokerUnderTest {
   readonly isWarren: boolean;
   /** Log lines the process printed so far (JSON objects). */
   readonly logs: Record<string, unknown>[];
+  /** What the process wrote to stderr so far. */
+  stderr(): string;
   /** Waits until a log line matching the predicate appears (or times out). */
   waitForLog(
     pred: (line: Record<string, unknown>) => boolean,
@@ -48,6 +50,7 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerUnd
       port: Number(u.port || 5672),
       isWarren: false,
       logs: [],
+      stderr: () => "",
       waitForLog: () => Promise.reject(new Error("no logs from an external broker")),
       stop: async () => {},
       kill: async () => {},
@@ -154,6 +157,7 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerUnd
     port,
     isWarren: true,
     logs,
+    stderr: () => stderr,
     waitForLog,
     stop: async () => {
       await stopWith("SIGTERM");

@@ -63,10 +63,12 @@ export class AmqpListener {
     }
   }
 
-  private accept(socket: net.Socket): void {
+  /** Also takes the TLS listener's sockets, with what their handshake established. */
+  accept(socket: net.Socket, secure?: Pick<Transport, "tls" | "peerCertificate">): void {
     const flusher = this.flusher;
     let conn: AmqpConnection;
     const transport: Transport = {
+      ...secure,
       remoteAddress: socket.remoteAddress ?? "unknown",
       remotePort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? "unknown",

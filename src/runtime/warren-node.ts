@@ -14,6 +14,7 @@ import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, type ListenAddress } from "./amqp-listener.js";
 import { FlushScheduler } from "./flush-scheduler.js";
+import { TlsListener, type TlsOptions } from "./tls-listener.js";
 
 export interface NodeOptions {
   readonly settings: BrokerSettings;
@@ -24,6 +25,8 @@ export interface NodeOptions {
   readonly tickMs?: number;
   /** Message log segment size (tests use small ones to exercise reclamation). */
   readonly segmentBytes?: number;
+  /** amqps listeners, when a certificate is configured. */
+  readonly tls?: TlsOptions;
 }
 
 /**
@@ -33,6 +36,7 @@ export interface NodeOptions {
 export class WarrenNode {
   readonly broker: Broker;
   readonly listener: AmqpListener;
+  readonly tlsListener: TlsListener | undefined;
   private readonly flusher: FlushScheduler;
   private readonly store: FileMessageStore;
   private readonly definitions: DefinitionsStore;
@@ -55,11 +59,13 @@ export class WarrenNode {
     });
     this.flusher = flusher = new FlushScheduler(this.broker);
     this.listener = new AmqpListener(this.broker, this.flusher);
+    this.tlsListener = options.tls && new TlsListener(this.broker, this.listener, options.tls);
   }
 
   async start(): Promise<void> {
     this.recover();
     await this.listener.listen(this.options.listen);
+    await this.tlsListener?.listen();
     const tickMs = this.options.tickMs ?? 200;
     this.ticker = setInterval(() => this.tick(), tickMs);
   }
@@ -129,7 +135,7 @@ export class WarrenNode {
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     // net.Server.close() waits for every connection to end, so close them meanwhile.
-    const closed = this.listener.close();
+    const closed = Promise.all([this.listener.close(), this.tlsListener?.close()]);
     for (const conn of [...this.listener.sockets.values()]) {
       if (conn.state === "open") {
         conn.close(

@@ -11,6 +11,8 @@ export interface BrokerUnderTest {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** The amqps port, when Warren was started with --tls-cert. */
+  readonly tlsPort: number | undefined;
   /** Whether this is a real Warren process started by the test (not an external broker). */
   readonly isWarren: boolean;
   /** Log lines the process printed so far (JSON objects). */
@@ -48,6 +50,7 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerUnd
       url: external,
       host: u.hostname,
       port: Number(u.port || 5672),
+      tlsPort: undefined,
       isWarren: false,
       logs: [],
       stderr: () => "",
@@ -155,6 +158,7 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerUnd
     url: `amqp://guest:guest@127.0.0.1:${port}`,
     host: "127.0.0.1",
     port,
+    tlsPort: (started.tlsListeners as { port: number }[] | undefined)?.[0]?.port,
     isWarren: true,
     logs,
     stderr: () => stderr,

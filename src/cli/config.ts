@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { ListenAddress } from "../runtime/amqp-listener.js";
+import { parseBytes, parseWatermark, type ResourceLimits } from "../runtime/resource-monitor.js";
 import type { TlsOptions, TlsVerify } from "../runtime/tls-listener.js";
 import { type BrokerSettings, DEFAULT_SETTINGS } from "../vhost/broker-settings.js";
 
@@ -12,6 +13,7 @@ export interface ServerConfig {
   readonly segmentBytes: number | undefined;
   /** amqps, when a certificate is given. */
   readonly tls: TlsOptions | undefined;
+  readonly resourceLimits: ResourceLimits;
 }
 
 export const USAGE = `Usage: warren [options]   (or: npm start -- [options])
@@ -33,6 +35,12 @@ Options (each has an environment variable; flags win):
   --tls-verify MODE    client certificates: none, peer or peer-required (WARREN_TLS_VERIFY, default none)
   --tls-port N         amqps port (WARREN_TLS_PORT, default 5671; 0 picks a free one)
   --tls-host H         amqps listens on this address only (WARREN_TLS_HOST, default as --host)
+  --vm-memory-high-watermark W  memory alarm threshold: a fraction of RAM (0.6) or a size (2GB)
+                       (WARREN_VM_MEMORY_HIGH_WATERMARK, default 0.6)
+  --disk-free-limit S  disk alarm when free space under the data directory falls below S
+                       (WARREN_DISK_FREE_LIMIT, default 50MB)
+  --max-connections N  most AMQP connections on the node (WARREN_MAX_CONNECTIONS, default 0 = no limit)
+  --tcp-keepalive S    TCP keepalive after S idle seconds (WARREN_TCP_KEEPALIVE, default 0 = off)
   --help               this text
 `;
 
@@ -65,6 +73,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "tls-verify": { type: "string" },
       "tls-port": { type: "string" },
       "tls-host": { type: "string" },
+      "vm-memory-high-watermark": { type: "string" },
+      "disk-free-limit": { type: "string" },
+      "max-connections": { type: "string" },
+      "tcp-keepalive": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -96,6 +108,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       values["channel-max"] ?? env.WARREN_CHANNEL_MAX,
       DEFAULT_SETTINGS.channelMax,
     ),
+    maxConnections: int(
+      "--max-connections",
+      values["max-connections"] ?? env.WARREN_MAX_CONNECTIONS,
+      0,
+    ),
+    tcpKeepaliveSec: int("--tcp-keepalive", values["tcp-keepalive"] ?? env.WARREN_TCP_KEEPALIVE, 0),
     consumerTimeoutMs: int(
       "--consumer-timeout",
       values["consumer-timeout"] ?? env.WARREN_CONSUMER_TIMEOUT,
@@ -114,6 +132,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     listen,
     dataDir: values["data-dir"] ?? env.WARREN_DATA_DIR ?? "./data",
     logLevel: values["log-level"] ?? env.WARREN_LOG_LEVEL ?? "info",
+    resourceLimits: {
+      memoryHighWatermark: parseWatermark(
+        values["vm-memory-high-watermark"] ?? env.WARREN_VM_MEMORY_HIGH_WATERMARK ?? "0.6",
+      ),
+      diskFreeLimitBytes: parseBytes(
+        values["disk-free-limit"] ?? env.WARREN_DISK_FREE_LIMIT ?? "50MB",
+      ),
+    },
     segmentBytes:
       (values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES)
         ? int("--segment-bytes", values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES, 0)

@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     log,
     segmentBytes: config.segmentBytes,
     tls: config.tls,
+    resourceLimits: config.resourceLimits,
   });
   try {
     await node.start();

@@ -58,6 +58,8 @@ export class Channel implements ConsumerSink {
   replyKey: string | undefined;
   replyConsumerTag: string | undefined;
   private busy: Promise<void> | undefined;
+  /** Set by the first shutdown: the channel no longer counts against its user's limit. */
+  private released = false;
   private backlog: Command[] = [];
 
   constructor(
@@ -308,6 +310,10 @@ export class Channel implements ConsumerSink {
    * §3.1.4.4 and seed 004, "Connection drop").
    */
   shutdown(): void {
+    if (!this.released) {
+      this.released = true;
+      this.conn.broker.channelClosed(this.conn.user!.name);
+    }
     const now = this.now;
     for (const c of this.consumers.values()) c.queue.removeConsumer(c, now);
     this.consumers.clear();

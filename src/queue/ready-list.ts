@@ -1,6 +1,7 @@
 import { ColdIndex, type ColdRecord } from "./cold-index.js";
 import { Deque } from "./deque.js";
 import type { QueueEntry } from "./message.js";
+import { MinHeap } from "./min-heap.js";
 
 /** Moves entries between memory and the message store for a queue that grew long. */
 export interface Pager {
@@ -41,7 +42,7 @@ const PAGE_IN_BATCH = 256;
  */
 export class ReadyList implements Ready {
   private readonly fresh = new Deque<QueueEntry>();
-  private readonly requeued: QueueEntry[] = [];
+  private readonly requeued = new MinHeap<QueueEntry>((e) => e.seq);
   private cold: ColdIndex | undefined;
   private hotBytes = 0;
 
@@ -80,28 +81,19 @@ export class ReadyList implements Ready {
   }
 
   requeue(entry: QueueEntry): void {
-    const heap = this.requeued;
-    heap.push(entry);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.seq <= entry.seq) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = entry;
+    this.requeued.push(entry);
     this.hotBytes += entry.message.body.length;
   }
 
   peek(): QueueEntry | undefined {
-    if (this.requeued.length > 0) return this.requeued[0];
+    if (this.requeued.length > 0) return this.requeued.peek();
     if (this.fresh.length === 0) this.pageIn();
     return this.fresh.peek();
   }
 
   shift(): QueueEntry | undefined {
     let entry: QueueEntry | undefined;
-    if (this.requeued.length > 0) entry = this.popHeap();
+    if (this.requeued.length > 0) entry = this.requeued.pop();
     else {
       if (this.fresh.length === 0) this.pageIn();
       entry = this.fresh.shift();
@@ -116,7 +108,7 @@ export class ReadyList implements Ready {
    */
   clear(onCold?: (record: ColdRecord) => void): QueueEntry[] {
     const out: QueueEntry[] = [];
-    while (this.requeued.length > 0) out.push(this.popHeap());
+    for (let e = this.requeued.pop(); e; e = this.requeued.pop()) out.push(e);
     for (let e = this.fresh.shift(); e; e = this.fresh.shift()) out.push(e);
     this.hotBytes = 0;
     if (this.cold) for (const r of this.cold.drain()) onCold?.(r);
@@ -125,8 +117,7 @@ export class ReadyList implements Ready {
 
   /** The in-memory ready entries in queue order, without removing them. */
   toArray(): QueueEntry[] {
-    const heap = [...this.requeued].sort((a, b) => a.seq - b.seq);
-    return heap.concat(this.fresh.toArray());
+    return this.requeued.sorted().concat(this.fresh.toArray());
   }
 
   private coldIndex(): ColdIndex {
@@ -143,24 +134,5 @@ export class ReadyList implements Ready {
       this.fresh.push(entry);
       this.hotBytes += entry.message.body.length;
     }
-  }
-
-  private popHeap(): QueueEntry {
-    const heap = this.requeued;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length === 0) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= heap.length) break;
-      const r = l + 1;
-      const child = r < heap.length && heap[r]!.seq < heap[l]!.seq ? r : l;
-      if (heap[child]!.seq >= last.seq) break;
-      heap[i] = heap[child]!;
-      i = child;
-    }
-    heap[i] = last;
-    return top;
   }
 }

@@ -17,9 +17,15 @@ export class AmqpListener {
   readonly sockets = new Map<net.Socket, AmqpConnection>();
   readonly bound: ListenAddress[] = [];
 
+  /** Connections refused at accept (descriptors, login throttling), for status and metrics. */
+  refused = 0;
+  private lastRefusalLogMs = 0;
+
   constructor(
     private readonly broker: Broker,
     private readonly flusher: FlushScheduler,
+    /** Says why a new connection from this address must be refused, or undefined to accept it. */
+    private readonly admission: (remoteAddress: string) => string | undefined = () => undefined,
   ) {}
 
   /**
@@ -63,9 +69,35 @@ export class AmqpListener {
     }
   }
 
+  /**
+   * Whether the node takes this socket now; a refused one is closed. The TLS listener
+   * asks before its handshake, so refused clients cost no TLS work.
+   */
+  admit(socket: net.Socket): boolean {
+    const refusal = this.admission(socket.remoteAddress ?? "");
+    if (refusal) {
+      this.refused++;
+      const now = Date.now();
+      // One line a second at most: a flood of refusals must not become a flood of logs.
+      if (now - this.lastRefusalLogMs >= 1000) {
+        this.lastRefusalLogMs = now;
+        this.broker.log.error(
+          { peer: `${socket.remoteAddress}:${socket.remotePort}`, refusedSoFar: this.refused },
+          `refusing AMQP connection from ${socket.remoteAddress}: ${refusal}`,
+        );
+      }
+      socket.destroy();
+      return false;
+    }
+    return true;
+  }
+
   /** Also takes the TLS listener's sockets, with what their handshake established. */
   accept(socket: net.Socket, secure?: Pick<Transport, "tls" | "peerCertificate">): void {
+    if (!this.admit(socket)) return;
     const flusher = this.flusher;
+    const keepaliveSec = this.broker.settings.tcpKeepaliveSec;
+    if (keepaliveSec > 0) socket.setKeepAlive(true, keepaliveSec * 1000);
     let conn: AmqpConnection;
     const transport: Transport = {
       ...secure,
@@ -83,6 +115,12 @@ export class AmqpListener {
       },
       destroy: () => {
         socket.destroy();
+      },
+      pauseReading: () => {
+        socket.pause();
+      },
+      resumeReading: () => {
+        socket.resume();
       },
     };
     conn = new AmqpConnection(this.broker, transport);

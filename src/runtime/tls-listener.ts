@@ -29,8 +29,11 @@ export interface TlsOptions {
 export class TlsListener {
   readonly servers: tls.Server[] = [];
   readonly bound: ListenAddress[] = [];
-  /** Each TCP peer as it connects: a socket TLS refused can no longer say who it was. */
-  private readonly tcpPeers = new WeakMap<net.Socket, string>();
+  /**
+   * Each TCP peer as it connects (a socket TLS refused can no longer say who it was),
+   * or null for one the node refused before its handshake (already logged).
+   */
+  private readonly tcpPeers = new WeakMap<net.Socket, string | null>();
 
   constructor(
     private readonly broker: Broker,
@@ -55,9 +58,11 @@ export class TlsListener {
       const address =
         requested.port === 0 && chosenPort !== 0 ? { ...requested, port: chosenPort } : requested;
       const server = tls.createServer(secure, (socket) => this.accept(socket));
-      server.on("connection", (tcp: net.Socket) =>
-        this.tcpPeers.set(tcp, `${tcp.remoteAddress}:${tcp.remotePort}`),
-      );
+      server.on("connection", (tcp: net.Socket) => {
+        // The node's admission rules (descriptors, failed-login cool-off) apply before the handshake.
+        const admitted = this.amqp.admit(tcp);
+        this.tcpPeers.set(tcp, admitted ? `${tcp.remoteAddress}:${tcp.remotePort}` : null);
+      });
       server.on("tlsClientError", (err, socket) => this.handshakeFailed(err, socket));
       if (!(await this.bind(server, address))) continue;
       const port = (server.address() as net.AddressInfo).port;
@@ -118,6 +123,7 @@ export class TlsListener {
   private handshakeFailed(err: Error, socket: tls.TLSSocket): void {
     // A socket refused for its certificate is already destroyed; its TCP socket still knows the peer.
     const tcp = (socket as unknown as { _parent?: net.Socket })._parent;
+    if (tcp && this.tcpPeers.get(tcp) === null) return;
     const peer = socket.remoteAddress
       ? `${socket.remoteAddress}:${socket.remotePort}`
       : ((tcp && this.tcpPeers.get(tcp)) ?? "unknown peer");

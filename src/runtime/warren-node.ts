@@ -14,6 +14,7 @@ import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, type ListenAddress } from "./amqp-listener.js";
 import { FlushScheduler } from "./flush-scheduler.js";
+import { type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
 import { TlsListener, type TlsOptions } from "./tls-listener.js";
 
 export interface NodeOptions {
@@ -27,6 +28,7 @@ export interface NodeOptions {
   readonly segmentBytes?: number;
   /** amqps listeners, when a certificate is configured. */
   readonly tls?: TlsOptions;
+  readonly resourceLimits?: ResourceLimits;
 }
 
 /**
@@ -58,12 +60,40 @@ export class WarrenNode {
       schedule: (fn) => setImmediate(fn),
     });
     this.flusher = flusher = new FlushScheduler(this.broker);
-    this.listener = new AmqpListener(this.broker, this.flusher);
+    this.listener = new AmqpListener(this.broker, this.flusher, (address) =>
+      this.admission(address),
+    );
     this.tlsListener = options.tls && new TlsListener(this.broker, this.listener, options.tls);
+    this.resources = new ResourceMonitor(
+      this.broker,
+      options.resourceLimits ?? {
+        memoryHighWatermark: { relative: 0.6 },
+        diskFreeLimitBytes: 50_000_000,
+      },
+      options.dataDir,
+      () => this.listener.sockets.size,
+    );
+    this.broker.resources = this.resources.stats;
+  }
+
+  readonly resources: ResourceMonitor;
+
+  /** Near the descriptor limit new connections are refused, so existing ones keep theirs. */
+  private admission(remoteAddress: string): string | undefined {
+    const coolOffMs = this.broker.loginThrottle.coolingOff(remoteAddress, this.broker.clock());
+    if (coolOffMs > 0) {
+      return `too many failed logins from ${remoteAddress}; refused for another ${Math.ceil(coolOffMs / 1000)} s`;
+    }
+    if (!this.resources.acceptsConnections()) {
+      const s = this.resources.stats;
+      return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;
+    }
+    return undefined;
   }
 
   async start(): Promise<void> {
     this.recover();
+    this.resources.start();
     await this.listener.listen(this.options.listen);
     await this.tlsListener?.listen();
     const tickMs = this.options.tickMs ?? 200;
@@ -134,6 +164,7 @@ export class WarrenNode {
   /** Stops listening and closes every connection with 320 CONNECTION_FORCED, as RabbitMQ does on shutdown. */
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
+    this.resources.stop();
     // net.Server.close() waits for every connection to end, so close them meanwhile.
     const closed = Promise.all([this.listener.close(), this.tlsListener?.close()]);
     for (const conn of [...this.listener.sockets.values()]) {

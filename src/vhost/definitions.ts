@@ -25,6 +25,7 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
       name: v.name,
       defaultQueueType: v.defaultQueueType,
       unroutableQueue: v.unroutableQueue,
+      limits: Object.keys(v.limits).length ? v.limits : undefined,
     })),
     policies: broker.policies
       .list("policy")
@@ -37,6 +38,7 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
       passwordHash: u.passwordHash,
       hashingAlgorithm: u.hashingAlgorithm,
       tags: u.tags,
+      limits: u.limits,
     })),
     permissions: [...broker.users.permissions].flatMap(([vhost, byUser]) =>
       [...byUser].map(([user, p]) => ({ user, vhost, ...p })),
@@ -100,6 +102,7 @@ export function restoreSnapshot(broker: Broker, snapshot: DefinitionsSnapshot): 
     const vhost = broker.addVhost(v.name);
     if (v.defaultQueueType) vhost.defaultQueueType = v.defaultQueueType;
     vhost.unroutableQueue = v.unroutableQueue;
+    vhost.limits = { ...v.limits };
   }
   // Policies before queues and exchanges, so each starts with its settings.
   for (const p of snapshot.policies ?? []) broker.policies.set("policy", p as Policy);
@@ -111,6 +114,7 @@ export function restoreSnapshot(broker: Broker, snapshot: DefinitionsSnapshot): 
       passwordHash: u.passwordHash,
       hashingAlgorithm: u.hashingAlgorithm,
       tags: u.tags,
+      limits: u.limits,
     });
   }
   for (const p of snapshot.permissions) {

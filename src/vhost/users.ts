@@ -1,3 +1,4 @@
+import type { UserLimits } from "./limits.js";
 import { checkPassword, HASHING_ALGORITHM, hashPassword } from "./password-hash.js";
 
 export interface User {
@@ -5,6 +6,7 @@ export interface User {
   passwordHash: string;
   readonly hashingAlgorithm: string;
   tags: string[];
+  limits?: UserLimits;
 }
 
 /** configure, write and read regular expressions for one user in one vhost (RabbitMQ permissions). */

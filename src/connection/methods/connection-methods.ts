@@ -151,6 +151,8 @@ function startOk(conn: AmqpConnection, m: Extract<Method, { name: "connection.st
  * and never with the password.
  */
 function refuseLogin(conn: AmqpConnection, reason: string): void {
+  conn.broker.counters.loginFailures++;
+  conn.broker.loginThrottle.failed(conn.transport.remoteAddress, conn.broker.clock());
   conn.broker.log.error(
     { connection: conn.name, peer: conn.peer, mechanism: conn.authMechanism },
     `Error on AMQP connection ${conn.name}: ${conn.authMechanism} login refused: ${reason}`,
@@ -225,6 +227,8 @@ function open(conn: AmqpConnection, m: Extract<Method, { name: "connection.open"
       "connection",
     );
   }
+  broker.admitConnection(vhost, user.name);
+  broker.loginThrottle.succeeded(conn.transport.remoteAddress);
   conn.vhost = vhost;
   conn.state = "open";
   conn.expecting = "none";

@@ -28,6 +28,7 @@ type M<N extends Method["name"]> = Extract<Method, { name: N }>;
  * and settle the publisher confirm. In a transaction the routing waits for commit.
  */
 export function publish(ch: Channel, m: M<"basic.publish">, command: Command): void {
+  ch.conn.notePublish();
   if (m.immediate) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "immediate=true");
   const vhost = ch.vhost;
   // Write permission first: a refused user learns nothing of which exchanges exist (rabbit_channel).

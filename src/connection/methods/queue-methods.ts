@@ -3,6 +3,7 @@ import { channelError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
 import type { MessageQueue } from "../../queue/message-queue.js";
+import { limitErrors } from "../../vhost/limits.js";
 import { lockedQueueError } from "../../vhost/virtual-host.js";
 import type { Channel } from "../channel.js";
 import {
@@ -73,6 +74,11 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
     if (!existing) {
       checkDeadLetterPermissions(ch, name, m.arguments);
       validateQueueArguments(definition);
+      const limit = vhost.limits.maxQueues;
+      if (limit !== undefined && vhost.queues.size >= limit) {
+        ch.conn.broker.counters.refusedByLimit.vhost_queues++;
+        throw limitErrors.vhostQueues(name, vhost.name, limit);
+      }
     }
     queue = vhost.declareQueue(definition, ch.conn, ch.now);
     if (!existing) ch.conn.broker.counters.queuesDeclared++;

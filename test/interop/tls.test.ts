@@ -227,6 +227,36 @@ describe("amqps configuration errors", { skip }, () => {
   });
 });
 
+describe("amqps and the node's admission rules", { skip }, () => {
+  test("after ten failed logins an address is refused before any TLS handshake", async () => {
+    const b = await startTls("peer");
+    try {
+      for (let i = 0; i < 10; i++) {
+        await assert.rejects(
+          amqp.connect(`amqps://bob:wrong-${i}@127.0.0.1:${b.broker.tlsPort}`, {
+            ca: [pki.read(pki.ca)],
+          }),
+          /ACCESS_REFUSED/,
+        );
+      }
+      await assert.rejects(
+        connectTls(b),
+        /before secure TLS connection was established|ECONNRESET/,
+      );
+      await b.broker.waitForLog((l) =>
+        String(l.msg).includes("refusing AMQP connection from 127.0.0.1: too many failed logins"),
+      );
+      assert.equal(
+        b.broker.logs.some((l) => String(l.msg).startsWith("TLS server: error during handshake")),
+        false,
+        "a refused socket is logged once, by the admission rule",
+      );
+    } finally {
+      await stopTls(b);
+    }
+  });
+});
+
 describe("amqps with --tls-verify none", { skip }, () => {
   let b: TlsBroker;
   before(async () => {

@@ -7,8 +7,8 @@ import { MinHeap } from "./min-heap.js";
 export interface Pager {
   /** Writes the entry out if it is not stored yet; returns its compact record. */
   pageOut(entry: QueueEntry): ColdRecord;
-  /** Reads an entry back in. */
-  pageIn(record: ColdRecord): QueueEntry;
+  /** Reads entries back in, in order (adjacent records in one read). */
+  pageIn(records: readonly ColdRecord[]): QueueEntry[];
 }
 
 /** What a queue needs from its ready messages; ReadyList and PriorityReadyList provide it. */
@@ -25,8 +25,14 @@ export interface Ready {
   toArray(): QueueEntry[];
 }
 
-/** Entries kept in memory before a queue starts paging newer ones out. */
-export const HOT_LIMIT = 2048;
+/**
+ * What a queue may hold in memory before it pages newer entries out: bodies plus
+ * about 300 bytes of bookkeeping an entry. 16 MiB is some 50,000 small messages or
+ * 12,000 of 1 KiB; a queue always keeps at least 64 entries in memory.
+ */
+export const HOT_BUDGET_BYTES = 16 * 1024 * 1024;
+const ENTRY_OVERHEAD_BYTES = 300;
+const HOT_MIN_ENTRIES = 64;
 /** Entries read back from the store at a time when the in-memory part runs dry. */
 const PAGE_IN_BATCH = 256;
 
@@ -48,7 +54,7 @@ export class ReadyList implements Ready {
 
   constructor(
     private readonly pager?: Pager,
-    private readonly hotLimit = HOT_LIMIT,
+    private readonly hotBudgetBytes = HOT_BUDGET_BYTES,
   ) {}
 
   get length(): number {
@@ -72,7 +78,7 @@ export class ReadyList implements Ready {
   }
 
   push(entry: QueueEntry): void {
-    if (this.pager && ((this.cold?.length ?? 0) > 0 || this.fresh.length >= this.hotLimit)) {
+    if (this.pager && ((this.cold?.length ?? 0) > 0 || this.overBudget())) {
       this.coldIndex().push(this.pager.pageOut(entry));
       return;
     }
@@ -120,6 +126,11 @@ export class ReadyList implements Ready {
     return this.requeued.sorted().concat(this.fresh.toArray());
   }
 
+  private overBudget(): boolean {
+    const n = this.fresh.length;
+    return n >= HOT_MIN_ENTRIES && this.hotBytes + n * ENTRY_OVERHEAD_BYTES >= this.hotBudgetBytes;
+  }
+
   private coldIndex(): ColdIndex {
     this.cold ??= new ColdIndex();
     return this.cold;
@@ -127,10 +138,15 @@ export class ReadyList implements Ready {
 
   private pageIn(): void {
     if (!this.cold || this.cold.length === 0 || !this.pager) return;
-    for (let n = 0; n < PAGE_IN_BATCH; n++) {
-      const r = this.cold.shift();
-      if (!r) break;
-      const entry = this.pager.pageIn(r);
+    const records: ColdRecord[] = [];
+    for (
+      let r = this.cold.shift();
+      r;
+      r = records.length < PAGE_IN_BATCH ? this.cold.shift() : undefined
+    ) {
+      records.push(r);
+    }
+    for (const entry of this.pager.pageIn(records)) {
       this.fresh.push(entry);
       this.hotBytes += entry.message.body.length;
     }

@@ -35,6 +35,15 @@ export interface Transport {
   /** Stops reading from the socket (TCP backpressure reaches the client). */
   pauseReading(): void;
   resumeReading(): void;
+  /** Set on amqps connections. */
+  readonly tls?: boolean;
+  /** On amqps: the client's certificate, when it sent one that verified against the CA. */
+  readonly peerCertificate?: PeerCertificate;
+}
+
+/** What a verified client certificate says about its owner (for SASL EXTERNAL). */
+export interface PeerCertificate {
+  readonly commonName: string | undefined;
 }
 
 export type ConnectionState =

@@ -17,7 +17,7 @@ import type { Exchange } from "../../routing/exchange.js";
 import type { EnqueueOutcome } from "../../vhost/broker.js";
 import { TYPE_NAMES } from "../../vhost/equivalence.js";
 import type { Channel } from "../channel.js";
-import { checkPermission } from "../permissions.js";
+import { checkPermission, checkTopicPermission } from "../permissions.js";
 import { REPLY_TO_QUEUE, replyKeyOf, rewriteReplyTo } from "./direct-reply-to.js";
 
 type M<N extends Method["name"]> = Extract<Method, { name: N }>;
@@ -30,10 +30,11 @@ export function publish(ch: Channel, m: M<"basic.publish">, command: Command): v
   ch.conn.notePublish();
   if (m.immediate) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "immediate=true");
   const vhost = ch.vhost;
+  // Write permission first: a refused user learns nothing of which exchanges exist (rabbit_channel).
+  checkPermission(ch, "write", "exchange", m.exchange);
   const exchange = vhost.exchange(m.exchange);
   if (!exchange)
     throw channelError(ReplyCode.NOT_FOUND, `no exchange '${m.exchange}' in vhost '${vhost.name}'`);
-  checkPermission(ch, "write", "exchange", m.exchange);
   if (exchange.definition.internal) {
     throw channelError(
       ReplyCode.ACCESS_REFUSED,
@@ -42,6 +43,7 @@ export function publish(ch: Channel, m: M<"basic.publish">, command: Command): v
   }
   let properties = command.properties!;
   let summary = summarizeProperties(properties);
+  checkTopicPermission(ch, "write", exchange, () => [m.routingKey, ...ccKeys(summary, properties)]);
   const user = ch.conn.user!;
   if (
     summary.userId !== undefined &&

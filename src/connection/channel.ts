@@ -264,7 +264,8 @@ export class Channel implements ConsumerSink {
 
   /** Called by the connection before its frames are written: coalesced confirms go out. */
   beforeFlush(): void {
-    if (this.state !== "open") return;
+    // Nothing after connection.close or channel.close.
+    if (this.state !== "open" || this.conn.state !== "open") return;
     for (const m of this.confirms.drain()) this.send(m);
   }
 
@@ -371,7 +372,7 @@ function deliveryProperties(entry: QueueEntry, queue: MessageQueue): Buffer {
   if (entry.deliveryCount <= 1 || (s.deliveryLimit === undefined && s.retryDelayMs === undefined)) {
     return entry.message.properties;
   }
-  return withHeader(entry.message.properties, "x-delivery-count", {
+  return withHeader(entry.message.properties, entry.message.summary, "x-delivery-count", {
     type: "l",
     value: BigInt(entry.deliveryCount - 1),
   });

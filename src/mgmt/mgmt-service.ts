@@ -34,6 +34,8 @@ export interface MgmtOptions {
   readonly amqp: {
     connections(): Iterable<AmqpConnection>;
     readonly bound: readonly ListenAddress[];
+    /** The amqps (TLS) listeners' addresses, when TLS is configured. */
+    readonly tlsBound?: readonly ListenAddress[];
   };
   /** Stops the node as SIGTERM does (warrenctl stop). */
   readonly requestStop: (reason: string) => void;
@@ -151,6 +153,13 @@ export class MgmtService {
       port: a.port,
       purpose: "AMQP 0-9-1",
     }));
+    for (const a of this.options.amqp.tlsBound ?? [])
+      out.push({
+        protocol: "amqp/ssl",
+        host: a.host,
+        port: a.port,
+        purpose: "AMQP 0-9-1 over TLS",
+      });
     for (const a of this.api?.bound ?? [])
       out.push({ protocol: "http", host: a.host, port: a.port, purpose: "HTTP API" });
     for (const a of this.metrics?.bound ?? [])

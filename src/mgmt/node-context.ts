@@ -6,7 +6,7 @@ import type { ProcessFacts } from "./process-facts.js";
 
 /** A listening socket as status and /api/overview list them. */
 export interface ListenerInfo {
-  readonly protocol: "amqp" | "http" | "http/prometheus";
+  readonly protocol: "amqp" | "amqp/ssl" | "http" | "http/prometheus";
   readonly host: string;
   readonly port: number;
   readonly purpose: string;

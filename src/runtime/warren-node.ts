@@ -16,6 +16,7 @@ import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, type ListenAddress } from "./amqp-listener.js";
 import { FlushScheduler } from "./flush-scheduler.js";
 import { type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
+import { TlsListener, type TlsOptions } from "./tls-listener.js";
 
 export interface NodeOptions {
   readonly settings: BrokerSettings;
@@ -26,6 +27,8 @@ export interface NodeOptions {
   readonly tickMs?: number;
   /** Message log segment size (tests use small ones to exercise reclamation). */
   readonly segmentBytes?: number;
+  /** amqps listeners, when a certificate is configured. */
+  readonly tls?: TlsOptions;
   readonly resourceLimits?: ResourceLimits;
   /** Management HTTP API and Prometheus ports; absent or 0 disables each. */
   readonly mgmtPort?: number;
@@ -39,6 +42,7 @@ export interface NodeOptions {
 export class WarrenNode {
   readonly broker: Broker;
   readonly listener: AmqpListener;
+  readonly tlsListener: TlsListener | undefined;
   private readonly flusher: FlushScheduler;
   private readonly store: FileMessageStore;
   private readonly definitions: DefinitionsStore;
@@ -64,6 +68,7 @@ export class WarrenNode {
     this.listener = new AmqpListener(this.broker, this.flusher, (address) =>
       this.admission(address),
     );
+    this.tlsListener = options.tls && new TlsListener(this.broker, this.listener, options.tls);
     this.resources = new ResourceMonitor(
       this.broker,
       options.resourceLimits ?? {
@@ -95,6 +100,7 @@ export class WarrenNode {
     this.recover();
     this.resources.start();
     await this.listener.listen(this.options.listen);
+    await this.tlsListener?.listen();
     const { mgmtPort = 0, prometheusPort = 0 } = this.options;
     if (mgmtPort !== 0 || prometheusPort !== 0) {
       this.mgmt = new MgmtService(this.broker, this.options.log, {
@@ -102,7 +108,11 @@ export class WarrenNode {
         prometheusPort,
         hosts: this.listener.bound.map((b) => b.host),
         dataDir: this.options.dataDir,
-        amqp: { connections: () => this.listener.sockets.values(), bound: this.listener.bound },
+        amqp: {
+          connections: () => this.listener.sockets.values(),
+          bound: this.listener.bound,
+          tlsBound: this.tlsListener?.bound ?? [],
+        },
         // warrenctl stop: the same graceful stop as SIGTERM (cli/warren.ts handles it).
         requestStop: () => process.kill(process.pid, "SIGTERM"),
       });
@@ -179,7 +189,7 @@ export class WarrenNode {
     this.resources.stop();
     await this.mgmt?.stop();
     // net.Server.close() waits for every connection to end, so close them meanwhile.
-    const closed = this.listener.close();
+    const closed = Promise.all([this.listener.close(), this.tlsListener?.close()]);
     for (const conn of [...this.listener.sockets.values()]) {
       if (conn.state === "open") {
         conn.close(

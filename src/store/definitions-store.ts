@@ -40,6 +40,14 @@ export interface DefinitionsSnapshot {
     write: string;
     read: string;
   }[];
+  /** RabbitMQ's topic_permissions (absent in files written before they existed). */
+  readonly topicPermissions?: {
+    user: string;
+    vhost: string;
+    exchange: string;
+    write: string;
+    read: string;
+  }[];
   readonly exchanges: {
     vhost: string;
     name: string;

@@ -292,7 +292,7 @@ export class Broker {
     for (const q of [...vhost.queues.values()]) vhost.removeQueue(q);
     this.vhosts.delete(name);
     this.policies.dropVhost(name);
-    this.users.permissions.delete(name);
+    this.users.dropVhost(name);
     this.log.info({ vhost: name }, `deleted vhost '${name}'`);
     this.definitionsChanged();
     return true;

@@ -43,6 +43,11 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
     permissions: [...broker.users.permissions].flatMap(([vhost, byUser]) =>
       [...byUser].map(([user, p]) => ({ user, vhost, ...p })),
     ),
+    topicPermissions: [...broker.users.topicPermissions].flatMap(([vhost, byUser]) =>
+      [...byUser].flatMap(([user, byExchange]) =>
+        [...byExchange.values()].map((p) => ({ user, vhost, ...p })),
+      ),
+    ),
     exchanges: [],
     queues: [],
     bindings: [],
@@ -115,6 +120,13 @@ export function restoreSnapshot(broker: Broker, snapshot: DefinitionsSnapshot): 
   for (const p of snapshot.permissions) {
     broker.users.setPermission(p.vhost, p.user, {
       configure: p.configure,
+      write: p.write,
+      read: p.read,
+    });
+  }
+  for (const p of snapshot.topicPermissions ?? []) {
+    broker.users.setTopicPermission(p.vhost, p.user, {
+      exchange: p.exchange,
       write: p.write,
       read: p.read,
     });

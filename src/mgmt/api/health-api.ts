@@ -14,6 +14,7 @@ function normaliseProtocol(p: string): string {
   const lower = p.toLowerCase();
   if (["amqp", "amqp091", "amqp0-9-1", "amqp0.9.1"].includes(lower)) return "amqp";
   if (lower === "prometheus" || lower === "http/prometheus") return "http/prometheus";
+  if (["amqps", "amqp/ssl", "amqp091/ssl"].includes(lower)) return "amqp/ssl";
   return lower;
 }
 

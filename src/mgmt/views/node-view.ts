@@ -13,6 +13,7 @@ const EXCHANGE_TYPES = [
 
 const PURPOSES: Record<string, string> = {
   amqp: "AMQP 0-9-1",
+  "amqp/ssl": "AMQP 0-9-1 over TLS",
   http: "HTTP API",
   "http/prometheus": "Prometheus exporter API over HTTP",
 };

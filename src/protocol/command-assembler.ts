@@ -1,5 +1,5 @@
 import { AmqpError, connectionError } from "./amqp-error.js";
-import { describeFrame } from "./frame-description.js";
+import { describeFrame, erlangBinary } from "./frame-description.js";
 import { FrameType, ReplyCode } from "./generated/constants.js";
 import {
   decodeMethodArgs,
@@ -94,18 +94,12 @@ export class CommandAssembler {
     try {
       method = decodeMethodArgs(id, r);
     } catch (e) {
-      if (e instanceof AmqpError) {
-        throw new AmqpError(
-          ReplyCode.FRAME_ERROR,
-          `FRAME_ERROR - cannot decode ${info.name} arguments`,
-          info.classId,
-          info.methodId,
-          "connection",
-        );
-      }
+      if (e instanceof AmqpError) throw cannotDecode(info, payload);
       throw e;
     }
     if (!method) throw new Error(`decoder missing for ${info.name}`);
+    // Bytes after the last argument: RabbitMQ's decoder refuses those too.
+    if (r.remaining > 0) throw cannotDecode(info, payload);
     if (info.hasContent) {
       this.partial.set(channel, { method, info, bodySize: 0, received: 0 });
       return undefined;
@@ -172,6 +166,17 @@ export class CommandAssembler {
       body,
     };
   }
+}
+
+/** RabbitMQ's text for undecodable method arguments: the argument bytes, as an Erlang binary. */
+function cannotDecode(info: MethodInfo, payload: Buffer): AmqpError {
+  return new AmqpError(
+    ReplyCode.FRAME_ERROR,
+    `FRAME_ERROR - cannot decode ${erlangBinary(payload.subarray(4, 4 + 64))}`,
+    info.classId,
+    info.methodId,
+    "connection",
+  );
 }
 
 function expectation(partial: PartialContent): string {

@@ -11,6 +11,9 @@ export interface ColdRecord {
   expiresAtMs: number;
   /** Whether the claim survives a restart (persistent message, durable queue). */
   persistent: boolean;
+  arrivedAtMs: number;
+  /** Message priority (for priority queues), 0 to 255. */
+  priority: number;
 }
 
 const CHUNK = 4096;
@@ -24,10 +27,12 @@ class Chunk {
   readonly bodyBytes = new Uint32Array(CHUNK);
   readonly deliveryCount = new Uint32Array(CHUNK);
   readonly persistent = new Uint8Array(CHUNK);
+  readonly arrivedAtMs = new Float64Array(CHUNK);
+  readonly priority = new Uint8Array(CHUNK);
 }
 
 /**
- * A FIFO of queue entries whose content is on disk, in typed arrays: 41 bytes a
+ * A FIFO of queue entries whose content is on disk, in typed arrays: 50 bytes a
  * message instead of a few hundred for objects and buffers, so a queue holding
  * millions of messages keeps only this in memory (issue 3: a compact index, bodies
  * read back when delivered).
@@ -64,6 +69,8 @@ export class ColdIndex {
     c.bodyBytes[i] = r.bodyBytes;
     c.deliveryCount[i] = r.deliveryCount;
     c.persistent[i] = r.persistent ? 1 : 0;
+    c.arrivedAtMs[i] = r.arrivedAtMs;
+    c.priority[i] = r.priority;
     this.count++;
     this.byteCount += r.bodyBytes;
   }
@@ -103,6 +110,8 @@ export class ColdIndex {
       deliveryCount: c.deliveryCount[i]!,
       expiresAtMs: c.expiresAtMs[i]!,
       persistent: c.persistent[i] === 1,
+      arrivedAtMs: c.arrivedAtMs[i]!,
+      priority: c.priority[i]!,
     };
   }
 }

@@ -15,6 +15,8 @@ export interface Message {
   readonly body: Buffer;
   /** delivery-mode 2. */
   readonly persistent: boolean;
+  /** When the broker received it (TTL deadlines count from here, across restarts). */
+  readonly arrivedAtMs: number;
 }
 
 /** Where a stored message lives (a record in the message store). */

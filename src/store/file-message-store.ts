@@ -6,7 +6,7 @@ import {
   encodeDelivered,
   encodePublish,
   encodeSettle,
-  publishBodyBytes,
+  publishDetails,
   RecordType,
 } from "./message-records.js";
 import type {
@@ -34,6 +34,10 @@ class RecoveringQueue {
   offsets: number[] = [];
   lengths: number[] = [];
   bodies: number[] = [];
+  arrivals: number[] = [];
+  priorities: number[] = [];
+  /** Absolute expiry from the per-message expiration property, or Infinity. */
+  expiries: number[] = [];
   counts: number[] = [];
   settled: boolean[] = [];
 
@@ -84,7 +88,9 @@ export class FileMessageStore implements MessageStore {
         const h = decodePublishHeader(payload);
         if (h.msgId > maxMessageId) maxMessageId = h.msgId;
         if (!h.persistent) return;
-        const body = publishBodyBytes(payload, h);
+        const details = publishDetails(payload, h);
+        const ttl = details.expiration === undefined ? Number.NaN : Number(details.expiration);
+        const expiresAt = Number.isFinite(ttl) ? h.arrivedAtMs + ttl : Number.POSITIVE_INFINITY;
         for (const qid of h.queueIds) {
           const q = queues.get(qid);
           if (!q) continue;
@@ -92,7 +98,10 @@ export class FileMessageStore implements MessageStore {
           q.segments.push(pos.segment);
           q.offsets.push(pos.offset);
           q.lengths.push(pos.length);
-          q.bodies.push(body);
+          q.bodies.push(details.bodyBytes);
+          q.arrivals.push(h.arrivedAtMs);
+          q.priorities.push(details.priority);
+          q.expiries.push(expiresAt);
           q.counts.push(0);
           q.settled.push(false);
         }
@@ -120,8 +129,10 @@ export class FileMessageStore implements MessageStore {
           length: q.lengths[i]!,
           bodyBytes: q.bodies[i]!,
           deliveryCount: q.counts[i]!,
-          expiresAtMs: Number.POSITIVE_INFINITY,
+          expiresAtMs: q.expiries[i]!,
           persistent: true,
+          arrivedAtMs: q.arrivals[i]!,
+          priority: q.priorities[i]!,
         });
         this.live.set(q.segments[i]!, (this.live.get(q.segments[i]!) ?? 0) + 1);
       }

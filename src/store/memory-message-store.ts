@@ -57,8 +57,13 @@ export class MemoryMessageStore implements MessageStore {
           length: 0,
           bodyBytes: held.bodyBytes,
           deliveryCount: held.counts.get(q) ?? 0,
-          expiresAtMs: Number.POSITIVE_INFINITY,
+          expiresAtMs:
+            held.message.summary.expiration === undefined
+              ? Number.POSITIVE_INFINITY
+              : held.message.arrivedAtMs + Number(held.message.summary.expiration),
           persistent: true,
+          arrivedAtMs: held.message.arrivedAtMs,
+          priority: held.message.summary.priority,
         });
         messages++;
       }

@@ -105,8 +105,17 @@ function assertArgs(
     const b = received.get(key);
     if (a === undefined && b === undefined) continue;
     if (a !== undefined && b !== undefined && sameClass(a, b) && fieldValuesEqual(a, b)) continue;
-    const got = b ? `the value '${describeValue(b)}' of type '${TYPE_NAMES[b.type]}'` : "none";
-    const cur = a ? `the value '${describeValue(a)}' of type '${TYPE_NAMES[a.type]}'` : "none";
+    // RabbitMQ's rabbit_misc:val/1: bare values when both sides have one, the typed
+    // form when only one side does.
+    const both = a !== undefined && b !== undefined;
+    const show = (v: FieldValue | undefined) =>
+      v === undefined
+        ? "none"
+        : both
+          ? `'${describeValue(v)}'`
+          : `the value '${describeValue(v)}' of type '${TYPE_NAMES[v.type]}'`;
+    const got = show(b);
+    const cur = show(a);
     throw inequivalent(what, name, vhost, key, `received ${got} but current is ${cur}`);
   }
 }
@@ -120,7 +129,10 @@ function sameClass(a: FieldValue, b: FieldValue): boolean {
 
 export function assertQueueEquivalent(current: QueueDefinition, received: QueueDefinition): void {
   const { name, vhost } = current;
-  assertFlag("queue", name, vhost, "durable", current.durable, received.durable);
+  // An exclusive queue is never durable (RabbitMQ stores it as transient), so its
+  // durable flag is not compared.
+  if (!current.exclusive)
+    assertFlag("queue", name, vhost, "durable", current.durable, received.durable);
   assertFlag("queue", name, vhost, "auto_delete", current.autoDelete, received.autoDelete);
   assertArgs("queue", name, vhost, COMPARED_QUEUE_ARGS, current.arguments, received.arguments);
 }

@@ -74,6 +74,8 @@ function storePager(store: MessageStore, queue: MessageQueue): Pager {
         deliveryCount: entry.deliveryCount,
         expiresAtMs: entry.expiresAtMs,
         persistent: entry.message.persistent && entry.ref !== undefined && queue.isDurable,
+        arrivedAtMs: entry.message.arrivedAtMs,
+        priority: entry.message.summary.priority,
       };
     },
     pageIn(record: ColdRecord): QueueEntry {

@@ -23,6 +23,7 @@ export function message(id: number, body: string, props = {}): Message {
     summary: summarizeProperties(properties),
     body: Buffer.from(body),
     persistent: true,
+    arrivedAtMs: 1_700_000_000_000 + id,
   };
 }
 

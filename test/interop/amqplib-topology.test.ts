@@ -175,7 +175,7 @@ describe("declaration rules and their errors", () => {
     await rejectsWith(
       bad.assertQueue(name, { autoDelete: true, arguments: { "x-message-ttl": 2000 } }),
       406,
-      /inequivalent arg 'x-message-ttl'.*received the value '2000' of type '\w+' but current is the value '1000' of type '\w+'/,
+      /inequivalent arg 'x-message-ttl' for queue '.*' in vhost '\/': received '2000' but current is '1000'/,
     );
     await ch.deleteQueue(name);
     await ch.close();

@@ -7,6 +7,9 @@ interface SimFile {
   cached: Buffer;
   /** Whether the file's directory entry is durable (created, then the directory fsynced). */
   linked: boolean;
+  /** Bumped by each change of the cached bytes; `durableVersion` is the one on disk. */
+  version: number;
+  durableVersion: number;
 }
 
 /**
@@ -44,6 +47,8 @@ export class SimulatedDisk implements StoreFs {
         durable: Buffer.alloc(0),
         cached: Buffer.alloc(0),
         linked: this.files.get(path)?.linked ?? false,
+        version: 0,
+        durableVersion: 0,
       });
     }
     const fd = this.nextFd++;
@@ -79,12 +84,14 @@ export class SimulatedDisk implements StoreFs {
     f.cached.copy(next);
     data.copy(next, position);
     f.cached = next;
+    f.version++;
     return data.length;
   }
 
   ftruncateSync(fd: number, length: number): void {
     const f = this.file(fd);
     f.cached = Buffer.from(f.cached.subarray(0, length));
+    f.version++;
   }
 
   fdatasync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void {
@@ -92,10 +99,15 @@ export class SimulatedDisk implements StoreFs {
     const f = this.file(fd);
     // The data reaches the disk later, asynchronously, as a real fdatasync.
     const snapshot = Buffer.from(f.cached);
+    const version = f.version;
     const generation = this.generation;
     setImmediate(() => {
       if (generation !== this.generation) return;
-      f.durable = snapshot;
+      // A sync never takes back what a later one already made durable.
+      if (version > f.durableVersion) {
+        f.durable = snapshot;
+        f.durableVersion = version;
+      }
       cb(null);
     });
   }
@@ -103,6 +115,7 @@ export class SimulatedDisk implements StoreFs {
   fdatasyncSync(fd: number): void {
     const f = this.file(fd);
     f.durable = Buffer.from(f.cached);
+    f.durableVersion = f.version;
   }
 
   unlinkSync(path: string): void {
@@ -125,7 +138,13 @@ export class SimulatedDisk implements StoreFs {
 
   writeFileSync(path: string, data: Buffer | string): void {
     const buf = Buffer.from(data);
-    this.files.set(path, { durable: Buffer.alloc(0), cached: buf, linked: false });
+    this.files.set(path, {
+      durable: Buffer.alloc(0),
+      cached: buf,
+      linked: false,
+      version: 1,
+      durableVersion: 0,
+    });
   }
 
   fsyncDirSync(dir: string): void {

@@ -8,10 +8,7 @@ type M<N extends Method["name"]> = Extract<Method, { name: N }>;
 /** channel.open: the Channel object already exists; a second open is a connection error. */
 export function channelOpen(ch: Channel, _m: M<"channel.open">): void {
   if (ch.opened) {
-    throw connectionError(
-      ReplyCode.CHANNEL_ERROR,
-      `second 'channel.open' seen on channel ${ch.id}`,
-    );
+    throw connectionError(ReplyCode.CHANNEL_ERROR, "second 'channel.open' seen");
   }
   ch.opened = true;
   ch.send({ name: "channel.open-ok" });

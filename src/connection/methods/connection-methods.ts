@@ -163,7 +163,8 @@ function negotiate(name: string, value: number, min: number, max: number): numbe
     );
   }
   if (max !== 0 && (value === 0 || value > max)) {
-    const shown = value === 0 ? "0 (no limit)" : String(value);
+    // RabbitMQ says "(no limit)" for channel_max only.
+    const shown = value === 0 && name === "channel_max" ? "0 (no limit)" : String(value);
     throw negotiationError(
       `negotiated ${name} = ${shown} is higher than the maximum allowed value (${max})`,
     );
@@ -172,7 +173,8 @@ function negotiate(name: string, value: number, min: number, max: number): numbe
 }
 
 function negotiationError(text: string): AmqpError {
-  return new AmqpError(ReplyCode.NOT_ALLOWED, `NOT_ALLOWED - ${text}`, 10, 31, "connection");
+  // Attributed to connection.tune (10/30), as RabbitMQ does.
+  return new AmqpError(ReplyCode.NOT_ALLOWED, `NOT_ALLOWED - ${text}`, 10, 30, "connection");
 }
 
 /** connection.tune-ok: the client's choices; its heartbeat is taken as sent (0 disables). */

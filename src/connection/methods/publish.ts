@@ -51,6 +51,7 @@ export function publish(ch: Channel, m: M<"basic.publish">, command: Command): v
       `user_id property set to '${summary.userId}' but authenticated user was '${user.name}'`,
     );
   }
+  if (summary.expiration !== undefined) checkExpiration(summary.expiration);
   if (summary.replyTo === REPLY_TO_QUEUE) {
     properties = rewriteReplyTo(ch, properties);
     summary = summarizeProperties(properties);
@@ -65,6 +66,7 @@ export function publish(ch: Channel, m: M<"basic.publish">, command: Command): v
     summary,
     body: command.body!,
     persistent: summary.deliveryMode === 2,
+    arrivedAtMs: ch.now,
   };
   const seq = ch.mode === "confirm" ? ch.confirms.publish() : 0;
   if (ch.mode === "tx") {
@@ -177,4 +179,21 @@ function stripBcc(message: Message): Message {
   props.headers!.delete("BCC");
   const properties = encodeProperties(props);
   return { ...message, properties, summary: summarizeProperties(properties) };
+}
+
+/** RabbitMQ accepts an expiration property only as a non-negative integer string (milliseconds). */
+function checkExpiration(expiration: string): void {
+  const detail = !/^-?\d+$/.test(expiration)
+    ? "no_integer"
+    : Number(expiration) < 0
+      ? `{value_negative,${expiration}}`
+      : Number(expiration) > 315_360_000_000
+        ? `{value_too_large,${expiration}}`
+        : undefined;
+  if (detail) {
+    throw channelError(
+      ReplyCode.PRECONDITION_FAILED,
+      `invalid expiration '${expiration}': ${detail}`,
+    );
+  }
 }

@@ -66,8 +66,8 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
       arguments: m.arguments,
     };
     const existing = vhost.queues.get(name);
-    if (existing && m.exclusive && existing.exclusiveOwner === null) {
-      // Redeclaring a shared queue as exclusive: RabbitMQ answers 405 as for a locked queue.
+    if (existing && m.exclusive !== (existing.exclusiveOwner !== null)) {
+      // The exclusive flag differs (either way): RabbitMQ answers 405 as for a locked queue.
       throw lockedQueueError(name, vhost.name);
     }
     if (!existing) validateQueueArguments(definition);

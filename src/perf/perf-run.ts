@@ -94,6 +94,7 @@ export async function runPerf(o: PerfOptions, io: RunIo): Promise<PerfSummary> {
 
     // The clock starts now: setup time and anything consumed meanwhile are not figures.
     meter.restart(nowEpochMs());
+    const cpuAtStart = process.cpuUsage();
     for (const p of publishers) p.start();
     ticker = setInterval(() => {
       const s = meter.sample(nowEpochMs());
@@ -108,6 +109,7 @@ export async function runPerf(o: PerfOptions, io: RunIo): Promise<PerfSummary> {
     ]);
     const end = nowEpochMs();
     meter.freeze(end);
+    const cpu = process.cpuUsage(cpuAtStart);
     clearInterval(ticker);
     if (end - meter.lastSampleAtMs >= 100) {
       const s = meter.sample(end);
@@ -122,7 +124,7 @@ export async function runPerf(o: PerfOptions, io: RunIo): Promise<PerfSummary> {
         "deleting the queues",
       ).catch((e) => errors.push(`cleanup: ${(e as Error).message}`));
     }
-    return buildSummary(o, meter.result(end), startedAt, errors);
+    return buildSummary(o, meter.result(end), startedAt, errors, (cpu.user + cpu.system) / 1e6);
   } finally {
     stopping = true;
     if (ticker) clearInterval(ticker);

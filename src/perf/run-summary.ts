@@ -17,6 +17,11 @@ export interface PerfSummary {
   readonly rates: { sentPerS: number; receivedPerS: number; confirmedPerS: number };
   readonly latencyMs: Percentiles | undefined;
   readonly confirmLatencyMs: Percentiles | undefined;
+  /**
+   * CPU seconds the load tool itself used during the run (user + system). Near durationS
+   * means the tool, not the broker, may have set the pace.
+   */
+  readonly toolCpuS: number;
   /** Connection and channel errors seen during the run (empty for a clean run). */
   readonly errors: readonly string[];
   readonly samples: readonly Sample[];
@@ -27,6 +32,7 @@ export function buildSummary(
   result: MeterResult,
   startedAt: Date,
   errors: readonly string[],
+  toolCpuS: number,
 ): PerfSummary {
   return {
     label: o.label,
@@ -62,6 +68,7 @@ export function buildSummary(
     },
     latencyMs: result.latencyMs,
     confirmLatencyMs: result.confirmLatencyMs,
+    toolCpuS: Math.round(toolCpuS * 100) / 100,
     errors,
     samples: result.samples,
   };

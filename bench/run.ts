@@ -58,7 +58,10 @@ const USAGE = `Usage: npm run bench [-- options]
   --duration S          seconds per load run (default 20)
   --brokers LIST        warren,rabbitmq (default: both, RabbitMQ when installed)
   --idle-connections N  connections for idle-10k (default 10000)
+  --restart-messages N  messages queued in restart-1m (default 1000000)
+  --rss-messages N      messages queued in rss-5m (default 5000000)
   --no-report           do not rewrite docs/benchmarks.md (results are still kept)
+  --report-only         run nothing: rewrite docs/benchmarks.md from the kept results
 `;
 
 function parse() {
@@ -69,7 +72,10 @@ function parse() {
       duration: { type: "string" },
       brokers: { type: "string" },
       "idle-connections": { type: "string" },
+      "restart-messages": { type: "string" },
+      "rss-messages": { type: "string" },
       "no-report": { type: "boolean" },
+      "report-only": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -142,7 +148,9 @@ async function main(): Promise<number> {
     process.stderr.write(`unknown scenario(s): ${unknown.join(", ")}\n\n${USAGE}`);
     return 64;
   }
-  const chosen = SCENARIOS.filter((s) => (only ? only.includes(s.id) : !s.optIn));
+  const chosen = args["report-only"]
+    ? []
+    : SCENARIOS.filter((s) => (only ? only.includes(s.id) : !s.optIn));
   const durationS = Number(args.duration ?? 20);
   const idleConnections = Number(args["idle-connections"] ?? 10_000);
   const wanted = (args.brokers ?? "warren,rabbitmq").split(",") as BrokerKind[];
@@ -169,6 +177,8 @@ async function main(): Promise<number> {
       workDir,
       durationS,
       idleConnections,
+      restartMessages: Number(args["restart-messages"] ?? 1_000_000),
+      rssMessages: Number(args["rss-messages"] ?? 5_000_000),
       log,
       startBroker: async (kind, options): Promise<StartedBroker> => {
         if (kind === "warren") return startWarren(REPO_ROOT, workDir, options);

@@ -33,6 +33,10 @@ export interface BenchContext {
   readonly durationS: number;
   /** Connections the idle-connections scenario opens. */
   readonly idleConnections: number;
+  /** Messages queued before the restart (1,000,000 unless asked otherwise). */
+  readonly restartMessages: number;
+  /** Messages queued for the memory figure (5,000,000 unless asked otherwise). */
+  readonly rssMessages: number;
   log(line: string): void;
   startBroker(
     kind: BrokerKind,

@@ -157,6 +157,10 @@ async function runLoad(
   });
 }
 
+/** Said next to every persistent figure: the two brokers do not promise the same thing. */
+export const DURABILITY_NOTE =
+  'Durability differs: Warren sends the confirm for a persistent message on a durable queue only after the fdatasync of the group-commit batch that holds it. RabbitMQ 3.10\'s classic queues do not fsync on every message: in its own words, the message store "persists messages to disk in batches after an interval (a few hundred milliseconds) to minimise the number of fsync(2) calls, or when a queue is idle" (rabbitmq.com, Consumer Acknowledgements and Publisher Confirms).';
+
 export const LOAD_SCENARIOS: readonly Scenario[] = [
   loadScenario({
     id: "transient-16b",
@@ -170,7 +174,8 @@ export const LOAD_SCENARIOS: readonly Scenario[] = [
     id: "persistent-1k",
     title: "Persistent 1 KiB with confirms",
     description:
-      "1 publisher (confirm window 256), 1 consumer (manual ack of each message, prefetch 500), 1 KiB persistent messages to a durable queue.",
+      "1 publisher (confirm window 256), 1 consumer (manual ack of each message, prefetch 500), 1 KiB persistent messages to a durable queue. " +
+      DURABILITY_NOTE,
     args: [
       "-x",
       "1",

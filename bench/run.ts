@@ -18,7 +18,7 @@ import {
 import { renderReport } from "./lib/report.js";
 import { loadResults, type MachineInfo, saveResults } from "./lib/results.js";
 import type { BenchContext, Scenario, StartedBroker } from "./lib/scenario.js";
-import { killAllTracked, killTrackedOnExit } from "./lib/tracked-processes.js";
+import { killAllTracked, killTrackedOnExit, onExitCleanup } from "./lib/tracked-processes.js";
 import { startWarren } from "./lib/warren-broker.js";
 import { RESTART_1M, RSS_5M } from "./scenarios/durable-storage.js";
 import { IDLE_CONNECTIONS } from "./scenarios/idle-connections.js";
@@ -167,6 +167,7 @@ async function main(): Promise<number> {
   killTrackedOnExit();
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const workDir = mkdtempSync(join(os.tmpdir(), "warren-bench-"));
+  onExitCleanup(() => rmSync(workDir, { recursive: true, force: true }));
   let epmd: PrivateEpmd | undefined;
   const machine = machineInfo();
   const results = loadResults(RESULTS_PATH);

@@ -78,9 +78,23 @@ export async function stopProcess(
   signalGroup(child, "SIGKILL");
 }
 
-/** Kills every tracked process group at once (exit path). */
+const cleanups: (() => void)[] = [];
+
+/** Something to undo on any exit (a scratch folder), after the processes are killed. */
+export function onExitCleanup(fn: () => void): void {
+  cleanups.push(fn);
+}
+
+/** Kills every tracked process group at once, then runs the cleanups (exit path). */
 export function killAllTracked(): void {
   for (const child of live) signalGroup(child, "SIGKILL");
+  for (const fn of cleanups.splice(0)) {
+    try {
+      fn();
+    } catch {
+      // best effort on the way out
+    }
+  }
 }
 
 let hooked = false;

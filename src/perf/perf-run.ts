@@ -37,6 +37,17 @@ export async function runPerf(o: PerfOptions, io: RunIo): Promise<PerfSummary> {
   const clients: AmqpClient[] = [];
   const errors: string[] = [];
   let stopping = false;
+  // The first connection or channel error ends the run; each distinct error is reported.
+  let failed!: () => void;
+  const failure = new Promise<void>((resolve) => {
+    failed = resolve;
+  });
+  const report = (who: string, e: Error) => {
+    if (stopping) return;
+    const text = `${who}: ${e.message}`;
+    if (!errors.includes(text)) errors.push(text);
+    failed();
+  };
   const connect = async (name: string) => {
     const client = await AmqpClient.connect(o.url, {
       heartbeatSec: o.heartbeatSec,
@@ -44,7 +55,7 @@ export async function runPerf(o: PerfOptions, io: RunIo): Promise<PerfSummary> {
     });
     clients.push(client);
     void client.closed.then((e) => {
-      if (e && !stopping) errors.push(`${name}: ${e.message}`);
+      if (e) report(name, e);
     });
     return client;
   };
@@ -59,6 +70,7 @@ export async function runPerf(o: PerfOptions, io: RunIo): Promise<PerfSummary> {
     await inBatches(o.consumers, CONNECT_CONCURRENCY, async (j) => {
       const client = await connect(`consumer ${j + 1}`);
       const channel = await client.openChannel();
+      channel.onError = (e) => report(`consumer ${j + 1}`, e);
       const consumer = new Consumer(
         channel,
         {
@@ -75,6 +87,7 @@ export async function runPerf(o: PerfOptions, io: RunIo): Promise<PerfSummary> {
     await inBatches(o.publishers, CONNECT_CONCURRENCY, async (i) => {
       const client = await connect(`publisher ${i + 1}`);
       const channel = await client.openChannel();
+      channel.onError = (e) => report(`publisher ${i + 1}`, e);
       if (o.confirmWindow > 0) await channel.confirmSelect();
       publishers[i] = new Publisher(
         client,
@@ -105,7 +118,7 @@ export async function runPerf(o: PerfOptions, io: RunIo): Promise<PerfSummary> {
       sleep(o.durationS * 1000),
       o.count > 0 ? Promise.all(publishers.map((p) => p.done)) : never(),
       abortOf(io.signal),
-      failureOf(clients, () => stopping),
+      failure,
     ]);
     const end = nowEpochMs();
     meter.freeze(end);
@@ -158,17 +171,6 @@ function abortOf(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) =>
     signal.addEventListener("abort", () => resolve(), { once: true }),
   );
-}
-
-/** Resolves when any connection fails while the run is on (the run then ends early). */
-function failureOf(clients: AmqpClient[], stopping: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    for (const c of clients) {
-      void c.closed.then((e) => {
-        if (e && !stopping()) resolve();
-      });
-    }
-  });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

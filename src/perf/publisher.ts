@@ -101,7 +101,13 @@ export class Publisher {
       }
       return;
     }
-    for (let i = 0; i < n; i++) this.publishOne();
+    try {
+      for (let i = 0; i < n; i++) this.publishOne();
+    } catch {
+      // The channel was closed by the broker; its onError has told the run.
+      this.stop();
+      return;
+    }
     this.sent += n;
     this.meter.published(n);
     this.wake();

@@ -150,6 +150,43 @@ test("fanout to three queues with multiple acks confirms every message and deliv
   assert.ok(summary.received > 0 && summary.received <= 900, `received ${summary.received}`);
 });
 
+test("a publish the broker refuses ends the run early with the broker's error", async () => {
+  const started = Date.now();
+  const r = await perf([
+    "--url",
+    broker.url,
+    "--predeclared",
+    "--queue-prefix",
+    "missing",
+    "-y",
+    "0",
+    "-z",
+    "30",
+    "--quiet",
+  ]);
+  assert.equal(r.code, 1);
+  assert.ok(Date.now() - started < 15_000, "the run ended at the error, not after 30 s");
+  const summary = JSON.parse(r.stdout) as PerfSummary;
+  assert.match(
+    summary.errors.join("\n"),
+    /publisher 1: .*NOT_FOUND - no exchange 'missing-direct'/,
+  );
+});
+
+test("consuming from a missing queue fails the setup with the broker's error", async () => {
+  const r = await perf([
+    "--url",
+    broker.url,
+    "--predeclared",
+    "--queue-prefix",
+    "missing",
+    "-x",
+    "0",
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /NOT_FOUND - no queue 'missing-1'/);
+});
+
 test("a bad flag exits 64 with the usage text", async () => {
   const r = await perf(["--exchange", "topic"]);
   assert.equal(r.code, 64);

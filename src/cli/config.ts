@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { ListenAddress } from "../runtime/amqp-listener.js";
+import { parseBytes, parseWatermark, type ResourceLimits } from "../runtime/resource-monitor.js";
 import { type BrokerSettings, DEFAULT_SETTINGS } from "../vhost/broker-settings.js";
 
 export interface ServerConfig {
@@ -9,6 +10,7 @@ export interface ServerConfig {
   readonly logLevel: string;
   /** Message log segment size in bytes (tests use small ones). */
   readonly segmentBytes: number | undefined;
+  readonly resourceLimits: ResourceLimits;
 }
 
 export const USAGE = `Usage: warren [options]   (or: npm start -- [options])
@@ -23,6 +25,11 @@ Options (each has an environment variable; flags win):
   --max-message-size N largest message body, bytes (WARREN_MAX_MESSAGE_SIZE, default 16777216)
   --log-level L        trace, debug, info, warn, error (WARREN_LOG_LEVEL, default info)
   --segment-bytes N    message log segment size (WARREN_SEGMENT_BYTES, default 67108864)
+  --consumer-timeout MS delivery acknowledgement timeout (WARREN_CONSUMER_TIMEOUT, default 1800000, 0 = off)
+  --vm-memory-high-watermark W  memory alarm threshold: a fraction of RAM (0.6) or a size (2GB)
+                       (WARREN_VM_MEMORY_HIGH_WATERMARK, default 0.6)
+  --disk-free-limit S  disk alarm when free space under the data directory falls below S
+                       (WARREN_DISK_FREE_LIMIT, default 50MB)
   --help               this text
 `;
 
@@ -48,6 +55,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "max-message-size": { type: "string" },
       "log-level": { type: "string" },
       "segment-bytes": { type: "string" },
+      "consumer-timeout": { type: "string" },
+      "vm-memory-high-watermark": { type: "string" },
+      "disk-free-limit": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -79,6 +89,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       values["channel-max"] ?? env.WARREN_CHANNEL_MAX,
       DEFAULT_SETTINGS.channelMax,
     ),
+    consumerTimeoutMs: int(
+      "--consumer-timeout",
+      values["consumer-timeout"] ?? env.WARREN_CONSUMER_TIMEOUT,
+      DEFAULT_SETTINGS.consumerTimeoutMs,
+    ),
     maxMessageBytes: int(
       "--max-message-size",
       values["max-message-size"] ?? env.WARREN_MAX_MESSAGE_SIZE,
@@ -92,6 +107,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     listen,
     dataDir: values["data-dir"] ?? env.WARREN_DATA_DIR ?? "./data",
     logLevel: values["log-level"] ?? env.WARREN_LOG_LEVEL ?? "info",
+    resourceLimits: {
+      memoryHighWatermark: parseWatermark(
+        values["vm-memory-high-watermark"] ?? env.WARREN_VM_MEMORY_HIGH_WATERMARK ?? "0.6",
+      ),
+      diskFreeLimitBytes: parseBytes(
+        values["disk-free-limit"] ?? env.WARREN_DISK_FREE_LIMIT ?? "50MB",
+      ),
+    },
     segmentBytes:
       (values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES)
         ? int("--segment-bytes", values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES, 0)

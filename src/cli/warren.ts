@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     log,
     segmentBytes: config.segmentBytes,
+    resourceLimits: config.resourceLimits,
   });
   try {
     await node.start();

@@ -32,6 +32,9 @@ export interface Transport {
   end(): void;
   /** Closes the socket now, discarding queued output. */
   destroy(): void;
+  /** Stops reading from the socket (TCP backpressure reaches the client). */
+  pauseReading(): void;
+  resumeReading(): void;
 }
 
 export type ConnectionState =
@@ -42,6 +45,12 @@ export type ConnectionState =
 
 /** How long we wait for the client's connection.close-ok before closing the socket anyway. */
 const CLOSE_OK_TIMEOUT_MS = 3_000;
+/**
+ * Bytes read from one connection in one event-loop turn before it is paused until
+ * the next: a flooding publisher then cannot hold the loop (and everyone's
+ * heartbeats, timers and deliveries) for long.
+ */
+const READ_BUDGET_BYTES = 256 * 1024;
 
 /**
  * One AMQP connection as a state machine: bytes in, frames out through the
@@ -69,10 +78,18 @@ export class AmqpConnection {
   readonly stats = { recvOct: 0, sendOct: 0, recvCnt: 0, sendCnt: 0 };
   /** Why the connection ended, for the close log line. */
   closeReason = "";
+  /** Whether the client ever published: only publishers are blocked by resource alarms. */
+  hasPublished = false;
+  /** Set while a resource alarm holds this connection (not read from). */
+  blockedSinceMs: number | undefined;
+  private blockedSent = false;
   private readonly reader: FrameReader;
   private readonly assembler: CommandAssembler;
   private closingSinceMs = 0;
   private flushRequested = false;
+  /** Bytes read in the current turn; past the budget reading pauses until flush(). */
+  private readThisTurn = 0;
+  private throttled = false;
   /** Channels with work to do at flush time (coalesced publisher confirms). */
   readonly dirtyChannels = new Set<Channel>();
 
@@ -112,6 +129,12 @@ export class AmqpConnection {
       this.reader.push(chunk);
     } catch (e) {
       this.fail(e);
+    }
+    this.readThisTurn += chunk.length;
+    if (this.readThisTurn > READ_BUDGET_BYTES && !this.throttled && this.state === "open") {
+      this.throttled = true;
+      this.transport.pauseReading();
+      this.requestFlush();
     }
   }
 
@@ -231,6 +254,12 @@ export class AmqpConnection {
 
   /** Called by the runtime once per turn: everything queued, for one socket write. */
   flush(): Buffer[] {
+    this.readThisTurn = 0;
+    if (this.throttled) {
+      this.throttled = false;
+      // Reading resumes next turn, unless a resource alarm holds the connection.
+      if (this.blockedSinceMs === undefined) this.transport.resumeReading();
+    }
     for (const ch of this.dirtyChannels) ch.beforeFlush();
     this.dirtyChannels.clear();
     // Cleared after the channels ran: their output is in this batch, not a new request.
@@ -261,6 +290,48 @@ export class AmqpConnection {
     this.writer.frameMax = frameMax;
   }
 
+  // --- resource alarms -----------------------------------------------------
+
+  /** A publish arrived: while an alarm is set, this connection is blocked from now on. */
+  notePublish(): void {
+    this.hasPublished = true;
+    if (this.broker.alarms.any && this.blockedSinceMs === undefined) this.block();
+  }
+
+  alarmsChanged(): void {
+    if (this.state !== "open") return;
+    if (this.broker.alarms.any) {
+      if (this.hasPublished && this.blockedSinceMs === undefined) this.block();
+    } else if (this.blockedSinceMs !== undefined) {
+      this.unblock();
+    }
+  }
+
+  /**
+   * Stops reading from a publishing connection while a resource alarm is set, and
+   * says so with connection.blocked when the client understands it (RabbitMQ).
+   */
+  private block(): void {
+    this.blockedSinceMs = this.broker.clock();
+    if (this.client.capabilities.has("connection.blocked")) {
+      this.send(0, { name: "connection.blocked", reason: this.broker.alarms.reason });
+      this.blockedSent = true;
+    }
+    this.transport.pauseReading();
+    this.broker.log.info(
+      { connection: this.name, reason: this.broker.alarms.reason },
+      `connection ${this.name} blocked: ${this.broker.alarms.reason}`,
+    );
+  }
+
+  private unblock(): void {
+    this.blockedSinceMs = undefined;
+    if (this.blockedSent) this.send(0, { name: "connection.unblocked" });
+    this.blockedSent = false;
+    if (!this.throttled) this.transport.resumeReading();
+    this.broker.log.info({ connection: this.name }, `connection ${this.name} unblocked`);
+  }
+
   // --- time ----------------------------------------------------------------
 
   /**
@@ -285,6 +356,7 @@ export class AmqpConnection {
       }
       return;
     }
+    for (const ch of this.channels.values()) ch.tick(nowMs);
     if (this.heartbeatSec === 0) return;
     const intervalMs = this.heartbeatSec * 1000;
     if (nowMs - this.lastReceivedMs > 2 * intervalMs) {

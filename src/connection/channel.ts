@@ -1,5 +1,6 @@
 import { AmqpError, channelError, fitReplyText } from "../protocol/amqp-error.js";
 import type { Command } from "../protocol/command-assembler.js";
+import { withHeader } from "../protocol/content-properties.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { Consumer, ConsumerSink } from "../queue/consumer.js";
 import type { Message, QueueEntry } from "../queue/message.js";
@@ -16,6 +17,8 @@ export interface Delivery {
   readonly entry: QueueEntry;
   /** Undefined for basic.get deliveries. */
   readonly consumer: Consumer | undefined;
+  /** For the delivery acknowledgement timeout (consumer_timeout). */
+  readonly deliveredAtMs: number;
 }
 
 /** A publish or ack held back by a transaction until tx.commit. */
@@ -168,6 +171,7 @@ export class Channel implements ConsumerSink {
   deliver(consumer: Consumer, entry: QueueEntry, queue: MessageQueue): void {
     const tag = this.nextDeliveryTag++;
     const m = entry.message;
+    const properties = deliveryProperties(entry, queue);
     this.conn.writer.content(
       this.id,
       {
@@ -178,7 +182,7 @@ export class Channel implements ConsumerSink {
         exchange: m.exchange,
         routingKey: m.routingKey,
       },
-      m.properties,
+      properties,
       m.body,
     );
     this.conn.stats.sendCnt++;
@@ -187,7 +191,7 @@ export class Channel implements ConsumerSink {
     counters.messagesDelivered++;
     if (entry.redelivered) counters.messagesRedelivered++;
     if (!consumer.options.noAck) {
-      this.unacked.set(tag, { tag, queue, entry, consumer });
+      this.unacked.set(tag, { tag, queue, entry, consumer, deliveredAtMs: this.now });
       this.consumerUnacked++;
     }
   }
@@ -206,11 +210,13 @@ export class Channel implements ConsumerSink {
         routingKey: m.routingKey,
         messageCount: queue.messageCount,
       },
-      m.properties,
+      deliveryProperties(entry, queue),
       m.body,
     );
     this.conn.requestFlush();
-    if (!noAck) this.unacked.set(tag, { tag, queue, entry, consumer: undefined });
+    if (!noAck) {
+      this.unacked.set(tag, { tag, queue, entry, consumer: undefined, deliveredAtMs: this.now });
+    }
   }
 
   /** A direct reply-to response for this channel's reply consumer (no queue, no ack). */
@@ -317,8 +323,50 @@ export class Channel implements ConsumerSink {
     if (this.state === "open") this.conn.broker.counters.channelsClosed++;
   }
 
+  /**
+   * The delivery acknowledgement timeout (RabbitMQ's consumer_timeout): a delivery
+   * unacknowledged for longer closes the channel with 406, which requeues it.
+   * Called from the connection's tick; the oldest delivery is checked.
+   */
+  tick(nowMs: number): void {
+    if (this.state !== "open") return;
+    const oldest = this.unacked.values().next();
+    if (oldest.done) return;
+    const d = oldest.value;
+    const timeout =
+      d.queue.settings.consumerTimeoutMs ?? this.conn.broker.settings.consumerTimeoutMs;
+    if (timeout > 0 && nowMs - d.deliveredAtMs > timeout) {
+      this.closeWithError(
+        new AmqpError(
+          ReplyCode.PRECONDITION_FAILED,
+          `PRECONDITION_FAILED - delivery acknowledgement on channel ${this.id} timed out. ` +
+            `Timeout value used: ${timeout} ms. This timeout value can be configured, see consumers doc guide to learn more`,
+          0,
+          0,
+          "channel",
+        ),
+      );
+    }
+  }
+
   /** Builds the channel error for an unknown delivery tag (RabbitMQ's wording). */
   unknownTag(tag: number) {
     return channelError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${tag}`);
   }
+}
+
+/**
+ * The properties a delivery carries: as published, except that a redelivery from a
+ * queue with a delivery limit or retry delay carries x-delivery-count, the number
+ * of earlier deliveries (as RabbitMQ's quorum queues do).
+ */
+function deliveryProperties(entry: QueueEntry, queue: MessageQueue): Buffer {
+  const s = queue.settings;
+  if (entry.deliveryCount <= 1 || (s.deliveryLimit === undefined && s.retryDelayMs === undefined)) {
+    return entry.message.properties;
+  }
+  return withHeader(entry.message.properties, "x-delivery-count", {
+    type: "l",
+    value: BigInt(entry.deliveryCount - 1),
+  });
 }

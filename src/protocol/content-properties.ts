@@ -1,4 +1,4 @@
-import { decodeFieldTable, type FieldTable } from "./field-table.js";
+import { decodeFieldTable, type FieldTable, type FieldValue } from "./field-table.js";
 import {
   type BasicProperties,
   decodeBasicProperties,
@@ -68,6 +68,14 @@ export function readHeaders(raw: Buffer, summary: PropertySummary): FieldTable {
 
 export function decodeProperties(raw: Buffer): BasicProperties {
   return decodeBasicProperties(new Reader(raw));
+}
+
+/** Raw properties with one header set (decodes and re-encodes; for rare paths only). */
+export function withHeader(raw: Buffer, key: string, value: FieldValue): Buffer {
+  const props = decodeProperties(raw);
+  props.headers ??= new Map();
+  props.headers.set(key, value);
+  return encodeProperties(props);
 }
 
 export function encodeProperties(props: BasicProperties): Buffer {

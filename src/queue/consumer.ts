@@ -31,8 +31,6 @@ export interface ConsumerOptions {
 export class Consumer {
   /** Messages delivered to this consumer and not yet settled. */
   unacked = 0;
-  /** For single-active-consumer queues: whether this one is the active consumer. */
-  active = true;
   readonly createdAtMs: number;
 
   constructor(
@@ -50,6 +48,12 @@ export class Consumer {
 
   get priority(): number {
     return this.options.priority;
+  }
+
+  /** False for the waiting consumers of a single-active-consumer queue. */
+  get active(): boolean {
+    const a = this.queue.activeConsumer;
+    return a === undefined || a === this;
   }
 
   /** Whether the per-consumer prefetch leaves room for one more delivery. */

@@ -1,8 +1,12 @@
 import type { FieldTable } from "../protocol/field-table.js";
-import type { ColdRecord } from "./cold-index.js";
+import { ColdIndex, type ColdRecord } from "./cold-index.js";
 import { Consumer, type ConsumerOptions, type ConsumerSink } from "./consumer.js";
 import type { Message, QueueEntry, StoredRef } from "./message.js";
-import { type Pager, ReadyList } from "./ready-list.js";
+import { PriorityReadyList } from "./priority-ready.js";
+import { NO_SETTINGS, type QueueSettings } from "./queue-settings.js";
+import { type Pager, type Ready, ReadyList } from "./ready-list.js";
+import { RetryDelays } from "./retry-delays.js";
+import { SingleActiveConsumer } from "./single-active-consumer.js";
 
 /** Why a message left a queue without being acknowledged (RabbitMQ's x-death reasons). */
 export type DiscardReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
@@ -39,13 +43,17 @@ const DISPATCH_BATCH = 1000;
 
 /**
  * A classic queue's semantics, independent of storage and sockets: ready messages
- * in order, consumers served round-robin within the highest priority that has
- * credit, unacknowledged counts, requeue to the original position. Time enters as
- * `nowMs`; nothing here touches I/O.
+ * in order (by priority level for x-max-priority queues), consumers served
+ * round-robin within the highest priority that has credit (or only the single
+ * active consumer), message TTL, length limits with RabbitMQ's overflow modes,
+ * delivery limits, and Warren's retry delays. Time enters as `nowMs`; nothing
+ * here touches I/O. Dead-lettering and storage happen in the hooks.
  */
 export class MessageQueue {
   readonly kind = "queue" as const;
-  readonly ready: ReadyList;
+  readonly ready: Ready;
+  /** Returned messages waiting for their retry delay (counted as ready). */
+  readonly delayed = new RetryDelays();
   /** Delivered and not yet settled. */
   unacked = 0;
   unackedBytes = 0;
@@ -55,8 +63,13 @@ export class MessageQueue {
   hadConsumer = false;
   /** The connection that owns an exclusive queue (compared by identity). */
   exclusiveOwner: object | null = null;
+  /** Last consume, get or declaration: x-expires counts from here while there are no consumers. */
   lastUsedMs: number;
+  settings: QueueSettings = NO_SETTINGS;
+  /** Whether any entry was given an expiry (queue or message TTL); the tick then checks the head. */
+  private mayExpire = false;
   private consumers: Consumer[] = [];
+  private readonly sac = new SingleActiveConsumer();
   private roundRobin = 0;
   private dispatching = false;
 
@@ -66,9 +79,18 @@ export class MessageQueue {
     nowMs: number,
     /** The queue's id in the message store (records name queues by id, not by name). */
     readonly storeId = 0,
+    settings: QueueSettings = NO_SETTINGS,
   ) {
     this.lastUsedMs = nowMs;
-    this.ready = new ReadyList(hooks.pager?.(this));
+    this.settings = settings;
+    const pager = hooks.pager?.(this);
+    this.ready = settings.maxPriority
+      ? new PriorityReadyList(settings.maxPriority, pager)
+      : new ReadyList(pager);
+  }
+
+  get name(): string {
+    return this.definition.name;
   }
 
   /** Whether its messages survive a restart: durable and not exclusive (RabbitMQ). */
@@ -76,12 +98,13 @@ export class MessageQueue {
     return this.definition.durable && !this.definition.exclusive;
   }
 
-  get name(): string {
-    return this.definition.name;
+  /** Ready messages (including those waiting for a retry delay). */
+  get messageCount(): number {
+    return this.ready.length + this.delayed.length;
   }
 
-  get messageCount(): number {
-    return this.ready.length;
+  get readyBytes(): number {
+    return this.ready.bytes + this.delayed.bytes;
   }
 
   get consumerCount(): number {
@@ -92,20 +115,103 @@ export class MessageQueue {
     return this.consumers;
   }
 
-  /** Adds a message; `ref` is the stored record holding this queue's claim, if any. */
-  enqueue(message: Message, nowMs: number, ref?: StoredRef): QueueEntry {
-    const entry: QueueEntry = {
+  /** The single active consumer, for single-active-consumer queues. */
+  get activeConsumer(): Consumer | undefined {
+    return this.settings.singleActiveConsumer ? this.sac.active : undefined;
+  }
+
+  /** New settings (a policy changed): length limits apply to what is there at once. */
+  applySettings(settings: QueueSettings, nowMs: number): void {
+    this.settings = settings;
+    this.enforceLimits();
+    this.dispatch(nowMs);
+  }
+
+  /** Recovered entries: their TTL counts from their original arrival. */
+  adoptRecovered(index: ColdIndex): void {
+    const ttl = this.settings.messageTtlMs;
+    let adopted = index;
+    if (ttl !== undefined) {
+      adopted = new ColdIndex();
+      for (const r of index.drain()) {
+        adopted.push({ ...r, expiresAtMs: Math.min(r.expiresAtMs, r.arrivedAtMs + ttl) });
+      }
+    }
+    // Recovered entries may carry expirations: let the tick look at the head.
+    this.mayExpire = true;
+    this.ready.adoptCold(adopted);
+  }
+
+  // --- publishing ----------------------------------------------------------
+
+  /** False when x-overflow reject-publish(-dlx) refuses the message: the queue is full. */
+  accepts(message: Message): boolean {
+    return this.settings.overflow === "drop-head" || !this.wouldOverflow(message.body.length);
+  }
+
+  /** A refused message: reject-publish-dlx dead-letters it (reason maxlen); reject-publish drops it. */
+  refuse(message: Message): void {
+    if (this.settings.overflow !== "reject-publish-dlx") return;
+    const entry = this.newEntry(message, undefined);
+    this.hooks.discarded(this, entry, "maxlen");
+  }
+
+  private newEntry(message: Message, ref: StoredRef | undefined): QueueEntry {
+    return {
       seq: message.id,
       message,
       deliveryCount: 0,
       redelivered: false,
-      expiresAtMs: Number.POSITIVE_INFINITY,
+      expiresAtMs: this.expiryOf(message),
       ref,
     };
-    this.ready.push(entry);
-    if (this.consumers.length > 0) this.dispatch(nowMs);
-    return entry;
   }
+
+  /** Adds a message; `ref` is the stored record holding this queue's claim, if any. */
+  enqueue(message: Message, nowMs: number, ref?: StoredRef): void {
+    const entry = this.newEntry(message, ref);
+    // Entries keep the expiry they got on arrival even if the TTL setting changes later.
+    if (entry.expiresAtMs !== Number.POSITIVE_INFINITY) this.mayExpire = true;
+    this.ready.push(entry);
+    this.enforceLimits();
+    if (this.consumers.length > 0) this.dispatch(nowMs);
+    // A TTL of 0 means "now or never": what no consumer took at once expires.
+    if (entry.expiresAtMs <= nowMs && this.ready.peek() === entry) this.expire(nowMs + 1);
+  }
+
+  private expiryOf(message: Message): number {
+    let expires = Number.POSITIVE_INFINITY;
+    const ttl = this.settings.messageTtlMs;
+    if (ttl !== undefined) expires = message.arrivedAtMs + ttl;
+    const own = message.summary.expiration;
+    if (own !== undefined) expires = Math.min(expires, message.arrivedAtMs + Number(own));
+    return expires;
+  }
+
+  private wouldOverflow(extraBytes: number): boolean {
+    const { maxLength, maxLengthBytes } = this.settings;
+    return (
+      (maxLength !== undefined && this.messageCount + 1 > maxLength) ||
+      (maxLengthBytes !== undefined && this.readyBytes + extraBytes > maxLengthBytes)
+    );
+  }
+
+  /** drop-head: the oldest ready messages go (dead-lettered as maxlen) until within limits. */
+  private enforceLimits(): void {
+    const { maxLength, maxLengthBytes, overflow } = this.settings;
+    if (maxLength === undefined && maxLengthBytes === undefined) return;
+    if (overflow !== "drop-head") return;
+    while (
+      (maxLength !== undefined && this.messageCount > maxLength) ||
+      (maxLengthBytes !== undefined && this.readyBytes > maxLengthBytes && this.messageCount > 0)
+    ) {
+      const head = this.ready.shift() ?? this.delayed.popEarliest();
+      if (!head) break;
+      this.hooks.discarded(this, head, "maxlen");
+    }
+  }
+
+  // --- consumers -----------------------------------------------------------
 
   addConsumer(options: ConsumerOptions, sink: ConsumerSink, nowMs: number): Consumer {
     const consumer = new Consumer(options, this, sink, nowMs);
@@ -113,6 +219,7 @@ export class MessageQueue {
     let at = this.consumers.length;
     while (at > 0 && this.consumers[at - 1]!.priority < consumer.priority) at--;
     this.consumers.splice(at, 0, consumer);
+    this.sac.added(consumer, this.consumers);
     this.hadConsumer = true;
     this.lastUsedMs = nowMs;
     this.dispatch(nowMs);
@@ -123,15 +230,17 @@ export class MessageQueue {
     const at = this.consumers.indexOf(consumer);
     if (at < 0) return;
     this.consumers.splice(at, 1);
+    this.sac.removed(consumer, this.consumers);
     this.lastUsedMs = nowMs;
     if (this.consumers.length === 0) this.hooks.lastConsumerGone(this);
+    else this.dispatch(nowMs);
   }
 
   hasExclusiveConsumer(): boolean {
     return this.consumers.some((c) => c.options.exclusive);
   }
 
-  /** Hands ready messages to consumers with credit, up to a batch limit. */
+  /** Hands ready messages to consumers with credit, up to a batch limit; expired ones are dropped. */
   dispatch(nowMs: number): void {
     if (this.dispatching || this.deleted) return;
     this.dispatching = true;
@@ -145,6 +254,10 @@ export class MessageQueue {
           return;
         }
         const entry = this.ready.shift()!;
+        if (entry.expiresAtMs < nowMs) {
+          this.hooks.discarded(this, entry, "expired");
+          continue;
+        }
         this.deliverTo(consumer, entry, nowMs);
       }
     } finally {
@@ -152,48 +265,106 @@ export class MessageQueue {
     }
   }
 
-  /** basic.get: the next ready message, now counted as delivered. */
+  /** basic.get: the next live ready message, now counted as delivered. */
   fetch(noAck: boolean, nowMs: number): QueueEntry | undefined {
     this.lastUsedMs = nowMs;
-    const entry = this.ready.shift();
-    if (!entry) return undefined;
-    entry.deliveryCount++;
-    if (!noAck) this.hooks.delivering(this, entry);
-    if (noAck) {
-      this.hooks.settled(this, entry);
-    } else {
-      this.unacked++;
-      this.unackedBytes += entry.message.body.length;
+    for (let entry = this.ready.shift(); entry; entry = this.ready.shift()) {
+      if (entry.expiresAtMs < nowMs) {
+        this.hooks.discarded(this, entry, "expired");
+        continue;
+      }
+      entry.deliveryCount++;
+      if (noAck) {
+        this.hooks.settled(this, entry);
+      } else {
+        this.unacked++;
+        this.unackedBytes += entry.message.body.length;
+        this.hooks.delivering(this, entry);
+      }
+      return entry;
     }
-    return entry;
+    return undefined;
   }
 
+  // --- settling ------------------------------------------------------------
+
   /** An unacknowledged delivery was acknowledged. */
-  ack(entry: QueueEntry, consumer: Consumer | undefined): void {
-    this.release(entry, consumer);
+  ack(entry: QueueEntry, consumer: Consumer | undefined, nowMs: number): void {
+    this.release(entry, consumer, nowMs);
     this.hooks.settled(this, entry);
   }
 
-  /** An unacknowledged delivery goes back to its place, marked redelivered. */
+  /**
+   * An unacknowledged delivery comes back: past the delivery limit it is
+   * dead-lettered; with a retry delay it waits; otherwise it goes back to its
+   * place, marked redelivered.
+   */
   requeue(entry: QueueEntry, consumer: Consumer | undefined, nowMs: number): void {
-    this.release(entry, consumer);
+    this.release(entry, consumer, nowMs);
     if (this.deleted) return;
+    const { deliveryLimit, retryDelayMs, retryDelayMaxMs } = this.settings;
+    if (deliveryLimit !== undefined && entry.deliveryCount > deliveryLimit) {
+      this.hooks.discarded(this, entry, "delivery_limit");
+      return;
+    }
     entry.redelivered = true;
+    if (retryDelayMs !== undefined && retryDelayMs > 0) {
+      this.delayed.park(
+        entry,
+        nowMs + RetryDelays.delayFor(entry.deliveryCount, retryDelayMs, retryDelayMaxMs),
+      );
+      return;
+    }
     this.ready.requeue(entry);
     this.dispatch(nowMs);
   }
 
   /** An unacknowledged delivery was rejected without requeue. */
-  reject(entry: QueueEntry, consumer: Consumer | undefined): void {
-    this.release(entry, consumer);
+  reject(entry: QueueEntry, consumer: Consumer | undefined, nowMs: number): void {
+    this.release(entry, consumer, nowMs);
     if (this.deleted) return;
     this.hooks.discarded(this, entry, "rejected");
   }
 
+  // --- time ----------------------------------------------------------------
+
+  /**
+   * Called by the runtime's tick: expired messages at the head leave (RabbitMQ
+   * expires classic queue messages when they reach the head), and parked retries
+   * whose delay is over return to their places.
+   */
+  tick(nowMs: number): void {
+    if (this.deleted) return;
+    if (this.delayed.nextDueMs <= nowMs) {
+      for (const e of this.delayed.takeDue(nowMs)) this.ready.requeue(e);
+      this.dispatch(nowMs);
+    }
+    if (this.mayExpire) this.expire(nowMs);
+  }
+
+  /** Drops expired messages from the head. */
+  expire(nowMs: number): void {
+    for (let head = this.ready.peek(); head && head.expiresAtMs < nowMs; head = this.ready.peek()) {
+      this.ready.shift();
+      this.hooks.discarded(this, head, "expired");
+    }
+  }
+
+  /** Whether x-expires says this queue has been unused long enough to be deleted. */
+  isExpired(nowMs: number): boolean {
+    const expires = this.settings.expiresMs;
+    return (
+      expires !== undefined && this.consumers.length === 0 && nowMs - this.lastUsedMs >= expires
+    );
+  }
+
+  // --- end -----------------------------------------------------------------
+
   /** Drops every ready message (not the unacknowledged ones); returns how many. */
   purge(): number {
-    const count = this.ready.length;
+    const count = this.messageCount;
     const dropped = this.ready.clear((record) => this.hooks.settledCold(this, record));
+    dropped.push(...this.delayed.clear());
     for (const entry of dropped) this.hooks.settled(this, entry);
     return count;
   }
@@ -201,8 +372,7 @@ export class MessageQueue {
   /** Marks the queue deleted, cancels its consumers and returns the ready count it had. */
   delete(): number {
     if (this.deleted) return 0;
-    const count = this.ready.length;
-    this.purge();
+    const count = this.purge();
     this.deleted = true;
     const consumers = this.consumers;
     this.consumers = [];
@@ -210,10 +380,13 @@ export class MessageQueue {
     return count;
   }
 
-  private release(entry: QueueEntry, consumer: Consumer | undefined): void {
+  private release(entry: QueueEntry, consumer: Consumer | undefined, nowMs: number): void {
     this.unacked--;
     this.unackedBytes -= entry.message.body.length;
-    if (consumer) consumer.unacked--;
+    if (!consumer) return;
+    consumer.unacked--;
+    // A single active consumer hands over once the old one has nothing outstanding.
+    if (this.sac.settle(consumer, this.consumers)) this.dispatch(nowMs);
   }
 
   private deliverTo(consumer: Consumer, entry: QueueEntry, nowMs: number): void {
@@ -234,9 +407,14 @@ export class MessageQueue {
   /**
    * Round-robin among the consumers of the highest priority that can take a
    * message; lower priorities are served only while all higher ones are blocked
-   * (RabbitMQ consumer priorities).
+   * (RabbitMQ consumer priorities). A single-active-consumer queue serves only
+   * its active consumer.
    */
   private pickConsumer(): Consumer | undefined {
+    if (this.settings.singleActiveConsumer) {
+      const c = this.sac.active;
+      return c && c.belowPrefetch && c.sink.hasCredit(c) ? c : undefined;
+    }
     const cs = this.consumers;
     let start = 0;
     while (start < cs.length) {
@@ -247,7 +425,7 @@ export class MessageQueue {
       for (let k = 0; k < size; k++) {
         const offset = (this.roundRobin + k) % size;
         const c = cs[start + offset]!;
-        if (c.active && c.belowPrefetch && c.sink.hasCredit(c)) {
+        if (c.belowPrefetch && c.sink.hasCredit(c)) {
           this.roundRobin = offset + 1;
           return c;
         }

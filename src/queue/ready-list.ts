@@ -10,6 +10,20 @@ export interface Pager {
   pageIn(record: ColdRecord): QueueEntry;
 }
 
+/** What a queue needs from its ready messages; ReadyList and PriorityReadyList provide it. */
+export interface Ready {
+  readonly length: number;
+  readonly bytes: number;
+  readonly inMemory: number;
+  adoptCold(index: ColdIndex): void;
+  push(entry: QueueEntry): void;
+  requeue(entry: QueueEntry): void;
+  peek(): QueueEntry | undefined;
+  shift(): QueueEntry | undefined;
+  clear(onCold?: (record: ColdRecord) => void): QueueEntry[];
+  toArray(): QueueEntry[];
+}
+
 /** Entries kept in memory before a queue starts paging newer ones out. */
 export const HOT_LIMIT = 2048;
 /** Entries read back from the store at a time when the in-memory part runs dry. */
@@ -25,7 +39,7 @@ const PAGE_IN_BATCH = 256;
  * every one still in the deque or the cold tail; and everything cold is newer than
  * everything hot, because once the tail is cold every new entry goes there too.
  */
-export class ReadyList {
+export class ReadyList implements Ready {
   private readonly fresh = new Deque<QueueEntry>();
   private readonly requeued: QueueEntry[] = [];
   private cold: ColdIndex | undefined;

@@ -1,5 +1,7 @@
 import type { FieldTable } from "../protocol/field-table.js";
 import type { Binding, Destination, ExchangeRouter } from "./binding.js";
+import { ConsistentHashExchange } from "./consistent-hash-exchange.js";
+import { DelayedMessages } from "./delayed-messages.js";
 import { DirectExchange } from "./direct-exchange.js";
 import { FanoutExchange } from "./fanout-exchange.js";
 import { HeadersExchange } from "./headers-exchange.js";
@@ -15,15 +17,25 @@ export interface ExchangeDefinition {
   readonly arguments: FieldTable;
 }
 
-const ROUTERS: Record<string, () => ExchangeRouter> = {
+const ROUTERS: Record<string, (args: FieldTable) => ExchangeRouter> = {
   direct: () => new DirectExchange(),
   fanout: () => new FanoutExchange(),
   topic: () => new TopicExchange(),
   headers: () => new HeadersExchange(),
+  "x-consistent-hash": (args) => new ConsistentHashExchange(args),
 };
 
+export const DELAYED_TYPE = "x-delayed-message";
+
 export function isKnownExchangeType(type: string): boolean {
-  return type in ROUTERS;
+  return type in ROUTERS || type === DELAYED_TYPE;
+}
+
+/** The routing type of an x-delayed-message exchange (its x-delayed-type argument), if valid. */
+export function delayedRoutingType(args: FieldTable): string | undefined {
+  const v = args.get("x-delayed-type");
+  const type = v?.type === "S" ? v.value.toString() : undefined;
+  return type !== undefined && type in ROUTERS ? type : undefined;
 }
 
 /** An exchange: its definition, its outgoing bindings, and its type's routing table. */
@@ -34,11 +46,25 @@ export class Exchange implements Destination {
   readonly bindings: Binding[] = [];
   /** Unroutable publishes seen here (beyond RabbitMQ: counted per exchange). */
   unroutable = 0;
+  /** The policy that applies to this exchange (its alternate-exchange key matters here). */
+  policy:
+    | { readonly name: string; readonly definition: Readonly<Record<string, unknown>> }
+    | undefined;
 
-  constructor(readonly definition: ExchangeDefinition) {
-    const make = ROUTERS[definition.type];
+  /** Messages an x-delayed-message exchange holds until their x-delay passes. */
+  readonly delayed: DelayedMessages | undefined;
+
+  constructor(
+    readonly definition: ExchangeDefinition,
+    /** Store id for the delayed messages it holds (x-delayed-message exchanges only). */
+    readonly storeId = 0,
+  ) {
+    const type =
+      definition.type === DELAYED_TYPE ? delayedRoutingType(definition.arguments) : definition.type;
+    const make = type === undefined ? undefined : ROUTERS[type];
     if (!make) throw new Error(`unknown exchange type ${definition.type}`);
-    this.router = make();
+    this.router = make(definition.arguments);
+    this.delayed = definition.type === DELAYED_TYPE ? new DelayedMessages() : undefined;
   }
 
   get name(): string {

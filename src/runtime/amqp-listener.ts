@@ -17,9 +17,15 @@ export class AmqpListener {
   readonly sockets = new Map<net.Socket, AmqpConnection>();
   readonly bound: ListenAddress[] = [];
 
+  /** Connections refused at accept (descriptors, login throttling), for status and metrics. */
+  refused = 0;
+  private lastRefusalLogMs = 0;
+
   constructor(
     private readonly broker: Broker,
     private readonly flusher: FlushScheduler,
+    /** Says why a new connection from this address must be refused, or undefined to accept it. */
+    private readonly admission: (remoteAddress: string) => string | undefined = () => undefined,
   ) {}
 
   /**
@@ -64,6 +70,21 @@ export class AmqpListener {
   }
 
   private accept(socket: net.Socket): void {
+    const refusal = this.admission(socket.remoteAddress ?? "");
+    if (refusal) {
+      this.refused++;
+      const now = Date.now();
+      // One line a second at most: a flood of refusals must not become a flood of logs.
+      if (now - this.lastRefusalLogMs >= 1000) {
+        this.lastRefusalLogMs = now;
+        this.broker.log.error(
+          { peer: `${socket.remoteAddress}:${socket.remotePort}`, refusedSoFar: this.refused },
+          `refusing AMQP connection from ${socket.remoteAddress}: ${refusal}`,
+        );
+      }
+      socket.destroy();
+      return;
+    }
     const flusher = this.flusher;
     let conn: AmqpConnection;
     const transport: Transport = {
@@ -81,6 +102,12 @@ export class AmqpListener {
       },
       destroy: () => {
         socket.destroy();
+      },
+      pauseReading: () => {
+        socket.pause();
+      },
+      resumeReading: () => {
+        socket.resume();
       },
     };
     conn = new AmqpConnection(this.broker, transport);

@@ -1,7 +1,11 @@
 import { join } from "node:path";
 import type { Log } from "../log.js";
+import { readHeaders } from "../protocol/content-properties.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
+import type { ColdIndex } from "../queue/cold-index.js";
 import type { MessageQueue } from "../queue/message-queue.js";
+import { delayOf } from "../routing/delayed-messages.js";
+import type { Exchange } from "../routing/exchange.js";
 import { DefinitionsStore } from "../store/definitions-store.js";
 import { FileMessageStore } from "../store/file-message-store.js";
 import { nodeFs } from "../store/store-fs.js";
@@ -10,6 +14,7 @@ import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, type ListenAddress } from "./amqp-listener.js";
 import { FlushScheduler } from "./flush-scheduler.js";
+import { type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
 
 export interface NodeOptions {
   readonly settings: BrokerSettings;
@@ -20,6 +25,7 @@ export interface NodeOptions {
   readonly tickMs?: number;
   /** Message log segment size (tests use small ones to exercise reclamation). */
   readonly segmentBytes?: number;
+  readonly resourceLimits?: ResourceLimits;
 }
 
 /**
@@ -50,11 +56,36 @@ export class WarrenNode {
       schedule: (fn) => setImmediate(fn),
     });
     this.flusher = flusher = new FlushScheduler(this.broker);
-    this.listener = new AmqpListener(this.broker, this.flusher);
+    this.listener = new AmqpListener(this.broker, this.flusher, (address) =>
+      this.admission(address),
+    );
+    this.resources = new ResourceMonitor(
+      this.broker,
+      options.resourceLimits ?? {
+        memoryHighWatermark: { relative: 0.6 },
+        diskFreeLimitBytes: 50_000_000,
+      },
+      options.dataDir,
+      () => this.listener.sockets.size,
+    );
+    this.broker.resources = this.resources.stats;
+  }
+
+  readonly resources: ResourceMonitor;
+
+  /** Near the descriptor limit new connections are refused, so existing ones keep theirs. */
+  private admission(remoteAddress: string): string | undefined {
+    void remoteAddress;
+    if (!this.resources.acceptsConnections()) {
+      const s = this.resources.stats;
+      return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;
+    }
+    return undefined;
   }
 
   async start(): Promise<void> {
     this.recover();
+    this.resources.start();
     await this.listener.listen(this.options.listen);
     const tickMs = this.options.tickMs ?? 200;
     this.ticker = setInterval(() => this.tick(), tickMs);
@@ -67,12 +98,18 @@ export class WarrenNode {
     if (snapshot) broker.restoringDefinitions(() => restoreSnapshot(broker, snapshot));
     else broker.bootstrapDefaults();
     const durable = new Map<number, MessageQueue>();
+    const delayed = new Map<number, Exchange>();
     for (const vhost of broker.vhosts.values()) {
       for (const q of vhost.queues.values()) if (q.isDurable) durable.set(q.storeId, q);
+      for (const e of vhost.exchanges.values())
+        if (e.delayed && e.definition.durable) delayed.set(e.storeId, e);
     }
-    const recovery = this.store.recover(new Set(durable.keys()));
-    for (const [id, recovered] of recovery.queues)
-      durable.get(id)?.ready.adoptCold(recovered.entries);
+    const recovery = this.store.recover(new Set([...durable.keys(), ...delayed.keys()]));
+    for (const [id, recovered] of recovery.queues) {
+      durable.get(id)?.adoptRecovered(recovered.entries);
+      const exchange = delayed.get(id);
+      if (exchange) this.rehold(exchange, recovered.entries);
+    }
     broker.raiseNextMessageId(recovery.maxMessageId + 1);
     const r = recovery.report;
     log.info(
@@ -81,6 +118,16 @@ export class WarrenNode {
         `(${r.records} records) in ${r.durationMs} ms; truncated ${r.truncatedBytes} bytes of torn writes` +
         (r.corruptSegments.length ? `; CORRUPT segments: ${r.corruptSegments.join(", ")}` : ""),
     );
+  }
+
+  /** Delayed messages come back with their original due time (arrival plus x-delay). */
+  private rehold(exchange: Exchange, entries: ColdIndex): void {
+    for (const r of entries.drain()) {
+      const ref = { segment: r.segment, offset: r.offset, length: r.length };
+      const message = this.store.read(ref);
+      const delay = delayOf(readHeaders(message.properties, message.summary));
+      exchange.delayed!.hold(message, message.arrivedAtMs + delay, ref);
+    }
   }
 
   private get log(): Log {
@@ -92,6 +139,7 @@ export class WarrenNode {
   private tick(): void {
     const now = this.broker.clock();
     for (const conn of this.listener.sockets.values()) conn.tick(now);
+    this.broker.tick(now);
     const alarm = this.store.alarm;
     if (alarm !== this.storeAlarm) {
       if (alarm)
@@ -107,6 +155,7 @@ export class WarrenNode {
   /** Stops listening and closes every connection with 320 CONNECTION_FORCED, as RabbitMQ does on shutdown. */
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
+    this.resources.stop();
     // net.Server.close() waits for every connection to end, so close them meanwhile.
     const closed = this.listener.close();
     for (const conn of [...this.listener.sockets.values()]) {

@@ -4,12 +4,23 @@ import { type StoreFs, writeFileAtomic } from "./store-fs.js";
 
 type Args = Record<string, TaggedJson>;
 
+export interface PolicyJson {
+  vhost: string;
+  name: string;
+  pattern: string;
+  applyTo: string;
+  priority: number;
+  definition: Record<string, unknown>;
+}
+
 /** Everything durable except messages, as Warren writes it to definitions.json. */
 export interface DefinitionsSnapshot {
   readonly format: "warren-definitions-1";
   /** Queue ids are never reused, so a stale message record can never match a new queue. */
   readonly nextQueueId: number;
-  readonly vhosts: { name: string }[];
+  readonly vhosts: { name: string; defaultQueueType?: string; unroutableQueue?: string }[];
+  readonly policies?: PolicyJson[];
+  readonly operatorPolicies?: PolicyJson[];
   readonly users: {
     name: string;
     passwordHash: string;
@@ -31,6 +42,8 @@ export interface DefinitionsSnapshot {
     autoDelete: boolean;
     internal: boolean;
     arguments: Args;
+    /** For x-delayed-message exchanges: the store id of the messages they hold. */
+    storeId?: number;
   }[];
   readonly queues: {
     vhost: string;

@@ -23,6 +23,8 @@ export interface BrokerSettings {
   readonly defaultPass: string;
   /** Bytes queued for a connection's socket above which deliveries to it pause. */
   readonly outputHighWaterBytes: number;
+  /** Delivery acknowledgement timeout (RabbitMQ consumer_timeout: 30 minutes); 0 disables. */
+  readonly consumerTimeoutMs: number;
 }
 
 export const DEFAULT_SETTINGS: BrokerSettings = {
@@ -38,4 +40,5 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   defaultUser: "guest",
   defaultPass: "guest",
   outputHighWaterBytes: 1024 * 1024,
+  consumerTimeoutMs: 30 * 60 * 1000,
 };

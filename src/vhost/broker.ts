@@ -1,10 +1,27 @@
 import type { Log } from "../log.js";
+import { readHeaders } from "../protocol/content-properties.js";
 import type { Message, StoredRef } from "../queue/message.js";
-import type { MessageQueue, QueueHooks } from "../queue/message-queue.js";
+import type {
+  DiscardReason,
+  MessageQueue,
+  QueueDefinition,
+  QueueHooks,
+} from "../queue/message-queue.js";
+import { type QueueSettings, resolveQueueSettings } from "../queue/queue-settings.js";
+import type { Exchange } from "../routing/exchange.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { MessageStore } from "../store/message-store.js";
+import { type AlarmResource, AlarmState, type ResourceStats } from "./alarms.js";
 import type { BrokerSettings } from "./broker-settings.js";
+import { deadLetter } from "./dead-lettering.js";
 import { buildSnapshot } from "./definitions.js";
+import {
+  NO_EFFECT_KEYS,
+  type Policy,
+  type PolicyKind,
+  PolicyStore,
+  validatePolicy,
+} from "./policies.js";
 import { storageQueueHooks } from "./queue-storage.js";
 import { UserStore } from "./users.js";
 import { VirtualHost } from "./virtual-host.js";
@@ -27,6 +44,40 @@ export interface BrokerCounters {
   messagesDelivered: number;
   messagesRedelivered: number;
   missedHeartbeatCloses: number;
+  /** Messages dead-lettered to another exchange, by reason. */
+  deadLetteredByReason: Record<DiscardReason, number>;
+  /** Messages that left a queue unacked and went nowhere (no DLX, or the DLX routed nowhere). */
+  droppedByReason: Record<DiscardReason, number>;
+  deadLetterCycles: number;
+  /** Unroutable messages kept in a vhost's capture queue instead of dropped. */
+  unroutableCaptured: number;
+  /** Queues deleted by x-expires. */
+  queuesExpired: number;
+}
+
+const byReason = (): Record<DiscardReason, number> => ({
+  rejected: 0,
+  expired: 0,
+  maxlen: 0,
+  delivery_limit: 0,
+});
+
+/** What Broker.enqueue did with a routed message. */
+export interface EnqueueOutcome {
+  /** A persistent message was stored for durable queues: its confirm waits for fdatasync. */
+  readonly mustSync: boolean;
+  /** A queue refused it (x-overflow reject-publish): its confirm is a nack. */
+  readonly rejected: boolean;
+}
+
+/** What the broker needs of a connection: enough to list it and to close it. */
+export interface RegisteredConnection {
+  readonly id: number;
+  readonly vhost: { readonly name: string } | undefined;
+  readonly user: { readonly name: string } | undefined;
+  close(code: number, text: string): void;
+  /** A resource alarm was set or cleared: block or unblock if this connection publishes. */
+  alarmsChanged(): void;
 }
 
 /** Durable storage, provided by the runtime when the node has a data directory. */
@@ -46,7 +97,7 @@ export interface BrokerPersistence {
 export class Broker {
   readonly vhosts = new Map<string, VirtualHost>();
   readonly users = new UserStore();
-  readonly connections = new Set<{ readonly id: number }>();
+  readonly connections = new Set<RegisteredConnection>();
   readonly replyConsumers = new Map<string, ReplyConsumer>();
   readonly counters: BrokerCounters = {
     connectionsOpened: 0,
@@ -60,7 +111,16 @@ export class Broker {
     messagesDelivered: 0,
     messagesRedelivered: 0,
     missedHeartbeatCloses: 0,
+    deadLetteredByReason: byReason(),
+    droppedByReason: byReason(),
+    deadLetterCycles: 0,
+    unroutableCaptured: 0,
+    queuesExpired: 0,
   };
+  readonly policies = new PolicyStore();
+  readonly alarms = new AlarmState();
+  /** Descriptor, memory, disk and event-loop figures, kept fresh by the runtime's resource monitor. */
+  resources: Readonly<ResourceStats> | undefined;
   readonly startedAtMs: number;
   /** Queues whose dispatch stopped at its batch limit, to resume on the next turn. */
   readonly pendingDispatch = new Set<MessageQueue>();
@@ -83,12 +143,7 @@ export class Broker {
     this.startedAtMs = clock();
     this.store = persistence?.store;
     this.queueHooks = storageQueueHooks(this.store, {
-      discarded: (queue, entry, reason) => {
-        this.log.debug(
-          { queue: queue.name, vhost: queue.definition.vhost, reason, messageId: entry.message.id },
-          "message discarded",
-        );
-      },
+      discarded: (queue, entry, reason) => deadLetter(this, queue, entry, reason),
       lastConsumerGone: (queue) => {
         if (queue.definition.autoDelete && queue.hadConsumer) {
           this.vhosts.get(queue.definition.vhost)?.removeQueue(queue);
@@ -124,10 +179,69 @@ export class Broker {
       },
       definitionsChanged: () => this.definitionsChanged(),
       newQueueId: () => this.nextQueueId++,
+      queueSettings: (def) => this.queueSettings(def),
+      exchangePolicy: (vhostName, exchange) =>
+        this.policies.match("policy", vhostName, "exchange", exchange),
     });
     this.vhosts.set(name, vhost);
     this.definitionsChanged();
     return vhost;
+  }
+
+  /** A resource crossed (or came back under) its limit: every connection re-evaluates its block. */
+  setAlarm(resource: AlarmResource, on: boolean, detail: string): void {
+    if (!this.alarms.set(resource, on)) return;
+    if (on)
+      this.log.error(
+        { resource, detail },
+        `${resource} resource limit alarm set on node ${this.settings.nodeName}: ${detail}; publishers are blocked`,
+      );
+    else
+      this.log.warn(
+        { resource, detail },
+        `${resource} resource limit alarm cleared on node ${this.settings.nodeName}: ${detail}`,
+      );
+    for (const c of this.connections) c.alarmsChanged();
+  }
+
+  /**
+   * Deletes a vhost with everything in it: its connections are closed with 320
+   * (RabbitMQ's text), its queues deleted (their stored messages released), its
+   * policies dropped.
+   */
+  deleteVhost(name: string): boolean {
+    const vhost = this.vhosts.get(name);
+    if (!vhost) return false;
+    for (const c of [...this.connections]) {
+      if (c.vhost?.name === name) c.close(320, `CONNECTION_FORCED - vhost '${name}' is deleted`);
+    }
+    for (const q of [...vhost.queues.values()]) vhost.removeQueue(q);
+    this.vhosts.delete(name);
+    this.policies.dropVhost(name);
+    this.users.permissions.delete(name);
+    this.log.info({ vhost: name }, `deleted vhost '${name}'`);
+    this.definitionsChanged();
+    return true;
+  }
+
+  /**
+   * Beyond RabbitMQ: unroutable messages published in this vhost go to the named
+   * queue instead of vanishing (undefined turns capture off). The queue must exist.
+   */
+  setUnroutableCapture(vhostName: string, queue: string | undefined): void {
+    const vhost = this.vhosts.get(vhostName);
+    if (!vhost) throw new Error(`vhost '${vhostName}' does not exist`);
+    if (queue !== undefined && !vhost.queues.has(queue)) {
+      throw new Error(`queue '${queue}' does not exist in vhost '${vhostName}'`);
+    }
+    vhost.unroutableQueue = queue;
+    this.log.info(
+      { vhost: vhostName, queue },
+      queue
+        ? `unroutable messages in vhost '${vhostName}' are captured in queue '${queue}'`
+        : `unroutable capture off in vhost '${vhostName}'`,
+    );
+    this.definitionsChanged();
   }
 
   newMessageId(): number {
@@ -152,13 +266,23 @@ export class Broker {
 
   /**
    * Puts a routed message on its queues. A persistent message bound for durable
-   * queues is written to the store first, once for all of them; the return value
-   * says whether its confirm must wait for the store to make it durable.
+   * queues is written to the store first, once for all of them, so its confirm
+   * must wait for the store. A queue at its length limit with x-overflow
+   * reject-publish(-dlx) refuses the message (and its confirm becomes a nack).
    */
-  enqueue(queues: readonly MessageQueue[], message: Message, nowMs: number): boolean {
+  enqueue(queues: readonly MessageQueue[], message: Message, nowMs: number): EnqueueOutcome {
+    const accepting: MessageQueue[] = [];
+    let rejected = false;
+    for (const q of queues) {
+      if (q.accepts(message)) accepting.push(q);
+      else {
+        rejected = true;
+        q.refuse(message);
+      }
+    }
     let ref: StoredRef | undefined;
     if (this.store && message.persistent) {
-      const durable = queues.filter((q) => q.isDurable);
+      const durable = accepting.filter((q) => q.isDurable);
       if (durable.length > 0) {
         ref = this.store.write(
           message,
@@ -167,8 +291,115 @@ export class Broker {
         );
       }
     }
-    for (const q of queues) q.enqueue(message, nowMs, ref && q.isDurable ? ref : undefined);
+    for (const q of accepting) q.enqueue(message, nowMs, ref && q.isDurable ? ref : undefined);
+    return { mustSync: ref !== undefined, rejected };
+  }
+
+  /** The settings of a queue: its arguments with the policies that match it. */
+  queueSettings(def: QueueDefinition): QueueSettings {
+    const type = def.arguments.get("x-queue-type");
+    const queueType = type?.type === "S" ? type.value.toString() : "classic";
+    return resolveQueueSettings(
+      def.arguments,
+      this.policies.match("policy", def.vhost, "queue", def.name, queueType),
+      this.policies.match("operator_policy", def.vhost, "queue", def.name, queueType),
+    );
+  }
+
+  /** Stores a policy after checking it, and applies it to what it matches at once. */
+  setPolicy(kind: PolicyKind, policy: Policy): void {
+    if (!this.vhosts.has(policy.vhost)) throw new Error(`vhost '${policy.vhost}' does not exist`);
+    const problems = validatePolicy(kind, policy);
+    if (problems.length > 0) throw new Error(`Validation failed: ${problems.join("; ")}`);
+    this.policies.set(kind, policy);
+    const ignored = Object.keys(policy.definition).filter((k) => NO_EFFECT_KEYS.has(k));
+    this.log.info(
+      {
+        kind,
+        vhost: policy.vhost,
+        policy: policy.name,
+        pattern: policy.pattern,
+        definition: policy.definition,
+      },
+      `${kind === "policy" ? "policy" : "operator policy"} '${policy.name}' set in vhost '${policy.vhost}'` +
+        (ignored.length ? `; keys with no effect on classic queues: ${ignored.join(", ")}` : ""),
+    );
+    this.applyPolicies(policy.vhost);
+    this.definitionsChanged();
+  }
+
+  clearPolicy(kind: PolicyKind, vhost: string, name: string): boolean {
+    const cleared = this.policies.clear(kind, vhost, name);
+    if (cleared) {
+      this.log.info(
+        { kind, vhost, policy: name },
+        `${kind === "policy" ? "policy" : "operator policy"} '${name}' cleared in vhost '${vhost}'`,
+      );
+      this.applyPolicies(vhost);
+      this.definitionsChanged();
+    }
+    return cleared;
+  }
+
+  /** Recomputes every queue's and exchange's settings in a vhost (a policy changed). */
+  applyPolicies(vhostName: string): void {
+    const vhost = this.vhosts.get(vhostName);
+    if (!vhost) return;
+    const now = this.clock();
+    for (const q of vhost.queues.values()) q.applySettings(this.queueSettings(q.definition), now);
+    for (const e of vhost.exchanges.values())
+      e.policy = this.policies.match("policy", vhostName, "exchange", e.name);
+  }
+
+  /**
+   * An x-delayed-message exchange keeps a message until its x-delay passes. A
+   * persistent message held by a durable exchange is stored (under the exchange's
+   * store id), so its confirm waits for the store and it survives a restart.
+   */
+  holdDelayed(exchange: Exchange, message: Message, dueAtMs: number): boolean {
+    let ref: StoredRef | undefined;
+    if (this.store && message.persistent && exchange.definition.durable) {
+      ref = this.store.write(message, [exchange.storeId], true);
+    }
+    exchange.delayed!.hold(message, dueAtMs, ref);
     return ref !== undefined;
+  }
+
+  /** Routes the delayed messages whose time has come, as new publishes to the exchange. */
+  private releaseDelayed(vhost: VirtualHost, exchange: Exchange, nowMs: number): void {
+    for (const held of exchange.delayed!.takeDue(nowMs)) {
+      // A new id: in its queues it comes after what they hold now.
+      const message = { ...held.message, id: this.newMessageId() };
+      const queues = vhost.route(exchange, {
+        routingKey: message.routingKey,
+        headers: () => readHeaders(message.properties, message.summary),
+      });
+      if (queues.length > 0) this.enqueue(queues, message, nowMs);
+      else {
+        this.counters.messagesUnroutable++;
+        exchange.unroutable++;
+      }
+      if (held.ref) this.store!.settle(exchange.storeId, held.message.id, held.ref);
+    }
+  }
+
+  /** The runtime's clock tick: TTLs, retry delays, delayed messages, and x-expires. */
+  tick(nowMs: number): void {
+    for (const vhost of this.vhosts.values()) {
+      for (const e of vhost.exchanges.values())
+        if (e.delayed?.length) this.releaseDelayed(vhost, e, nowMs);
+      for (const q of [...vhost.queues.values()]) {
+        q.tick(nowMs);
+        if (q.isExpired(nowMs)) {
+          this.counters.queuesExpired++;
+          this.log.info(
+            { queue: q.name, vhost: vhost.name, expiresMs: q.settings.expiresMs },
+            `queue '${q.name}' in vhost '${vhost.name}' expired: unused for ${q.settings.expiresMs} ms`,
+          );
+          vhost.removeQueue(q);
+        }
+      }
+    }
   }
 
   /** Runs the dispatches that were deferred at their batch limit. */

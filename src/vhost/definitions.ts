@@ -1,6 +1,7 @@
 import { fromTaggedJson, toTaggedJson } from "../protocol/field-table-json.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { Broker } from "./broker.js";
+import type { Policy } from "./policies.js";
 
 /** Whether an exchange or queue is durable as far as definitions go. */
 export function isDurableDestination(
@@ -20,7 +21,17 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
   const snapshot: DefinitionsSnapshot = {
     format: "warren-definitions-1",
     nextQueueId: broker.peekNextQueueId(),
-    vhosts: [...broker.vhosts.keys()].map((name) => ({ name })),
+    vhosts: [...broker.vhosts.values()].map((v) => ({
+      name: v.name,
+      defaultQueueType: v.defaultQueueType,
+      unroutableQueue: v.unroutableQueue,
+    })),
+    policies: broker.policies
+      .list("policy")
+      .map((p) => ({ ...p, definition: { ...p.definition } })),
+    operatorPolicies: broker.policies
+      .list("operator_policy")
+      .map((p) => ({ ...p, definition: { ...p.definition } })),
     users: [...broker.users.users.values()].map((u) => ({
       name: u.name,
       passwordHash: u.passwordHash,
@@ -46,6 +57,7 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
         autoDelete: d.autoDelete,
         internal: d.internal,
         arguments: toTaggedJson(d.arguments),
+        storeId: e.delayed ? e.storeId : undefined,
       });
     }
     for (const q of vhost.queues.values()) {
@@ -79,7 +91,15 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
 export function restoreSnapshot(broker: Broker, snapshot: DefinitionsSnapshot): void {
   const now = broker.clock();
   broker.raiseNextQueueId(snapshot.nextQueueId);
-  for (const v of snapshot.vhosts) broker.addVhost(v.name);
+  for (const v of snapshot.vhosts) {
+    const vhost = broker.addVhost(v.name);
+    if (v.defaultQueueType) vhost.defaultQueueType = v.defaultQueueType;
+    vhost.unroutableQueue = v.unroutableQueue;
+  }
+  // Policies before queues and exchanges, so each starts with its settings.
+  for (const p of snapshot.policies ?? []) broker.policies.set("policy", p as Policy);
+  for (const p of snapshot.operatorPolicies ?? [])
+    broker.policies.set("operator_policy", p as Policy);
   for (const u of snapshot.users) {
     broker.users.users.set(u.name, {
       name: u.name,
@@ -96,15 +116,18 @@ export function restoreSnapshot(broker: Broker, snapshot: DefinitionsSnapshot): 
     });
   }
   for (const e of snapshot.exchanges) {
-    broker.vhosts.get(e.vhost)?.declareExchange({
-      name: e.name,
-      vhost: e.vhost,
-      type: e.type,
-      durable: true,
-      autoDelete: e.autoDelete,
-      internal: e.internal,
-      arguments: fromTaggedJson(e.arguments),
-    });
+    broker.vhosts.get(e.vhost)?.declareExchange(
+      {
+        name: e.name,
+        vhost: e.vhost,
+        type: e.type,
+        durable: true,
+        autoDelete: e.autoDelete,
+        internal: e.internal,
+        arguments: fromTaggedJson(e.arguments),
+      },
+      e.storeId,
+    );
   }
   for (const q of snapshot.queues) {
     broker.vhosts.get(q.vhost)?.restoreQueue(

@@ -43,8 +43,10 @@ export function storageQueueHooks(
     settled: (queue, entry) =>
       endClaim(queue, entry.message.id, entry.ref, entry.message.persistent),
     discarded: (queue, entry, reason) => {
-      endClaim(queue, entry.message.id, entry.ref, entry.message.persistent);
+      // The dead-lettered copy is written before this queue's claim ends: a crash
+      // in between leaves a duplicate, never a loss.
       events.discarded(queue, entry, reason);
+      endClaim(queue, entry.message.id, entry.ref, entry.message.persistent);
     },
     settledCold: (queue, record: ColdRecord) =>
       endClaim(queue, record.msgId, record, record.persistent),

@@ -2,15 +2,23 @@ import { channelError } from "../protocol/amqp-error.js";
 import type { FieldTable } from "../protocol/field-table.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import { MessageQueue, type QueueDefinition, type QueueHooks } from "../queue/message-queue.js";
+import type { QueueSettings } from "../queue/queue-settings.js";
 import {
   type Binding,
   type Destination,
   type RoutingInput,
   sameBinding,
 } from "../routing/binding.js";
-import { Exchange, type ExchangeDefinition, isKnownExchangeType } from "../routing/exchange.js";
+import {
+  DELAYED_TYPE,
+  delayedRoutingType,
+  Exchange,
+  type ExchangeDefinition,
+  isKnownExchangeType,
+} from "../routing/exchange.js";
 import { type ExchangeLookup, routeMessage } from "../routing/route.js";
 import { assertExchangeEquivalent, assertQueueEquivalent } from "./equivalence.js";
+import type { Policy } from "./policies.js";
 
 /** Exchanges every vhost has from birth (AMQP 0-9-1 §3.1.3.1 plus RabbitMQ's amq.match). */
 const PREDECLARED: readonly [string, string][] = [
@@ -29,6 +37,10 @@ export interface VhostListener {
   definitionsChanged(): void;
   /** A fresh id for a new queue's records in the message store (never reused). */
   newQueueId(): number;
+  /** A new queue's settings: its arguments and the policies that match it. */
+  queueSettings(def: QueueDefinition): QueueSettings;
+  /** The policy that applies to an exchange (for alternate-exchange). */
+  exchangePolicy(vhost: string, exchange: string): Policy | undefined;
 }
 
 /**
@@ -39,6 +51,12 @@ export interface VhostListener {
 export class VirtualHost implements ExchangeLookup {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, MessageQueue>();
+  /** Beyond RabbitMQ: where unroutable messages go instead of vanishing (set by an operator). */
+  unroutableQueue: string | undefined;
+  /** Unroutable publishes in this vhost (each exchange counts its own too). */
+  unroutable = 0;
+  /** Queue type for declarations without x-queue-type. */
+  defaultQueueType = "classic";
   /** Bindings by destination, so deleting a queue or exchange can drop its bindings. */
   private readonly bindingsTo = new Map<Destination, Binding[]>();
 
@@ -69,9 +87,12 @@ export class VirtualHost implements ExchangeLookup {
     return this.exchanges.get(name);
   }
 
+  /** The exchange's alternate-exchange argument, or else its policy's (the argument wins). */
   alternateExchange(exchange: Exchange): string | undefined {
     const v = exchange.definition.arguments.get("alternate-exchange");
-    return v?.type === "S" ? v.value.toString() : undefined;
+    if (v?.type === "S") return v.value.toString();
+    const p = exchange.policy?.definition["alternate-exchange"];
+    return typeof p === "string" ? p : undefined;
   }
 
   defaultExchangeQueue(name: string): Destination | undefined {
@@ -94,17 +115,27 @@ export class VirtualHost implements ExchangeLookup {
 
   // --- exchanges -----------------------------------------------------------
 
-  declareExchange(def: ExchangeDefinition): Exchange {
+  declareExchange(def: ExchangeDefinition, storeId?: number): Exchange {
     const existing = this.exchanges.get(def.name);
     if (existing) {
       assertExchangeEquivalent(existing.definition, def);
       return existing;
     }
+    if (def.type === DELAYED_TYPE && !delayedRoutingType(def.arguments)) {
+      throw channelError(
+        ReplyCode.PRECONDITION_FAILED,
+        "Invalid argument, 'x-delayed-type' must be an existing exchange type",
+      );
+    }
     if (!isKnownExchangeType(def.type)) {
       // RabbitMQ 3.12.x and later: channel error 406 (older versions closed the connection with 503).
       throw channelError(ReplyCode.PRECONDITION_FAILED, `unknown exchange type '${def.type}'`);
     }
-    const exchange = new Exchange(def);
+    const exchange = new Exchange(
+      def,
+      def.type === DELAYED_TYPE ? (storeId ?? this.listener.newQueueId()) : 0,
+    );
+    exchange.policy = this.listener.exchangePolicy(this.name, def.name);
     this.exchanges.set(def.name, exchange);
     if (def.durable) this.listener.definitionsChanged();
     return exchange;
@@ -140,7 +171,13 @@ export class VirtualHost implements ExchangeLookup {
       assertQueueEquivalent(existing.definition, def);
       return existing;
     }
-    const queue = new MessageQueue(def, this.queueHooks, nowMs, this.listener.newQueueId());
+    const queue = new MessageQueue(
+      def,
+      this.queueHooks,
+      nowMs,
+      this.listener.newQueueId(),
+      this.listener.queueSettings(def),
+    );
     if (def.exclusive) queue.exclusiveOwner = owner;
     this.queues.set(def.name, queue);
     if (queue.isDurable) this.listener.definitionsChanged();
@@ -149,7 +186,13 @@ export class VirtualHost implements ExchangeLookup {
 
   /** A durable queue from the definitions file, with the store id its records use. */
   restoreQueue(def: QueueDefinition, storeId: number, nowMs: number): MessageQueue {
-    const queue = new MessageQueue(def, this.queueHooks, nowMs, storeId);
+    const queue = new MessageQueue(
+      def,
+      this.queueHooks,
+      nowMs,
+      storeId,
+      this.listener.queueSettings(def),
+    );
     this.queues.set(def.name, queue);
     return queue;
   }

@@ -31,6 +31,8 @@ export interface StartOptions {
   readonly args?: string[];
   readonly env?: Record<string, string>;
   readonly dataDir?: string;
+  /** Start under `ulimit -n` of this many open files. */
+  readonly maxOpenFiles?: number;
 }
 
 /**
@@ -56,23 +58,29 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerUnd
     };
   }
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "warren-test-"));
-  const child = spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, "dist/src/cli/warren.js"),
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--data-dir",
-      dataDir,
-      ...(options.args ?? []),
-    ],
-    {
-      env: { ...process.env, WARREN_LOG_LEVEL: "debug", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const argv = [
+    join(REPO_ROOT, "dist/src/cli/warren.js"),
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--data-dir",
+    dataDir,
+    ...(options.args ?? []),
+  ];
+  const env = { ...process.env, WARREN_LOG_LEVEL: "debug", ...options.env };
+  const stdio: ["ignore", "pipe", "pipe"] = ["ignore", "pipe", "pipe"];
+  const child =
+    options.maxOpenFiles === undefined
+      ? spawn(process.execPath, argv, { env, stdio })
+      : spawn(
+          "/bin/sh",
+          ["-c", `ulimit -n ${options.maxOpenFiles} && exec "$0" "$@"`, process.execPath, ...argv],
+          {
+            env,
+            stdio,
+          },
+        );
   const logs: Record<string, unknown>[] = [];
   const waiters: {
     pred: (l: Record<string, unknown>) => boolean;

@@ -24,6 +24,8 @@ export class InProcessClient {
   readonly conn: AmqpConnection;
   readonly received: Received[] = [];
   closedSocket = false;
+  /** Whether the broker asked to stop reading from this client (resource alarm). */
+  paused = false;
   private readonly reader: FrameReader;
   private partial:
     | { channel: number; method: Method; properties?: Buffer; size: number; body: Buffer[] }
@@ -46,6 +48,12 @@ export class InProcessClient {
       },
       destroy: () => {
         this.closedSocket = true;
+      },
+      pauseReading: () => {
+        this.paused = true;
+      },
+      resumeReading: () => {
+        this.paused = false;
       },
     };
     this.conn = new AmqpConnection(broker, transport);
@@ -106,7 +114,12 @@ export class InProcessClient {
   }
 
   /** Protocol header, PLAIN guest/guest, tune-ok with the server's values, open "/". */
-  handshake(user = "guest", password = "guest", vhost = "/"): void {
+  handshake(
+    user = "guest",
+    password = "guest",
+    vhost = "/",
+    capabilities = ["consumer_cancel_notify", "authentication_failure_close"],
+  ): void {
     this.send(PROTOCOL_HEADER);
     const response = Buffer.from(`\0${user}\0${password}`);
     this.method(0, {
@@ -114,13 +127,7 @@ export class InProcessClient {
       clientProperties: new Map([
         [
           "capabilities",
-          {
-            type: "F",
-            value: new Map([
-              ["consumer_cancel_notify", { type: "t", value: true }],
-              ["authentication_failure_close", { type: "t", value: true }],
-            ]),
-          },
+          { type: "F", value: new Map(capabilities.map((c) => [c, { type: "t", value: true }])) },
         ],
       ]),
       mechanism: "PLAIN",

@@ -32,9 +32,9 @@ function settle(ch: Channel, deliveries: Delivery[], outcome: Outcome): void {
     for (const d of deliveries) {
       ch.forget(d);
       ch.txPendingTags.delete(d.tag);
-      if (outcome === "ack") d.queue.ack(d.entry, d.consumer);
+      if (outcome === "ack") d.queue.ack(d.entry, d.consumer, now);
       else if (outcome === "requeue") d.queue.requeue(d.entry, d.consumer, now);
-      else d.queue.reject(d.entry, d.consumer);
+      else d.queue.reject(d.entry, d.consumer, now);
       touched.add(d.queue);
     }
     // Credit came back to these queues' consumers.

@@ -13,7 +13,9 @@ import type { Method } from "../../protocol/generated/methods.js";
 import type { Message } from "../../queue/message.js";
 import type { MessageQueue } from "../../queue/message-queue.js";
 import type { RoutingInput } from "../../routing/binding.js";
+import { delayOf } from "../../routing/delayed-messages.js";
 import type { Exchange } from "../../routing/exchange.js";
+import type { EnqueueOutcome } from "../../vhost/broker.js";
 import { TYPE_NAMES } from "../../vhost/equivalence.js";
 import type { Channel } from "../channel.js";
 import { checkPermission } from "../permissions.js";
@@ -26,6 +28,7 @@ type M<N extends Method["name"]> = Extract<Method, { name: N }>;
  * and settle the publisher confirm. In a transaction the routing waits for commit.
  */
 export function publish(ch: Channel, m: M<"basic.publish">, command: Command): void {
+  ch.conn.notePublish();
   if (m.immediate) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "immediate=true");
   const vhost = ch.vhost;
   const exchange = vhost.exchange(m.exchange);
@@ -84,8 +87,20 @@ function route(
   seq: number,
 ): void {
   const broker = ch.conn.broker;
+  if (exchange.delayed) {
+    const delay = delayOf(readHeaders(message.properties, message.summary));
+    if (delay > 0) {
+      // x-delayed-message: held until due, then routed (mandatory cannot apply, as in the plugin).
+      const mustSync = broker.holdDelayed(exchange, message, ch.now + delay);
+      if (seq > 0) {
+        if (mustSync) broker.store!.whenDurable((err) => ch.settleConfirm(seq, err));
+        else ch.settleConfirm(seq, undefined);
+      }
+      return;
+    }
+  }
   let routed: number;
-  let mustSync = false;
+  let outcome: EnqueueOutcome = { mustSync: false, rejected: false };
   const replyKey = exchange.name === "" ? replyKeyOf(message.routingKey) : undefined;
   if (replyKey !== undefined) {
     const target = broker.replyConsumers.get(replyKey);
@@ -94,35 +109,54 @@ function route(
   } else {
     const queues = routeWithCc(ch, exchange, message);
     routed = queues.length;
-    if (routed > 0) mustSync = broker.enqueue(queues, stripBcc(message), ch.now);
+    if (routed > 0) outcome = broker.enqueue(queues, stripBcc(message), ch.now);
   }
   if (routed === 0) {
     broker.counters.messagesUnroutable++;
     exchange.unroutable++;
-    if (mandatory) {
-      ch.conn.writer.content(
-        ch.id,
-        {
-          name: "basic.return",
-          replyCode: ReplyCode.NO_ROUTE,
-          replyText: "NO_ROUTE",
-          exchange: message.exchange,
-          routingKey: message.routingKey,
-        },
-        message.properties,
-        message.body,
-      );
-      ch.conn.requestFlush();
-    }
+    ch.vhost.unroutable++;
+    outcome = captureUnroutable(ch, message) ?? outcome;
+    if (mandatory) returnUnroutable(ch, message);
   }
   if (seq === 0) return;
-  if (mustSync) {
+  if (outcome.rejected) {
+    // A queue at its limit with x-overflow reject-publish refused it: nack.
+    ch.settleConfirm(seq, new Error("rejected by a full queue"));
+  } else if (outcome.mustSync) {
     // A persistent message on a durable queue is confirmed only once fdatasync'ed.
     broker.store!.whenDurable((err) => ch.settleConfirm(seq, err));
   } else {
     // Transient, unroutable, or no durable queue: safe once it is on its queues.
     ch.settleConfirm(seq, undefined);
   }
+}
+
+/**
+ * Beyond RabbitMQ: when the operator named a capture queue for the vhost, an
+ * unroutable message goes there instead of vanishing (applications see no change).
+ */
+function captureUnroutable(ch: Channel, message: Message): EnqueueOutcome | undefined {
+  const name = ch.vhost.unroutableQueue;
+  const queue = name === undefined ? undefined : ch.vhost.queues.get(name);
+  if (!queue) return undefined;
+  ch.conn.broker.counters.unroutableCaptured++;
+  return ch.conn.broker.enqueue([queue], message, ch.now);
+}
+
+function returnUnroutable(ch: Channel, message: Message): void {
+  ch.conn.writer.content(
+    ch.id,
+    {
+      name: "basic.return",
+      replyCode: ReplyCode.NO_ROUTE,
+      replyText: "NO_ROUTE",
+      exchange: message.exchange,
+      routingKey: message.routingKey,
+    },
+    message.properties,
+    message.body,
+  );
+  ch.conn.requestFlush();
 }
 
 /** The routing input, with the headers table decoded only if an exchange asks for it. */

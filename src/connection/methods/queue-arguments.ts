@@ -55,6 +55,9 @@ const CHECKS: Record<string, Check> = {
   "x-max-length-bytes": integer(0),
   "x-max-priority": integer(0, 255, "max_value_exceeded"),
   "x-delivery-limit": integer(0),
+  "x-consumer-timeout": integer(0),
+  "x-retry-delay": integer(0),
+  "x-retry-delay-max": integer(0),
   "x-overflow": oneOf(
     ["drop-head", "reject-publish", "reject-publish-dlx"],
     () => "invalid_overflow",

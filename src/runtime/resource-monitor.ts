@@ -1,0 +1,154 @@
+import { readdirSync, readFileSync, statfs } from "node:fs";
+import { totalmem } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { ResourceStats } from "../vhost/alarms.js";
+import type { Broker } from "../vhost/broker.js";
+
+/** RabbitMQ's vm_memory_high_watermark: a fraction of RAM, or an absolute number of bytes. */
+export type MemoryWatermark = { readonly relative: number } | { readonly absolute: number };
+
+export interface ResourceLimits {
+  memoryHighWatermark: MemoryWatermark;
+  /** Free disk space below which the disk alarm is set (RabbitMQ disk_free_limit: 50 MB). */
+  diskFreeLimitBytes: number;
+}
+
+/** Parses "0.6", "2GB", "512MiB", "50MB" or a plain byte count. */
+export function parseWatermark(text: string): MemoryWatermark {
+  const n = Number(text);
+  if (Number.isFinite(n) && n > 0 && n <= 1) return { relative: n };
+  return { absolute: parseBytes(text) };
+}
+
+export function parseBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(|b|kb|kib|mb|mib|gb|gib|tb|tib)$/i.exec(text.trim());
+  if (!m) throw new Error(`'${text}' is not a size (examples: 50MB, 2GB, 1073741824)`);
+  const unit = m[2]!.toLowerCase();
+  const scale: Record<string, number> = {
+    "": 1,
+    b: 1,
+    kb: 1e3,
+    kib: 1024,
+    mb: 1e6,
+    mib: 1024 ** 2,
+    gb: 1e9,
+    gib: 1024 ** 3,
+    tb: 1e12,
+    tib: 1024 ** 4,
+  };
+  return Math.round(Number(m[1]) * scale[unit]!);
+}
+
+/** The soft limit on open files, from /proc (falls back to 1024 where it cannot be read). */
+export function fdLimit(): number {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
+    const soft = line?.split(/\s+/)[3];
+    return soft === "unlimited" ? 1_000_000 : Number(soft) || 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+function fdsInUse(): number {
+  try {
+    return readdirSync("/proc/self/fd").length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Watches memory, disk and file descriptors once a second and sets or clears the
+ * broker's resource alarms; keeps the figures for status, metrics and doctor.
+ * Like RabbitMQ, descriptors are not an alarm: near the limit the listener refuses
+ * new connections instead (see `acceptsConnections`).
+ */
+export class ResourceMonitor {
+  readonly stats: ResourceStats;
+  private readonly delay = monitorEventLoopDelay({ resolution: 10 });
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly broker: Broker,
+    readonly limits: ResourceLimits,
+    private readonly dataDir: string,
+    private readonly socketsInUse: () => number,
+  ) {
+    const total = fdLimit();
+    this.stats = {
+      fdTotalLimit: total,
+      fdTotalUsed: 0,
+      // RabbitMQ keeps a share of descriptors for files: sockets get 90% of what is left.
+      socketsLimit: Math.max(1, Math.floor((total - 100) * 0.9)),
+      socketsUsed: 0,
+      memoryUsedBytes: 0,
+      memoryLimitBytes: 0,
+      diskFreeBytes: Number.POSITIVE_INFINITY,
+      diskFreeLimitBytes: limits.diskFreeLimitBytes,
+      eventLoopDelayP50Ms: 0,
+      eventLoopDelayP99Ms: 0,
+      eventLoopDelayMaxMs: 0,
+    };
+  }
+
+  start(intervalMs = 1000): void {
+    this.delay.enable();
+    this.check();
+    this.timer = setInterval(() => this.check(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.delay.disable();
+  }
+
+  get memoryLimitBytes(): number {
+    const w = this.limits.memoryHighWatermark;
+    return "relative" in w ? Math.floor(totalmem() * w.relative) : w.absolute;
+  }
+
+  /** Whether one more connection fits under the descriptor limits. */
+  acceptsConnections(): boolean {
+    const s = this.stats;
+    s.socketsUsed = this.socketsInUse();
+    return s.socketsUsed < s.socketsLimit && s.fdTotalUsed < s.fdTotalLimit - 20;
+  }
+
+  /** Samples everything and sets or clears the alarms. */
+  check(): void {
+    const s = this.stats;
+    s.fdTotalUsed = fdsInUse();
+    s.socketsUsed = this.socketsInUse();
+    s.memoryUsedBytes = process.memoryUsage.rss();
+    s.memoryLimitBytes = this.memoryLimitBytes;
+    s.diskFreeLimitBytes = this.limits.diskFreeLimitBytes;
+    s.eventLoopDelayP50Ms = this.delay.percentile(50) / 1e6;
+    s.eventLoopDelayP99Ms = this.delay.percentile(99) / 1e6;
+    s.eventLoopDelayMaxMs = this.delay.max / 1e6;
+    this.delay.reset();
+    if (s.eventLoopDelayMaxMs > 250) {
+      this.broker.log.warn(
+        { p99Ms: s.eventLoopDelayP99Ms, maxMs: s.eventLoopDelayMaxMs },
+        `event loop delay reached ${Math.round(s.eventLoopDelayMaxMs)} ms in the last second (p99 ${Math.round(s.eventLoopDelayP99Ms)} ms)`,
+      );
+    }
+    this.broker.setAlarm(
+      "memory",
+      s.memoryUsedBytes > s.memoryLimitBytes,
+      `memory used ${s.memoryUsedBytes} bytes, high watermark ${s.memoryLimitBytes} bytes`,
+    );
+    statfs(this.dataDir, (err, st) => {
+      if (err) return;
+      s.diskFreeBytes = st.bavail * st.bsize;
+      this.broker.setAlarm(
+        "disk",
+        s.diskFreeBytes < this.limits.diskFreeLimitBytes,
+        `free disk space ${s.diskFreeBytes} bytes, limit ${this.limits.diskFreeLimitBytes} bytes`,
+      );
+    });
+  }
+}

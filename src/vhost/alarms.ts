@@ -1,0 +1,54 @@
+/** The resources whose alarms block publishers (RabbitMQ's memory and disk alarms). */
+export type AlarmResource = "memory" | "disk";
+
+/**
+ * Which resource alarms are set. While any is, publishing connections are blocked:
+ * told with connection.blocked when they support it, and not read from, so
+ * publishers wait on TCP backpressure while consumers keep draining (RabbitMQ's
+ * flow control under resource alarms).
+ */
+export class AlarmState {
+  private readonly active = new Set<AlarmResource>();
+
+  get any(): boolean {
+    return this.active.size > 0;
+  }
+
+  has(resource: AlarmResource): boolean {
+    return this.active.has(resource);
+  }
+
+  list(): AlarmResource[] {
+    return [...this.active].sort();
+  }
+
+  /** Returns whether anything changed. */
+  set(resource: AlarmResource, on: boolean): boolean {
+    if (on === this.active.has(resource)) return false;
+    if (on) this.active.add(resource);
+    else this.active.delete(resource);
+    return true;
+  }
+
+  /** The reason in connection.blocked, in RabbitMQ's words. */
+  get reason(): string {
+    const m = this.active.has("memory");
+    const d = this.active.has("disk");
+    return m && d ? "low on memory & disk" : m ? "low on memory" : "low on disk";
+  }
+}
+
+/** What `warrenctl status` shows about resources (RabbitMQ's file_descriptors and memory shapes). */
+export interface ResourceStats {
+  fdTotalLimit: number;
+  fdTotalUsed: number;
+  socketsLimit: number;
+  socketsUsed: number;
+  memoryUsedBytes: number;
+  memoryLimitBytes: number;
+  diskFreeBytes: number;
+  diskFreeLimitBytes: number;
+  eventLoopDelayP50Ms: number;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+}

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { ListenAddress } from "../runtime/amqp-listener.js";
 import { parseBytes, parseWatermark, type ResourceLimits } from "../runtime/resource-monitor.js";
+import type { TlsOptions, TlsVerify } from "../runtime/tls-listener.js";
 import { type BrokerSettings, DEFAULT_SETTINGS } from "../vhost/broker-settings.js";
 
 export interface ServerConfig {
@@ -10,6 +11,8 @@ export interface ServerConfig {
   readonly logLevel: string;
   /** Message log segment size in bytes (tests use small ones). */
   readonly segmentBytes: number | undefined;
+  /** amqps, when a certificate is given. */
+  readonly tls: TlsOptions | undefined;
   readonly resourceLimits: ResourceLimits;
 }
 
@@ -26,10 +29,18 @@ Options (each has an environment variable; flags win):
   --log-level L        trace, debug, info, warn, error (WARREN_LOG_LEVEL, default info)
   --segment-bytes N    message log segment size (WARREN_SEGMENT_BYTES, default 67108864)
   --consumer-timeout MS delivery acknowledgement timeout (WARREN_CONSUMER_TIMEOUT, default 1800000, 0 = off)
+  --tls-cert FILE      server certificate (PEM); turns amqps on (WARREN_TLS_CERT)
+  --tls-key FILE       its private key (PEM) (WARREN_TLS_KEY)
+  --tls-ca FILE        CA certificates that client certificates must chain to (WARREN_TLS_CA)
+  --tls-verify MODE    client certificates: none, peer or peer-required (WARREN_TLS_VERIFY, default none)
+  --tls-port N         amqps port (WARREN_TLS_PORT, default 5671; 0 picks a free one)
+  --tls-host H         amqps listens on this address only (WARREN_TLS_HOST, default as --host)
   --vm-memory-high-watermark W  memory alarm threshold: a fraction of RAM (0.6) or a size (2GB)
                        (WARREN_VM_MEMORY_HIGH_WATERMARK, default 0.6)
   --disk-free-limit S  disk alarm when free space under the data directory falls below S
                        (WARREN_DISK_FREE_LIMIT, default 50MB)
+  --max-connections N  most AMQP connections on the node (WARREN_MAX_CONNECTIONS, default 0 = no limit)
+  --tcp-keepalive S    TCP keepalive after S idle seconds (WARREN_TCP_KEEPALIVE, default 0 = off)
   --help               this text
 `;
 
@@ -56,8 +67,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "log-level": { type: "string" },
       "segment-bytes": { type: "string" },
       "consumer-timeout": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "tls-ca": { type: "string" },
+      "tls-verify": { type: "string" },
+      "tls-port": { type: "string" },
+      "tls-host": { type: "string" },
       "vm-memory-high-watermark": { type: "string" },
       "disk-free-limit": { type: "string" },
+      "max-connections": { type: "string" },
+      "tcp-keepalive": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -89,6 +108,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       values["channel-max"] ?? env.WARREN_CHANNEL_MAX,
       DEFAULT_SETTINGS.channelMax,
     ),
+    maxConnections: int(
+      "--max-connections",
+      values["max-connections"] ?? env.WARREN_MAX_CONNECTIONS,
+      0,
+    ),
+    tcpKeepaliveSec: int("--tcp-keepalive", values["tcp-keepalive"] ?? env.WARREN_TCP_KEEPALIVE, 0),
     consumerTimeoutMs: int(
       "--consumer-timeout",
       values["consumer-timeout"] ?? env.WARREN_CONSUMER_TIMEOUT,
@@ -119,5 +144,36 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       (values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES)
         ? int("--segment-bytes", values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES, 0)
         : undefined,
+    tls: tlsConfig(values, env, listen),
   };
+}
+
+const TLS_VERIFY: readonly TlsVerify[] = ["none", "peer", "peer-required"];
+
+/** amqps is on when a certificate is given; it listens where AMQP does unless --tls-host says. */
+function tlsConfig(
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+  amqp: readonly ListenAddress[],
+): TlsOptions | undefined {
+  const flag = (name: string, envName: string) =>
+    (values[name] as string | undefined) ?? env[envName];
+  const certFile = flag("tls-cert", "WARREN_TLS_CERT");
+  const keyFile = flag("tls-key", "WARREN_TLS_KEY");
+  const caFile = flag("tls-ca", "WARREN_TLS_CA");
+  const portText = flag("tls-port", "WARREN_TLS_PORT");
+  const verify = (flag("tls-verify", "WARREN_TLS_VERIFY") ?? "none") as TlsVerify;
+  const host = flag("tls-host", "WARREN_TLS_HOST");
+  if (!certFile) {
+    if (keyFile || caFile || portText || host) throw new Error("--tls-* options need --tls-cert");
+    return undefined;
+  }
+  if (!keyFile) throw new Error("--tls-cert needs --tls-key");
+  if (!TLS_VERIFY.includes(verify))
+    throw new Error(`--tls-verify must be one of ${TLS_VERIFY.join(", ")}, got '${verify}'`);
+  if (verify !== "none" && !caFile) throw new Error(`--tls-verify ${verify} needs --tls-ca`);
+  const port = int("--tls-port", portText, 5671);
+  if (port > 65535) throw new Error(`--tls-port must be at most 65535, got ${port}`);
+  const listen = host ? [{ host, port }] : amqp.map((a) => ({ host: a.host, port }));
+  return { listen, certFile, keyFile, caFile, verify };
 }

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     log,
     segmentBytes: config.segmentBytes,
+    tls: config.tls,
     resourceLimits: config.resourceLimits,
   });
   try {
@@ -34,9 +35,19 @@ async function main(): Promise<void> {
     log.error({ err: String(e) }, `could not start: ${(e as Error).message}`);
     process.exit(1);
   }
-  const where = node.listener.bound.map((b) => `${formatHost(b.host)}:${b.port}`).join(", ");
+  const tlsBound = node.tlsListener?.bound ?? [];
+  const where = [
+    ...node.listener.bound.map((b) => `${formatHost(b.host)}:${b.port}`),
+    ...tlsBound.map((b) => `amqps ${formatHost(b.host)}:${b.port}`),
+  ].join(", ");
   log.info(
-    { version: VERSION, node: nodeName, listeners: node.listener.bound, dataDir: config.dataDir },
+    {
+      version: VERSION,
+      node: nodeName,
+      listeners: node.listener.bound,
+      tlsListeners: tlsBound,
+      dataDir: config.dataDir,
+    },
     `${PRODUCT} ${VERSION} started on ${where} (data in ${config.dataDir})`,
   );
   let stopping = false;

@@ -1,5 +1,5 @@
 import { AmqpError, connectionError } from "../protocol/amqp-error.js";
-import { type Command, CommandAssembler } from "../protocol/command-assembler.js";
+import { type Command, CommandAssembler, ContentError } from "../protocol/command-assembler.js";
 import { describeFrame } from "../protocol/frame-description.js";
 import { FRAME_OVERHEAD, FrameReader } from "../protocol/frame-reader.js";
 import { FrameWriter } from "../protocol/frame-writer.js";
@@ -35,6 +35,15 @@ export interface Transport {
   /** Stops reading from the socket (TCP backpressure reaches the client). */
   pauseReading(): void;
   resumeReading(): void;
+  /** Set on amqps connections. */
+  readonly tls?: boolean;
+  /** On amqps: the client's certificate, when it sent one that verified against the CA. */
+  readonly peerCertificate?: PeerCertificate;
+}
+
+/** What a verified client certificate says about its owner (for SASL EXTERNAL). */
+export interface PeerCertificate {
+  readonly commonName: string | undefined;
 }
 
 export type ConnectionState =
@@ -128,6 +137,9 @@ export class AmqpConnection {
     try {
       this.reader.push(chunk);
     } catch (e) {
+      // The frame reader itself failed (bad end octet, oversized frame): the stream
+      // cannot be resynchronised, so nothing more is read; close-ok will not come.
+      this.reader.stop();
       this.fail(e);
     }
     this.readThisTurn += chunk.length;
@@ -150,7 +162,28 @@ export class AmqpConnection {
     sendStart(this);
   }
 
+  /**
+   * One frame. An error here closes its channel or the connection, and parsing
+   * goes on with the next frame of the chunk, so the frame reader stays in step
+   * (a close-ok later in the same chunk is still seen).
+   */
   private onFrame(type: number, channelId: number, payload: Buffer): void {
+    try {
+      this.handleFrame(type, channelId, payload);
+    } catch (e) {
+      if (e instanceof ContentError) this.contentError(e);
+      else this.fail(e);
+    }
+  }
+
+  /** A channel-scoped error while assembling content (an oversized message): close that channel. */
+  private contentError(e: ContentError): void {
+    const channel = this.channels.get(e.channel);
+    if (channel) channel.closeWithError(e.error);
+    else this.fail(e.error);
+  }
+
+  private handleFrame(type: number, channelId: number, payload: Buffer): void {
     this.stats.recvCnt++;
     if (type === FrameType.Heartbeat) {
       if (payload.length > 0) {
@@ -172,16 +205,18 @@ export class AmqpConnection {
       if (type !== FrameType.Method) {
         throw connectionError(ReplyCode.UNEXPECTED_FRAME, describeFrame(type, payload));
       }
-      const command = this.assembler.frame(type, channelId, payload)!;
-      if (command.info.classId !== ClassId.Connection) {
+      // Only connection methods belong on channel 0 (a publish here has no channel to go to).
+      const classId = payload.length >= 2 ? payload.readUInt16BE(0) : 0;
+      if (classId !== ClassId.Connection) {
         throw new AmqpError(
           ReplyCode.CHANNEL_ERROR,
           `CHANNEL_ERROR - unexpected method in connection state ${this.state === "open" ? "running" : "starting"}`,
-          command.info.classId,
-          command.info.methodId,
+          classId,
+          payload.length >= 4 ? payload.readUInt16BE(2) : 0,
           "connection",
         );
       }
+      const command = this.assembler.frame(type, channelId, payload)!;
       handleConnectionMethod(this, command.method);
       return;
     }
@@ -221,6 +256,7 @@ export class AmqpConnection {
         `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.channelMax})`,
       );
     }
+    this.broker.admitChannel(this.user!.name);
     const channel = new Channel(this, channelId);
     this.channels.set(channelId, channel);
     this.broker.counters.channelsOpened++;
@@ -466,6 +502,7 @@ export class AmqpConnection {
     this.terminated = true;
     this.shutdownChannels();
     this.vhost?.dropExclusiveQueues(this);
+    if (this.vhost && this.user) this.broker.connectionClosed(this.vhost.name, this.user.name);
     if (this.broker.connections.delete(this)) this.broker.counters.connectionsClosed++;
     this.broker.log.info(
       { connection: this.name, peer: this.peer, user: this.user?.name, reason: this.closeReason },

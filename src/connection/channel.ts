@@ -58,6 +58,8 @@ export class Channel implements ConsumerSink {
   replyKey: string | undefined;
   replyConsumerTag: string | undefined;
   private busy: Promise<void> | undefined;
+  /** Set by the first shutdown: the channel no longer counts against its user's limit. */
+  private released = false;
   private backlog: Command[] = [];
 
   constructor(
@@ -262,7 +264,8 @@ export class Channel implements ConsumerSink {
 
   /** Called by the connection before its frames are written: coalesced confirms go out. */
   beforeFlush(): void {
-    if (this.state !== "open") return;
+    // Nothing after connection.close or channel.close.
+    if (this.state !== "open" || this.conn.state !== "open") return;
     for (const m of this.confirms.drain()) this.send(m);
   }
 
@@ -308,6 +311,10 @@ export class Channel implements ConsumerSink {
    * §3.1.4.4 and seed 004, "Connection drop").
    */
   shutdown(): void {
+    if (!this.released) {
+      this.released = true;
+      this.conn.broker.channelClosed(this.conn.user!.name);
+    }
     const now = this.now;
     for (const c of this.consumers.values()) c.queue.removeConsumer(c, now);
     this.consumers.clear();
@@ -365,7 +372,7 @@ function deliveryProperties(entry: QueueEntry, queue: MessageQueue): Buffer {
   if (entry.deliveryCount <= 1 || (s.deliveryLimit === undefined && s.retryDelayMs === undefined)) {
     return entry.message.properties;
   }
-  return withHeader(entry.message.properties, "x-delivery-count", {
+  return withHeader(entry.message.properties, entry.message.summary, "x-delivery-count", {
     type: "l",
     value: BigInt(entry.deliveryCount - 1),
   });

@@ -19,7 +19,23 @@ export interface Command {
   readonly body?: Buffer;
 }
 
+/**
+ * An error that closes one channel while its content frames are still arriving
+ * (a message over max_message_size): the rest of that message's body frames are
+ * skipped so the connection stays in step.
+ */
+export class ContentError extends Error {
+  constructor(
+    readonly channel: number,
+    readonly error: AmqpError,
+  ) {
+    super(error.message);
+  }
+}
+
 interface PartialContent {
+  /** Set when the message was refused: its body frames are read and dropped. */
+  discard?: boolean;
   method: Method;
   info: MethodInfo;
   properties?: Buffer;
@@ -94,6 +110,8 @@ export class CommandAssembler {
     try {
       method = decodeMethodArgs(id, r);
     } catch (e) {
+      // RabbitMQ names a bad short string as such; any other decode failure is "cannot decode".
+      if (e instanceof AmqpError && e.replyText.includes("Malformed UTF-8")) throw e;
       if (e instanceof AmqpError) throw cannotDecode(info, payload);
       throw e;
     }
@@ -120,13 +138,20 @@ export class CommandAssembler {
     if (r.short() !== 0) throw unexpected(partial, expectation(partial));
     const bodySize = r.longlong();
     if (bodySize > this.limits.maxMessageBytes) {
-      this.partial.delete(channel);
-      throw new AmqpError(
-        ReplyCode.PRECONDITION_FAILED,
-        `PRECONDITION_FAILED - message size ${bodySize} is larger than configured max size ${this.limits.maxMessageBytes}`,
-        partial.info.classId,
-        partial.info.methodId,
-        "channel",
+      partial.properties = Buffer.alloc(0);
+      partial.bodySize = bodySize;
+      partial.discard = true;
+      if (bodySize === 0) this.partial.delete(channel);
+      // RabbitMQ closes the channel, not the connection (406 in check_msg_size).
+      throw new ContentError(
+        channel,
+        new AmqpError(
+          ReplyCode.PRECONDITION_FAILED,
+          `PRECONDITION_FAILED - message size ${bodySize} is larger than configured max size ${this.limits.maxMessageBytes}`,
+          partial.info.classId,
+          partial.info.methodId,
+          "channel",
+        ),
       );
     }
     if (r.remaining < 2)
@@ -139,10 +164,18 @@ export class CommandAssembler {
 
   private body(channel: number, partial: PartialContent, payload: Buffer): Command | undefined {
     const received = partial.received + payload.length;
+    if (partial.discard) {
+      partial.received = received;
+      if (received >= partial.bodySize) this.partial.delete(channel);
+      return undefined;
+    }
     if (received > partial.bodySize) {
-      throw connectionError(
+      throw new AmqpError(
         ReplyCode.FRAME_ERROR,
-        `content body is ${received} bytes or more, but its header announced ${partial.bodySize}`,
+        "FRAME_ERROR - content body frame exceeds remaining content size",
+        partial.info.classId,
+        partial.info.methodId,
+        "connection",
       );
     }
     if (received === partial.bodySize && partial.received === 0) {

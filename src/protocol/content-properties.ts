@@ -1,4 +1,9 @@
-import { decodeFieldTable, type FieldTable, type FieldValue } from "./field-table.js";
+import {
+  decodeFieldTable,
+  encodeFieldTable,
+  type FieldTable,
+  type FieldValue,
+} from "./field-table.js";
 import {
   type BasicProperties,
   decodeBasicProperties,
@@ -70,12 +75,83 @@ export function decodeProperties(raw: Buffer): BasicProperties {
   return decodeBasicProperties(new Reader(raw));
 }
 
-/** Raw properties with one header set (decodes and re-encodes; for rare paths only). */
-export function withHeader(raw: Buffer, key: string, value: FieldValue): Buffer {
-  const props = decodeProperties(raw);
-  props.headers ??= new Map();
-  props.headers.set(key, value);
-  return encodeProperties(props);
+/** Changes to make to raw properties; every other property keeps its exact bytes. */
+export interface PropertyEdits {
+  /** The new headers table (replaces the old one, or adds one). */
+  headers?: FieldTable;
+  replyTo?: string;
+  removeExpiration?: boolean;
+}
+
+/** Property fields in flag order, with how to skip each in the raw bytes. */
+const LAYOUT: [flag: number, kind: "short" | "table" | "octet" | "u64"][] = [
+  [PropertyFlag.ContentType, "short"],
+  [PropertyFlag.ContentEncoding, "short"],
+  [PropertyFlag.Headers, "table"],
+  [PropertyFlag.DeliveryMode, "octet"],
+  [PropertyFlag.Priority, "octet"],
+  [PropertyFlag.CorrelationId, "short"],
+  [PropertyFlag.ReplyTo, "short"],
+  [PropertyFlag.Expiration, "short"],
+  [PropertyFlag.MessageId, "short"],
+  [PropertyFlag.Timestamp, "u64"],
+  [PropertyFlag.Type, "short"],
+  [PropertyFlag.UserId, "short"],
+  [PropertyFlag.AppId, "short"],
+  [PropertyFlag.ClusterId, "short"],
+];
+
+/**
+ * Rewrites raw properties with the given edits, copying every untouched property
+ * byte for byte (a client's bytes stay its bytes, even ones that are not UTF-8).
+ * Used for dead-lettering, BCC removal, direct reply-to and x-delivery-count.
+ */
+export function editProperties(raw: Buffer, edits: PropertyEdits): Buffer {
+  const r = new Reader(raw);
+  let flags = r.short();
+  const extra: number[] = [];
+  for (let more = flags; (more & 1) !== 0; ) {
+    more = r.short();
+    extra.push(more);
+  }
+  const w = new Writer(raw.length + 64);
+  const flagsAt = w.reserve(2);
+  for (const f of extra) w.short(f);
+  for (const [flag, kind] of LAYOUT) {
+    const present = (flags & flag) !== 0;
+    const start = r.pos;
+    if (present) {
+      if (kind === "short") r.skip(r.octet());
+      else if (kind === "table") r.skip(r.long());
+      else if (kind === "octet") r.skip(1);
+      else r.skip(8);
+    }
+    if (flag === PropertyFlag.Headers && edits.headers) {
+      encodeFieldTable(w, edits.headers);
+      flags |= flag;
+    } else if (flag === PropertyFlag.ReplyTo && edits.replyTo !== undefined) {
+      w.shortstr(edits.replyTo);
+      flags |= flag;
+    } else if (flag === PropertyFlag.Expiration && edits.removeExpiration) {
+      flags &= ~flag;
+    } else if (present) {
+      w.bytes(raw.subarray(start, r.pos));
+    }
+  }
+  w.buf.writeUInt16BE(flags, flagsAt);
+  return Buffer.from(w.buf.subarray(0, w.pos));
+}
+
+/** Raw properties with one header set; other properties keep their bytes. */
+export function withHeader(
+  raw: Buffer,
+  summary: PropertySummary,
+  key: string,
+  value: FieldValue,
+): Buffer {
+  const headers = readHeaders(raw, summary);
+  headers.set(key, value);
+  return editProperties(raw, { headers });
 }
 
 export function encodeProperties(props: BasicProperties): Buffer {

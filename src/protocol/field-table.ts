@@ -25,21 +25,44 @@ export type FieldValue =
 
 export type FieldTable = Map<string, FieldValue>;
 
-export function decodeFieldTable(buf: Buffer, start: number, end: number): FieldTable {
-  const r = new Reader(buf, start, end);
-  const table: FieldTable = new Map();
-  while (r.pos < end) {
-    const key = r.shortstr();
-    table.set(key, decodeFieldValue(r));
+/** Tables and arrays nested deeper than this are refused (a hostile frame cannot exhaust the stack). */
+const MAX_DEPTH = 64;
+let depth = 0;
+
+function nested<T>(decode: () => T): T {
+  if (++depth > MAX_DEPTH) {
+    depth--;
+    throw connectionError(
+      ReplyCode.FRAME_ERROR,
+      `field table nested deeper than ${MAX_DEPTH} levels`,
+    );
   }
-  return table;
+  try {
+    return decode();
+  } finally {
+    depth--;
+  }
+}
+
+export function decodeFieldTable(buf: Buffer, start: number, end: number): FieldTable {
+  return nested(() => {
+    const r = new Reader(buf, start, end);
+    const table: FieldTable = new Map();
+    while (r.pos < end) {
+      const key = r.shortstr();
+      table.set(key, decodeFieldValue(r));
+    }
+    return table;
+  });
 }
 
 export function decodeFieldArray(buf: Buffer, start: number, end: number): FieldValue[] {
-  const r = new Reader(buf, start, end);
-  const out: FieldValue[] = [];
-  while (r.pos < end) out.push(decodeFieldValue(r));
-  return out;
+  return nested(() => {
+    const r = new Reader(buf, start, end);
+    const out: FieldValue[] = [];
+    while (r.pos < end) out.push(decodeFieldValue(r));
+    return out;
+  });
 }
 
 function decodeFieldValue(r: Reader): FieldValue {

@@ -37,10 +37,16 @@ export class FrameWriter {
     const w = this.w;
     w.ensure(FRAME_OVERHEAD);
     const start = w.pos;
-    w.octet(FrameType.Method);
-    w.short(channel);
-    w.pos += 4;
-    encodeMethod(w, method);
+    try {
+      w.octet(FrameType.Method);
+      w.short(channel);
+      w.pos += 4;
+      encodeMethod(w, method);
+    } catch (e) {
+      // Never leave half a frame behind: the connection's stream must stay well formed.
+      w.pos = start;
+      throw e;
+    }
     w.buf.writeUInt32BE(w.pos - start - 7, start + 3);
     w.octet(FRAME_END);
   }

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { connectionError } from "./amqp-error.js";
 import { decodeFieldArray, decodeFieldTable, type FieldTable } from "./field-table.js";
 import { ReplyCode } from "./generated/constants.js";
@@ -103,12 +104,27 @@ export class Reader {
     return v;
   }
 
+  /**
+   * A short string. Its bytes must be UTF-8: decoding invalid bytes would turn
+   * each into a 3-byte replacement character, and the string could no longer be
+   * written back as a short string (RabbitMQ refuses them too: "Malformed UTF-8").
+   */
   shortstr(): string {
     const len = this.octet();
     this.need(len);
-    const s = this.buf.toString("utf8", this.pos, this.pos + len);
-    this.pos += len;
-    return s;
+    const start = this.pos;
+    const end = start + len;
+    this.pos = end;
+    const buf = this.buf;
+    for (let i = start; i < end; i++) {
+      if (buf[i]! >= 0x80) {
+        if (!isUtf8(buf.subarray(start, end))) {
+          throw connectionError(ReplyCode.FRAME_ERROR, "Malformed UTF-8 in shortstr");
+        }
+        return buf.toString("utf8", start, end);
+      }
+    }
+    return buf.toString("latin1", start, end);
   }
 
   /** A long string as bytes (it may hold binary data, such as a SASL response). */

@@ -1,6 +1,5 @@
 import {
-  decodeProperties,
-  encodeProperties,
+  editProperties,
   readHeaders,
   summarizeProperties,
 } from "../protocol/content-properties.js";
@@ -35,8 +34,8 @@ export function deadLetterMessage(
   nowMs: number,
   newId: number,
 ): DeadLetter {
-  const props = decodeProperties(message.properties);
-  const headers: FieldTable = props.headers ?? new Map();
+  const headers: FieldTable = readHeaders(message.properties, message.summary);
+  const expiration = message.summary.expiration;
   const cc = headers.get("CC");
   const ccKeys =
     cc?.type === "A" ? cc.value.map(text).filter((k): k is string => k !== undefined) : [];
@@ -48,15 +47,14 @@ export function deadLetterMessage(
     ["exchange", S(message.exchange)],
     ["routing-keys", { type: "A", value: originalKeys.map(S) }],
   ];
-  if (props.expiration !== undefined) info.push(["original-expiration", S(props.expiration)]);
+  if (expiration !== undefined) info.push(["original-expiration", S(expiration)]);
   updateXDeath(headers, info, reason, queue, message.exchange);
   headers.set("x-last-death-reason", S(reason));
   headers.set("x-last-death-queue", S(queue));
   headers.set("x-last-death-exchange", S(message.exchange));
   if (deadLetterRoutingKey !== undefined) headers.delete("CC");
-  props.headers = headers;
-  props.expiration = undefined;
-  const properties = encodeProperties(props);
+  // Every other property keeps the bytes the publisher sent.
+  const properties = editProperties(message.properties, { headers, removeExpiration: true });
   return {
     message: {
       id: newId,

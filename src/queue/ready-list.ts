@@ -1,13 +1,14 @@
 import { ColdIndex, type ColdRecord } from "./cold-index.js";
 import { Deque } from "./deque.js";
 import type { QueueEntry } from "./message.js";
+import { MinHeap } from "./min-heap.js";
 
 /** Moves entries between memory and the message store for a queue that grew long. */
 export interface Pager {
   /** Writes the entry out if it is not stored yet; returns its compact record. */
   pageOut(entry: QueueEntry): ColdRecord;
-  /** Reads an entry back in. */
-  pageIn(record: ColdRecord): QueueEntry;
+  /** Reads entries back in, in order (adjacent records in one read). */
+  pageIn(records: readonly ColdRecord[]): QueueEntry[];
 }
 
 /** What a queue needs from its ready messages; ReadyList and PriorityReadyList provide it. */
@@ -24,8 +25,14 @@ export interface Ready {
   toArray(): QueueEntry[];
 }
 
-/** Entries kept in memory before a queue starts paging newer ones out. */
-export const HOT_LIMIT = 2048;
+/**
+ * What a queue may hold in memory before it pages newer entries out: bodies plus
+ * about 300 bytes of bookkeeping an entry. 16 MiB is some 50,000 small messages or
+ * 12,000 of 1 KiB; a queue always keeps at least 64 entries in memory.
+ */
+export const HOT_BUDGET_BYTES = 16 * 1024 * 1024;
+const ENTRY_OVERHEAD_BYTES = 300;
+const HOT_MIN_ENTRIES = 64;
 /** Entries read back from the store at a time when the in-memory part runs dry. */
 const PAGE_IN_BATCH = 256;
 
@@ -41,13 +48,13 @@ const PAGE_IN_BATCH = 256;
  */
 export class ReadyList implements Ready {
   private readonly fresh = new Deque<QueueEntry>();
-  private readonly requeued: QueueEntry[] = [];
+  private readonly requeued = new MinHeap<QueueEntry>((e) => e.seq);
   private cold: ColdIndex | undefined;
   private hotBytes = 0;
 
   constructor(
     private readonly pager?: Pager,
-    private readonly hotLimit = HOT_LIMIT,
+    private readonly hotBudgetBytes = HOT_BUDGET_BYTES,
   ) {}
 
   get length(): number {
@@ -71,7 +78,7 @@ export class ReadyList implements Ready {
   }
 
   push(entry: QueueEntry): void {
-    if (this.pager && ((this.cold?.length ?? 0) > 0 || this.fresh.length >= this.hotLimit)) {
+    if (this.pager && ((this.cold?.length ?? 0) > 0 || this.overBudget())) {
       this.coldIndex().push(this.pager.pageOut(entry));
       return;
     }
@@ -80,28 +87,19 @@ export class ReadyList implements Ready {
   }
 
   requeue(entry: QueueEntry): void {
-    const heap = this.requeued;
-    heap.push(entry);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.seq <= entry.seq) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = entry;
+    this.requeued.push(entry);
     this.hotBytes += entry.message.body.length;
   }
 
   peek(): QueueEntry | undefined {
-    if (this.requeued.length > 0) return this.requeued[0];
+    if (this.requeued.length > 0) return this.requeued.peek();
     if (this.fresh.length === 0) this.pageIn();
     return this.fresh.peek();
   }
 
   shift(): QueueEntry | undefined {
     let entry: QueueEntry | undefined;
-    if (this.requeued.length > 0) entry = this.popHeap();
+    if (this.requeued.length > 0) entry = this.requeued.pop();
     else {
       if (this.fresh.length === 0) this.pageIn();
       entry = this.fresh.shift();
@@ -116,7 +114,7 @@ export class ReadyList implements Ready {
    */
   clear(onCold?: (record: ColdRecord) => void): QueueEntry[] {
     const out: QueueEntry[] = [];
-    while (this.requeued.length > 0) out.push(this.popHeap());
+    for (let e = this.requeued.pop(); e; e = this.requeued.pop()) out.push(e);
     for (let e = this.fresh.shift(); e; e = this.fresh.shift()) out.push(e);
     this.hotBytes = 0;
     if (this.cold) for (const r of this.cold.drain()) onCold?.(r);
@@ -125,8 +123,12 @@ export class ReadyList implements Ready {
 
   /** The in-memory ready entries in queue order, without removing them. */
   toArray(): QueueEntry[] {
-    const heap = [...this.requeued].sort((a, b) => a.seq - b.seq);
-    return heap.concat(this.fresh.toArray());
+    return this.requeued.sorted().concat(this.fresh.toArray());
+  }
+
+  private overBudget(): boolean {
+    const n = this.fresh.length;
+    return n >= HOT_MIN_ENTRIES && this.hotBytes + n * ENTRY_OVERHEAD_BYTES >= this.hotBudgetBytes;
   }
 
   private coldIndex(): ColdIndex {
@@ -136,31 +138,17 @@ export class ReadyList implements Ready {
 
   private pageIn(): void {
     if (!this.cold || this.cold.length === 0 || !this.pager) return;
-    for (let n = 0; n < PAGE_IN_BATCH; n++) {
-      const r = this.cold.shift();
-      if (!r) break;
-      const entry = this.pager.pageIn(r);
+    const records: ColdRecord[] = [];
+    for (
+      let r = this.cold.shift();
+      r;
+      r = records.length < PAGE_IN_BATCH ? this.cold.shift() : undefined
+    ) {
+      records.push(r);
+    }
+    for (const entry of this.pager.pageIn(records)) {
       this.fresh.push(entry);
       this.hotBytes += entry.message.body.length;
     }
-  }
-
-  private popHeap(): QueueEntry {
-    const heap = this.requeued;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length === 0) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= heap.length) break;
-      const r = l + 1;
-      const child = r < heap.length && heap[r]!.seq < heap[l]!.seq ? r : l;
-      if (heap[child]!.seq >= last.seq) break;
-      heap[i] = heap[child]!;
-      i = child;
-    }
-    heap[i] = last;
-    return top;
   }
 }

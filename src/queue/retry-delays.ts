@@ -1,4 +1,5 @@
 import type { QueueEntry } from "./message.js";
+import { MinHeap } from "./min-heap.js";
 
 interface Parked {
   readonly entry: QueueEntry;
@@ -8,10 +9,10 @@ interface Parked {
 /**
  * Messages a consumer returned, parked until their retry delay has passed (beyond
  * RabbitMQ: x-retry-delay doubles with each attempt up to x-retry-delay-max, so a
- * consumer that fails on a message does not spin on it). A min-heap by due time.
+ * consumer that fails on a message does not spin on it).
  */
 export class RetryDelays {
-  private readonly heap: Parked[] = [];
+  private readonly heap = new MinHeap<Parked>((p) => p.dueAtMs);
   private byteCount = 0;
 
   get length(): number {
@@ -28,61 +29,36 @@ export class RetryDelays {
   }
 
   park(entry: QueueEntry, dueAtMs: number): void {
-    const heap = this.heap;
-    const item = { entry, dueAtMs };
-    heap.push(item);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.dueAtMs <= dueAtMs) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = item;
+    this.heap.push({ entry, dueAtMs });
     this.byteCount += entry.message.body.length;
   }
 
   /** Entries whose time has come, earliest first. */
   takeDue(nowMs: number): QueueEntry[] {
     const out: QueueEntry[] = [];
-    while (this.heap.length > 0 && this.heap[0]!.dueAtMs <= nowMs) out.push(this.pop());
+    while ((this.heap.peek()?.dueAtMs ?? Number.POSITIVE_INFINITY) <= nowMs) out.push(this.take()!);
     return out;
   }
 
   /** The earliest due time, or Infinity. */
   get nextDueMs(): number {
-    return this.heap.length > 0 ? this.heap[0]!.dueAtMs : Number.POSITIVE_INFINITY;
+    return this.heap.peek()?.dueAtMs ?? Number.POSITIVE_INFINITY;
   }
 
   /** The entry due first, taken out whatever its time. */
   popEarliest(): QueueEntry | undefined {
-    return this.heap.length > 0 ? this.pop() : undefined;
+    return this.take();
   }
 
   clear(): QueueEntry[] {
     const out: QueueEntry[] = [];
-    while (this.heap.length > 0) out.push(this.pop());
+    for (let e = this.take(); e; e = this.take()) out.push(e);
     return out;
   }
 
-  private pop(): QueueEntry {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= heap.length) break;
-        const r = l + 1;
-        const child = r < heap.length && heap[r]!.dueAtMs < heap[l]!.dueAtMs ? r : l;
-        if (heap[child]!.dueAtMs >= last.dueAtMs) break;
-        heap[i] = heap[child]!;
-        i = child;
-      }
-      heap[i] = last;
-    }
-    this.byteCount -= top.entry.message.body.length;
-    return top.entry;
+  private take(): QueueEntry | undefined {
+    const parked = this.heap.pop();
+    if (parked) this.byteCount -= parked.entry.message.body.length;
+    return parked?.entry;
   }
 }

@@ -1,4 +1,5 @@
 import type { Message } from "../queue/message.js";
+import { MinHeap } from "../queue/min-heap.js";
 
 interface Held {
   readonly message: Message;
@@ -13,56 +14,27 @@ interface Held {
  * routes the due ones through the exchange's underlying type.
  */
 export class DelayedMessages {
-  private readonly heap: Held[] = [];
+  private readonly heap = new MinHeap<Held>((h) => h.dueAtMs);
 
   get length(): number {
     return this.heap.length;
   }
 
   hold(message: Message, dueAtMs: number, ref?: Held["ref"]): void {
-    const heap = this.heap;
-    const item = { message, dueAtMs, ref };
-    heap.push(item);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.dueAtMs <= dueAtMs) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = item;
+    this.heap.push({ message, dueAtMs, ref });
   }
 
   takeDue(nowMs: number): Held[] {
     const out: Held[] = [];
-    while (this.heap.length > 0 && this.heap[0]!.dueAtMs <= nowMs) out.push(this.pop());
+    while ((this.heap.peek()?.dueAtMs ?? Number.POSITIVE_INFINITY) <= nowMs)
+      out.push(this.heap.pop()!);
     return out;
   }
 
   drain(): Held[] {
     const out: Held[] = [];
-    while (this.heap.length > 0) out.push(this.pop());
+    for (let h = this.heap.pop(); h; h = this.heap.pop()) out.push(h);
     return out;
-  }
-
-  private pop(): Held {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= heap.length) break;
-        const r = l + 1;
-        const child = r < heap.length && heap[r]!.dueAtMs < heap[l]!.dueAtMs ? r : l;
-        if (heap[child]!.dueAtMs >= last.dueAtMs) break;
-        heap[i] = heap[child]!;
-        i = child;
-      }
-      heap[i] = last;
-    }
-    return top;
   }
 }
 

@@ -69,7 +69,11 @@ export class AmqpListener {
     }
   }
 
-  private accept(socket: net.Socket): void {
+  /**
+   * Whether the node takes this socket now; a refused one is closed. The TLS listener
+   * asks before its handshake, so refused clients cost no TLS work.
+   */
+  admit(socket: net.Socket): boolean {
     const refusal = this.admission(socket.remoteAddress ?? "");
     if (refusal) {
       this.refused++;
@@ -83,11 +87,20 @@ export class AmqpListener {
         );
       }
       socket.destroy();
-      return;
+      return false;
     }
+    return true;
+  }
+
+  /** Also takes the TLS listener's sockets, with what their handshake established. */
+  accept(socket: net.Socket, secure?: Pick<Transport, "tls" | "peerCertificate">): void {
+    if (!this.admit(socket)) return;
     const flusher = this.flusher;
+    const keepaliveSec = this.broker.settings.tcpKeepaliveSec;
+    if (keepaliveSec > 0) socket.setKeepAlive(true, keepaliveSec * 1000);
     let conn: AmqpConnection;
     const transport: Transport = {
+      ...secure,
       remoteAddress: socket.remoteAddress ?? "unknown",
       remotePort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? "unknown",

@@ -15,6 +15,7 @@ import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, type ListenAddress } from "./amqp-listener.js";
 import { FlushScheduler } from "./flush-scheduler.js";
 import { type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
+import { TlsListener, type TlsOptions } from "./tls-listener.js";
 
 export interface NodeOptions {
   readonly settings: BrokerSettings;
@@ -25,6 +26,8 @@ export interface NodeOptions {
   readonly tickMs?: number;
   /** Message log segment size (tests use small ones to exercise reclamation). */
   readonly segmentBytes?: number;
+  /** amqps listeners, when a certificate is configured. */
+  readonly tls?: TlsOptions;
   readonly resourceLimits?: ResourceLimits;
 }
 
@@ -35,6 +38,7 @@ export interface NodeOptions {
 export class WarrenNode {
   readonly broker: Broker;
   readonly listener: AmqpListener;
+  readonly tlsListener: TlsListener | undefined;
   private readonly flusher: FlushScheduler;
   private readonly store: FileMessageStore;
   private readonly definitions: DefinitionsStore;
@@ -59,6 +63,7 @@ export class WarrenNode {
     this.listener = new AmqpListener(this.broker, this.flusher, (address) =>
       this.admission(address),
     );
+    this.tlsListener = options.tls && new TlsListener(this.broker, this.listener, options.tls);
     this.resources = new ResourceMonitor(
       this.broker,
       options.resourceLimits ?? {
@@ -75,7 +80,10 @@ export class WarrenNode {
 
   /** Near the descriptor limit new connections are refused, so existing ones keep theirs. */
   private admission(remoteAddress: string): string | undefined {
-    void remoteAddress;
+    const coolOffMs = this.broker.loginThrottle.coolingOff(remoteAddress, this.broker.clock());
+    if (coolOffMs > 0) {
+      return `too many failed logins from ${remoteAddress}; refused for another ${Math.ceil(coolOffMs / 1000)} s`;
+    }
     if (!this.resources.acceptsConnections()) {
       const s = this.resources.stats;
       return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;
@@ -87,6 +95,7 @@ export class WarrenNode {
     this.recover();
     this.resources.start();
     await this.listener.listen(this.options.listen);
+    await this.tlsListener?.listen();
     const tickMs = this.options.tickMs ?? 200;
     this.ticker = setInterval(() => this.tick(), tickMs);
   }
@@ -157,7 +166,7 @@ export class WarrenNode {
     if (this.ticker) clearInterval(this.ticker);
     this.resources.stop();
     // net.Server.close() waits for every connection to end, so close them meanwhile.
-    const closed = this.listener.close();
+    const closed = Promise.all([this.listener.close(), this.tlsListener?.close()]);
     for (const conn of [...this.listener.sockets.values()]) {
       if (conn.state === "open") {
         conn.close(

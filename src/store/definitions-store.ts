@@ -18,7 +18,12 @@ export interface DefinitionsSnapshot {
   readonly format: "warren-definitions-1";
   /** Queue ids are never reused, so a stale message record can never match a new queue. */
   readonly nextQueueId: number;
-  readonly vhosts: { name: string; defaultQueueType?: string; unroutableQueue?: string }[];
+  readonly vhosts: {
+    name: string;
+    defaultQueueType?: string;
+    unroutableQueue?: string;
+    limits?: { maxConnections?: number; maxQueues?: number };
+  }[];
   readonly policies?: PolicyJson[];
   readonly operatorPolicies?: PolicyJson[];
   readonly users: {
@@ -26,11 +31,20 @@ export interface DefinitionsSnapshot {
     passwordHash: string;
     hashingAlgorithm: string;
     tags: string[];
+    limits?: { maxConnections?: number; maxChannels?: number };
   }[];
   readonly permissions: {
     user: string;
     vhost: string;
     configure: string;
+    write: string;
+    read: string;
+  }[];
+  /** RabbitMQ's topic_permissions (absent in files written before they existed). */
+  readonly topicPermissions?: {
+    user: string;
+    vhost: string;
+    exchange: string;
     write: string;
     read: string;
   }[];

@@ -184,6 +184,14 @@ export class FileMessageStore implements MessageStore {
     return decodeMessage(payload);
   }
 
+  readMany(refs: readonly LogPosition[]): Message[] {
+    return this.log.readMany(refs).map(({ type, payload }, i) => {
+      if (type !== RecordType.Publish)
+        throw new Error(`record at ${refs[i]!.segment}:${refs[i]!.offset} is not a message`);
+      return decodeMessage(payload);
+    });
+  }
+
   whenDurable(cb: DurableCallback): void {
     this.log.whenDurable(cb);
   }

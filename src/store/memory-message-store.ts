@@ -124,6 +124,10 @@ export class MemoryMessageStore implements MessageStore {
     return held.message;
   }
 
+  readMany(refs: readonly LogPosition[]): Message[] {
+    return refs.map((r) => this.read(r));
+  }
+
   whenDurable(cb: DurableCallback): void {
     queueMicrotask(() => cb(undefined));
   }

@@ -44,6 +44,8 @@ export interface MessageStore {
   release(queueId: number, ref: LogPosition): void;
   /** Reads a message back, body included. */
   read(ref: LogPosition): Message;
+  /** Reads several back, in order; records next to each other on disk come in one read. */
+  readMany(refs: readonly LogPosition[]): Message[];
   /** `cb` runs once everything written so far is durable (or could not be made so). */
   whenDurable(cb: DurableCallback): void;
   /** Writes buffered records now (the runtime calls it before writing to sockets). */

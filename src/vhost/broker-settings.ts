@@ -25,6 +25,10 @@ export interface BrokerSettings {
   readonly outputHighWaterBytes: number;
   /** Delivery acknowledgement timeout (RabbitMQ consumer_timeout: 30 minutes); 0 disables. */
   readonly consumerTimeoutMs: number;
+  /** Most AMQP connections on this node (RabbitMQ connection_max); 0 means no limit. */
+  readonly maxConnections: number;
+  /** TCP keepalive probes after this many idle seconds; 0 leaves keepalive off (RabbitMQ's default). */
+  readonly tcpKeepaliveSec: number;
 }
 
 export const DEFAULT_SETTINGS: BrokerSettings = {
@@ -41,4 +45,6 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   defaultPass: "guest",
   outputHighWaterBytes: 1024 * 1024,
   consumerTimeoutMs: 30 * 60 * 1000,
+  maxConnections: 0,
+  tcpKeepaliveSec: 0,
 };

@@ -1,4 +1,5 @@
 import type { Log } from "../log.js";
+import type { AmqpError } from "../protocol/amqp-error.js";
 import { readHeaders } from "../protocol/content-properties.js";
 import type { Message, StoredRef } from "../queue/message.js";
 import type {
@@ -15,6 +16,8 @@ import { type AlarmResource, AlarmState, type ResourceStats } from "./alarms.js"
 import type { BrokerSettings } from "./broker-settings.js";
 import { deadLetter } from "./dead-lettering.js";
 import { buildSnapshot } from "./definitions.js";
+import { type LimitRefusal, limitErrors } from "./limits.js";
+import { LoginThrottle } from "./login-throttle.js";
 import {
   NO_EFFECT_KEYS,
   type Policy,
@@ -53,6 +56,9 @@ export interface BrokerCounters {
   unroutableCaptured: number;
   /** Queues deleted by x-expires. */
   queuesExpired: number;
+  /** Refusals by the limit that refused them. */
+  refusedByLimit: Record<LimitRefusal, number>;
+  loginFailures: number;
 }
 
 const byReason = (): Record<DiscardReason, number> => ({
@@ -115,10 +121,24 @@ export class Broker {
     droppedByReason: byReason(),
     deadLetterCycles: 0,
     unroutableCaptured: 0,
+    refusedByLimit: {
+      node_connections: 0,
+      vhost_connections: 0,
+      user_connections: 0,
+      vhost_queues: 0,
+      user_channels: 0,
+      channel_max: 0,
+    },
+    loginFailures: 0,
     queuesExpired: 0,
   };
   readonly policies = new PolicyStore();
   readonly alarms = new AlarmState();
+  readonly loginThrottle = new LoginThrottle();
+  /** Open connections per vhost and per user, and open channels per user (for limits). */
+  readonly connectionsByVhost = new Map<string, number>();
+  readonly connectionsByUser = new Map<string, number>();
+  readonly channelsByUser = new Map<string, number>();
   /** Descriptor, memory, disk and event-loop figures, kept fresh by the runtime's resource monitor. */
   resources: Readonly<ResourceStats> | undefined;
   readonly startedAtMs: number;
@@ -188,6 +208,50 @@ export class Broker {
     return vhost;
   }
 
+  /**
+   * Admits an authenticated connection to a vhost under the node, vhost and user
+   * connection limits (RabbitMQ's texts); counts it until `connectionClosed`.
+   */
+  admitConnection(vhost: VirtualHost, user: string): void {
+    const open = [...this.connectionsByVhost.values()].reduce((a, b) => a + b, 0);
+    const nodeLimit = this.settings.maxConnections;
+    const refuse = (why: LimitRefusal, err: AmqpError) => {
+      this.counters.refusedByLimit[why]++;
+      throw err;
+    };
+    if (nodeLimit > 0 && open >= nodeLimit)
+      refuse("node_connections", limitErrors.nodeConnections(nodeLimit));
+    const vhostLimit = vhost.limits.maxConnections;
+    if (vhostLimit !== undefined && (this.connectionsByVhost.get(vhost.name) ?? 0) >= vhostLimit) {
+      refuse("vhost_connections", limitErrors.vhostConnections(vhost.name, user, vhostLimit));
+    }
+    const userLimit = this.users.users.get(user)?.limits?.maxConnections;
+    if (userLimit !== undefined && (this.connectionsByUser.get(user) ?? 0) >= userLimit) {
+      refuse("user_connections", limitErrors.userConnections(user, userLimit));
+    }
+    bump(this.connectionsByVhost, vhost.name, 1);
+    bump(this.connectionsByUser, user, 1);
+  }
+
+  connectionClosed(vhost: string, user: string): void {
+    bump(this.connectionsByVhost, vhost, -1);
+    bump(this.connectionsByUser, user, -1);
+  }
+
+  /** A channel opens for a user, under the user's max-channels limit. */
+  admitChannel(user: string): void {
+    const limit = this.users.users.get(user)?.limits?.maxChannels;
+    if (limit !== undefined && (this.channelsByUser.get(user) ?? 0) >= limit) {
+      this.counters.refusedByLimit.user_channels++;
+      throw limitErrors.userChannels(user, limit);
+    }
+    bump(this.channelsByUser, user, 1);
+  }
+
+  channelClosed(user: string): void {
+    bump(this.channelsByUser, user, -1);
+  }
+
   /** A resource crossed (or came back under) its limit: every connection re-evaluates its block. */
   setAlarm(resource: AlarmResource, on: boolean, detail: string): void {
     if (!this.alarms.set(resource, on)) return;
@@ -218,7 +282,7 @@ export class Broker {
     for (const q of [...vhost.queues.values()]) vhost.removeQueue(q);
     this.vhosts.delete(name);
     this.policies.dropVhost(name);
-    this.users.permissions.delete(name);
+    this.users.dropVhost(name);
     this.log.info({ vhost: name }, `deleted vhost '${name}'`);
     this.definitionsChanged();
     return true;
@@ -449,4 +513,10 @@ export class Broker {
     }
     for (const w of waiters) w.resolve();
   }
+}
+
+function bump(map: Map<string, number>, key: string, by: number): void {
+  const n = (map.get(key) ?? 0) + by;
+  if (n <= 0) map.delete(key);
+  else map.set(key, n);
 }

@@ -43,15 +43,26 @@ export function deadLetter(
     return;
   }
   const now = broker.clock();
-  const dl = deadLetterMessage(
-    entry.message,
-    reason,
-    queue.name,
-    dlx,
-    settings.deadLetterRoutingKey,
-    now,
-    broker.newMessageId(),
-  );
+  let dl: ReturnType<typeof deadLetterMessage>;
+  try {
+    dl = deadLetterMessage(
+      entry.message,
+      reason,
+      queue.name,
+      dlx,
+      settings.deadLetterRoutingKey,
+      now,
+      broker.newMessageId(),
+    );
+  } catch (e) {
+    // A headers table that cannot be decoded cannot be given an x-death entry.
+    broker.counters.droppedByReason[reason]++;
+    broker.log.warn(
+      { queue: queue.name, reason, err: String(e) },
+      `message dropped: its headers could not be read to dead-letter it (${(e as Error).message})`,
+    );
+    return;
+  }
   let headers: FieldTable | undefined;
   const targets = new Set<MessageQueue>();
   for (const routingKey of dl.routingKeys) {

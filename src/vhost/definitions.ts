@@ -25,6 +25,7 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
       name: v.name,
       defaultQueueType: v.defaultQueueType,
       unroutableQueue: v.unroutableQueue,
+      limits: Object.keys(v.limits).length ? v.limits : undefined,
     })),
     policies: broker.policies
       .list("policy")
@@ -37,9 +38,15 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
       passwordHash: u.passwordHash,
       hashingAlgorithm: u.hashingAlgorithm,
       tags: u.tags,
+      limits: u.limits,
     })),
     permissions: [...broker.users.permissions].flatMap(([vhost, byUser]) =>
       [...byUser].map(([user, p]) => ({ user, vhost, ...p })),
+    ),
+    topicPermissions: [...broker.users.topicPermissions].flatMap(([vhost, byUser]) =>
+      [...byUser].flatMap(([user, byExchange]) =>
+        [...byExchange.values()].map((p) => ({ user, vhost, ...p })),
+      ),
     ),
     exchanges: [],
     queues: [],
@@ -95,6 +102,7 @@ export function restoreSnapshot(broker: Broker, snapshot: DefinitionsSnapshot): 
     const vhost = broker.addVhost(v.name);
     if (v.defaultQueueType) vhost.defaultQueueType = v.defaultQueueType;
     vhost.unroutableQueue = v.unroutableQueue;
+    vhost.limits = { ...v.limits };
   }
   // Policies before queues and exchanges, so each starts with its settings.
   for (const p of snapshot.policies ?? []) broker.policies.set("policy", p as Policy);
@@ -106,11 +114,19 @@ export function restoreSnapshot(broker: Broker, snapshot: DefinitionsSnapshot): 
       passwordHash: u.passwordHash,
       hashingAlgorithm: u.hashingAlgorithm,
       tags: u.tags,
+      limits: u.limits,
     });
   }
   for (const p of snapshot.permissions) {
     broker.users.setPermission(p.vhost, p.user, {
       configure: p.configure,
+      write: p.write,
+      read: p.read,
+    });
+  }
+  for (const p of snapshot.topicPermissions ?? []) {
+    broker.users.setTopicPermission(p.vhost, p.user, {
+      exchange: p.exchange,
       write: p.write,
       read: p.read,
     });

@@ -80,16 +80,16 @@ function storePager(store: MessageStore, queue: MessageQueue): Pager {
         priority: entry.message.summary.priority,
       };
     },
-    pageIn(record: ColdRecord): QueueEntry {
-      const message = store.read(record);
-      return {
+    pageIn(records: readonly ColdRecord[]): QueueEntry[] {
+      const messages = store.readMany(records);
+      return records.map((record, i) => ({
         seq: record.msgId,
-        message,
+        message: messages[i]!,
         deliveryCount: record.deliveryCount,
         redelivered: record.deliveryCount > 0,
         expiresAtMs: record.expiresAtMs,
         ref: { segment: record.segment, offset: record.offset, length: record.length },
-      };
+      }));
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { UserLimits } from "./limits.js";
 import { checkPassword, HASHING_ALGORITHM, hashPassword } from "./password-hash.js";
 
 export interface User {
@@ -5,6 +6,7 @@ export interface User {
   passwordHash: string;
   readonly hashingAlgorithm: string;
   tags: string[];
+  limits?: UserLimits;
 }
 
 /** configure, write and read regular expressions for one user in one vhost (RabbitMQ permissions). */
@@ -14,11 +16,24 @@ export interface Permission {
   read: string;
 }
 
-/** Users and their vhost permissions. */
+/**
+ * RabbitMQ's topic permissions: for one user, vhost and topic exchange, the write and
+ * read regexes that routing keys must match. They may use {username} and {vhost}
+ * ({client_id} too, which only MQTT connections supply).
+ */
+export interface TopicPermission {
+  readonly exchange: string;
+  readonly write: string;
+  readonly read: string;
+}
+
+/** Users, their vhost permissions and their topic permissions. */
 export class UserStore {
   readonly users = new Map<string, User>();
   /** vhost -> user -> permission. */
   readonly permissions = new Map<string, Map<string, Permission>>();
+  /** vhost -> user -> exchange -> topic permission. */
+  readonly topicPermissions = new Map<string, Map<string, Map<string, TopicPermission>>>();
 
   addUser(name: string, password: string, tags: string[] = []): User {
     const user: User = {
@@ -49,5 +64,37 @@ export class UserStore {
 
   permission(vhost: string, user: string): Permission | undefined {
     return this.permissions.get(vhost)?.get(user);
+  }
+
+  setTopicPermission(vhost: string, user: string, permission: TopicPermission): void {
+    let byUser = this.topicPermissions.get(vhost);
+    if (!byUser) {
+      byUser = new Map();
+      this.topicPermissions.set(vhost, byUser);
+    }
+    let byExchange = byUser.get(user);
+    if (!byExchange) {
+      byExchange = new Map();
+      byUser.set(user, byExchange);
+    }
+    byExchange.set(permission.exchange, { ...permission });
+  }
+
+  /** Clears one exchange's topic permission, or all of the user's in the vhost (rabbitmqctl clear_topic_permissions). */
+  clearTopicPermission(vhost: string, user: string, exchange?: string): void {
+    const byUser = this.topicPermissions.get(vhost);
+    if (exchange === undefined) byUser?.delete(user);
+    else byUser?.get(user)?.delete(exchange);
+  }
+
+  /** Undefined means none is set, which RabbitMQ treats as "every routing key allowed". */
+  topicPermission(vhost: string, user: string, exchange: string): TopicPermission | undefined {
+    return this.topicPermissions.get(vhost)?.get(user)?.get(exchange);
+  }
+
+  /** A deleted vhost takes its permissions and topic permissions with it. */
+  dropVhost(vhost: string): void {
+    this.permissions.delete(vhost);
+    this.topicPermissions.delete(vhost);
   }
 }

@@ -18,6 +18,7 @@ import {
 } from "../routing/exchange.js";
 import { type ExchangeLookup, routeMessage } from "../routing/route.js";
 import { assertExchangeEquivalent, assertQueueEquivalent } from "./equivalence.js";
+import type { VhostLimits } from "./limits.js";
 import type { Policy } from "./policies.js";
 
 /** Exchanges every vhost has from birth (AMQP 0-9-1 §3.1.3.1 plus RabbitMQ's amq.match). */
@@ -57,6 +58,8 @@ export class VirtualHost implements ExchangeLookup {
   unroutable = 0;
   /** Queue type for declarations without x-queue-type. */
   defaultQueueType = "classic";
+  /** RabbitMQ's vhost limits (max-connections, max-queues). */
+  limits: VhostLimits = {};
   /** Bindings by destination, so deleting a queue or exchange can drop its bindings. */
   private readonly bindingsTo = new Map<Destination, Binding[]>();
 

@@ -11,10 +11,14 @@ export interface BrokerUnderTest {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** The amqps port, when Warren was started with --tls-cert. */
+  readonly tlsPort: number | undefined;
   /** Whether this is a real Warren process started by the test (not an external broker). */
   readonly isWarren: boolean;
   /** Log lines the process printed so far (JSON objects). */
   readonly logs: Record<string, unknown>[];
+  /** What the process wrote to stderr so far. */
+  stderr(): string;
   /** Waits until a log line matching the predicate appears (or times out). */
   waitForLog(
     pred: (line: Record<string, unknown>) => boolean,
@@ -48,8 +52,10 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerUnd
       url: external,
       host: u.hostname,
       port: Number(u.port || 5672),
+      tlsPort: undefined,
       isWarren: false,
       logs: [],
+      stderr: () => "",
       waitForLog: () => Promise.reject(new Error("no logs from an external broker")),
       stop: async () => {},
       kill: async () => {},
@@ -160,8 +166,10 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerUnd
     url: `amqp://guest:guest@127.0.0.1:${port}`,
     host: "127.0.0.1",
     port,
+    tlsPort: (started.tlsListeners as { port: number }[] | undefined)?.[0]?.port,
     isWarren: true,
     logs,
+    stderr: () => stderr,
     waitForLog,
     stop: async () => {
       await stopWith("SIGTERM");

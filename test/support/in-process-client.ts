@@ -34,8 +34,11 @@ export class InProcessClient {
   constructor(
     readonly broker: Broker,
     remoteAddress = "127.0.0.1",
+    /** What a TLS handshake would have added (tls, peerCertificate). */
+    secure: Pick<Transport, "tls" | "peerCertificate"> = {},
   ) {
     const transport: Transport = {
+      ...secure,
       remoteAddress,
       remotePort: 40000,
       localAddress: "127.0.0.1",

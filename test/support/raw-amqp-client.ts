@@ -1,4 +1,5 @@
 import net from "node:net";
+import tls from "node:tls";
 import { encodeProperties } from "../../src/protocol/content-properties.js";
 import {
   encodeFieldTable,
@@ -49,8 +50,8 @@ export interface HandshakeOptions {
   readonly vhost?: string;
   readonly username?: string;
   readonly password?: string;
-  /** PLAIN (the default) or AMQPLAIN. */
-  readonly mechanism?: "PLAIN" | "AMQPLAIN";
+  /** PLAIN (the default), AMQPLAIN, or EXTERNAL (an empty response; the TLS certificate speaks). */
+  readonly mechanism?: "PLAIN" | "AMQPLAIN" | "EXTERNAL";
   /** Client capabilities to advertise; the default is what modern clients send. */
   readonly capabilities?: readonly string[];
 }
@@ -126,6 +127,18 @@ export class RawAmqpClient {
     });
   }
 
+  /** Opens a TLS connection (amqps) and nothing more. */
+  static connectTls(options: tls.ConnectionOptions): Promise<RawAmqpClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect(options);
+      socket.once("error", reject);
+      socket.once("secureConnect", () => {
+        socket.off("error", reject);
+        resolve(new RawAmqpClient(socket));
+      });
+    });
+  }
+
   /** Connects and completes the handshake with PLAIN; returns the server's tune. */
   static async open(
     host: string,
@@ -182,7 +195,12 @@ export class RawAmqpClient {
         ["capabilities", { type: "F", value: caps }],
       ]),
       mechanism,
-      response: mechanism === "AMQPLAIN" ? amqplainResponse(user, password) : plain(user, password),
+      response:
+        mechanism === "EXTERNAL"
+          ? Buffer.alloc(0)
+          : mechanism === "AMQPLAIN"
+            ? amqplainResponse(user, password)
+            : plain(user, password),
       locale: "en_US",
     });
     return this.expect("connection.tune");

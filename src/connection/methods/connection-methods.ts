@@ -3,9 +3,11 @@ import type { FieldTable, FieldValue } from "../../protocol/field-table.js";
 import { FRAME_MIN_SIZE, ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
 import { PRODUCT, VERSION } from "../../version.js";
+import type { User } from "../../vhost/users.js";
 import type { AmqpConnection } from "../amqp-connection.js";
 import { clientInfoFrom, clientProperty, isLoopback } from "../client-info.js";
-import { MECHANISMS, parseCredentials } from "../sasl.js";
+import { parseCredentials } from "../sasl.js";
+import { EXTERNAL, externalLogin, offeredMechanisms } from "../sasl-external.js";
 
 const str = (s: string): FieldValue => ({ type: "S", value: Buffer.from(s) });
 const bool = (value: boolean): FieldValue => ({ type: "t", value });
@@ -45,7 +47,7 @@ export function sendStart(conn: AmqpConnection): void {
     versionMajor: 0,
     versionMinor: 9,
     serverProperties: serverProperties(conn),
-    mechanisms: MECHANISMS.join(" "),
+    mechanisms: offeredMechanisms(conn.transport).join(" "),
     locales: "en_US",
   });
 }
@@ -96,21 +98,34 @@ function unexpectedMethod(method: Method): AmqpError {
 function startOk(conn: AmqpConnection, m: Extract<Method, { name: "connection.start-ok" }>): void {
   conn.client = clientInfoFrom(m.clientProperties);
   conn.authMechanism = m.mechanism;
-  if (!(MECHANISMS as readonly string[]).includes(m.mechanism)) {
+  if (!offeredMechanisms(conn.transport).includes(m.mechanism)) {
+    // RabbitMQ: "invalid" for a mechanism it knows but does not offer here, "unknown" otherwise.
+    const known = m.mechanism === EXTERNAL ? "invalid" : "unknown";
     throw connectionError(
       ReplyCode.COMMAND_INVALID,
-      `unknown authentication mechanism '${m.mechanism}'`,
+      `${known} authentication mechanism '${m.mechanism}'`,
     );
   }
-  const creds = parseCredentials(m.mechanism, m.response as Buffer);
   const { broker } = conn;
-  const user = creds && broker.users.authenticate(creds.username, creds.password);
-  if (!creds || !user) {
-    refuseLogin(
-      conn,
-      creds ? `user '${creds.username}' - invalid credentials` : "malformed SASL response",
+  let user: User | undefined;
+  if (m.mechanism === EXTERNAL) {
+    const login = externalLogin(conn.transport, broker.users);
+    if ("refused" in login) return refuseLogin(conn, login.refused);
+    broker.log.debug(
+      { connection: conn.name, user: login.username },
+      `auth mechanism TLS extracted username '${login.username}' from peer certificate`,
     );
-    return;
+    user = login.user;
+  } else {
+    const creds = parseCredentials(m.mechanism, m.response as Buffer);
+    user = creds && broker.users.authenticate(creds.username, creds.password);
+    if (!creds || !user) {
+      refuseLogin(
+        conn,
+        creds ? `user '${creds.username}' - invalid credentials` : "malformed SASL response",
+      );
+      return;
+    }
   }
   if (
     broker.settings.loopbackUsers.includes(user.name) &&
@@ -136,6 +151,8 @@ function startOk(conn: AmqpConnection, m: Extract<Method, { name: "connection.st
  * and never with the password.
  */
 function refuseLogin(conn: AmqpConnection, reason: string): void {
+  conn.broker.counters.loginFailures++;
+  conn.broker.loginThrottle.failed(conn.transport.remoteAddress, conn.broker.clock());
   conn.broker.log.error(
     { connection: conn.name, peer: conn.peer, mechanism: conn.authMechanism },
     `Error on AMQP connection ${conn.name}: ${conn.authMechanism} login refused: ${reason}`,
@@ -210,6 +227,8 @@ function open(conn: AmqpConnection, m: Extract<Method, { name: "connection.open"
       "connection",
     );
   }
+  broker.admitConnection(vhost, user.name);
+  broker.loginThrottle.succeeded(conn.transport.remoteAddress);
   conn.vhost = vhost;
   conn.state = "open";
   conn.expecting = "none";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { channelError, connectionError } from "../../protocol/amqp-error.js";
-import { decodeProperties, encodeProperties } from "../../protocol/content-properties.js";
+import { editProperties } from "../../protocol/content-properties.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
 import type { Channel } from "../channel.js";
@@ -42,9 +42,7 @@ export function rewriteReplyTo(ch: Channel, properties: Buffer): Buffer {
   if (!ch.replyKey) {
     throw channelError(ReplyCode.PRECONDITION_FAILED, "fast reply consumer does not exist");
   }
-  const props = decodeProperties(properties);
-  props.replyTo = REPLY_TO_PREFIX + ch.replyKey;
-  return encodeProperties(props);
+  return editProperties(properties, { replyTo: REPLY_TO_PREFIX + ch.replyKey });
 }
 
 /** The reply key of a routing key addressed to a reply consumer, if it is one. */

@@ -2,7 +2,11 @@ import { channelError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
 import type { Channel } from "../channel.js";
-import { checkPermission } from "../permissions.js";
+import {
+  checkAlternateExchangePermissions,
+  checkBindingPermissions,
+  checkPermission,
+} from "../permissions.js";
 
 type M<N extends Method["name"]> = Extract<Method, { name: N }>;
 
@@ -27,6 +31,7 @@ export function exchangeDeclare(ch: Channel, m: M<"exchange.declare">): void | P
     checkPermission(ch, "configure", "exchange", m.exchange);
     const existing = vhost.exchange(m.exchange);
     if (!existing && m.exchange.startsWith("amq.")) throw refuseReserved(m.exchange);
+    if (!existing) checkAlternateExchangePermissions(ch, m.exchange, m.arguments);
     vhost.declareExchange({
       name: m.exchange,
       vhost: vhost.name,
@@ -61,9 +66,7 @@ export function exchangeDelete(ch: Channel, m: M<"exchange.delete">): void | Pro
 /** exchange.bind (RabbitMQ extension): messages flow from source to destination. */
 export function exchangeBind(ch: Channel, m: M<"exchange.bind">): void | Promise<void> {
   const vhost = ch.vhost;
-  if (m.source === "" || m.destination === "") throw refuseDefault();
-  checkPermission(ch, "write", "exchange", m.destination);
-  checkPermission(ch, "read", "exchange", m.source);
+  checkBindingPermissions(ch, m.source, { kind: "exchange", name: m.destination }, m.routingKey);
   const destination = vhost.requireExchange(m.destination);
   const source = vhost.requireExchange(m.source);
   vhost.bind(source, destination, m.routingKey, m.arguments);
@@ -74,9 +77,7 @@ export function exchangeBind(ch: Channel, m: M<"exchange.bind">): void | Promise
 
 export function exchangeUnbind(ch: Channel, m: M<"exchange.unbind">): void | Promise<void> {
   const vhost = ch.vhost;
-  if (m.source === "" || m.destination === "") throw refuseDefault();
-  checkPermission(ch, "write", "exchange", m.destination);
-  checkPermission(ch, "read", "exchange", m.source);
+  checkBindingPermissions(ch, m.source, { kind: "exchange", name: m.destination }, m.routingKey);
   const destination = vhost.exchange(m.destination);
   const source = vhost.exchange(m.source);
   // Unbinding what is not there succeeds, as in RabbitMQ.

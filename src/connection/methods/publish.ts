@@ -1,8 +1,7 @@
 import { channelError, connectionError } from "../../protocol/amqp-error.js";
 import type { Command } from "../../protocol/command-assembler.js";
 import {
-  decodeProperties,
-  encodeProperties,
+  editProperties,
   type PropertySummary,
   readHeaders,
   summarizeProperties,
@@ -18,7 +17,7 @@ import type { Exchange } from "../../routing/exchange.js";
 import type { EnqueueOutcome } from "../../vhost/broker.js";
 import { TYPE_NAMES } from "../../vhost/equivalence.js";
 import type { Channel } from "../channel.js";
-import { checkPermission } from "../permissions.js";
+import { checkPermission, checkTopicPermission } from "../permissions.js";
 import { REPLY_TO_QUEUE, replyKeyOf, rewriteReplyTo } from "./direct-reply-to.js";
 
 type M<N extends Method["name"]> = Extract<Method, { name: N }>;
@@ -31,10 +30,11 @@ export function publish(ch: Channel, m: M<"basic.publish">, command: Command): v
   ch.conn.notePublish();
   if (m.immediate) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "immediate=true");
   const vhost = ch.vhost;
+  // Write permission first: a refused user learns nothing of which exchanges exist (rabbit_channel).
+  checkPermission(ch, "write", "exchange", m.exchange);
   const exchange = vhost.exchange(m.exchange);
   if (!exchange)
     throw channelError(ReplyCode.NOT_FOUND, `no exchange '${m.exchange}' in vhost '${vhost.name}'`);
-  checkPermission(ch, "write", "exchange", m.exchange);
   if (exchange.definition.internal) {
     throw channelError(
       ReplyCode.ACCESS_REFUSED,
@@ -43,6 +43,7 @@ export function publish(ch: Channel, m: M<"basic.publish">, command: Command): v
   }
   let properties = command.properties!;
   let summary = summarizeProperties(properties);
+  checkTopicPermission(ch, "write", exchange, () => [m.routingKey, ...ccKeys(summary, properties)]);
   const user = ch.conn.user!;
   if (
     summary.userId !== undefined &&
@@ -208,10 +209,8 @@ function ccKeys(summary: PropertySummary, properties: Buffer): string[] {
 function stripBcc(message: Message): Message {
   if (message.summary.headersStart < 0) return message;
   const headers = readHeaders(message.properties, message.summary);
-  if (!headers.has("BCC")) return message;
-  const props = decodeProperties(message.properties);
-  props.headers!.delete("BCC");
-  const properties = encodeProperties(props);
+  if (!headers.delete("BCC")) return message;
+  const properties = editProperties(message.properties, { headers });
   return { ...message, properties, summary: summarizeProperties(properties) };
 }
 

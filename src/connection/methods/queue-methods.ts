@@ -3,9 +3,14 @@ import { channelError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
 import type { MessageQueue } from "../../queue/message-queue.js";
+import { limitErrors } from "../../vhost/limits.js";
 import { lockedQueueError } from "../../vhost/virtual-host.js";
 import type { Channel } from "../channel.js";
-import { checkPermission } from "../permissions.js";
+import {
+  checkBindingPermissions,
+  checkDeadLetterPermissions,
+  checkPermission,
+} from "../permissions.js";
 import { isReplyQueue } from "./direct-reply-to.js";
 import { validateQueueArguments } from "./queue-arguments.js";
 
@@ -14,10 +19,6 @@ type M<N extends Method["name"]> = Extract<Method, { name: N }>;
 /** RabbitMQ's server-generated queue names: "amq.gen-" and 22 URL-safe base64 characters. */
 export function generatedQueueName(): string {
   return `amq.gen-${randomBytes(16).toString("base64url")}`;
-}
-
-function defaultExchangeRefused() {
-  return channelError(ReplyCode.ACCESS_REFUSED, "operation not permitted on the default exchange");
 }
 
 /** An empty queue name means the channel's last declared queue (AMQP 0-9-1 queue.bind, basic.consume). */
@@ -70,7 +71,15 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
       // The exclusive flag differs (either way): RabbitMQ answers 405 as for a locked queue.
       throw lockedQueueError(name, vhost.name);
     }
-    if (!existing) validateQueueArguments(definition);
+    if (!existing) {
+      checkDeadLetterPermissions(ch, name, m.arguments);
+      validateQueueArguments(definition);
+      const limit = vhost.limits.maxQueues;
+      if (limit !== undefined && vhost.queues.size >= limit) {
+        ch.conn.broker.counters.refusedByLimit.vhost_queues++;
+        throw limitErrors.vhostQueues(name, vhost.name, limit);
+      }
+    }
     queue = vhost.declareQueue(definition, ch.conn, ch.now);
     if (!existing) ch.conn.broker.counters.queuesDeclared++;
   }
@@ -92,9 +101,7 @@ export function queueBind(ch: Channel, m: M<"queue.bind">): void | Promise<void>
   const queueName = resolveQueueName(ch, m.queue);
   // AMQP 0-9-1 queue.bind: empty queue and routing key mean "bind by the last queue's name".
   const routingKey = m.queue === "" && m.routingKey === "" ? queueName : m.routingKey;
-  checkPermission(ch, "write", "queue", queueName);
-  checkPermission(ch, "read", "exchange", m.exchange);
-  if (m.exchange === "") throw defaultExchangeRefused();
+  checkBindingPermissions(ch, m.exchange, { kind: "queue", name: queueName }, routingKey);
   const queue = lookupQueue(ch, queueName);
   const exchange = vhost.requireExchange(m.exchange);
   vhost.bind(exchange, queue, routingKey, m.arguments);
@@ -106,14 +113,14 @@ export function queueBind(ch: Channel, m: M<"queue.bind">): void | Promise<void>
 export function queueUnbind(ch: Channel, m: M<"queue.unbind">): void | Promise<void> {
   const vhost = ch.vhost;
   const queueName = resolveQueueName(ch, m.queue);
-  checkPermission(ch, "write", "queue", queueName);
-  checkPermission(ch, "read", "exchange", m.exchange);
-  if (m.exchange === "") throw defaultExchangeRefused();
+  // The same shortcut as queue.bind: empty queue and routing key unbind by the last queue's name.
+  const routingKey = m.queue === "" && m.routingKey === "" ? queueName : m.routingKey;
+  checkBindingPermissions(ch, m.exchange, { kind: "queue", name: queueName }, routingKey);
   // Unbinding succeeds even when the queue, exchange or binding is missing, and is
   // allowed on another connection's exclusive queue (RabbitMQ).
   const queue = vhost.queues.get(queueName);
   const exchange = vhost.exchange(m.exchange);
-  if (queue && exchange) vhost.unbind(exchange, queue, m.routingKey, m.arguments);
+  if (queue && exchange) vhost.unbind(exchange, queue, routingKey, m.arguments);
   return ch.afterDefinitionsSaved(() => ch.send({ name: "queue.unbind-ok" }));
 }
 

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { AmqpError } from "../../../src/protocol/amqp-error.js";
-import { type Command, CommandAssembler } from "../../../src/protocol/command-assembler.js";
+import {
+  type Command,
+  CommandAssembler,
+  ContentError,
+} from "../../../src/protocol/command-assembler.js";
 import {
   decodeProperties,
   encodeProperties,
@@ -157,17 +161,43 @@ test("a body longer than its header announced is a FRAME_ERROR", () => {
   assert.equal(errorOf(() => feed(patched, patched.length)).replyCode, 501);
 });
 
-test("a message larger than max_message_size is a channel error 406 at its header", () => {
-  const bytes = publishBytes(encodeProperties({}), Buffer.alloc(5000), 131072);
+test("a message larger than max_message_size closes its channel with 406, and its body frames are skipped", () => {
+  const big = publishBytes(encodeProperties({}), Buffer.alloc(5000), 131072);
+  const small = publishBytes(encodeProperties({}), Buffer.from("ok"), 131072).subarray(
+    PROTOCOL_HEADER.length,
+  );
   const assembler = new CommandAssembler({ maxMessageBytes: 4000 });
+  const errors: ContentError[] = [];
+  const done: Command[] = [];
   const reader = new FrameReader(
-    { onFrame: (t, c, p) => void assembler.frame(t, c, p) },
+    {
+      onFrame: (t, c, p) => {
+        try {
+          const cmd = assembler.frame(t, c, p);
+          if (cmd) done.push(cmd);
+        } catch (e) {
+          if (e instanceof ContentError) errors.push(e);
+          else throw e;
+        }
+      },
+    },
     () => {},
     131072,
   );
-  const e = errorOf(() => reader.push(bytes));
-  assert.equal(e.replyCode, 406);
-  assert.equal(e.scope, "channel");
+  reader.push(Buffer.concat([big, small]));
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.channel, 1);
+  assert.equal(errors[0]!.error.replyCode, 406);
+  assert.equal(errors[0]!.error.scope, "channel");
+  assert.match(
+    errors[0]!.error.replyText,
+    /message size 5000 is larger than configured max size 4000/,
+  );
+  assert.deepEqual(
+    done.map((c) => c.body!.toString()),
+    ["ok"],
+    "the next message on the channel is read normally",
+  );
 });
 
 test("a wrong protocol header is reported as invalid and nothing after it is read", () => {

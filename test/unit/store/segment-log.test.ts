@@ -168,3 +168,29 @@ test("an fdatasync error fails the log: no later write is reported durable", asy
   log.close();
   rmSync(dir, { recursive: true });
 });
+
+test("reading many records at once gives what reading them one by one gives, flushed or not", async () => {
+  const dir = tempDir();
+  const log = new SegmentLog(dir, nodeFs, 4096);
+  collect(log);
+  const positions = [];
+  for (let i = 0; i < 60; i++)
+    positions.push(log.append(1 + (i % 3), [Buffer.from(`record-${i}-${"x".repeat(i * 3)}`)]));
+  log.flush();
+  for (let i = 60; i < 70; i++) positions.push(log.append(1, [Buffer.from(`pending-${i}`)]));
+  // Adjacent runs, gaps, a segment boundary and unflushed records, in order.
+  const picks = [
+    ...positions.slice(0, 25),
+    ...positions.slice(30, 45),
+    positions[50]!,
+    ...positions.slice(58, 70),
+  ];
+  assert.deepEqual(
+    log.readMany(picks),
+    picks.map((p) => log.read(p)),
+  );
+  log.flush();
+  await durable(log);
+  log.close();
+  rmSync(dir, { recursive: true });
+});

@@ -16,7 +16,7 @@ import {
   startRabbitMq,
 } from "./lib/rabbitmq-broker.js";
 import { renderReport } from "./lib/report.js";
-import { loadResults, type MachineInfo, saveResults } from "./lib/results.js";
+import { loadResults, type MachineInfo, mergeScenario, saveResults } from "./lib/results.js";
 import type { BenchContext, Scenario, StartedBroker } from "./lib/scenario.js";
 import { killAllTracked, killTrackedOnExit, onExitCleanup } from "./lib/tracked-processes.js";
 import { startWarren } from "./lib/warren-broker.js";
@@ -212,19 +212,23 @@ async function main(): Promise<number> {
           );
         }
       }
-      results.scenarios[scenario.id] = {
-        id: scenario.id,
-        title: scenario.title,
-        description: scenario.description,
-        optIn: scenario.optIn,
-        ranAt: new Date().toISOString(),
-        machine,
-        metrics: [...scenario.metrics, LOAD_AVERAGE],
-        warren: values.warren,
-        rabbitmq: values.rabbitmq,
-        notes: scenarioNotes,
-        plots,
-      };
+      results.scenarios[scenario.id] = mergeScenario(
+        results.scenarios[scenario.id],
+        {
+          id: scenario.id,
+          title: scenario.title,
+          description: scenario.description,
+          optIn: scenario.optIn,
+          ranAt: new Date().toISOString(),
+          machine,
+          metrics: [...scenario.metrics, LOAD_AVERAGE],
+          warren: values.warren,
+          rabbitmq: values.rabbitmq,
+          notes: scenarioNotes,
+          plots,
+        },
+        brokers,
+      );
       saveResults(RESULTS_PATH, results);
     }
   } finally {

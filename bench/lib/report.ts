@@ -51,6 +51,18 @@ function scenarioTable(s: ScenarioRecord): string[] {
   return rows;
 }
 
+function minute(iso: string): string {
+  return `${iso.replace("T", " ").slice(0, 16)} UTC`;
+}
+
+/** "Run on DATE." or, when the brokers' figures were taken at different times, both dates. */
+function runDates(s: ScenarioRecord): string {
+  const w = s.ranAtByBroker?.warren ?? s.ranAt;
+  const r = s.ranAtByBroker?.rabbitmq ?? s.ranAt;
+  if (!s.rabbitmq || w.slice(0, 16) === r.slice(0, 16)) return `Run on ${minute(w)}.`;
+  return `Warren run on ${minute(w)}, RabbitMQ on ${minute(r)}.`;
+}
+
 export interface ReportInput {
   readonly results: ResultsFile;
   /** Scenario ids in report order. */
@@ -97,7 +109,7 @@ export function renderReport(input: ReportInput): string {
   out.push("", "## What the figures say", "", input.observations.trim(), "");
   for (const s of scenarios) {
     out.push(`## ${s.title}`, "", `<a id="${s.id}"></a>`, "");
-    out.push(`${s.description}`, "", `Run on ${s.ranAt.replace("T", " ").slice(0, 16)} UTC.`, "");
+    out.push(`${s.description}`, "", `${runDates(s)}`, "");
     out.push(...scenarioTable(s), "");
     for (const n of s.notes) out.push(`- ${n}`);
     if (s.notes.length) out.push("");
@@ -129,6 +141,12 @@ const HOW_TO_RUN = [
   "The bench starts RabbitMQ only when Debian's rabbitmq-server is installed (otherwise its",
   'column says "not run"), with a private epmd, node name bench-PID@localhost, no plugins,',
   "and everything under a temporary folder; every process it starts is stopped at the end,",
-  "also on an error or Ctrl-C. Results are merged into bench/results/latest.json (a scenario",
-  "run again replaces its row) and this page is rewritten from them.",
+  "also on an error or Ctrl-C. Brokers and the idle-connection holder are started with an",
+  "open-files limit of 65,536 where the hard limit (or root) allows, the soft limit otherwise.",
+  "Results are merged into bench/results/latest.json (a scenario run again replaces its row)",
+  "and this page is rewritten from them; `--report-only` rewrites it without running anything.",
+  "",
+  "To see where Warren spends its time in a scenario, start it with",
+  "`node --cpu-prof --cpu-prof-dir=DIR dist/src/cli/warren.js ...`, run `warren perf` against it,",
+  "stop it with SIGTERM and read `node dist/bench/cpu-profile-summary.js DIR/*.cpuprofile`.",
 ];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatRatio, formatValue, ratio, renderReport } from "../../../bench/lib/report.js";
-import type { ScenarioRecord } from "../../../bench/lib/results.js";
+import { mergeScenario, type ScenarioRecord } from "../../../bench/lib/results.js";
 
 const machine = {
   cpuModel: "Test CPU",
@@ -74,4 +74,37 @@ test("without RabbitMQ the column says so and there is no ratio", () => {
     headlineMetric: {},
   });
   assert.match(md, /\| delivered, msg\/s \(higher is better\) \| 50,000 \| not run \| n\/a \|/);
+});
+
+test("a broker left out of a run keeps its figures, notes, plot and date", () => {
+  const earlier = record({
+    ranAt: "2026-11-22T05:00:00.000Z",
+    notes: ["Warren: old note", "RabbitMQ: slow start"],
+    plots: { warren: "w-old.svg", rabbitmq: "r-old.svg" },
+  });
+  const fresh = record({
+    ranAt: "2026-11-22T06:00:00.000Z",
+    warren: { received: 60_000, p99: 1 },
+    rabbitmq: undefined,
+    notes: [],
+    plots: { warren: "w-new.svg" },
+  });
+  const merged = mergeScenario(earlier, fresh, ["warren"]);
+  assert.deepEqual(merged.warren, { received: 60_000, p99: 1 });
+  assert.deepEqual(merged.rabbitmq, earlier.rabbitmq);
+  assert.deepEqual(merged.notes, ["RabbitMQ: slow start"]);
+  assert.deepEqual(merged.plots, { warren: "w-new.svg", rabbitmq: "r-old.svg" });
+  assert.deepEqual(merged.ranAtByBroker, {
+    warren: "2026-11-22T06:00:00.000Z",
+    rabbitmq: "2026-11-22T05:00:00.000Z",
+  });
+  const md = renderReport({
+    results: { scenarios: { "transient-16b": merged } },
+    order: ["transient-16b"],
+    observations: "",
+    headlineMetric: {},
+  });
+  assert.match(md, /Warren run on 2026-11-22 06:00 UTC, RabbitMQ on 2026-11-22 05:00 UTC\./);
+  // Both brokers run: nothing is kept.
+  assert.equal(mergeScenario(earlier, fresh, ["warren", "rabbitmq"]).rabbitmq, undefined);
 });

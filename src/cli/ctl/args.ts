@@ -49,6 +49,7 @@ const VALUE_FLAGS: Record<string, string> = {
   "--window-minutes": "window-minutes",
   "--description": "description",
   "--tags": "tags",
+  "--user": "user",
 };
 
 const SWITCHES: Record<string, string> = {

@@ -1,8 +1,10 @@
+import { totalmem } from "node:os";
 import { type DoctorReport, runDoctor } from "../../doctor/doctor.js";
 import type { Check, DoctorInput } from "../../doctor/finding.js";
-import { badRequest, json } from "../http/http-types.js";
+import { type MemoryWatermark, parseBytes } from "../../runtime/resource-monitor.js";
+import { type ApiRequest, badRequest, HttpError, json, jsonBody } from "../http/http-types.js";
 import type { Router } from "../http/router.js";
-import type { NodeContext } from "../node-context.js";
+import type { NodeContext, ResourceControl } from "../node-context.js";
 import { socketsLimitFor } from "../process-facts.js";
 import { statusView } from "../views/status-view.js";
 
@@ -48,6 +50,16 @@ export function warrenRoutes(router: Router, ctx: NodeContext, checks: () => Che
     const since = Number(req.query.get("since_ms") ?? ctx.broker.clock() - DOCTOR_WINDOW_MS);
     return json(ctx.history.connectionEventsSince(since));
   });
+  router.put("/api/warren/vm-memory-high-watermark", "administrator", (req) => {
+    const resources = resourceControl(ctx);
+    resources.setMemoryHighWatermark(watermarkFromBody(req));
+    return json(thresholds(ctx, resources));
+  });
+  router.put("/api/warren/disk-free-limit", "administrator", (req) => {
+    const resources = resourceControl(ctx);
+    resources.setDiskFreeLimit(diskFreeLimitFromBody(req));
+    return json(thresholds(ctx, resources));
+  });
   router.post("/api/warren/stop", "administrator", (req) => {
     ctx.log.info(
       { by: req.user!.name },
@@ -57,4 +69,55 @@ export function warrenRoutes(router: Router, ctx: NodeContext, checks: () => Che
     setImmediate(() => ctx.requestStop(`warrenctl stop by ${req.user!.name}`));
     return json({ status: "stopping", node: ctx.broker.settings.nodeName }, 202);
   });
+}
+
+function resourceControl(ctx: NodeContext): ResourceControl {
+  if (!ctx.resources) throw new HttpError(503, "unavailable", "this node runs no resource monitor");
+  return ctx.resources;
+}
+
+/** The thresholds now, as `rabbitmqctl status` names them. */
+function thresholds(ctx: NodeContext, resources: ResourceControl) {
+  const r = ctx.broker.resources;
+  return {
+    vm_memory_high_watermark_setting: resources.limits.memoryHighWatermark,
+    vm_memory_high_watermark_limit: r?.memoryLimitBytes,
+    disk_free_limit: resources.limits.diskFreeLimitBytes,
+    alarms: ctx.alarms().map((a) => a.resource),
+  };
+}
+
+function size(value: unknown): number {
+  try {
+    const bytes = typeof value === "number" ? value : parseBytes(String(value));
+    if (Number.isInteger(bytes) && bytes > 0) return bytes;
+  } catch {
+    // fall through
+  }
+  throw badRequest(`'${value}' is not a size (examples: 1073741824, 1GB, 512MiB)`);
+}
+
+/** {"relative": 0.4} (a fraction of RAM, as set_vm_memory_high_watermark 0.4) or {"absolute": "2GB"}. */
+function watermarkFromBody(req: ApiRequest): MemoryWatermark {
+  const body = jsonBody(req);
+  if ("absolute" in body) return { absolute: size(body.absolute) };
+  const relative = Number(body.relative);
+  if (!("relative" in body) || !Number.isFinite(relative) || relative < 0 || relative > 1) {
+    throw badRequest("The threshold should be a fraction between 0.0 and 1.0");
+  }
+  return { relative };
+}
+
+/** {"absolute": "1GB"} or {"mem_relative": 1.5} (times the total RAM), as set_disk_free_limit. */
+function diskFreeLimitFromBody(req: ApiRequest): number {
+  const body = jsonBody(req);
+  if ("mem_relative" in body) {
+    const fraction = Number(body.mem_relative);
+    if (!Number.isFinite(fraction) || fraction <= 0)
+      throw badRequest("mem_relative must be a positive number");
+    return Math.floor(totalmem() * fraction);
+  }
+  if (!("absolute" in body))
+    throw badRequest('expected {"absolute": <size>} or {"mem_relative": <fraction>}');
+  return size(body.absolute);
 }

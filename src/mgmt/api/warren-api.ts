@@ -39,11 +39,12 @@ export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): Doct
 export function warrenRoutes(router: Router, ctx: NodeContext, checks: () => Check[]): void {
   router.get("/api/warren/status", "monitoring", () => json(statusView(ctx)));
   router.get("/api/warren/doctor", "monitoring", (req) => {
-    const minutes = req.query.get("window_minutes");
-    const windowMs = minutes === null ? DOCTOR_WINDOW_MS : Number(minutes) * 60_000;
-    if (!Number.isFinite(windowMs) || windowMs <= 0)
-      throw badRequest("window_minutes must be a positive number");
-    const report: DoctorReport = runDoctor(doctorInput(ctx, windowMs), checks());
+    const windowMs = minutesQuery(req, "window_minutes") ?? DOCTOR_WINDOW_MS;
+    const input = {
+      ...doctorInput(ctx, windowMs),
+      abandonedAfterMs: minutesQuery(req, "abandoned_minutes"),
+    };
+    const report: DoctorReport = runDoctor(input, checks());
     return json(report);
   });
   router.get("/api/warren/connection-events", "monitoring", (req) => {
@@ -69,6 +70,16 @@ export function warrenRoutes(router: Router, ctx: NodeContext, checks: () => Che
     setImmediate(() => ctx.requestStop(`warrenctl stop by ${req.user!.name}`));
     return json({ status: "stopping", node: ctx.broker.settings.nodeName }, 202);
   });
+}
+
+/** A positive number of minutes from the query, in ms; undefined when absent. */
+function minutesQuery(req: ApiRequest, name: string): number | undefined {
+  const minutes = req.query.get(name);
+  if (minutes === null) return undefined;
+  const ms = Number(minutes) * 60_000;
+  if (minutes.trim() === "" || !Number.isFinite(ms) || ms <= 0)
+    throw badRequest(`${name} must be a positive number`);
+  return ms;
 }
 
 function resourceControl(ctx: NodeContext): ResourceControl {

@@ -7,6 +7,7 @@ import { CtlError, EXIT, flagSet, parseArgs } from "./ctl/args.js";
 import { MgmtClient, resolveTarget } from "./ctl/client.js";
 import { clusterStatus } from "./ctl/cluster-status.js";
 import { DIAGNOSTIC_VERBS } from "./ctl/diagnostics.js";
+import { LIMIT_VERBS } from "./ctl/limit-verbs.js";
 import { LIST_VERBS, listUserPermissions } from "./ctl/list-verbs.js";
 import { NODE_VERBS } from "./ctl/node-verbs.js";
 import type { Out } from "./ctl/output.js";
@@ -24,6 +25,7 @@ export const VERBS: ReadonlyMap<string, Verb> = new Map(
     listUserPermissions,
     ...ACCESS_VERBS,
     ...POLICY_VERBS,
+    ...LIMIT_VERBS,
     ...QUEUE_CONNECTION_VERBS,
     ...NODE_VERBS,
     ...DIAGNOSTIC_VERBS,

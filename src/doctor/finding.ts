@@ -37,6 +37,8 @@ export interface DoctorInput {
   readonly eventLoopDelay: EventLoopDelay;
   /** How far back the history-based checks look. */
   readonly windowMs: number;
+  /** How long a transient queue may sit unused with no consumer before it counts as abandoned. */
+  readonly abandonedAfterMs?: number;
 }
 
 export interface Check {

@@ -10,6 +10,7 @@ import { bindingRoutes } from "./api/bindings-api.js";
 import { connectionRoutes } from "./api/connections-api.js";
 import { exchangeRoutes } from "./api/exchanges-api.js";
 import { healthRoutes } from "./api/health-api.js";
+import { limitRoutes } from "./api/limits-api.js";
 import { nodeRoutes } from "./api/node-api.js";
 import { policyPort, policyRoutes } from "./api/policies-api.js";
 import { queueRoutes } from "./api/queues-api.js";
@@ -19,7 +20,12 @@ import { HttpListener } from "./http/http-listener.js";
 import { type HttpRequest, type HttpResponse, notFound } from "./http/http-types.js";
 import { Router } from "./http/router.js";
 import { metricsDispatch } from "./metrics/metrics-endpoint.js";
-import { activeAlarms, type ListenerInfo, type NodeContext } from "./node-context.js";
+import {
+  activeAlarms,
+  type ListenerInfo,
+  type NodeContext,
+  type ResourceControl,
+} from "./node-context.js";
 import { ProcessProbe } from "./process-facts.js";
 
 export interface MgmtOptions {
@@ -41,6 +47,8 @@ export interface MgmtOptions {
   readonly requestStop: (reason: string) => void;
   /** How often the history takes a sample. */
   readonly sampleEveryMs?: number;
+  /** The resource monitor, whose thresholds warrenctl may change. */
+  readonly resources?: ResourceControl;
 }
 
 /** Builds the management API's router over a node context. */
@@ -53,6 +61,7 @@ export function managementRouter(ctx: NodeContext): Router {
   connectionRoutes(router, ctx);
   accessRoutes(router, ctx);
   policyRoutes(router, ctx);
+  limitRoutes(router, ctx);
   healthRoutes(router, ctx);
   warrenRoutes(router, ctx, () => allChecks());
   return router;
@@ -115,6 +124,7 @@ export class MgmtService {
       processFacts: () => this.probe.facts(),
       alarms: () => activeAlarms(broker),
       requestStop: options.requestStop,
+      resources: options.resources,
     };
   }
 

@@ -1,6 +1,7 @@
 import type { AmqpConnection } from "../connection/amqp-connection.js";
 import type { History } from "../doctor/history.js";
 import type { Log } from "../log.js";
+import type { MemoryWatermark, ResourceLimits } from "../runtime/resource-monitor.js";
 import type { Broker } from "../vhost/broker.js";
 import type { ProcessFacts } from "./process-facts.js";
 
@@ -44,6 +45,16 @@ export function activeAlarms(broker: Broker): Alarm[] {
 }
 
 /**
+ * The resource alarm thresholds, changeable while the node runs
+ * (set_vm_memory_high_watermark, set_disk_free_limit); the runtime's resource monitor.
+ */
+export interface ResourceControl {
+  readonly limits: Readonly<ResourceLimits>;
+  setMemoryHighWatermark(watermark: MemoryWatermark): void;
+  setDiskFreeLimit(bytes: number): void;
+}
+
+/**
  * What the management API, the metrics and the doctor read about the running
  * node. The runtime provides it; handlers stay free of sockets and timers.
  */
@@ -59,6 +70,8 @@ export interface NodeContext {
   alarms(): Alarm[];
   /** Asks the runtime to stop the node (warrenctl stop): as SIGTERM does. */
   requestStop(reason: string): void;
+  /** The resource monitor's thresholds, when the node runs one. */
+  readonly resources?: ResourceControl;
 }
 
 export function nodeName(ctx: NodeContext): string {

@@ -20,13 +20,20 @@ export function parseWatermark(text: string): MemoryWatermark {
   return { absolute: parseBytes(text) };
 }
 
+/**
+ * A size with RabbitMQ's units: kB, MB, GB (powers of 1000), k/KiB, M/MiB, G/GiB
+ * (powers of 1024), or plain bytes.
+ */
 export function parseBytes(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(|b|kb|kib|mb|mib|gb|gib|tb|tib)$/i.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib|tb|tib)$/i.exec(text.trim());
   if (!m) throw new Error(`'${text}' is not a size (examples: 50MB, 2GB, 1073741824)`);
   const unit = m[2]!.toLowerCase();
   const scale: Record<string, number> = {
     "": 1,
     b: 1,
+    k: 1024,
+    m: 1024 ** 2,
+    g: 1024 ** 3,
     kb: 1e3,
     kib: 1024,
     mb: 1e6,
@@ -37,6 +44,10 @@ export function parseBytes(text: string): number {
     tib: 1024 ** 4,
   };
   return Math.round(Number(m[1]) * scale[unit]!);
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 1024 ** 2);
 }
 
 /** The soft limit on open files, from /proc (falls back to 1024 where it cannot be read). */
@@ -109,6 +120,28 @@ export class ResourceMonitor {
   get memoryLimitBytes(): number {
     const w = this.limits.memoryHighWatermark;
     return "relative" in w ? Math.floor(totalmem() * w.relative) : w.absolute;
+  }
+
+  /**
+   * rabbitmqctl set_vm_memory_high_watermark: the new threshold applies at once, so
+   * an alarm it no longer justifies clears now (and one it now justifies is set).
+   */
+  setMemoryHighWatermark(watermark: MemoryWatermark): void {
+    this.limits.memoryHighWatermark = watermark;
+    const limit = this.memoryLimitBytes;
+    const total = totalmem();
+    this.broker.log.info(
+      { watermark, memoryLimitBytes: limit },
+      `Memory high watermark set to ${mib(limit)} MiB (${limit} bytes) of ${mib(total)} MiB (${total} bytes) total`,
+    );
+    this.check();
+  }
+
+  /** rabbitmqctl set_disk_free_limit: applies at once, as the memory watermark does. */
+  setDiskFreeLimit(bytes: number): void {
+    this.limits.diskFreeLimitBytes = bytes;
+    this.broker.log.info({ diskFreeLimitBytes: bytes }, `Disk free limit set to ${bytes} bytes`);
+    this.check();
   }
 
   /** Whether one more connection fits under the descriptor limits. */

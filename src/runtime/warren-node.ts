@@ -115,6 +115,7 @@ export class WarrenNode {
         },
         // warrenctl stop: the same graceful stop as SIGTERM (cli/warren.ts handles it).
         requestStop: () => process.kill(process.pid, "SIGTERM"),
+        resources: this.resources,
       });
       await this.mgmt.start();
     }

@@ -17,7 +17,7 @@ import { type AlarmResource, AlarmState, type ResourceStats } from "./alarms.js"
 import type { BrokerSettings } from "./broker-settings.js";
 import { deadLetter } from "./dead-lettering.js";
 import { buildSnapshot } from "./definitions.js";
-import { type LimitRefusal, limitErrors } from "./limits.js";
+import { type LimitRefusal, limitErrors, limitReached } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
 import {
   NO_EFFECT_KEYS,
@@ -232,11 +232,11 @@ export class Broker {
     if (nodeLimit > 0 && open >= nodeLimit)
       refuse("node_connections", limitErrors.nodeConnections(nodeLimit));
     const vhostLimit = vhost.limits.maxConnections;
-    if (vhostLimit !== undefined && (this.connectionsByVhost.get(vhost.name) ?? 0) >= vhostLimit) {
+    if (limitReached(vhostLimit, this.connectionsByVhost.get(vhost.name) ?? 0)) {
       refuse("vhost_connections", limitErrors.vhostConnections(vhost.name, user, vhostLimit));
     }
     const userLimit = this.users.users.get(user)?.limits?.maxConnections;
-    if (userLimit !== undefined && (this.connectionsByUser.get(user) ?? 0) >= userLimit) {
+    if (limitReached(userLimit, this.connectionsByUser.get(user) ?? 0)) {
       refuse("user_connections", limitErrors.userConnections(user, userLimit));
     }
     bump(this.connectionsByVhost, vhost.name, 1);
@@ -251,7 +251,7 @@ export class Broker {
   /** A channel opens for a user, under the user's max-channels limit. */
   admitChannel(user: string): void {
     const limit = this.users.users.get(user)?.limits?.maxChannels;
-    if (limit !== undefined && (this.channelsByUser.get(user) ?? 0) >= limit) {
+    if (limitReached(limit, this.channelsByUser.get(user) ?? 0)) {
       this.counters.refusedByLimit.user_channels++;
       throw limitErrors.userChannels(user, limit);
     }

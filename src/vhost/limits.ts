@@ -51,3 +51,36 @@ export const limitErrors = {
       "connection",
     ),
 };
+
+/**
+ * Whether a count has reached a limit. As in RabbitMQ, no limit or a negative one
+ * means no limit, and 0 allows none.
+ */
+export function limitReached(limit: number | undefined, count: number): limit is number {
+  return limit !== undefined && limit >= 0 && count >= limit;
+}
+
+/** RabbitMQ's names for the vhost limits (set_vhost_limits, /api/vhost-limits). */
+export const VHOST_LIMIT_NAMES = {
+  "max-connections": "maxConnections",
+  "max-queues": "maxQueues",
+} as const satisfies Record<string, keyof VhostLimits>;
+
+/** RabbitMQ's names for the user limits (set_user_limits, /api/user-limits). */
+export const USER_LIMIT_NAMES = {
+  "max-connections": "maxConnections",
+  "max-channels": "maxChannels",
+} as const satisfies Record<string, keyof UserLimits>;
+
+/** Limits under RabbitMQ's names, in name order ({"max-connections": 10}). */
+export function limitsByRabbitName(
+  limits: VhostLimits | UserLimits | undefined,
+  names: Readonly<Record<string, string>>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [rabbit, mine] of Object.entries(names).sort(([a], [b]) => a.localeCompare(b))) {
+    const v = (limits as Record<string, number | undefined> | undefined)?.[mine];
+    if (v !== undefined) out[rabbit] = v;
+  }
+  return out;
+}

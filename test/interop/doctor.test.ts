@@ -204,6 +204,9 @@ describe("warrenctl doctor on conditions created for real", { skip }, () => {
       );
       assert.equal(line.level, 50);
       assert.equal(line.peer !== undefined, true);
+      // And Prometheus counts it, so an alert can fire on the rate.
+      const metrics = await (await fetch(`${node.metricsUrl}/metrics`)).text();
+      assert.match(metrics, /^warren_missed_heartbeat_closes_total 1$/m);
     });
   });
 
@@ -236,6 +239,85 @@ describe("warrenctl doctor on conditions created for real", { skip }, () => {
       assert.equal(f.title, "5 messages routed to no queue in the last 10 min");
       assert.match(f.evidence[0]!, /exchange 'events' in vhost '\/': 5 unroutable/);
       assert.match(f.remedy, /alternate-exchange/);
+      await c.close();
+    });
+  });
+
+  test("abandoned reply and fanout queues with no consumer are reported (seed 003); an expires policy removes them", async () => {
+    await withNode(async (node) => {
+      const c = await connect(node.broker.url);
+      const ch = await c.createChannel();
+      const fanout = "q-agent-notifier-port-update_fanout_3f2a9c";
+      await ch.assertQueue("reply_0a1b2c", { durable: false });
+      await ch.assertQueue(fanout, { durable: false });
+      await ch.assertQueue("plain-work", { durable: false });
+      await ch.assertQueue("reply_alive", { durable: false });
+      await ch.consume("reply_alive", () => {});
+      for (let i = 0; i < 3; i++) ch.sendToQueue(fanout, Buffer.from("port update"));
+      await ch.checkQueue(fanout);
+      await sleep(1500);
+
+      // The default threshold is an hour: nothing yet.
+      const hourly = await doctor(node);
+      assert.equal(
+        hourly.report.findings.find((f) => f.check === "expired-queues"),
+        undefined,
+      );
+      const json = await warrenctl(node.mgmtUrl, [
+        "doctor",
+        "--json",
+        "--abandoned-minutes",
+        "0.02",
+      ]);
+      const report = JSON.parse(json.stdout) as DoctorReport;
+      const f = finding(report, "expired-queues");
+      assert.equal(f.severity, "warning");
+      assert.equal(f.title, "2 reply, fanout or server-named queue(s) abandoned for over 1 s");
+      const evidence = f.evidence.join("\n");
+      assert.match(evidence, /queue 'reply_0a1b2c' in vhost '\/': unused for \d s, 0 messages/);
+      assert.match(
+        evidence,
+        new RegExp(`queue '${fanout}' in vhost '/': unused for \\d s, 3 messages`),
+      );
+      assert.doesNotMatch(evidence, /plain-work|reply_alive/);
+      assert.match(f.remedy, /set_policy expiry/);
+      assert.equal(json.exitCode, 1, "warnings only: exit 1");
+
+      // The remedy the finding gives: an expires policy, and the broker deletes them.
+      const set = await warrenctl(node.mgmtUrl, [
+        "set_policy",
+        "expiry",
+        "^(reply_|amq\\.gen-)|_fanout_",
+        '{"expires":1000}',
+        "--apply-to",
+        "queues",
+      ]);
+      assert.equal(set.exitCode, 0, set.stderr);
+      await node.broker.waitForLog((l) =>
+        String(l.msg).startsWith(`queue '${fanout}' in vhost '/' expired`),
+      );
+      await node.broker.waitForLog((l) =>
+        String(l.msg).startsWith("queue 'reply_0a1b2c' in vhost '/' expired"),
+      );
+      const after = await warrenctl(node.mgmtUrl, [
+        "doctor",
+        "--json",
+        "--abandoned-minutes",
+        "0.02",
+      ]);
+      assert.equal(
+        (JSON.parse(after.stdout) as DoctorReport).findings.find(
+          (x) => x.check === "expired-queues",
+        ),
+        undefined,
+      );
+      const names = await warrenctl(node.mgmtUrl, [
+        "-q",
+        "list_queues",
+        "name",
+        "--no-table-headers",
+      ]);
+      assert.deepEqual(names.stdout.trim().split("\n").sort(), ["plain-work", "reply_alive"]);
       await c.close();
     });
   });

@@ -58,6 +58,15 @@ export function testContext(
     alarms: () => activeAlarms(broker),
     requestStop: (reason) => stopRequests.push(reason),
     stopRequests,
+    resources: {
+      limits: { memoryHighWatermark: { relative: 0.6 }, diskFreeLimitBytes: 50_000_000 },
+      setMemoryHighWatermark(w) {
+        (this.limits as { memoryHighWatermark: unknown }).memoryHighWatermark = w;
+      },
+      setDiskFreeLimit(bytes) {
+        (this.limits as { diskFreeLimitBytes: number }).diskFreeLimitBytes = bytes;
+      },
+    },
   };
 }
 

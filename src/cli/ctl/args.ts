@@ -47,8 +47,10 @@ const VALUE_FLAGS: Record<string, string> = {
   "--per-connection-delay": "per-connection-delay",
   "--pid": "pid",
   "--window-minutes": "window-minutes",
+  "--abandoned-minutes": "abandoned-minutes",
   "--description": "description",
   "--tags": "tags",
+  "--user": "user",
 };
 
 const SWITCHES: Record<string, string> = {

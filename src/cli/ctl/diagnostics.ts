@@ -152,14 +152,18 @@ export const checkPortListener: Verb = {
  */
 export const doctor: Verb = {
   name: "doctor",
-  usage: "doctor [--json] [--window-minutes <n>]",
+  usage: "doctor [--json] [--window-minutes <n>] [--abandoned-minutes <n>]",
   description:
     "Diagnoses heartbeats, churn, descriptors, alarms, stuck consumers, RPC replies, poison loops, unroutable drops",
   async run(ctx) {
-    const minutes = flagString(ctx.args, "window-minutes");
-    const report = await ctx.api.get<DoctorReport>(
-      `/api/warren/doctor${minutes ? `?window_minutes=${encodeURIComponent(minutes)}` : ""}`,
-    );
+    const query = new URLSearchParams();
+    const window = flagString(ctx.args, "window-minutes");
+    if (window !== undefined) query.set("window_minutes", window);
+    // Reply and fanout queues unused this long count as abandoned (default 60).
+    const abandoned = flagString(ctx.args, "abandoned-minutes");
+    if (abandoned !== undefined) query.set("abandoned_minutes", abandoned);
+    const q = query.toString();
+    const report = await ctx.api.get<DoctorReport>(`/api/warren/doctor${q ? `?${q}` : ""}`);
     if (flagSet(ctx.args, "json") || flagString(ctx.args, "formatter") === "json") {
       ctx.out.stdout(`${JSON.stringify(report, null, 2)}\n`);
     } else ctx.out.stdout(reportText(report));

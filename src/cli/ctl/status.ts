@@ -40,6 +40,7 @@ export function statusTerm(s: Status): Term {
       ),
     ),
     kv("vm_memory_calculation_strategy", atom("rss")),
+    ...watermarkTerm(s.vm_memory_high_watermark_setting),
     kv("vm_memory_limit", Number(s.vm_memory_high_watermark_limit)),
     kv("disk_free_limit", Number(s.disk_free_limit)),
     kv("disk_free", Number(s.disk_free)),
@@ -55,6 +56,15 @@ export function statusTerm(s: Status): Term {
     kv("totals", fromJson(s.totals)),
     kv("limits", fromJson(s.limits)),
   ];
+}
+
+/** RabbitMQ 3.x: {vm_memory_high_watermark,0.4}, or {vm_memory_high_watermark,{absolute,N}}. */
+function watermarkTerm(setting: unknown): Term[] {
+  const w = setting as { relative?: number; absolute?: number } | undefined;
+  if (w?.relative !== undefined) return [kv("vm_memory_high_watermark", w.relative)];
+  if (w?.absolute !== undefined)
+    return [kv("vm_memory_high_watermark", tuple(atom("absolute"), w.absolute))];
+  return [];
 }
 
 function gb(bytes: number): string {

@@ -3,7 +3,7 @@ import { channelError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
 import type { MessageQueue } from "../../queue/message-queue.js";
-import { limitErrors } from "../../vhost/limits.js";
+import { limitErrors, limitReached } from "../../vhost/limits.js";
 import { lockedQueueError } from "../../vhost/virtual-host.js";
 import type { Channel } from "../channel.js";
 import {
@@ -75,7 +75,7 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
       checkDeadLetterPermissions(ch, name, m.arguments);
       validateQueueArguments(definition);
       const limit = vhost.limits.maxQueues;
-      if (limit !== undefined && vhost.queues.size >= limit) {
+      if (limitReached(limit, vhost.queues.size)) {
         ch.conn.broker.counters.refusedByLimit.vhost_queues++;
         throw limitErrors.vhostQueues(name, vhost.name, limit);
       }

@@ -2,8 +2,17 @@ import type { MessageQueue } from "../../queue/message-queue.js";
 import { type Check, type Finding, seconds } from "../finding.js";
 import { REPLY_QUEUE } from "./queue-backlogs.js";
 
-/** Unused this long with no consumer, a reply or server-named queue is abandoned. */
+/** Unused this long with no consumer, a reply or server-named queue is abandoned (default). */
 export const ABANDONED_MS = 60 * 60_000;
+
+/**
+ * Queues their callers create for themselves: RPC reply queues, server-named ones,
+ * and oslo.messaging's per-process fanout queues (`<topic>_fanout_<uuid>`, seed 003:
+ * after an agent restarts, its old fanout queue keeps stacking messages).
+ */
+export function isTransientQueue(name: string): boolean {
+  return REPLY_QUEUE.test(name) || name.startsWith("amq.gen-") || /_fanout_[0-9a-f]/i.test(name);
+}
 /** Time a queue may outlive its expiry before it counts (the broker checks on a timer). */
 const EXPIRY_SLACK_MS = 5_000;
 
@@ -24,6 +33,7 @@ export function expiredQueues(expiryOf: ExpiryOf = expiryFromSettings): Check {
     id: "expired-queues",
     description: "queues unused past their expiry, and abandoned reply queues without one",
     run(input): Finding[] {
+      const abandonedMs = input.abandonedAfterMs ?? ABANDONED_MS;
       const overdue: string[] = [];
       const abandoned: string[] = [];
       for (const vhost of input.broker.vhosts.values()) {
@@ -35,10 +45,7 @@ export function expiredQueues(expiryOf: ExpiryOf = expiryFromSettings): Check {
           if (expires !== undefined) {
             if (unusedMs > expires + EXPIRY_SLACK_MS)
               overdue.push(`${what}, expires after ${seconds(expires)}`);
-          } else if (
-            unusedMs > ABANDONED_MS &&
-            (REPLY_QUEUE.test(q.name) || q.name.startsWith("amq.gen-"))
-          ) {
+          } else if (unusedMs > abandonedMs && isTransientQueue(q.name)) {
             abandoned.push(what);
           }
         }
@@ -60,11 +67,11 @@ export function expiredQueues(expiryOf: ExpiryOf = expiryFromSettings): Check {
         findings.push({
           check: "expired-queues",
           severity: "warning",
-          title: `${abandoned.length} reply or server-named queue(s) abandoned for over ${seconds(ABANDONED_MS)}`,
+          title: `${abandoned.length} reply, fanout or server-named queue(s) abandoned for over ${seconds(abandonedMs)}`,
           evidence: abandoned.slice(0, 10),
           remedy:
             "Their callers are gone. Delete them, and set an expires policy on such queues (for OpenStack: " +
-            `warrenctl set_policy expiry "^(reply_|amq\\.gen-)" '{"expires":1800000}' --apply-to queues) so they go by themselves.`,
+            `warrenctl set_policy expiry "^(reply_|amq\\.gen-)|_fanout_" '{"expires":1800000}' --apply-to queues) so they go by themselves.`,
           seed: "003 (transient queue TTL)",
         });
       }

@@ -25,14 +25,12 @@ export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPor
     return json(nodeView(ctx));
   });
   router.get("/api/extensions", "management", () => json([]));
-  // Runtime parameters (federation, shovels) and vhost limits do not exist in Warren:
-  // the lists are empty, so tools that list everything (rabbitmqadmin) work.
+  // Runtime parameters (federation, shovels) do not exist in Warren: the lists are
+  // empty, so tools that list everything (rabbitmqadmin) work. Limits: limits-api.ts.
   for (const path of [
     "/api/parameters",
     "/api/parameters/:component",
     "/api/parameters/:component/:vhost",
-    "/api/vhost-limits",
-    "/api/vhost-limits/:vhost",
   ]) {
     router.get(path, "management", () => json([]));
   }

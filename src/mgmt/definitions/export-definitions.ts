@@ -1,6 +1,7 @@
 import { toPlainJson } from "../../protocol/field-table-json.js";
 import { PRODUCT, VERSION } from "../../version.js";
 import type { Broker } from "../../vhost/broker.js";
+import { limitsByRabbitName, USER_LIMIT_NAMES, VHOST_LIMIT_NAMES } from "../../vhost/limits.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
 import { RABBITMQ_API_VERSION } from "../views/format.js";
 
@@ -62,6 +63,16 @@ function header() {
   };
 }
 
+/** Vhost limits as RabbitMQ keeps them: the runtime parameter "limits" of component vhost-limits. */
+function vhostLimitParameters(vhosts: readonly VirtualHost[]): Json[] {
+  return vhosts.flatMap((v) => {
+    const value = limitsByRabbitName(v.limits, VHOST_LIMIT_NAMES);
+    return Object.keys(value).length > 0
+      ? [{ value, vhost: v.name, component: "vhost-limits", name: "limits" }]
+      : [];
+  });
+}
+
 /**
  * The whole node in RabbitMQ's definitions format (GET /api/definitions,
  * `rabbitmqctl export_definitions`): users with their hashes, vhosts, permissions,
@@ -77,18 +88,22 @@ export function exportDefinitions(broker: Broker, policies: Json[]): Json {
       password_hash: u.passwordHash,
       hashing_algorithm: u.hashingAlgorithm,
       tags: u.tags,
-      limits: {},
+      limits: limitsByRabbitName(u.limits, USER_LIMIT_NAMES),
     })),
-    vhosts: vhosts.map((v) => ({
-      name: v.name,
-      limits: [],
-      metadata: { description: "", tags: [] },
-    })),
+    vhosts: vhosts.map((v) => {
+      const limits = limitsByRabbitName(v.limits, VHOST_LIMIT_NAMES);
+      // RabbitMQ 3.10 writes a vhost's limits as a proplist: [] when there are none.
+      return {
+        name: v.name,
+        limits: Object.keys(limits).length > 0 ? limits : [],
+        metadata: { description: "", tags: [] },
+      };
+    }),
     permissions: [...broker.users.permissions].flatMap(([vhost, byUser]) =>
       [...byUser].map(([user, p]) => ({ user, vhost, ...p })),
     ),
     topic_permissions: [],
-    parameters: [],
+    parameters: vhostLimitParameters(vhosts),
     global_parameters: [{ name: "cluster_name", value: broker.settings.clusterName }],
     policies,
     queues: objects.flatMap((o) => o.queues),
@@ -101,7 +116,7 @@ export function exportDefinitions(broker: Broker, policies: Json[]): Json {
 export function exportVhostDefinitions(vhost: VirtualHost, policies: Json[]): Json {
   return {
     ...header(),
-    parameters: [],
+    parameters: vhostLimitParameters([vhost]).map(({ vhost: _, ...rest }) => rest),
     policies: policies.map(({ vhost: _, ...rest }) => rest),
     ...vhostObjects(vhost, false),
   };

@@ -1,8 +1,10 @@
 import { validateQueueArguments } from "../../connection/methods/queue-arguments.js";
 import { AmqpError } from "../../protocol/amqp-error.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
+import { USER_LIMIT_NAMES, VHOST_LIMIT_NAMES } from "../../vhost/limits.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
 import { addVhost, putUser, setPermission } from "../api/access-actions.js";
+import { limitValue, setUserLimit, setVhostLimit } from "../api/limits-api.js";
 import { badRequest } from "../http/http-types.js";
 import type { NodeContext } from "../node-context.js";
 import { parseTags } from "../views/access-view.js";
@@ -30,6 +32,30 @@ function bool(o: Json, key: string, fallback: boolean): boolean {
   const v = o[key];
   if (v === undefined || v === null) return fallback;
   return v === true || v === "true";
+}
+
+/** A limits object ({"max-connections": 10}); RabbitMQ writes none as []. */
+function limitEntries(limits: unknown): [string, unknown][] {
+  if (limits === undefined || limits === null || Array.isArray(limits)) return [];
+  if (typeof limits !== "object") throw badRequest(`limits must be an object, got ${limits}`);
+  return Object.entries(limits as Json);
+}
+
+function importUserLimits(ctx: NodeContext, u: Json, byUser: string): void {
+  const user = ctx.broker.users.users.get(str(u, "name"))!;
+  for (const [name, value] of limitEntries(u.limits)) {
+    const n = limitValue(USER_LIMIT_NAMES, "user limits", name, value);
+    setUserLimit(ctx, user, name as keyof typeof USER_LIMIT_NAMES, n, byUser);
+  }
+}
+
+function importVhostLimits(ctx: NodeContext, name: string, limits: unknown, byUser: string): void {
+  const vhost = ctx.broker.vhosts.get(name);
+  if (!vhost) throw badRequest(`vhost_not_found: '${name}'`);
+  for (const [limit, value] of limitEntries(limits)) {
+    const n = limitValue(VHOST_LIMIT_NAMES, "limits", limit, value);
+    setVhostLimit(ctx, vhost, limit as keyof typeof VHOST_LIMIT_NAMES, n, byUser);
+  }
 }
 
 /** Hands policies to the policy store once it exists; returns how many were applied. */
@@ -88,6 +114,8 @@ export function importDefinitions(
       addVhost(ctx, str(v, "name"), byUser);
       summary.vhosts++;
     }
+    for (const u of list(defs, "users")) importUserLimits(ctx, u, byUser);
+    for (const v of list(defs, "vhosts")) importVhostLimits(ctx, str(v, "name"), v.limits, byUser);
     for (const p of list(defs, "permissions")) {
       const vhost = str(p, "vhost");
       if (!b.vhosts.has(vhost)) throw badRequest(`vhost_not_found: '${vhost}'`);
@@ -100,6 +128,9 @@ export function importDefinitions(
       );
       summary.permissions++;
     }
+  }
+  for (const p of list(defs, "parameters")) {
+    if (p.component === "vhost-limits") importVhostLimits(ctx, vhostOf(p), p.value, byUser);
   }
   const policies = list(defs, "policies");
   importPolicies(policies, intoVhost);

@@ -1,4 +1,5 @@
 import type { AmqpConnection } from "../../connection/amqp-connection.js";
+import { limitsByRabbitName, USER_LIMIT_NAMES } from "../../vhost/limits.js";
 import type { Permission, User } from "../../vhost/users.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
 import { details, type Json } from "./format.js";
@@ -75,7 +76,7 @@ export function userView(user: User): Json {
     password_hash: user.passwordHash,
     hashing_algorithm: user.hashingAlgorithm,
     tags: user.tags,
-    limits: {},
+    limits: limitsByRabbitName(user.limits, USER_LIMIT_NAMES),
   };
 }
 

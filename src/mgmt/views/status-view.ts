@@ -49,6 +49,8 @@ export function statusView(ctx: NodeContext): Json {
       queue_index: t.indexBytes,
     },
     vm_memory_calculation_strategy: "rss",
+    // RabbitMQ's shape: {"relative": 0.4} or {"absolute": bytes}.
+    vm_memory_high_watermark_setting: ctx.resources?.limits.memoryHighWatermark,
     vm_memory_high_watermark_limit: f.memoryLimitBytes,
     disk_free: f.diskFreeBytes,
     disk_free_limit: f.diskFreeLimitBytes,

@@ -117,6 +117,38 @@ test("the user channel limit closes the connection with 530 and frees a place wh
   });
 });
 
+test("a negative limit is no limit and 0 allows none, as RabbitMQ's", () => {
+  const b = broker();
+  b.vhosts.get("/")!.limits = { maxConnections: -1, maxQueues: -1 };
+  const clients = [1, 2, 3].map(() => {
+    const c = new InProcessClient(b);
+    c.handshake();
+    return c;
+  });
+  assert.deepEqual(clients.map(closeOf), [undefined, undefined, undefined]);
+  clients[0]!.openChannel(1);
+  for (const q of ["a", "b", "c"]) {
+    clients[0]!.method(1, {
+      name: "queue.declare",
+      queue: q,
+      passive: false,
+      durable: false,
+      exclusive: false,
+      autoDelete: false,
+      noWait: false,
+      arguments: new Map(),
+    });
+  }
+  assert.equal(b.vhosts.get("/")!.queues.size, 3);
+  b.vhosts.get("/")!.limits = { maxConnections: 0 };
+  const refused = new InProcessClient(b);
+  refused.handshake();
+  assert.deepEqual(closeOf(refused), {
+    code: 530,
+    text: "NOT_ALLOWED - access to vhost '/' refused for user 'guest': connection limit (0) is reached",
+  });
+});
+
 test("ten failed logins from one address start a cool-off; a good login clears the record", () => {
   const b = broker();
   for (let i = 0; i < 10; i++) {

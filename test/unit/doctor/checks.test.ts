@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { AmqpConnection } from "../../../src/connection/amqp-connection.js";
 import { connectionChurn } from "../../../src/doctor/checks/connection-churn.js";
-import { expiredQueues } from "../../../src/doctor/checks/expired-queues.js";
+import { expiredQueues, isTransientQueue } from "../../../src/doctor/checks/expired-queues.js";
 import { missedHeartbeats } from "../../../src/doctor/checks/missed-heartbeats.js";
 import { stalledConsumers } from "../../../src/doctor/checks/queue-backlogs.js";
 import {
@@ -219,6 +219,18 @@ describe("queues", () => {
     assert.equal(findings[0]!.severity, "critical");
     assert.match(findings[1]!.evidence[0]!, /queue 'reply_abandoned'/);
     assert.match(findings[1]!.remedy, /set_policy expiry/);
+  });
+
+  test("transient queues: RPC replies, server-named and oslo.messaging fanout queues; others are not", () => {
+    for (const name of [
+      "reply_8f3c1d",
+      "amq.gen-JzTY20BRgKO",
+      "compute_fanout_8c4e0a4f59a54a7c9d1f",
+      "q-agent-notifier-port-update_fanout_3f2a9c",
+    ])
+      assert.ok(isTransientQueue(name), name);
+    for (const name of ["compute", "orders", "notifications.info", "fanout_events"])
+      assert.ok(!isTransientQueue(name), name);
   });
 
   test("growth with consumers that acknowledge nothing is stalled; with acks but too slow, falling behind", () => {

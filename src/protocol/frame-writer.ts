@@ -16,7 +16,8 @@ const HEARTBEAT_FRAME = Buffer.from([FrameType.Heartbeat, 0, 0, 0, 0, 0, 0, FRAM
 export class FrameWriter {
   /** The largest frame the peer accepts, header and end octet included. */
   frameMax: number;
-  private readonly w = new Writer(16384);
+  /** Frames of this turn; between turns it holds no buffer (see seal()). */
+  private readonly w = new Writer(0);
   private sealed: Buffer[] = [];
   private sealedBytes = 0;
 
@@ -107,7 +108,9 @@ export class FrameWriter {
   private seal(): void {
     if (this.w.pos === 0) return;
     const size = this.w.pos;
-    this.sealed.push(this.w.take(Math.max(16384, size)));
+    // The next turn's buffer is allocated by its first frame, sized for a turn like this one:
+    // ten thousand idle connections then hold no output buffers at all.
+    this.sealed.push(this.w.release(Math.min(Math.max(4096, size), 1 << 20)));
     this.sealedBytes += size;
   }
 }

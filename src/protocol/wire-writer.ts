@@ -3,9 +3,13 @@
  * (one per connection, flushed once per event-loop turn) and for stand-alone
  * encodings such as a content header's property list.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class Writer {
   buf: Buffer;
   pos = 0;
+  /** What ensure() allocates when the writer holds no buffer (after release()). */
+  private sizeWhenEmpty = 64;
 
   constructor(initialSize = 4096) {
     this.buf = Buffer.allocUnsafe(initialSize);
@@ -13,7 +17,7 @@ export class Writer {
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    let size = Math.max(this.buf.length * 2, this.sizeWhenEmpty);
     while (size < this.pos + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
@@ -32,6 +36,18 @@ export class Writer {
   take(nextSize = 4096): Buffer {
     const out = this.buf.subarray(0, this.pos);
     this.buf = Buffer.allocUnsafe(Math.max(nextSize, 64));
+    this.pos = 0;
+    return out;
+  }
+
+  /**
+   * The bytes written so far; the writer then holds no buffer until the next write,
+   * which allocates `nextSize` bytes (or more). An idle connection's writer costs nothing.
+   */
+  release(nextSize: number): Buffer {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = EMPTY;
+    this.sizeWhenEmpty = Math.max(nextSize, 64);
     this.pos = 0;
     return out;
   }

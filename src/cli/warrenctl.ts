@@ -14,6 +14,7 @@ import type { Out } from "./ctl/output.js";
 import { POLICY_VERBS } from "./ctl/policy-verbs.js";
 import { QUEUE_CONNECTION_VERBS } from "./ctl/queue-connection-verbs.js";
 import { status } from "./ctl/status.js";
+import { UNROUTABLE_VERBS } from "./ctl/unroutable-verbs.js";
 import type { Verb } from "./ctl/verb.js";
 
 /** Every verb warrenctl knows, by name. */
@@ -29,6 +30,7 @@ export const VERBS: ReadonlyMap<string, Verb> = new Map(
     ...QUEUE_CONNECTION_VERBS,
     ...NODE_VERBS,
     ...DIAGNOSTIC_VERBS,
+    ...UNROUTABLE_VERBS,
   ].map((v) => [v.name, v]),
 );
 

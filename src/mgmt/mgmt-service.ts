@@ -14,6 +14,7 @@ import { limitRoutes } from "./api/limits-api.js";
 import { nodeRoutes } from "./api/node-api.js";
 import { policyPort, policyRoutes } from "./api/policies-api.js";
 import { queueRoutes } from "./api/queues-api.js";
+import { unroutableRoutes } from "./api/unroutable-api.js";
 import { warrenRoutes } from "./api/warren-api.js";
 import { authenticate, requireAccess } from "./http/auth.js";
 import { HttpListener } from "./http/http-listener.js";
@@ -63,6 +64,7 @@ export function managementRouter(ctx: NodeContext): Router {
   policyRoutes(router, ctx);
   limitRoutes(router, ctx);
   healthRoutes(router, ctx);
+  unroutableRoutes(router, ctx);
   warrenRoutes(router, ctx, () => allChecks());
   return router;
 }

@@ -204,6 +204,33 @@ test("unroutable messages are counted per vhost and exchange, and captured once 
   assert.throws(() => broker.setUnroutableCapture("/", "missing"), /does not exist/);
 });
 
+test("the unroutable capture queue is saved with the definitions and restored", () => {
+  const saved: { snapshot?: DefinitionsSnapshot } = {};
+  const broker = newBroker(saved);
+  const client = new InProcessClient(broker);
+  client.handshake();
+  client.openChannel(1);
+  client.method(1, {
+    name: "queue.declare",
+    queue: "lost+found",
+    passive: false,
+    durable: true,
+    exclusive: false,
+    autoDelete: false,
+    noWait: false,
+    arguments: new Map(),
+  });
+  client.pump();
+  broker.setUnroutableCapture("/", "lost+found");
+  const restored = new Broker(DEFAULT_SETTINGS, silentLog);
+  restored.restoringDefinitions(() => restoreSnapshot(restored, saved.snapshot!));
+  assert.equal(restored.vhosts.get("/")!.unroutableQueue, "lost+found");
+  broker.setUnroutableCapture("/", undefined);
+  const cleared = new Broker(DEFAULT_SETTINGS, silentLog);
+  cleared.restoringDefinitions(() => restoreSnapshot(cleared, saved.snapshot!));
+  assert.equal(cleared.vhosts.get("/")!.unroutableQueue, undefined);
+});
+
 test("deleting a vhost closes its connections with 320 and removes its queues and policies", () => {
   const broker = newBroker();
   broker.addVhost("tenant");

@@ -4,13 +4,22 @@ import { join } from "node:path";
 import { REPO_ROOT } from "./broker-process.js";
 import { runProgram } from "./run-program.js";
 
-// The compiled clients the interop suite runs, from Debian's packages (.ci/run installs
+// The Go and Java clients the interop suite runs, from Debian's packages (.ci/run installs
 // them). Each test file compiles its scenario program once into a temporary folder.
 
 /** Debian's Go toolchain (golang-go) and amqp091-go's sources (golang-github-rabbitmq-amqp091-go-dev). */
 export const GO = "/usr/bin/go";
 export const GOPATH = "/usr/share/gocode";
 const AMQP091_GO = join(GOPATH, "src/github.com/rabbitmq/amqp091-go");
+
+/** Debian's JDK (default-jdk-headless) and the RabbitMQ Java client (librabbitmq-client-java). */
+export const JAVAC = "/usr/bin/javac";
+export const JAVA = "/usr/bin/java";
+const JAVA_CLASSPATH = [
+  "/usr/share/java/amqp-client.jar",
+  "/usr/share/java/slf4j-api.jar", // libslf4j-java, which the client logs through
+  "/usr/share/java/slf4j-nop.jar",
+];
 
 const BUILD_TIMEOUT_MS = 180_000;
 
@@ -96,5 +105,22 @@ export async function buildGoScenarios(): Promise<CompiledClient> {
     const source = join(REPO_ROOT, "test/interop/go/scenarios.go");
     await mustSucceed("go build", GO, ["build", "-o", binary, source], env);
     return { file: binary, args: [] };
+  });
+}
+
+/** Compiles test/interop/java/WarrenScenarios.java against Debian's RabbitMQ Java client 5.0.0. */
+export async function buildJavaScenarios(): Promise<CompiledClient> {
+  requirePaths(
+    "Java with the RabbitMQ Java client",
+    "default-jdk-headless librabbitmq-client-java",
+    [JAVAC, JAVA, ...JAVA_CLASSPATH],
+  );
+  return build("java-client", async (dir) => {
+    const source = join(REPO_ROOT, "test/interop/java/WarrenScenarios.java");
+    const classpath = JAVA_CLASSPATH.join(":");
+    await mustSucceed("javac", JAVAC, ["-d", dir, "-cp", classpath, source]);
+    // C1 only and the serial collector: short runs start faster and share two cores better.
+    const jvm = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"];
+    return { file: JAVA, args: [...jvm, "-cp", `${dir}:${classpath}`, "WarrenScenarios"] };
   });
 }

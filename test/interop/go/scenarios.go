@@ -446,9 +446,11 @@ func blocked(url string) (result, error) {
 	}
 }
 
-// A 2 s heartbeat is negotiated, and an idle connection outlives three intervals: the
-// client closes on its own after three intervals without a frame from the broker, and
-// the broker after two without one from the client.
+// A 2 s heartbeat is negotiated, and an idle connection outlives three intervals. The
+// broker closes a client silent for two intervals; the client sends every interval/2 and
+// gives up after three of its intervals (3 s) without a frame from the broker. It only
+// arms that read deadline on frames read after the handshake (openComplete clears it), so
+// the channel is opened before the idle time, and used after it.
 func heartbeat(url string) (result, error) {
 	conn, err := amqp.DialConfig(url, amqp.Config{Heartbeat: 2 * time.Second, Dial: amqp.DefaultDial(waitLimit)})
 	if err != nil {
@@ -456,6 +458,10 @@ func heartbeat(url string) (result, error) {
 	}
 	defer conn.Close()
 	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, err
+	}
 	var closeErr interface{}
 	select {
 	case e := <-closed:
@@ -465,16 +471,11 @@ func heartbeat(url string) (result, error) {
 		}
 	case <-time.After(7 * time.Second):
 	}
-	ch, err := conn.Channel()
-	declareErr := errText(err)
-	if err == nil {
-		_, e := ch.QueueDeclare("", false, false, true, false, nil)
-		declareErr = errText(e)
-	}
+	_, declareErr := ch.QueueDeclare("", false, false, true, false, nil)
 	return result{
 		"negotiatedSeconds": conn.Config.Heartbeat.Seconds(),
 		"closedWhileIdle":   closeErr,
 		"connectionClosed":  conn.IsClosed(),
-		"declareAfter":      declareErr,
+		"declareAfter":      errText(declareErr),
 	}, nil
 }

@@ -7,14 +7,19 @@ export interface ScriptRun {
   readonly exitCode: number;
 }
 
-/** Runs a program with a hard time limit; never rejects on a non-zero exit. */
+/**
+ * Runs a program with a hard time limit; never rejects on a non-zero exit. The
+ * environment is this process's unless `env` is given.
+ */
 export function runProgram(
   file: string,
   args: readonly string[],
   timeoutMs = 20_000,
+  env?: NodeJS.ProcessEnv,
 ): Promise<ScriptRun> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, killSignal: "SIGKILL" }, (err, stdout, stderr) => {
+    const options = { timeout: timeoutMs, killSignal: "SIGKILL" as const, env };
+    execFile(file, args, options, (err, stdout, stderr) => {
       if (err && (err as { killed?: boolean }).killed) {
         reject(new Error(`${file} ${args.join(" ")} timed out after ${timeoutMs} ms: ${stderr}`));
         return;

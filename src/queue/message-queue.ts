@@ -424,7 +424,7 @@ export class MessageQueue {
   private pickConsumer(): Consumer | undefined {
     if (this.settings.singleActiveConsumer) {
       const c = this.sac.active;
-      return c && c.belowPrefetch && c.sink.hasCredit(c) ? c : undefined;
+      return c?.belowPrefetch && c.sink.hasCredit(c) ? c : undefined;
     }
     const cs = this.consumers;
     let start = 0;

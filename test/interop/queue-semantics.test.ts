@@ -314,7 +314,7 @@ describe("consumers", () => {
       /delivery acknowledgement on channel \d+ timed out\. Timeout value used: 300 ms/,
     );
     const back = await setup.get(q, { noAck: true });
-    assert.ok(back && back.fields.redelivered);
+    assert.ok(back?.fields.redelivered);
   });
 });
 

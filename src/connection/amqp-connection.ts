@@ -223,6 +223,15 @@ export class AmqpConnection {
     if (this.state !== "open") {
       throw connectionError(ReplyCode.UNEXPECTED_FRAME, describeFrame(type, payload));
     }
+    if (
+      this.channels.get(channelId)?.state === "closing" &&
+      !isChannelCloseOrCloseOk(type, payload)
+    ) {
+      // After sending channel.close the broker drops everything on that channel but
+      // channel.close and close-ok (AMQP 0-9-1 §2.3.5.2, as RabbitMQ does), content included.
+      this.assembler.reset(channelId);
+      return;
+    }
     const command = this.assembler.frame(type, channelId, payload);
     if (!command) return;
     if (command.info.classId === ClassId.Connection) {
@@ -515,4 +524,11 @@ export class AmqpConnection {
   get maxBodyFramePayload(): number {
     return this.writer.frameMax - FRAME_OVERHEAD;
   }
+}
+
+/** channel.close (20,40) or channel.close-ok (20,41), judged from the frame's first bytes. */
+function isChannelCloseOrCloseOk(type: number, payload: Buffer): boolean {
+  if (type !== FrameType.Method || payload.length < 4) return false;
+  const id = payload.readUInt32BE(0);
+  return id === 0x00140028 || id === 0x00140029;
 }

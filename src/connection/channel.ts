@@ -284,15 +284,26 @@ export class Channel implements ConsumerSink {
       reply();
       return;
     }
-    return saved.then(reply, (e: Error) => {
-      throw new AmqpError(
-        ReplyCode.INTERNAL_ERROR,
-        `INTERNAL_ERROR - could not store definitions: ${e.message}`,
-        0,
-        0,
-        "connection",
-      );
-    });
+    // The channel or its connection may close while the save is pending; the reply
+    // then has nowhere to go (nothing may follow connection.close but its close-ok).
+    const stillOpen = () =>
+      this.state === "open" &&
+      this.conn.state === "open" &&
+      this.conn.channels.get(this.id) === this;
+    return saved.then(
+      () => {
+        if (stillOpen()) reply();
+      },
+      (e: Error) => {
+        throw new AmqpError(
+          ReplyCode.INTERNAL_ERROR,
+          `INTERNAL_ERROR - could not store definitions: ${e.message}`,
+          0,
+          0,
+          "connection",
+        );
+      },
+    );
   }
 
   /** A publish is settled: acked, or nacked when the store could not make it durable. */

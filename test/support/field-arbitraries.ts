@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import type { FieldTable, FieldValue } from "../../src/protocol/field-table.js";
+import type { BasicProperties } from "../../src/protocol/generated/properties.js";
 
 /** Short strings: any text whose UTF-8 form fits in 255 bytes. */
 export const shortString = fc
@@ -49,3 +50,26 @@ export const fieldValue: fc.Arbitrary<FieldValue> = fc.letrec<{
 export const fieldTable: fc.Arbitrary<FieldTable> = fc
   .uniqueArray(fc.tuple(shortString, fieldValue), { maxLength: 6, selector: ([k]) => k })
   .map((entries) => new Map(entries));
+
+/** Any basic content properties, each present or absent. */
+export const basicProperties: fc.Arbitrary<BasicProperties> = fc
+  .record(
+    {
+      contentType: shortString,
+      contentEncoding: shortString,
+      headers: fieldTable,
+      deliveryMode: fc.integer({ min: 0, max: 255 }),
+      priority: fc.integer({ min: 0, max: 255 }),
+      correlationId: shortString,
+      replyTo: shortString,
+      expiration: shortString,
+      messageId: shortString,
+      timestamp: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      type: shortString,
+      userId: shortString,
+      appId: shortString,
+      clusterId: shortString,
+    },
+    { requiredKeys: [] },
+  )
+  .map((p) => ({ ...p }));

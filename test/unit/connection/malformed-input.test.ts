@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
 import { FrameType } from "../../../src/protocol/generated/constants.js";
+import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import { InProcessClient } from "../../support/in-process-client.js";
@@ -118,4 +119,65 @@ test("a close-ok after an error in the same chunk is still seen (the reader keep
   client.send(Buffer.concat([bad, closeOk]));
   client.pump();
   assert.equal(client.conn.state, "closed");
+});
+
+// Found by the fuzz test (test/fuzz): a durable declare's reply waits for the
+// definitions save; the connection was closed in between and the reply still went out.
+test("a declare-ok held for the definitions save is not sent after connection.close", async () => {
+  const scheduled: (() => void)[] = [];
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {
+    store: new MemoryMessageStore(),
+    saveDefinitions: () => {},
+    schedule: (fn) => scheduled.push(fn),
+  });
+  broker.bootstrapDefaults();
+  for (const fn of scheduled.splice(0)) fn();
+  const client = new InProcessClient(broker);
+  client.handshake();
+  client.openChannel(1);
+  client.method(1, {
+    name: "queue.declare",
+    queue: "held",
+    passive: false,
+    durable: true,
+    exclusive: false,
+    autoDelete: false,
+    noWait: false,
+    arguments: new Map(),
+  });
+  client.send(frame(FrameType.Heartbeat, 1, Buffer.alloc(0))); // closes the connection (503)
+  for (const fn of scheduled.splice(0)) fn(); // the save completes afterwards
+  await new Promise((resolve) => setImmediate(resolve));
+  const names = client.pump().map((r) => r.method.name);
+  assert.ok(names.includes("connection.close"), `${names}`);
+  assert.deepEqual(names.slice(names.indexOf("connection.close") + 1), [], `after close: ${names}`);
+});
+
+// Found by the fuzz test: an oversized content header on a channel the broker had
+// already closed drew a second channel.close.
+test("frames on a channel the broker closed are dropped until close-ok, oversized content included", () => {
+  const { broker, client } = setup();
+  client.method(1, { name: "basic.get", queue: "no-such-queue", noAck: true });
+  assert.deepEqual(
+    client.pump().map((r) => r.method.name),
+    ["channel.close"],
+  );
+  client.method(1, {
+    name: "basic.publish",
+    exchange: "",
+    routingKey: "q",
+    mandatory: false,
+    immediate: false,
+  });
+  const header = Buffer.alloc(14);
+  header.writeUInt16BE(60, 0);
+  header.writeBigUInt64BE(2n ** 40n, 4); // far over max_message_size
+  client.send(frame(FrameType.Header, 1, header));
+  client.send(frame(FrameType.Body, 1, Buffer.from("ignored")));
+  assert.deepEqual(client.pump(), [], "nothing may answer frames on a closing channel");
+  client.method(1, { name: "channel.close-ok" });
+  client.openChannel(1);
+  assert.equal(client.received.at(-1)?.method.name, "channel.open-ok");
+  assert.equal(client.conn.state, "open");
+  bystanderWorks(broker);
 });

@@ -15,30 +15,9 @@ import {
 import { FrameReader } from "../../../src/protocol/frame-reader.js";
 import { FrameWriter } from "../../../src/protocol/frame-writer.js";
 import { PROTOCOL_HEADER } from "../../../src/protocol/generated/constants.js";
-import type { BasicProperties } from "../../../src/protocol/generated/properties.js";
-import { fieldTable, shortString } from "../../support/field-arbitraries.js";
+import { basicProperties } from "../../support/field-arbitraries.js";
 
-const properties: fc.Arbitrary<BasicProperties> = fc
-  .record(
-    {
-      contentType: shortString,
-      contentEncoding: shortString,
-      headers: fieldTable,
-      deliveryMode: fc.integer({ min: 0, max: 255 }),
-      priority: fc.integer({ min: 0, max: 255 }),
-      correlationId: shortString,
-      replyTo: shortString,
-      expiration: shortString,
-      messageId: shortString,
-      timestamp: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-      type: shortString,
-      userId: shortString,
-      appId: shortString,
-      clusterId: shortString,
-    },
-    { requiredKeys: [] },
-  )
-  .map((p) => ({ ...p }));
+const properties = basicProperties;
 
 function feed(bytes: Buffer, step: number, frameMax = 1 << 20): Command[] {
   const got: Command[] = [];

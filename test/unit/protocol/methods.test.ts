@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import fc from "fast-check";
 import { CommandAssembler } from "../../../src/protocol/command-assembler.js";
@@ -9,44 +8,10 @@ import { FrameWriter } from "../../../src/protocol/frame-writer.js";
 import { PROTOCOL_HEADER } from "../../../src/protocol/generated/constants.js";
 import { decodeMethodArgs, type Method } from "../../../src/protocol/generated/methods.js";
 import { Reader } from "../../../src/protocol/wire-reader.js";
-import { fieldTable, shortString } from "../../support/field-arbitraries.js";
+import { METHOD_ARBITRARIES } from "../../support/method-arbitraries.js";
 
 const root = new URL("../../../../", import.meta.url);
-const spec = JSON.parse(readFileSync(new URL("spec/amqp-0-9-1.json", root), "utf8"));
-const camel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
-const byType: Record<string, fc.Arbitrary<unknown>> = {
-  bit: fc.boolean(),
-  octet: fc.integer({ min: 0, max: 255 }),
-  short: fc.integer({ min: 0, max: 65535 }),
-  long: fc.integer({ min: 0, max: 0xffffffff }),
-  longlong: fc.maxSafeNat(),
-  shortstr: shortString,
-  longstr: fc.uint8Array({ maxLength: 100 }).map((a) => Buffer.from(a)),
-  table: fieldTable,
-};
-
-interface SpecMethod {
-  name: string;
-  id: number;
-  receivedBy: string[];
-  fields: { name: string; type: string; reserved?: boolean }[];
-}
-const methods: { full: string; id: number; serverReceives: boolean; arb: fc.Arbitrary<Method> }[] =
-  spec.classes.flatMap((c: { name: string; id: number; methods: SpecMethod[] }) =>
-    c.methods.map((m) => {
-      const fields = Object.fromEntries(
-        m.fields.filter((f) => !f.reserved).map((f) => [camel(f.name), byType[f.type]!]),
-      );
-      const full = `${c.name}.${m.name}`;
-      return {
-        full,
-        id: (c.id << 16) | m.id,
-        serverReceives: m.receivedBy.includes("server"),
-        arb: fc.record(fields).map((args) => ({ name: full, ...args }) as unknown as Method),
-      };
-    }),
-  );
+const methods = METHOD_ARBITRARIES;
 
 test("every method of the spec round-trips through a method frame", () => {
   for (const m of methods) {

@@ -89,11 +89,13 @@ export function get(ch: Channel, m: M<"basic.get">): void {
 
 /**
  * basic.recover: every unacknowledged delivery goes back to its queue, marked
- * redelivered. RabbitMQ implements only requeue=true, and so do we.
+ * redelivered. RabbitMQ implements only requeue=true, and so do we. Deliveries
+ * already settled in the open transaction stay with it (commit settles them,
+ * rollback makes them outstanding again), as in RabbitMQ.
  */
 export function recover(ch: Channel, m: M<"basic.recover"> | M<"basic.recover-async">): void {
   if (!m.requeue) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "requeue=false");
-  const deliveries = [...ch.unacked.values()];
+  const deliveries = [...ch.unacked.values()].filter((d) => !ch.txPendingTags.has(d.tag));
   const now = ch.now;
   for (const d of deliveries) {
     ch.forget(d);

@@ -39,6 +39,8 @@ export interface CampaignOptions {
   readonly maxFindings?: number;
   readonly progress?: (done: number, result: CampaignResult) => void;
   readonly progressEvery?: number;
+  /** Called with each finding as it is found (to save it before the campaign ends). */
+  readonly onFinding?: (finding: Finding) => void;
 }
 
 const GENERATED_BATCH = 500;
@@ -99,8 +101,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const verdict = await target.run(input, rng);
     outcomes[verdict.outcome] = (outcomes[verdict.outcome] ?? 0) + 1;
     for (const code of verdict.channelCloses) channelCloses[code] = (channelCloses[code] ?? 0) + 1;
-    if (verdict.violations.length > 0 && findings.length < (options.maxFindings ?? 50))
-      findings.push({ index: i, source, violations: verdict.violations, input });
+    if (verdict.violations.length > 0 && findings.length < (options.maxFindings ?? 50)) {
+      const finding = { index: i, source, violations: verdict.violations, input };
+      findings.push(finding);
+      options.onFinding?.(finding);
+    }
     if (options.progress && (i + 1) % (options.progressEvery ?? 10_000) === 0)
       options.progress(i + 1, result(i + 1));
   }

@@ -41,19 +41,17 @@ const result = await runCampaign({
   seed,
   corpus,
   progressEvery: 50_000,
+  onFinding: (f) => {
+    mkdirSync(values.findings, { recursive: true });
+    const path = join(values.findings, `finding-${f.index}.amqp`);
+    writeFileSync(path, f.input);
+    console.error(`input ${f.index} (${f.source}) -> ${path}\n  ${f.violations.join("\n  ")}`);
+  },
   progress: (done, r) =>
     console.log(
       `${done} inputs, ${Math.round((done * 1000) / r.elapsedMs)}/s, ${r.findings.length} findings`,
     ),
 });
-if (result.findings.length) {
-  mkdirSync(values.findings, { recursive: true });
-  for (const f of result.findings) {
-    const path = join(values.findings, `finding-${f.index}.amqp`);
-    writeFileSync(path, f.input);
-    console.error(`input ${f.index} (${f.source}) -> ${path}\n  ${f.violations.join("\n  ")}`);
-  }
-}
 console.log(
   JSON.stringify(
     {

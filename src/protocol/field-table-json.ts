@@ -9,9 +9,8 @@ import type { FieldTable, FieldValue } from "./field-table.js";
 export type TaggedJson = [string, unknown];
 
 export function toTaggedJson(table: FieldTable): Record<string, TaggedJson> {
-  const out: Record<string, TaggedJson> = {};
-  for (const [k, v] of table) out[k] = valueToTagged(v);
-  return out;
+  // fromEntries makes own properties, so a key such as "__proto__" stays a plain key.
+  return Object.fromEntries([...table].map(([k, v]) => [k, valueToTagged(v)]));
 }
 
 function valueToTagged(v: FieldValue): TaggedJson {
@@ -68,9 +67,7 @@ function taggedToValue([type, value]: TaggedJson): FieldValue {
 
 /** RabbitMQ definitions JSON: plain values. */
 export function toPlainJson(table: FieldTable): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of table) out[k] = valueToPlain(v);
-  return out;
+  return Object.fromEntries([...table].map(([k, v]) => [k, valueToPlain(v)]));
 }
 
 function valueToPlain(v: FieldValue): unknown {

@@ -28,14 +28,14 @@ const ROUTERS: Record<string, (args: FieldTable) => ExchangeRouter> = {
 export const DELAYED_TYPE = "x-delayed-message";
 
 export function isKnownExchangeType(type: string): boolean {
-  return type in ROUTERS || type === DELAYED_TYPE;
+  return Object.hasOwn(ROUTERS, type) || type === DELAYED_TYPE;
 }
 
 /** The routing type of an x-delayed-message exchange (its x-delayed-type argument), if valid. */
 export function delayedRoutingType(args: FieldTable): string | undefined {
   const v = args.get("x-delayed-type");
   const type = v?.type === "S" ? v.value.toString() : undefined;
-  return type !== undefined && type in ROUTERS ? type : undefined;
+  return type !== undefined && Object.hasOwn(ROUTERS, type) ? type : undefined;
 }
 
 /** An exchange: its definition, its outgoing bindings, and its type's routing table. */
@@ -61,7 +61,7 @@ export class Exchange implements Destination {
   ) {
     const type =
       definition.type === DELAYED_TYPE ? delayedRoutingType(definition.arguments) : definition.type;
-    const make = type === undefined ? undefined : ROUTERS[type];
+    const make = type !== undefined && Object.hasOwn(ROUTERS, type) ? ROUTERS[type] : undefined;
     if (!make) throw new Error(`unknown exchange type ${definition.type}`);
     this.router = make(definition.arguments);
     this.delayed = definition.type === DELAYED_TYPE ? new DelayedMessages() : undefined;

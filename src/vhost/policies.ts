@@ -94,7 +94,7 @@ export function validatePolicy(kind: PolicyKind, p: Policy): string[] {
   if (!Number.isInteger(p.priority)) problems.push("priority must be an integer");
   if (Object.keys(p.definition).length === 0) problems.push("the definition is empty");
   for (const [key, value] of Object.entries(p.definition)) {
-    const check = POLICY_KEYS[key];
+    const check = Object.hasOwn(POLICY_KEYS, key) ? POLICY_KEYS[key] : undefined;
     if (!check) problems.push(`'${key}' is not a recognised policy key`);
     else if (kind === "operator_policy" && !OPERATOR_KEYS.has(key)) {
       problems.push(

@@ -43,6 +43,8 @@ const X_ARGS = [
   "x-delayed-type",
   "x-match",
   "x-cancel-on-ha-failover",
+  "__proto__",
+  "constructor",
 ];
 const smallValue = fc.oneof(
   fieldValue,
@@ -85,6 +87,7 @@ const EXCHANGE_TYPES = [
   "headers",
   "x-consistent-hash",
   "x-delayed-message",
+  "toString",
 ];
 
 const serverMethod: fc.Arbitrary<Method> = fc

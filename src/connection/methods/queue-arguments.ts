@@ -76,7 +76,8 @@ export function validateQueueArguments(def: QueueDefinition): void {
         `invalid arg '${key}' for queue '${def.name}' in vhost '${def.vhost}' of queue type rabbit_classic_queue`,
       );
     }
-    const problem = CHECKS[key]?.(value);
+    // Own keys only: a client's "constructor" or "__proto__" is an unknown argument.
+    const problem = Object.hasOwn(CHECKS, key) ? CHECKS[key]!(value) : undefined;
     if (problem) throw invalid(def, key, problem);
   }
   for (const key of ["x-dead-letter-exchange", "x-dead-letter-routing-key"]) {

@@ -126,7 +126,8 @@ async function getMessages(ctx: NodeContext, req: ApiRequest): Promise<HttpRespo
   const q = pathQueue(ctx, req);
   const body = jsonBody(req);
   const count = intField(body, "count", 1);
-  const mode = ACK_MODES[stringField(body, "ackmode", "ack_requeue_true")];
+  const ackmode = stringField(body, "ackmode", "ack_requeue_true");
+  const mode = Object.hasOwn(ACK_MODES, ackmode) ? ACK_MODES[ackmode] : undefined;
   if (!mode) throw badRequest(`unknown ackmode ${JSON.stringify(body.ackmode)}`);
   const encoding = stringField(body, "encoding", "auto");
   if (encoding !== "auto" && encoding !== "base64")

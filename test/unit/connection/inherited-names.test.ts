@@ -88,7 +88,7 @@ test("field tables with such keys keep them as plain keys in definitions and API
   const table = new Map(NAMES.map((n) => [n, { type: "I" as const, value: 7 }]));
   const plain = JSON.parse(JSON.stringify(toPlainJson(table)));
   assert.deepEqual(Object.keys(plain).sort(), [...NAMES].sort());
-  assert.equal(plain.__proto__, 7);
+  assert.equal(Object.getOwnPropertyDescriptor(plain, "__proto__")?.value, 7);
   const tagged = JSON.parse(JSON.stringify(toTaggedJson(table)));
   assert.deepEqual(Object.keys(tagged).sort(), [...NAMES].sort());
 });

@@ -61,6 +61,7 @@ export class Channel implements ConsumerSink {
   /** Set by the first shutdown: the channel no longer counts against its user's limit. */
   private released = false;
   private backlog: Command[] = [];
+  private heldCancels: string[] | undefined;
 
   constructor(
     readonly conn: AmqpConnection,
@@ -242,9 +243,29 @@ export class Channel implements ConsumerSink {
 
   cancelledByQueue(consumer: Consumer): void {
     this.consumers.delete(consumer.tag);
+    if (this.heldCancels) this.heldCancels.push(consumer.tag);
+    else this.sendCancel(consumer.tag);
+  }
+
+  /**
+   * While this channel deletes a queue, the cancels of its own consumers on it wait for
+   * queue.delete-ok: RabbitMQ sends the reply first, and clients waiting for the reply
+   * (py-amqp, under oslo.messaging) fail on a cancel that comes before it.
+   */
+  holdCancels(): void {
+    this.heldCancels = [];
+  }
+
+  releaseCancels(): void {
+    const tags = this.heldCancels ?? [];
+    this.heldCancels = undefined;
+    for (const tag of tags) this.sendCancel(tag);
+  }
+
+  private sendCancel(tag: string): void {
     // RabbitMQ's consumer_cancel_notify: tell clients that understand basic.cancel from the server.
     if (this.state === "open" && this.conn.client.capabilities.has("consumer_cancel_notify")) {
-      this.send({ name: "basic.cancel", consumerTag: consumer.tag, noWait: true });
+      this.send({ name: "basic.cancel", consumerTag: tag, noWait: true });
     }
   }
 

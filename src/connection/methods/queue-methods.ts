@@ -140,10 +140,17 @@ export function queueDelete(ch: Channel, m: M<"queue.delete">): void | Promise<v
   let count = 0;
   if (queue) {
     vhost.assertNotLocked(queue, ch.conn);
-    count = vhost.deleteQueue(queue, m.ifUnused, m.ifEmpty);
+    ch.holdCancels();
+    try {
+      count = vhost.deleteQueue(queue, m.ifUnused, m.ifEmpty);
+    } catch (e) {
+      ch.releaseCancels();
+      throw e;
+    }
   }
   // Deleting a queue that does not exist succeeds (RabbitMQ 3.x and later).
   return ch.afterDefinitionsSaved(() => {
     if (!m.noWait) ch.send({ name: "queue.delete-ok", messageCount: count });
+    ch.releaseCancels();
   });
 }

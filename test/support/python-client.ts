@@ -2,7 +2,10 @@ import { join } from "node:path";
 import { REPO_ROOT } from "./broker-process.js";
 import { runProgram } from "./run-program.js";
 
-/** Debian's interpreter, which has python3-pika, python3-kombu and python3-amqp. */
+/**
+ * Debian's interpreter, which has python3-pika, python3-kombu, python3-amqp and
+ * python3-oslo.messaging.
+ */
 export const PYTHON = "/usr/bin/python3";
 
 /**

@@ -229,6 +229,11 @@ export class MessageQueue {
     return consumer;
   }
 
+  /** A queue.declare of it, passive or not, renews its x-expires lease (RabbitMQ). */
+  declared(nowMs: number): void {
+    this.lastUsedMs = nowMs;
+  }
+
   removeConsumer(consumer: Consumer, nowMs: number): void {
     const at = this.consumers.indexOf(consumer);
     if (at < 0) return;

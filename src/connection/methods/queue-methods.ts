@@ -83,6 +83,7 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
     queue = vhost.declareQueue(definition, ch.conn, ch.now);
     if (!existing) ch.conn.broker.counters.queuesDeclared++;
   }
+  queue.declared(ch.now);
   ch.lastQueueName = queue.name;
   const declared = queue;
   return ch.afterDefinitionsSaved(() => {

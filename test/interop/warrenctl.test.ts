@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -400,6 +401,35 @@ describe("warrenctl", { skip }, () => {
     assert.match(r.stderr, /unable to perform an operation on node/);
     const ping = await warrenctl("http://127.0.0.1:1", ["ping"]);
     assert.equal(ping.exitCode, 69);
+    for (const check of ["check_running", "check_local_alarms", "check_port_connectivity"]) {
+      const r = await warrenctl("http://127.0.0.1:1", [check]);
+      assert.equal(r.exitCode, 69, `${check}: ${r.stderr}`);
+      assert.match(r.stderr, /unable to perform an operation on node/, check);
+    }
+  });
+
+  test("check_port_connectivity fails (69) naming the ports it cannot reach, as behind a firewall", async () => {
+    // The management API is reached through 127.0.0.2, where nothing else listens: the
+    // node answers, but its AMQP and metrics ports cannot be opened from that address.
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(node.mgmtPort, "127.0.0.1");
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.2", resolve));
+    try {
+      const port = (proxy.address() as net.AddressInfo).port;
+      const r = await warrenctlInProcess(`http://127.0.0.2:${port}`, ["check_port_connectivity"]);
+      assert.equal(r.exitCode, 69, r.stdout);
+      const failed = /Error: connection to ports ([\d, ]+) on node warren@/.exec(r.stderr);
+      assert.ok(failed, r.stderr);
+      const ports = failed[1]!.split(", ").map(Number);
+      assert.ok(ports.includes(node.broker.port), `AMQP port not reported: ${r.stderr}`);
+      assert.ok(ports.includes(node.metricsPort), `metrics port not reported: ${r.stderr}`);
+    } finally {
+      proxy.close();
+    }
   });
 
   test("--username and --password reach the node as another user; wrong ones are refused", async () => {

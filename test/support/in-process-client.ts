@@ -1,12 +1,15 @@
 import { AmqpConnection, type Transport } from "../../src/connection/amqp-connection.js";
+import { silentLog } from "../../src/log.js";
 import { encodeProperties } from "../../src/protocol/content-properties.js";
+import type { FieldTable } from "../../src/protocol/field-table.js";
 import { FrameReader } from "../../src/protocol/frame-reader.js";
 import { FrameWriter } from "../../src/protocol/frame-writer.js";
 import { FrameType, PROTOCOL_HEADER } from "../../src/protocol/generated/constants.js";
 import { decodeMethodArgs, type Method } from "../../src/protocol/generated/methods.js";
 import type { BasicProperties } from "../../src/protocol/generated/properties.js";
 import { Reader } from "../../src/protocol/wire-reader.js";
-import type { Broker } from "../../src/vhost/broker.js";
+import { Broker } from "../../src/vhost/broker.js";
+import { DEFAULT_SETTINGS } from "../../src/vhost/broker-settings.js";
 
 export interface Received {
   readonly channel: number;
@@ -149,6 +152,49 @@ export class InProcessClient {
     this.pump();
   }
 
+  /** queue.declare with RabbitMQ's defaults (not durable, not exclusive) unless told. */
+  declareQueue(
+    channel: number,
+    queue: string,
+    options: {
+      passive?: boolean;
+      durable?: boolean;
+      exclusive?: boolean;
+      arguments?: FieldTable;
+    } = {},
+  ): void {
+    this.method(channel, {
+      name: "queue.declare",
+      queue,
+      passive: options.passive ?? false,
+      durable: options.durable ?? false,
+      exclusive: options.exclusive ?? false,
+      autoDelete: false,
+      noWait: false,
+      arguments: options.arguments ?? new Map(),
+    });
+  }
+
+  /** exchange.declare, not durable, with the given arguments. */
+  declareExchange(
+    channel: number,
+    exchange: string,
+    type: string,
+    args: FieldTable = new Map(),
+  ): void {
+    this.method(channel, {
+      name: "exchange.declare",
+      exchange,
+      type,
+      passive: false,
+      durable: false,
+      autoDelete: false,
+      internal: false,
+      noWait: false,
+      arguments: args,
+    });
+  }
+
   openChannel(channel: number): void {
     this.method(channel, { name: "channel.open" });
     this.pump();
@@ -193,4 +239,19 @@ export class InProcessClient {
       body: Buffer.concat(p.body),
     });
   }
+}
+
+/** A broker with the default vhost and guest user, no storage, silent. */
+export function testBroker(clock?: () => number): Broker {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, clock);
+  broker.bootstrapDefaults();
+  return broker;
+}
+
+/** A client logged in as guest with channel 1 open. */
+export function openClient(broker: Broker): InProcessClient {
+  const client = new InProcessClient(broker);
+  client.handshake();
+  client.openChannel(1);
+  return client;
 }

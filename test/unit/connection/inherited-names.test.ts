@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { silentLog } from "../../../src/log.js";
 import { toPlainJson, toTaggedJson } from "../../../src/protocol/field-table-json.js";
-import { Broker } from "../../../src/vhost/broker.js";
-import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
-import { InProcessClient } from "../../support/in-process-client.js";
+import { openClient, testBroker } from "../../support/in-process-client.js";
 
 // Found by the fuzz test (test/fuzz): names a client chooses were looked up in plain
 // objects, so "__proto__", "constructor" or "toString" found Object.prototype's
@@ -12,28 +9,12 @@ import { InProcessClient } from "../../support/in-process-client.js";
 // exchange of type "hasOwnProperty", and a wrong 406 for an argument named "toString".
 const NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty"];
 
-function client() {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
-  broker.bootstrapDefaults();
-  const c = new InProcessClient(broker);
-  c.handshake();
-  c.openChannel(1);
-  return c;
-}
+const client = () => openClient(testBroker());
 
 test("a queue argument named after an Object.prototype property is an ordinary unknown argument", () => {
   for (const name of NAMES) {
     const c = client();
-    c.method(1, {
-      name: "queue.declare",
-      queue: "q",
-      passive: false,
-      durable: false,
-      exclusive: false,
-      autoDelete: false,
-      noWait: false,
-      arguments: new Map([[name, { type: "I", value: 1 }]]),
-    });
+    c.declareQueue(1, "q", { arguments: new Map([[name, { type: "I", value: 1 }]]) });
     assert.deepEqual(
       c.pump().map((r) => r.method.name),
       ["queue.declare-ok"],
@@ -45,17 +26,7 @@ test("a queue argument named after an Object.prototype property is an ordinary u
 test("an exchange type or x-delayed-type named after an Object.prototype property is refused with 406", () => {
   for (const name of NAMES) {
     const c = client();
-    c.method(1, {
-      name: "exchange.declare",
-      exchange: "x",
-      type: name,
-      passive: false,
-      durable: false,
-      autoDelete: false,
-      internal: false,
-      noWait: false,
-      arguments: new Map(),
-    });
+    c.declareExchange(1, "x", name);
     const close = c.pump().find((r) => r.method.name === "channel.close")?.method as
       | { replyCode: number; replyText: string }
       | undefined;
@@ -65,17 +36,12 @@ test("an exchange type or x-delayed-type named after an Object.prototype propert
     ]);
     c.method(1, { name: "channel.close-ok" });
     c.openChannel(2);
-    c.method(2, {
-      name: "exchange.declare",
-      exchange: "xd",
-      type: "x-delayed-message",
-      passive: false,
-      durable: false,
-      autoDelete: false,
-      internal: false,
-      noWait: false,
-      arguments: new Map([["x-delayed-type", { type: "S", value: Buffer.from(name) }]]),
-    });
+    c.declareExchange(
+      2,
+      "xd",
+      "x-delayed-message",
+      new Map([["x-delayed-type", { type: "S", value: Buffer.from(name) }]]),
+    );
     const delayed = c.pump().find((r) => r.method.name === "channel.close")?.method as
       | { replyCode: number }
       | undefined;

@@ -5,7 +5,7 @@ import { FrameType } from "../../../src/protocol/generated/constants.js";
 import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
-import { InProcessClient } from "../../support/in-process-client.js";
+import { InProcessClient, openClient } from "../../support/in-process-client.js";
 
 function setup() {
   const broker = new Broker(DEFAULT_SETTINGS, silentLog);
@@ -132,19 +132,8 @@ test("a declare-ok held for the definitions save is not sent after connection.cl
   });
   broker.bootstrapDefaults();
   for (const fn of scheduled.splice(0)) fn();
-  const client = new InProcessClient(broker);
-  client.handshake();
-  client.openChannel(1);
-  client.method(1, {
-    name: "queue.declare",
-    queue: "held",
-    passive: false,
-    durable: true,
-    exclusive: false,
-    autoDelete: false,
-    noWait: false,
-    arguments: new Map(),
-  });
+  const client = openClient(broker);
+  client.declareQueue(1, "held", { durable: true });
   client.send(frame(FrameType.Heartbeat, 1, Buffer.alloc(0))); // closes the connection (503)
   for (const fn of scheduled.splice(0)) fn(); // the save completes afterwards
   await new Promise((resolve) => setImmediate(resolve));

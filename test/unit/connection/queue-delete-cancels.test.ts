@@ -1,24 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { silentLog } from "../../../src/log.js";
-import { Broker } from "../../../src/vhost/broker.js";
-import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
-import { InProcessClient } from "../../support/in-process-client.js";
+import type { Broker } from "../../../src/vhost/broker.js";
+import { type InProcessClient, openClient, testBroker } from "../../support/in-process-client.js";
 
 function consumerOn(broker: Broker, queue: string, tag: string): InProcessClient {
-  const c = new InProcessClient(broker);
-  c.handshake();
-  c.openChannel(1);
-  c.method(1, {
-    name: "queue.declare",
-    queue,
-    passive: false,
-    durable: false,
-    exclusive: false,
-    autoDelete: false,
-    noWait: false,
-    arguments: new Map(),
-  });
+  const c = openClient(broker);
+  c.declareQueue(1, queue);
   c.method(1, {
     name: "basic.consume",
     queue,
@@ -37,8 +24,7 @@ function consumerOn(broker: Broker, queue: string, tag: string): InProcessClient
 // channel still consuming from it; py-amqp, waiting for queue.delete-ok, failed on a
 // basic.cancel that came first, and oslo left the connection open.
 test("deleting a queue on the channel that consumes from it sends queue.delete-ok before basic.cancel", () => {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
-  broker.bootstrapDefaults();
+  const broker = testBroker();
   const owner = consumerOn(broker, "fanout-q", "mine");
   const other = consumerOn(broker, "fanout-q", "theirs");
   owner.method(1, {
@@ -63,8 +49,7 @@ test("deleting a queue on the channel that consumes from it sends queue.delete-o
 });
 
 test("a refused queue.delete (if-unused) cancels nothing", () => {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
-  broker.bootstrapDefaults();
+  const broker = testBroker();
   const owner = consumerOn(broker, "busy-q", "mine");
   owner.method(1, {
     name: "queue.delete",

@@ -1,26 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { silentLog } from "../../../src/log.js";
-import { Broker } from "../../../src/vhost/broker.js";
-import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
-import { InProcessClient } from "../../support/in-process-client.js";
+import { openClient, testBroker } from "../../support/in-process-client.js";
 
 function setup() {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
-  broker.bootstrapDefaults();
-  const client = new InProcessClient(broker);
-  client.handshake();
-  client.openChannel(1);
-  client.method(1, {
-    name: "queue.declare",
-    queue: "tx-q",
-    passive: false,
-    durable: false,
-    exclusive: false,
-    autoDelete: false,
-    noWait: false,
-    arguments: new Map(),
-  });
+  const broker = testBroker();
+  const client = openClient(broker);
+  client.declareQueue(1, "tx-q");
   client.publish(1, "", "tx-q", "one");
   client.method(1, { name: "basic.get", queue: "tx-q", noAck: false });
   client.method(1, { name: "tx.select" });

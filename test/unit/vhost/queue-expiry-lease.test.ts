@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { silentLog } from "../../../src/log.js";
-import { Broker } from "../../../src/vhost/broker.js";
-import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
-import { InProcessClient } from "../../support/in-process-client.js";
+import { openClient, testBroker } from "../../support/in-process-client.js";
 
 // RabbitMQ: a queue with x-expires is deleted once unused for that long, and "unused"
 // means no consumers, no basic.get and no declaration: redeclaring renews the lease, and
@@ -12,20 +9,11 @@ import { InProcessClient } from "../../support/in-process-client.js";
 // declares kept it alive.
 function setup() {
   let now = 1_000_000;
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, () => now);
-  broker.bootstrapDefaults();
-  const client = new InProcessClient(broker);
-  client.handshake();
-  client.openChannel(1);
+  const broker = testBroker(() => now);
+  const client = openClient(broker);
   const declare = (passive: boolean) => {
-    client.method(1, {
-      name: "queue.declare",
-      queue: "leased",
+    client.declareQueue(1, "leased", {
       passive,
-      durable: false,
-      exclusive: false,
-      autoDelete: false,
-      noWait: false,
       arguments: passive ? new Map() : new Map([["x-expires", { type: "I", value: 1000 }]]),
     });
     return client.pump().map((r) => r.method.name);

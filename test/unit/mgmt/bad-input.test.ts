@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { HttpError, HttpResponse } from "../../../src/mgmt/http/http-types.js";
+import { InProcessClient } from "../../support/in-process-client.js";
+import { memoryBroker, requester, testContext } from "../../support/mgmt-context.js";
+
+// Bad input to the management API, in process: what the fixes found by
+// test/interop/mgmt-api-bad-input.test.ts guarantee, one rule per test.
+
+function setup() {
+  const broker = memoryBroker();
+  const call = requester(testContext(broker));
+  /** The answer, whether the handler returned it or threw it. */
+  const answer = (method: string, path: string, body?: unknown): Promise<HttpResponse> =>
+    call(method, path, body).catch((e: HttpError) => e.toResponse());
+  return { broker, answer };
+}
+
+describe("management API: values an AMQP frame cannot carry", () => {
+  test("a routing key over 255 bytes is refused before routing; the fanout's consumer keeps its connection", async () => {
+    const { broker, answer } = setup();
+    const consumer = new InProcessClient(broker);
+    consumer.handshake();
+    consumer.openChannel(1);
+    consumer.declareQueue(1, "watcher");
+    consumer.method(1, {
+      name: "queue.bind",
+      queue: "watcher",
+      exchange: "amq.fanout",
+      routingKey: "",
+      noWait: false,
+      arguments: new Map(),
+    });
+    consumer.method(1, {
+      name: "basic.consume",
+      queue: "watcher",
+      consumerTag: "c",
+      noLocal: false,
+      noAck: true,
+      exclusive: false,
+      noWait: false,
+      arguments: new Map(),
+    });
+    consumer.pump();
+    const channelsBefore = broker.counters.channelsOpened - broker.counters.channelsClosed;
+
+    const r = await answer("POST", "/api/exchanges/%2F/amq.fanout/publish", {
+      routing_key: "k".repeat(256),
+      payload: "p",
+      properties: {},
+    });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body, {
+      error: "bad_request",
+      reason: "502 SYNTAX_ERROR - routing key is longer than 255 bytes",
+    });
+    // Multi-byte characters count as bytes: 128 "é" are 256 bytes.
+    const declare = await answer("PUT", `/api/queues/%2F/${"é".repeat(128)}`, {});
+    assert.deepEqual(declare.body, {
+      error: "bad_request",
+      reason: "queue name is longer than 255 bytes",
+    });
+    assert.equal(broker.vhosts.get("/")!.queues.has("é".repeat(128)), false);
+    // 255 bytes still go through.
+    const ok = await answer("POST", "/api/exchanges/%2F/amq.fanout/publish", {
+      routing_key: "k".repeat(255),
+      payload: "p",
+      properties: {},
+    });
+    assert.deepEqual(ok.body, { routed: true });
+
+    const got = consumer.pump();
+    assert.deepEqual(
+      got.map((m) => m.method.name),
+      ["basic.deliver"],
+    );
+    assert.equal(consumer.conn.state, "open");
+    // The refused requests' channels were closed as usual, not left open.
+    assert.equal(broker.counters.channelsOpened - broker.counters.channelsClosed, channelsBefore);
+  });
+});

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { HttpError, HttpResponse } from "../../../src/mgmt/http/http-types.js";
+import { encodeFieldTable } from "../../../src/protocol/field-table.js";
+import { fromPlainJson } from "../../../src/protocol/field-table-json.js";
+import { Writer } from "../../../src/protocol/wire-writer.js";
 import { InProcessClient } from "../../support/in-process-client.js";
 import { memoryBroker, requester, testContext } from "../../support/mgmt-context.js";
 
@@ -77,5 +80,35 @@ describe("management API: values an AMQP frame cannot carry", () => {
     assert.equal(consumer.conn.state, "open");
     // The refused requests' channels were closed as usual, not left open.
     assert.equal(broker.counters.channelsOpened - broker.counters.channelsClosed, channelsBefore);
+  });
+});
+
+describe("management API: JSON numbers in arguments and headers", () => {
+  test("integers that fit 64 bits are longs; larger ones are doubles, so every table can be encoded", () => {
+    const table = fromPlainJson({
+      small: 5,
+      top: 2 ** 53,
+      over: 2 ** 63,
+      huge: 1e300,
+      low: -1e300,
+    });
+    assert.deepEqual(
+      [...table].map(([k, v]) => [k, v.type]),
+      [
+        ["small", "l"],
+        ["top", "l"],
+        ["over", "d"],
+        ["huge", "d"],
+        ["low", "d"],
+      ],
+    );
+    assert.doesNotThrow(() => encodeFieldTable(new Writer(64), table));
+  });
+
+  test("a queue argument of 1e300 is a double, refused where an integer is required", async () => {
+    const { answer } = setup();
+    const r = await answer("PUT", "/api/queues/%2F/q", { arguments: { "x-max-length": 1e300 } });
+    assert.equal(r.status, 400);
+    assert.match((r.body as { reason: string }).reason, /invalid arg 'x-max-length'/);
   });
 });

@@ -112,3 +112,34 @@ describe("management API: JSON numbers in arguments and headers", () => {
     assert.match((r.body as { reason: string }).reason, /invalid arg 'x-max-length'/);
   });
 });
+
+describe("management API: message properties from JSON", () => {
+  const publish = (properties: Record<string, unknown>) =>
+    setup().answer("POST", "/api/exchanges/%2F/amq.default/publish", {
+      routing_key: "nowhere",
+      payload: "p",
+      properties,
+    });
+
+  test("a property, header key or timestamp no content header can carry is a 400 naming it", async () => {
+    const long = "x".repeat(256);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ message_id: long }, "message_id is longer than 255 bytes"],
+      [{ reply_to: "é".repeat(128) }, "reply_to is longer than 255 bytes"],
+      [{ timestamp: 1e300 }, "timestamp must be seconds since 1970"],
+      [
+        { headers: { nested: { [long]: 1 } } },
+        "headers cannot be sent in an AMQP frame: short string longer than 255 bytes (256)",
+      ],
+    ];
+    for (const [properties, reason] of cases) {
+      const r = await publish(properties);
+      assert.deepEqual(r.body, { error: "bad_request", reason }, JSON.stringify(properties));
+    }
+  });
+
+  test("255 bytes and a 1e300 header are fine", async () => {
+    const r = await publish({ message_id: "x".repeat(255), headers: { n: 1e300 } });
+    assert.deepEqual(r.body, { routed: false });
+  });
+});

@@ -143,3 +143,37 @@ describe("management API: message properties from JSON", () => {
     assert.deepEqual(r.body, { routed: false });
   });
 });
+
+describe("dead-letter routing keys", () => {
+  test("one over 255 bytes is refused as a queue argument, over AMQP and HTTP, and in a policy", async () => {
+    const { broker, answer } = setup();
+    const long = "k".repeat(256);
+    const args = { "x-dead-letter-exchange": "amq.fanout", "x-dead-letter-routing-key": long };
+    const http = await answer("PUT", "/api/queues/%2F/dl", { arguments: args });
+    assert.deepEqual(http.body, {
+      error: "bad_request",
+      reason: `invalid arg 'x-dead-letter-routing-key' for queue 'dl' in vhost '/': "longer than 255 bytes (256)"`,
+    });
+    const policy = await answer("PUT", "/api/policies/%2F/dl", {
+      pattern: ".*",
+      definition: { "dead-letter-exchange": "amq.fanout", "dead-letter-routing-key": long },
+    });
+    assert.deepEqual(policy.body, {
+      error: "bad_request",
+      reason: "Validation failed: dead-letter-routing-key: must be at most 255 bytes",
+    });
+
+    const client = new InProcessClient(broker);
+    client.handshake();
+    client.openChannel(1);
+    client.declareQueue(1, "dl", {
+      arguments: new Map([
+        ["x-dead-letter-exchange", { type: "S", value: Buffer.from("amq.fanout") }],
+        ["x-dead-letter-routing-key", { type: "S", value: Buffer.from(long) }],
+      ]),
+    });
+    const close = client.pump().find((r) => r.method.name === "channel.close");
+    assert.equal(close?.method.name === "channel.close" && close.method.replyCode, 406);
+    assert.equal(client.conn.state, "open");
+  });
+});

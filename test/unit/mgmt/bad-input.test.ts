@@ -177,3 +177,50 @@ describe("dead-letter routing keys", () => {
     assert.equal(client.conn.state, "open");
   });
 });
+
+describe("definitions import of the wrong shape", () => {
+  test("a list item that is not an object is a 400 naming the list, not a TypeError", async () => {
+    const { answer } = setup();
+    for (const key of ["users", "vhosts", "permissions", "parameters", "policies", "queues"]) {
+      const r = await answer("POST", "/api/definitions", { [key]: [null] });
+      assert.deepEqual(r.body, {
+        error: "bad_request",
+        reason: `'${key}' must be a list of objects, got null`,
+      });
+    }
+  });
+
+  test("permissions are checked as PUT /api/permissions checks them: a known user and valid patterns", async () => {
+    const { broker, answer } = setup();
+    const unknown = await answer("POST", "/api/definitions", {
+      permissions: [{ vhost: "/", user: "ghost", configure: ".*", write: ".*", read: ".*" }],
+    });
+    assert.deepEqual(unknown.body, { error: "bad_request", reason: "user_not_found: 'ghost'" });
+    const invalid = await answer("POST", "/api/definitions", {
+      permissions: [{ vhost: "/", user: "guest", configure: "(", write: ".*", read: ".*" }],
+    });
+    assert.equal(invalid.status, 400);
+    assert.deepEqual(broker.users.permission("/", "guest"), {
+      configure: ".*",
+      write: ".*",
+      read: ".*",
+    });
+  });
+
+  test("arguments, booleans and tags of the wrong type are refused, not coerced", async () => {
+    const { broker, answer } = setup();
+    for (const [defs, reason] of [
+      [{ queues: [{ name: "q", arguments: "abc" }] }, "arguments must be an object"],
+      [{ queues: [{ name: "q", durable: "yes" }] }, 'durable must be a boolean, got "yes"'],
+      [
+        { users: [{ name: "u", password_hash: "", tags: { a: 1 } }] },
+        'tags must be a string or a list of strings, got {"a":1}',
+      ],
+    ] as const) {
+      const r = await answer("POST", "/api/definitions", defs);
+      assert.deepEqual(r.body, { error: "bad_request", reason });
+    }
+    assert.equal(broker.vhosts.get("/")!.queues.has("q"), false);
+    assert.equal(broker.users.users.has("u"), false);
+  });
+});

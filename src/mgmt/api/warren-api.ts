@@ -48,7 +48,10 @@ export function warrenRoutes(router: Router, ctx: NodeContext, checks: () => Che
     return json(report);
   });
   router.get("/api/warren/connection-events", "monitoring", (req) => {
-    const since = Number(req.query.get("since_ms") ?? ctx.broker.clock() - DOCTOR_WINDOW_MS);
+    const param = req.query.get("since_ms");
+    const since = param === null ? ctx.broker.clock() - DOCTOR_WINDOW_MS : Number(param);
+    if (param?.trim() === "" || !Number.isFinite(since))
+      throw badRequest("since_ms must be a time in milliseconds since 1970");
     return json(ctx.history.connectionEventsSince(since));
   });
   router.put("/api/warren/vm-memory-high-watermark", "administrator", (req) => {

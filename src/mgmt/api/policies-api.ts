@@ -130,7 +130,7 @@ export function policyPort(ctx: NodeContext): PolicyPort {
     exportAll: (vhost) => ctx.broker.policies.list("policy", vhost).map(policyJson),
     importer: (policies, intoVhost) => {
       for (const p of policies) {
-        const vhost = intoVhost ?? String(p.vhost ?? "/");
+        const vhost = intoVhost ?? stringField(p, "vhost", "/");
         setPolicy(
           ctx,
           "policy",

@@ -38,8 +38,9 @@ export function propertiesFromJson(json: Record<string, unknown>): Buffer {
   if (json.delivery_mode !== undefined) p.deliveryMode = octet("delivery_mode", json.delivery_mode);
   if (json.priority !== undefined) p.priority = octet("priority", json.priority);
   if (json.timestamp !== undefined) {
-    const t = Number(json.timestamp);
-    if (!Number.isSafeInteger(t) || t < 0) throw badRequest("timestamp must be seconds since 1970");
+    const t = typeof json.timestamp === "string" ? Number(json.timestamp) : json.timestamp;
+    if (typeof t !== "number" || !Number.isSafeInteger(t) || t < 0)
+      throw badRequest("timestamp must be seconds since 1970");
     p.timestamp = BigInt(t);
   }
   if (json.headers !== undefined && json.headers !== null) {
@@ -93,5 +94,6 @@ export function decodePayload(payload: unknown, encoding: unknown): Buffer {
   if (typeof payload !== "string") throw badRequest("payload_not_string");
   if (encoding === undefined || encoding === "string") return Buffer.from(payload, "utf8");
   if (encoding === "base64") return Buffer.from(payload, "base64");
-  throw badRequest(`unsupported_encoding ${String(encoding)}`);
+  // JSON.stringify: String() of {"toString": 1} throws.
+  throw badRequest(`unsupported_encoding ${JSON.stringify(encoding)}`);
 }

@@ -37,11 +37,14 @@ export function selectColumns(item: Item, columns: readonly string[]): Item {
   return out;
 }
 
+/** An object as JSON: String() of one with its own "toString" key (user arguments) throws. */
+const text = (v: unknown) => (typeof v === "object" ? JSON.stringify(v) : String(v));
+
 function compare(a: unknown, b: unknown): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
   if (a === undefined || a === null) return b === undefined || b === null ? 0 : -1;
   if (b === undefined || b === null) return 1;
-  return String(a).localeCompare(String(b));
+  return text(a).localeCompare(text(b));
 }
 
 /**

@@ -90,7 +90,7 @@ export function permissionView(user: string, vhost: string, p: Permission): Json
  * and rabbitmqctl send "administrator,monitoring"); an empty string means none.
  */
 export function parseTags(tags: unknown): string[] {
-  const list = Array.isArray(tags) ? tags : String(tags ?? "").split(/[,\s]+/);
+  const list = Array.isArray(tags) ? tags : typeof tags === "string" ? tags.split(/[,\s]+/) : [];
   if (
     (tags !== undefined && tags !== null && typeof tags !== "string" && !Array.isArray(tags)) ||
     list.some((t) => typeof t !== "string")

@@ -224,3 +224,48 @@ describe("definitions import of the wrong shape", () => {
     assert.equal(broker.users.users.has("u"), false);
   });
 });
+
+describe("JSON objects with their own toString or valueOf", () => {
+  // JSON.parse makes {"toString": 1} an object whose String() and Number() throw a TypeError.
+  const trap = { toString: 1, valueOf: 1 };
+
+  test("are refused with a 400 wherever a string or number was expected", async () => {
+    const { answer } = setup();
+    const cases: [string, string, unknown, RegExp][] = [
+      [
+        "POST",
+        "/api/exchanges/%2F/amq.default/publish",
+        { routing_key: "q", payload: "p", payload_encoding: trap },
+        /^unsupported_encoding \{"toString":1,"valueOf":1\}$/,
+      ],
+      [
+        "POST",
+        "/api/exchanges/%2F/amq.default/publish",
+        { routing_key: "q", payload: "p", properties: { timestamp: trap } },
+        /^timestamp must be/,
+      ],
+      ["PUT", "/api/users/u", { password: "pw", tags: trap }, /^tags must be/],
+      [
+        "POST",
+        "/api/definitions",
+        { policies: [{ name: "p", vhost: trap, pattern: ".*", definition: { expires: 1 } }] },
+        /^vhost must be a string/,
+      ],
+    ];
+    for (const [method, path, body, reason] of cases) {
+      const r = await answer(method, path, body);
+      assert.equal(r.status, 400, `${path} ${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+      assert.match((r.body as { reason: string }).reason, reason);
+    }
+  });
+
+  test("are sorted by as JSON when they come back in a list", async () => {
+    const { answer } = setup();
+    for (const name of ["a", "b"]) {
+      const r = await answer("PUT", `/api/queues/%2F/${name}`, { arguments: { toString: name } });
+      assert.equal(r.status, 201);
+    }
+    const r = await answer("GET", "/api/queues?sort=arguments&columns=name");
+    assert.deepEqual(r.body, [{ name: "a" }, { name: "b" }]);
+  });
+});

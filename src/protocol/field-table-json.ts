@@ -96,11 +96,16 @@ export function fromPlainJson(json: Record<string, unknown>): FieldTable {
   return table;
 }
 
+/** JSON integers that fit a signed 64-bit long; larger ones (1e300) are doubles, as in RabbitMQ. */
+function isLong(v: number): boolean {
+  return Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63;
+}
+
 export function plainToValue(v: unknown): FieldValue {
   if (v === null || v === undefined) return { type: "V", value: null };
   if (typeof v === "boolean") return { type: "t", value: v };
   if (typeof v === "number")
-    return Number.isInteger(v) ? { type: "l", value: BigInt(v) } : { type: "d", value: v };
+    return isLong(v) ? { type: "l", value: BigInt(v) } : { type: "d", value: v };
   if (typeof v === "string") return { type: "S", value: Buffer.from(v) };
   if (Array.isArray(v)) return { type: "A", value: v.map(plainToValue) };
   return { type: "F", value: fromPlainJson(v as Record<string, unknown>) };

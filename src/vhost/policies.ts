@@ -26,6 +26,13 @@ const nonNegInt: KeyCheck = (v) =>
 const posInt: KeyCheck = (v) =>
   Number.isInteger(v) && (v as number) >= 1 ? undefined : "must be a positive integer";
 const str: KeyCheck = (v) => (typeof v === "string" ? undefined : "must be a string");
+/** An exchange name or routing key, which basic.deliver carries as a short string. */
+const shortStr: KeyCheck = (v) =>
+  typeof v !== "string"
+    ? "must be a string"
+    : Buffer.byteLength(v) > 255
+      ? "must be at most 255 bytes"
+      : undefined;
 const any: KeyCheck = () => undefined;
 const oneOf =
   (...values: string[]): KeyCheck =>
@@ -39,8 +46,8 @@ const POLICY_KEYS: Record<string, KeyCheck> = {
   "max-length": nonNegInt,
   "max-length-bytes": nonNegInt,
   overflow: oneOf("drop-head", "reject-publish", "reject-publish-dlx"),
-  "dead-letter-exchange": str,
-  "dead-letter-routing-key": str,
+  "dead-letter-exchange": shortStr,
+  "dead-letter-routing-key": shortStr,
   "delivery-limit": nonNegInt,
   "alternate-exchange": str,
   "queue-mode": oneOf("default", "lazy"),

@@ -88,6 +88,10 @@ export function validateQueueArguments(def: QueueDefinition): void {
         `invalid type '${TYPE_NAMES[v.type]}' for arg '${key}' in queue '${def.name}' in vhost '${def.vhost}'`,
       );
     }
+    // A dead-lettered message's exchange and routing key go out in basic.deliver as
+    // short strings: a longer one would fail the delivery to the consumer.
+    const bytes = v ? Buffer.byteLength(text(v)!) : 0;
+    if (bytes > 255) throw invalid(def, key, `"longer than 255 bytes (${bytes})"`);
   }
   if (args.has("x-dead-letter-routing-key") && !args.has("x-dead-letter-exchange")) {
     throw invalid(def, "x-dead-letter-routing-key", "routing_key_but_no_dlx_defined");

@@ -90,8 +90,9 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
   });
   router.post("/api/users/bulk-delete", "administrator", (req) => {
     const users = jsonBody(req).users;
-    if (!Array.isArray(users)) throw badRequest("users must be a list of names");
-    for (const u of users) deleteUser(ctx, String(u), req.user!.name);
+    if (!Array.isArray(users) || users.some((u) => typeof u !== "string"))
+      throw badRequest("users must be a list of names");
+    for (const u of users) deleteUser(ctx, u, req.user!.name);
     return NO_CONTENT;
   });
   router.get("/api/users/:user", "administrator", (req) => {
@@ -103,6 +104,9 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
     const body = jsonBody(req);
     const tags = parseTags(body.tags);
     const existing = b.users.users.get(req.params.user!);
+    for (const key of ["password", "password_hash"]) {
+      if (body[key] !== undefined && body[key] !== null) stringField(body, key);
+    }
     let secret: Parameters<typeof putUser>[2];
     if (typeof body.password === "string") secret = { password: body.password };
     else if (typeof body.password_hash === "string")

@@ -1,4 +1,4 @@
-import { type ApiRequest, type HttpResponse, json } from "../http/http-types.js";
+import { type ApiRequest, badRequest, type HttpResponse, json } from "../http/http-types.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
 import { pathVhost, withDirectChannel } from "./api-helpers.js";
@@ -40,6 +40,8 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
     alarms("There are alarms in effect on the node"),
   );
   router.get("/api/health/checks/port-listener/:port", "management", (req) => {
+    // RabbitMQ's binary_to_integer: digits with an optional sign, nothing else.
+    if (!/^[+-]?\d+$/.test(req.params.port!)) throw badRequest("Invalid port");
     const port = Number(req.params.port);
     const ports = [...new Set(ctx.listeners().map((l) => l.port))].sort((a, b) => a - b);
     if (ports.includes(port)) return json({ status: "ok", port });
@@ -63,7 +65,13 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
   ]) {
     router.get(`/api/health/checks/${path}`, "management", () => OK);
   }
-  router.get("/api/health/checks/certificate-expiration/:within/:unit", "management", () => OK);
+  // The expiry is checked as RabbitMQ checks it; the certificates themselves are not.
+  router.get("/api/health/checks/certificate-expiration/:within/:unit", "management", (req) => {
+    if (!/^[+-]?\d+$/.test(req.params.within!)) throw badRequest("Invalid expiration value.");
+    if (!["days", "weeks", "months", "years"].includes(req.params.unit!.toLowerCase()))
+      throw badRequest("Time unit not recognised. Supported units: days, weeks, months, years.");
+    return OK;
+  });
   router.get("/api/health/checks/ready-to-serve-clients", "management", () =>
     ctx.listeners().some((l) => l.protocol === "amqp")
       ? OK

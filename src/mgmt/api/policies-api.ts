@@ -34,13 +34,16 @@ export function policyFromJson(vhost: string, name: string, body: Record<string,
   if (definition === null || typeof definition !== "object" || Array.isArray(definition)) {
     throw badRequest("definition must be an object");
   }
-  const priority = Number(body.priority ?? 0);
-  if (!Number.isInteger(priority)) throw badRequest("priority must be an integer");
+  // A number, or a string of one (rabbitmqadmin); not [1], true or "".
+  const raw = body.priority ?? 0;
+  const priority = typeof raw === "number" || typeof raw === "string" ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(priority) || (typeof raw === "string" && raw.trim() === ""))
+    throw badRequest("priority must be an integer");
   return {
     vhost,
     name,
     pattern: stringField(body, "pattern"),
-    applyTo: (body["apply-to"] ?? "all") as ApplyTo,
+    applyTo: stringField(body, "apply-to", "all") as ApplyTo,
     priority,
     definition: definition as Record<string, unknown>,
   };
@@ -127,7 +130,7 @@ export function policyPort(ctx: NodeContext): PolicyPort {
     exportAll: (vhost) => ctx.broker.policies.list("policy", vhost).map(policyJson),
     importer: (policies, intoVhost) => {
       for (const p of policies) {
-        const vhost = intoVhost ?? String(p.vhost ?? "/");
+        const vhost = intoVhost ?? stringField(p, "vhost", "/");
         setPolicy(
           ctx,
           "policy",

@@ -48,7 +48,10 @@ export function warrenRoutes(router: Router, ctx: NodeContext, checks: () => Che
     return json(report);
   });
   router.get("/api/warren/connection-events", "monitoring", (req) => {
-    const since = Number(req.query.get("since_ms") ?? ctx.broker.clock() - DOCTOR_WINDOW_MS);
+    const param = req.query.get("since_ms");
+    const since = param === null ? ctx.broker.clock() - DOCTOR_WINDOW_MS : Number(param);
+    if (param?.trim() === "" || !Number.isFinite(since))
+      throw badRequest("since_ms must be a time in milliseconds since 1970");
     return json(ctx.history.connectionEventsSince(since));
   });
   router.put("/api/warren/vm-memory-high-watermark", "administrator", (req) => {
@@ -100,19 +103,29 @@ function thresholds(ctx: NodeContext, resources: ResourceControl) {
 
 function size(value: unknown): number {
   try {
-    const bytes = typeof value === "number" ? value : parseBytes(String(value));
+    const bytes =
+      typeof value === "number" ? value : typeof value === "string" ? parseBytes(value) : 0;
     if (Number.isInteger(bytes) && bytes > 0) return bytes;
   } catch {
     // fall through
   }
-  throw badRequest(`'${value}' is not a size (examples: 1073741824, 1GB, 512MiB)`);
+  throw badRequest(`${JSON.stringify(value)} is not a size (examples: 1073741824, 1GB, 512MiB)`);
+}
+
+/** A number sent as a number or a string; NaN for anything else (Number({}) may throw). */
+function numberOrString(v: unknown): number {
+  return typeof v === "number"
+    ? v
+    : typeof v === "string" && v.trim() !== ""
+      ? Number(v)
+      : Number.NaN;
 }
 
 /** {"relative": 0.4} (a fraction of RAM, as set_vm_memory_high_watermark 0.4) or {"absolute": "2GB"}. */
 function watermarkFromBody(req: ApiRequest): MemoryWatermark {
   const body = jsonBody(req);
   if ("absolute" in body) return { absolute: size(body.absolute) };
-  const relative = Number(body.relative);
+  const relative = numberOrString(body.relative);
   if (!("relative" in body) || !Number.isFinite(relative) || relative < 0 || relative > 1) {
     throw badRequest("The threshold should be a fraction between 0.0 and 1.0");
   }
@@ -123,7 +136,7 @@ function watermarkFromBody(req: ApiRequest): MemoryWatermark {
 function diskFreeLimitFromBody(req: ApiRequest): number {
   const body = jsonBody(req);
   if ("mem_relative" in body) {
-    const fraction = Number(body.mem_relative);
+    const fraction = numberOrString(body.mem_relative);
     if (!Number.isFinite(fraction) || fraction <= 0)
       throw badRequest("mem_relative must be a positive number");
     return Math.floor(totalmem() * fraction);

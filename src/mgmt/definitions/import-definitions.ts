@@ -3,9 +3,9 @@ import { AmqpError } from "../../protocol/amqp-error.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
 import { USER_LIMIT_NAMES, VHOST_LIMIT_NAMES } from "../../vhost/limits.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
-import { addVhost, putUser, setPermission } from "../api/access-actions.js";
+import { addVhost, putUser, setPermission, validPattern } from "../api/access-actions.js";
 import { limitValue, setUserLimit, setVhostLimit } from "../api/limits-api.js";
-import { badRequest } from "../http/http-types.js";
+import { badRequest, boolField, objectField } from "../http/http-types.js";
 import type { NodeContext } from "../node-context.js";
 import { parseTags } from "../views/access-view.js";
 
@@ -18,6 +18,10 @@ function list(defs: Json, key: string): Json[] {
   const v = defs[key];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw badRequest(`'${key}' must be a list`);
+  for (const item of v) {
+    if (item === null || typeof item !== "object" || Array.isArray(item))
+      throw badRequest(`'${key}' must be a list of objects, got ${JSON.stringify(item)}`);
+  }
   return v as Json[];
 }
 
@@ -28,10 +32,17 @@ function str(o: Json, key: string, fallback?: string): string {
   throw badRequest(`definitions: '${key}' must be a string in ${JSON.stringify(o)}`);
 }
 
-function bool(o: Json, key: string, fallback: boolean): boolean {
-  const v = o[key];
-  if (v === undefined || v === null) return fallback;
-  return v === true || v === "true";
+/** A queue or exchange name, which AMQP methods carry as a short string. */
+function name(o: Json): string {
+  const n = str(o, "name");
+  if (Buffer.byteLength(n) > 255)
+    throw badRequest(`definitions: name '${n.slice(0, 40)}...' is longer than 255 bytes`);
+  return n;
+}
+
+/** Arguments as an object ({} when absent; RabbitMQ writes none as []). */
+function args(o: Json) {
+  return fromPlainJson(objectField(o, "arguments") ?? {});
 }
 
 /** A limits object ({"max-connections": 10}); RabbitMQ writes none as []. */
@@ -118,14 +129,18 @@ export function importDefinitions(
     for (const v of list(defs, "vhosts")) importVhostLimits(ctx, str(v, "name"), v.limits, byUser);
     for (const p of list(defs, "permissions")) {
       const vhost = str(p, "vhost");
+      const user = str(p, "user");
       if (!b.vhosts.has(vhost)) throw badRequest(`vhost_not_found: '${vhost}'`);
-      setPermission(
-        ctx,
-        vhost,
-        str(p, "user"),
-        { configure: str(p, "configure"), write: str(p, "write"), read: str(p, "read") },
-        byUser,
-      );
+      if (!b.users.users.has(user)) throw badRequest(`user_not_found: '${user}'`);
+      const permission = {
+        configure: str(p, "configure"),
+        write: str(p, "write"),
+        read: str(p, "read"),
+      };
+      for (const [k, v] of Object.entries(permission)) {
+        if (!validPattern(v)) throw badRequest(`${k}: '${v}' is not a valid regular expression`);
+      }
+      setPermission(ctx, vhost, user, permission, byUser);
       summary.permissions++;
     }
   }
@@ -146,12 +161,12 @@ export function importDefinitions(
     for (const q of list(defs, "queues")) {
       const v = vhost(q);
       const def = {
-        name: str(q, "name"),
+        name: name(q),
         vhost: v.name,
-        durable: bool(q, "durable", true),
+        durable: boolField(q, "durable", true),
         exclusive: false,
-        autoDelete: bool(q, "auto_delete", false),
-        arguments: fromPlainJson((q.arguments as Json) ?? {}),
+        autoDelete: boolField(q, "auto_delete", false),
+        arguments: args(q),
       };
       const existed = v.queues.has(def.name);
       if (!existed) validateQueueArguments(def);
@@ -162,13 +177,13 @@ export function importDefinitions(
     for (const e of list(defs, "exchanges")) {
       const v = vhost(e);
       v.declareExchange({
-        name: str(e, "name"),
+        name: name(e),
         vhost: v.name,
         type: str(e, "type"),
-        durable: bool(e, "durable", true),
-        autoDelete: bool(e, "auto_delete", false),
-        internal: bool(e, "internal", false),
-        arguments: fromPlainJson((e.arguments as Json) ?? {}),
+        durable: boolField(e, "durable", true),
+        autoDelete: boolField(e, "auto_delete", false),
+        internal: boolField(e, "internal", false),
+        arguments: args(e),
       });
       summary.exchanges++;
     }
@@ -180,12 +195,7 @@ export function importDefinitions(
         str(bd, "destination_type", "queue") === "exchange"
           ? v.requireExchange(destName)
           : v.requireQueue(destName);
-      v.bind(
-        source,
-        destination,
-        str(bd, "routing_key", ""),
-        fromPlainJson((bd.arguments as Json) ?? {}),
-      );
+      v.bind(source, destination, str(bd, "routing_key", ""), args(bd));
       summary.bindings++;
     }
   } catch (e) {

@@ -5,10 +5,12 @@ import { FrameReader } from "../../protocol/frame-reader.js";
 import { FrameType, PROTOCOL_HEADER } from "../../protocol/generated/constants.js";
 import {
   decodeMethodArgs,
+  encodeMethod,
   METHOD_INFO_BY_NAME,
   type Method,
 } from "../../protocol/generated/methods.js";
 import { Reader } from "../../protocol/wire-reader.js";
+import { Writer } from "../../protocol/wire-writer.js";
 import type { Broker } from "../../vhost/broker.js";
 import type { User } from "../../vhost/users.js";
 
@@ -48,6 +50,39 @@ interface Waiter {
   readonly expect: ReadonlySet<string>;
   readonly resolve: (c: Reply) => void;
   readonly reject: (e: Error) => void;
+}
+
+/** Short-string arguments in the words of the HTTP API, for a refusal's text. */
+const ARGUMENT_NAMES: Readonly<Record<string, string>> = {
+  queue: "queue name",
+  exchange: "exchange name",
+  routingKey: "routing key",
+  source: "source exchange name",
+  destination: "destination name",
+  type: "exchange type",
+};
+
+/**
+ * Why a method could not travel in an AMQP frame, if it could not. A client's
+ * commands arrive as frames, so a name or routing key is never over 255 bytes; the
+ * HTTP API's come from JSON and could be. The broker must not take in what it could
+ * not send back: a queue it cannot name in a declare-ok, or a routing key no
+ * basic.deliver to a consumer can carry.
+ */
+function unencodable(method: Method): DirectError | undefined {
+  try {
+    encodeMethod(new Writer(64), method);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    const long = Object.entries(method).find(
+      ([, v]) => typeof v === "string" && Buffer.byteLength(v) > 255,
+    );
+    const text = long
+      ? `${ARGUMENT_NAMES[long[0]] ?? long[0]} is longer than 255 bytes`
+      : `${method.name} cannot be sent in an AMQP frame: ${e.message}`;
+    return new DirectError(502, `SYNTAX_ERROR - ${text}`);
+  }
 }
 
 const CHANNEL = 1;
@@ -148,6 +183,12 @@ export class DirectChannel {
     return new Promise<Reply>((resolve, reject) => {
       if (this.failure) {
         reject(this.failure);
+        return;
+      }
+      // Refused here, before the broker sees it; the channel stays open and usable.
+      const refused = unencodable(method);
+      if (refused) {
+        reject(refused);
         return;
       }
       const timer = setTimeout(

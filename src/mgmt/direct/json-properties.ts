@@ -31,13 +31,16 @@ export function propertiesFromJson(json: Record<string, unknown>): Buffer {
     const v = json[key];
     if (v === undefined || v === null) continue;
     if (typeof v !== "string" && typeof v !== "number") throw badRequest(`${key} must be a string`);
+    // Short strings on the wire: what a consumer could not be sent is refused here.
+    if (Buffer.byteLength(String(v)) > 255) throw badRequest(`${key} is longer than 255 bytes`);
     (p as Record<string, unknown>)[field] = String(v);
   }
   if (json.delivery_mode !== undefined) p.deliveryMode = octet("delivery_mode", json.delivery_mode);
   if (json.priority !== undefined) p.priority = octet("priority", json.priority);
   if (json.timestamp !== undefined) {
-    const t = Number(json.timestamp);
-    if (!Number.isInteger(t) || t < 0) throw badRequest("timestamp must be seconds since 1970");
+    const t = typeof json.timestamp === "string" ? Number(json.timestamp) : json.timestamp;
+    if (typeof t !== "number" || !Number.isSafeInteger(t) || t < 0)
+      throw badRequest("timestamp must be seconds since 1970");
     p.timestamp = BigInt(t);
   }
   if (json.headers !== undefined && json.headers !== null) {
@@ -45,7 +48,14 @@ export function propertiesFromJson(json: Record<string, unknown>): Buffer {
       throw badRequest("headers must be an object");
     p.headers = fromPlainJson(json.headers as Record<string, unknown>);
   }
-  return encodeProperties(p);
+  try {
+    return encodeProperties(p);
+  } catch (e) {
+    // Only the headers are left that could fail: a key over 255 bytes, at any depth.
+    if (e instanceof RangeError)
+      throw badRequest(`headers cannot be sent in an AMQP frame: ${e.message}`);
+    throw e;
+  }
 }
 
 /**
@@ -84,5 +94,6 @@ export function decodePayload(payload: unknown, encoding: unknown): Buffer {
   if (typeof payload !== "string") throw badRequest("payload_not_string");
   if (encoding === undefined || encoding === "string") return Buffer.from(payload, "utf8");
   if (encoding === "base64") return Buffer.from(payload, "base64");
-  throw badRequest(`unsupported_encoding ${String(encoding)}`);
+  // JSON.stringify: String() of {"toString": 1} throws.
+  throw badRequest(`unsupported_encoding ${JSON.stringify(encoding)}`);
 }

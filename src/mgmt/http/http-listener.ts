@@ -6,6 +6,15 @@ import { HttpError, type HttpRequest, type HttpResponse } from "./http-types.js"
 
 /** Largest request body accepted (a definitions file or a published message). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
+/**
+ * A body over the limit is read and dropped up to this size so that the 413 reaches
+ * the client (closing a socket with unread data resets it, and the answer is lost);
+ * beyond it the connection is simply closed.
+ */
+const MAX_DRAINED_BYTES = 4 * MAX_BODY_BYTES;
+
+/** The client closed its connection before the request was complete: nobody to answer. */
+class ClientGone extends Error {}
 
 export type Dispatch = (req: HttpRequest) => Promise<HttpResponse>;
 
@@ -81,8 +90,22 @@ export class HttpListener {
         peerAddress: req.socket.remoteAddress ?? "",
       });
     } catch (e) {
-      if (e instanceof HttpError) response = e.toResponse();
-      else {
+      if (e instanceof ClientGone) {
+        this.log.debug(
+          { url: req.url, method: req.method, reason: e.message },
+          `${this.name}: client closed the connection before sending all of ${req.method} ${req.url}`,
+        );
+        res.destroy();
+        return;
+      }
+      if (e instanceof HttpError) {
+        response = e.toResponse();
+        if (e.status === 413)
+          this.log.warn(
+            { url: req.url, method: req.method, limit: MAX_BODY_BYTES },
+            `${this.name}: refused ${req.method} ${req.url}: request body larger than ${MAX_BODY_BYTES} bytes`,
+          );
+      } else {
         this.log.error(
           { err: String(e), stack: (e as Error).stack, url: req.url, method: req.method },
           `${this.name}: internal error answering ${req.method} ${req.url}`,
@@ -99,19 +122,25 @@ export class HttpListener {
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, "bad_request", "request body too large"));
+      if (size > MAX_DRAINED_BYTES) {
+        reject(new ClientGone(`sent more than ${MAX_DRAINED_BYTES} bytes`));
         req.destroy();
-        return;
-      }
-      chunks.push(c);
+      } else if (size > MAX_BODY_BYTES) chunks = [];
+      else chunks.push(c);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
+    req.on("end", () => {
+      if (size > MAX_BODY_BYTES)
+        reject(new HttpError(413, "bad_request", "request body too large"));
+      else resolve(Buffer.concat(chunks));
+    });
+    req.on("error", (e) => reject(new ClientGone(e.message)));
+    req.on("close", () => {
+      if (!req.complete) reject(new ClientGone("connection closed"));
+    });
   });
 }
 

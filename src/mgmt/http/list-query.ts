@@ -2,24 +2,29 @@ import { badRequest, type HttpResponse, json } from "./http-types.js";
 
 type Item = Record<string, unknown>;
 
-/** A dotted path into an object: "message_stats.publish". */
+/**
+ * A dotted path into an object: "message_stats.publish". Only own properties count,
+ * so a column or sort key such as "__proto__.x" or "constructor.name" names nothing.
+ */
 function pick(item: Item, path: string): unknown {
   let v: unknown = item;
   for (const key of path.split(".")) {
-    if (v === null || typeof v !== "object") return undefined;
+    if (v === null || typeof v !== "object" || !Object.hasOwn(v, key)) return undefined;
     v = (v as Item)[key];
   }
   return v;
 }
 
+/** Sets a dotted path in `out`, making own properties all the way down (never a prototype). */
 function place(out: Item, path: string, value: unknown): void {
   const keys = path.split(".");
   let at = out;
   for (const key of keys.slice(0, -1)) {
-    if (typeof at[key] !== "object" || at[key] === null) at[key] = {};
+    if (!Object.hasOwn(at, key) || typeof at[key] !== "object" || at[key] === null)
+      Object.defineProperty(at, key, { value: {}, enumerable: true, writable: true });
     at = at[key] as Item;
   }
-  at[keys[keys.length - 1]!] = value;
+  Object.defineProperty(at, keys[keys.length - 1]!, { value, enumerable: true, writable: true });
 }
 
 /** Keeps only the requested columns (RabbitMQ's ?columns=name,messages), dotted paths allowed. */
@@ -32,11 +37,14 @@ export function selectColumns(item: Item, columns: readonly string[]): Item {
   return out;
 }
 
+/** An object as JSON: String() of one with its own "toString" key (user arguments) throws. */
+const text = (v: unknown) => (typeof v === "object" ? JSON.stringify(v) : String(v));
+
 function compare(a: unknown, b: unknown): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
   if (a === undefined || a === null) return b === undefined || b === null ? 0 : -1;
   if (b === undefined || b === null) return 1;
-  return String(a).localeCompare(String(b));
+  return text(a).localeCompare(text(b));
 }
 
 /**

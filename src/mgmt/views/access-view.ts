@@ -2,6 +2,7 @@ import type { AmqpConnection } from "../../connection/amqp-connection.js";
 import { limitsByRabbitName, USER_LIMIT_NAMES } from "../../vhost/limits.js";
 import type { Permission, User } from "../../vhost/users.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
+import { badRequest } from "../http/http-types.js";
 import { details, type Json } from "./format.js";
 
 /** Sums over a vhost's queues: depths and the message_stats totals. */
@@ -89,6 +90,11 @@ export function permissionView(user: string, vhost: string, p: Permission): Json
  * and rabbitmqctl send "administrator,monitoring"); an empty string means none.
  */
 export function parseTags(tags: unknown): string[] {
-  const list = Array.isArray(tags) ? tags.map(String) : String(tags ?? "").split(/[,\s]+/);
-  return list.map((t) => t.trim()).filter((t) => t !== "");
+  const list = Array.isArray(tags) ? tags : typeof tags === "string" ? tags.split(/[,\s]+/) : [];
+  if (
+    (tags !== undefined && tags !== null && typeof tags !== "string" && !Array.isArray(tags)) ||
+    list.some((t) => typeof t !== "string")
+  )
+    throw badRequest(`tags must be a string or a list of strings, got ${JSON.stringify(tags)}`);
+  return (list as string[]).map((t) => t.trim()).filter((t) => t !== "");
 }

@@ -89,6 +89,23 @@ describe("list queries", () => {
     });
   });
 
+  test("columns and sort keys follow only own properties: no prototype is read or written", () => {
+    const item = { name: "q", message_stats: { publish: 1 } };
+    const picked = selectColumns(item, [
+      "name",
+      "__proto__.constructor.name",
+      "constructor.name",
+      "__proto__.polluted.x",
+      "toString",
+      "message_stats.__proto__",
+    ]);
+    assert.equal(({} as Record<string, unknown>).constructor, Object);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.deepEqual(JSON.parse(JSON.stringify(picked)), { name: "q" });
+    const sorted = listResponse([item, { name: "a" }], new URLSearchParams("sort=__proto__"));
+    assert.equal((sorted.body as unknown[]).length, 2);
+  });
+
   test("a bad page size is a 400", () => {
     assert.throws(() => listResponse(items, new URLSearchParams("page=1&page_size=0")), HttpError);
   });

@@ -177,6 +177,18 @@ export class FuzzTarget {
       schedule: (fn) => this.pendingScheduled.push(fn),
     });
     this.broker.bootstrapDefaults();
+    // A user with narrow rights, so generated sessions reach the permission checks.
+    this.broker.users.addUser("limited", "limited");
+    this.broker.users.setPermission("/", "limited", {
+      configure: "^q1$",
+      write: "^(q1|amq\\.topic)$",
+      read: "^(q1|amq\\.direct)$",
+    });
+    this.broker.users.setTopicPermission("/", "limited", {
+      exchange: "amq.topic",
+      write: "^a\\.",
+      read: "^a\\.",
+    });
     this.bystander = new InProcessClient(this.broker);
     this.bystander.handshake();
     this.bystander.openChannel(1);

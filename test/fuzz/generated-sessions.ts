@@ -164,14 +164,14 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
 );
 
-function encode(steps: readonly Step[], frameMax: number): Buffer {
+function encode(steps: readonly Step[], frameMax: number, user: string): Buffer {
   const w = new FrameWriter(1 << 20);
   w.raw(PROTOCOL_HEADER);
   w.method(0, {
     name: "connection.start-ok",
     clientProperties: new Map(),
     mechanism: "PLAIN",
-    response: Buffer.from("\0guest\0guest"),
+    response: Buffer.from(`\0${user}\0${user}`),
     locale: "en_US",
   });
   w.method(0, { name: "connection.tune-ok", channelMax: 16, frameMax, heartbeat: 0 });
@@ -223,5 +223,10 @@ function rawFrame(type: number, channel: number, payload: Uint8Array): Buffer {
 
 /** A whole client session as bytes, from the protocol header on. */
 export const generatedSession: fc.Arbitrary<Buffer> = fc
-  .tuple(fc.array(step, { minLength: 1, maxLength: 25 }), fc.constantFrom(4096, 8192, 131072))
-  .map(([steps, frameMax]) => encode(steps, frameMax));
+  .tuple(
+    fc.array(step, { minLength: 1, maxLength: 25 }),
+    fc.constantFrom(4096, 8192, 131072),
+    // guest may do anything; "limited" (see FuzzTarget) only a little.
+    fc.constantFrom("guest", "guest", "limited"),
+  )
+  .map(([steps, frameMax, user]) => encode(steps, frameMax, user));

@@ -2,11 +2,13 @@
 import { hostname } from "node:os";
 import { formatHost } from "../runtime/amqp-listener.js";
 import { createLogger } from "../runtime/logger.js";
+import { enableRegexpBacktrackFallback } from "../runtime/regexp-backtracking.js";
 import { WarrenNode } from "../runtime/warren-node.js";
 import { PRODUCT, VERSION } from "../version.js";
 import { loadConfig, USAGE } from "./config.js";
 
 async function main(): Promise<void> {
+  enableRegexpBacktrackFallback();
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.argv.slice(2), process.env);

@@ -1,3 +1,5 @@
+import { patternProblem } from "./pattern-safety.js";
+
 /** What a policy applies to (RabbitMQ's apply-to values). */
 export type ApplyTo =
   | "queues"
@@ -82,13 +84,8 @@ export const NO_EFFECT_KEYS = new Set(Object.keys(POLICY_KEYS).filter((k) => k.s
 /** Checks a policy before it is stored; returns the problems in RabbitMQ-like words. */
 export function validatePolicy(kind: PolicyKind, p: Policy): string[] {
   const problems: string[] = [];
-  try {
-    new RegExp(p.pattern);
-  } catch (e) {
-    problems.push(
-      `pattern '${p.pattern}' is not a valid regular expression: ${(e as Error).message}`,
-    );
-  }
+  const patternWrong = patternProblem(p.pattern);
+  if (patternWrong) problems.push(patternWrong);
   if (
     !["queues", "exchanges", "all", "classic_queues", "quorum_queues", "streams"].includes(
       p.applyTo,

@@ -83,6 +83,31 @@ describe("catastrophic patterns do not stall the node", {
     await healthyRoundTrip();
   });
 
+  test("a pattern only the backtracking engine can run, with nested quantifiers, is refused with 400", async () => {
+    const risky = "^(?!amq\\.)(a+)+$";
+    const reason = /nests quantifiers and uses a lookaround or backreference/;
+    const policy = { pattern: risky, definition: { "max-length": 1 } };
+    const refusals = [
+      await api(node.mgmtUrl, "PUT", "/api/policies/%2F/risky", policy),
+      await api(node.mgmtUrl, "PUT", "/api/permissions/%2F/guest", {
+        configure: risky,
+        write: ".*",
+        read: ".*",
+      }),
+      await api(
+        node.mgmtUrl,
+        "GET",
+        `/api/queues?name=${encodeURIComponent(risky)}&use_regex=true`,
+      ),
+    ];
+    for (const r of refusals) {
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match((r.body as { reason: string }).reason, reason);
+    }
+    // guest keeps its permissions.
+    await healthyRoundTrip();
+  });
+
   test("a policy pattern is matched against a new queue at once", async () => {
     const policy = { pattern: EVIL, definition: { "max-length": 1 }, "apply-to": "queues" };
     assert.equal((await api(node.mgmtUrl, "PUT", "/api/policies/%2F/evil", policy)).status, 201);

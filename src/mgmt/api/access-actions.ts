@@ -119,13 +119,3 @@ export function clearPermission(
   }
   return removed;
 }
-
-/** Checks a permission regex the way the broker will compile it. */
-export function validPattern(pattern: string): boolean {
-  try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,3 +1,4 @@
+import { patternProblem } from "../../vhost/pattern-safety.js";
 import type { Permission } from "../../vhost/users.js";
 import {
   type ApiRequest,
@@ -20,7 +21,6 @@ import {
   deleteVhost,
   putUser,
   setPermission,
-  validPattern,
 } from "./access-actions.js";
 import { pathVhost, visibleVhosts } from "./api-helpers.js";
 
@@ -41,7 +41,8 @@ function permissionBody(req: ApiRequest): Permission {
     read: stringField(body, "read"),
   };
   for (const [k, v] of Object.entries(p)) {
-    if (!validPattern(v)) throw badRequest(`${k}: '${v}' is not a valid regular expression`);
+    const problem = patternProblem(v);
+    if (problem) throw badRequest(`${k}: ${problem}`);
   }
   return p;
 }

@@ -2,8 +2,9 @@ import { validateQueueArguments } from "../../connection/methods/queue-arguments
 import { AmqpError } from "../../protocol/amqp-error.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
 import { USER_LIMIT_NAMES, VHOST_LIMIT_NAMES } from "../../vhost/limits.js";
+import { patternProblem } from "../../vhost/pattern-safety.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
-import { addVhost, putUser, setPermission, validPattern } from "../api/access-actions.js";
+import { addVhost, putUser, setPermission } from "../api/access-actions.js";
 import { limitValue, setUserLimit, setVhostLimit } from "../api/limits-api.js";
 import { badRequest, boolField, objectField } from "../http/http-types.js";
 import type { NodeContext } from "../node-context.js";
@@ -138,7 +139,8 @@ export function importDefinitions(
         read: str(p, "read"),
       };
       for (const [k, v] of Object.entries(permission)) {
-        if (!validPattern(v)) throw badRequest(`${k}: '${v}' is not a valid regular expression`);
+        const problem = patternProblem(v);
+        if (problem) throw badRequest(`${k}: ${problem}`);
       }
       setPermission(ctx, vhost, user, permission, byUser);
       summary.permissions++;

@@ -1,3 +1,4 @@
+import { patternProblem } from "../../vhost/pattern-safety.js";
 import { badRequest, type HttpResponse, json } from "./http-types.js";
 
 type Item = Record<string, unknown>;
@@ -65,6 +66,8 @@ export function listResponse(items: Item[], query: URLSearchParams): HttpRespons
       } catch {
         throw badRequest(`invalid regular expression '${name}'`);
       }
+      const problem = patternProblem(name);
+      if (problem) throw badRequest(problem);
       matches = (s) => re.test(s);
     } else {
       const needle = name.toLowerCase();

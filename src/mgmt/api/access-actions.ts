@@ -1,5 +1,7 @@
 import { HASHING_ALGORITHM, hashPassword } from "../../vhost/password-hash.js";
+import { patternProblem } from "../../vhost/pattern-safety.js";
 import type { Permission } from "../../vhost/users.js";
+import { badRequest } from "../http/http-types.js";
 import type { NodeContext } from "../node-context.js";
 
 /**
@@ -118,4 +120,19 @@ export function clearPermission(
     ctx.broker.definitionsChanged();
   }
   return removed;
+}
+
+/**
+ * A permission from a request or a definitions file, each pattern checked the way the
+ * broker will compile and run it (vhost/pattern-safety); `field` reads one string field.
+ */
+export function checkedPermission(
+  field: (name: "configure" | "write" | "read") => string,
+): Permission {
+  const p = { configure: field("configure"), write: field("write"), read: field("read") };
+  for (const [k, v] of Object.entries(p)) {
+    const problem = patternProblem(v);
+    if (problem) throw badRequest(`${k}: ${problem}`);
+  }
+  return p;
 }

@@ -1,4 +1,3 @@
-import { patternProblem } from "../../vhost/pattern-safety.js";
 import type { Permission } from "../../vhost/users.js";
 import {
   type ApiRequest,
@@ -16,6 +15,7 @@ import type { NodeContext } from "../node-context.js";
 import { parseTags, permissionView, userView, vhostView } from "../views/access-view.js";
 import {
   addVhost,
+  checkedPermission,
   clearPermission,
   deleteUser,
   deleteVhost,
@@ -35,16 +35,7 @@ function permissionsList(ctx: NodeContext, filter: (vhost: string, user: string)
 
 function permissionBody(req: ApiRequest): Permission {
   const body = jsonBody(req);
-  const p = {
-    configure: stringField(body, "configure"),
-    write: stringField(body, "write"),
-    read: stringField(body, "read"),
-  };
-  for (const [k, v] of Object.entries(p)) {
-    const problem = patternProblem(v);
-    if (problem) throw badRequest(`${k}: ${problem}`);
-  }
-  return p;
+  return checkedPermission((k) => stringField(body, k));
 }
 
 /** /api/vhosts, /api/users, /api/permissions and /api/whoami. */

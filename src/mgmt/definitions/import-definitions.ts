@@ -2,9 +2,8 @@ import { validateQueueArguments } from "../../connection/methods/queue-arguments
 import { AmqpError } from "../../protocol/amqp-error.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
 import { USER_LIMIT_NAMES, VHOST_LIMIT_NAMES } from "../../vhost/limits.js";
-import { patternProblem } from "../../vhost/pattern-safety.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
-import { addVhost, putUser, setPermission } from "../api/access-actions.js";
+import { addVhost, checkedPermission, putUser, setPermission } from "../api/access-actions.js";
 import { limitValue, setUserLimit, setVhostLimit } from "../api/limits-api.js";
 import { badRequest, boolField, objectField } from "../http/http-types.js";
 import type { NodeContext } from "../node-context.js";
@@ -133,15 +132,7 @@ export function importDefinitions(
       const user = str(p, "user");
       if (!b.vhosts.has(vhost)) throw badRequest(`vhost_not_found: '${vhost}'`);
       if (!b.users.users.has(user)) throw badRequest(`user_not_found: '${user}'`);
-      const permission = {
-        configure: str(p, "configure"),
-        write: str(p, "write"),
-        read: str(p, "read"),
-      };
-      for (const [k, v] of Object.entries(permission)) {
-        const problem = patternProblem(v);
-        if (problem) throw badRequest(`${k}: ${problem}`);
-      }
+      const permission = checkedPermission((k) => str(p, k));
       setPermission(ctx, vhost, user, permission, byUser);
       summary.permissions++;
     }

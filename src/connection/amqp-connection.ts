@@ -223,10 +223,8 @@ export class AmqpConnection {
     if (this.state !== "open") {
       throw connectionError(ReplyCode.UNEXPECTED_FRAME, describeFrame(type, payload));
     }
-    if (
-      this.channels.get(channelId)?.state === "closing" &&
-      !isChannelCloseOrCloseOk(type, payload)
-    ) {
+    const open = this.channels.get(channelId);
+    if (open?.state === "closing" && !isChannelCloseOrCloseOk(type, payload)) {
       // After sending channel.close the broker drops everything on that channel but
       // channel.close and close-ok (AMQP 0-9-1 §2.3.5.2, as RabbitMQ does), content included.
       this.assembler.reset(channelId);
@@ -243,7 +241,7 @@ export class AmqpConnection {
         "connection",
       );
     }
-    const channel = this.channels.get(channelId) ?? this.openChannel(channelId, command);
+    const channel = open ?? this.openChannel(channelId, command);
     channel.handle(command);
   }
 

@@ -5,9 +5,9 @@
  *   npm run fuzz:record
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { join } from "node:path";
 import { REPO_ROOT, startBroker } from "../support/broker-process.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 import { CORPUS_SCENARIOS } from "./corpus-scenarios.js";
 
 const dir = join(REPO_ROOT, "test/fuzz/corpus");
@@ -16,24 +16,14 @@ for (const f of readdirSync(dir)) if (f.endsWith(".amqp")) rmSync(join(dir, f));
 
 const broker = await startBroker();
 let sessions: Buffer[][] = [];
-const proxy = net.createServer((client) => {
-  const sent: Buffer[] = [];
-  sessions.push(sent);
-  const upstream = net.connect(broker.port, broker.host);
-  client.on("data", (d: Buffer) => {
-    sent.push(Buffer.from(d));
-    upstream.write(d);
-  });
-  upstream.pipe(client);
-  const end = () => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.on("error", end).on("close", end);
-  upstream.on("error", end).on("close", end);
+const proxy = new TcpProxy(broker.host, broker.port, {
+  tapClient: () => {
+    const sent: Buffer[] = [];
+    sessions.push(sent);
+    return (d) => sent.push(Buffer.from(d));
+  },
 });
-await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-const url = `amqp://guest:guest@127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+const url = await proxy.start();
 
 let failed = 0;
 for (const scenario of CORPUS_SCENARIOS) {
@@ -53,6 +43,6 @@ for (const scenario of CORPUS_SCENARIOS) {
     console.log(`${name}.amqp\t${bytes.length} bytes`);
   });
 }
-proxy.close();
+await proxy.stop();
 await broker.stop();
 process.exit(failed ? 1 : 0);

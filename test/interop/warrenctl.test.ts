@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -12,6 +11,7 @@ import {
   warrenctl,
   warrenctlInProcess,
 } from "../support/mgmt-broker.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
 import { warrenOnly } from "../support/warren-only.js";
 
 // warrenctl verb by verb against a real Warren: output shaped as rabbitmqctl's
@@ -411,16 +411,12 @@ describe("warrenctl", { skip }, () => {
   test("check_port_connectivity fails (69) naming the ports it cannot reach, as behind a firewall", async () => {
     // The management API is reached through 127.0.0.2, where nothing else listens: the
     // node answers, but its AMQP and metrics ports cannot be opened from that address.
-    const proxy = net.createServer((client) => {
-      const upstream = net.connect(node.mgmtPort, "127.0.0.1");
-      client.pipe(upstream).pipe(client);
-      client.on("error", () => upstream.destroy());
-      upstream.on("error", () => client.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.2", resolve));
+    const proxy = new TcpProxy("127.0.0.1", node.mgmtPort, { listenHost: "127.0.0.2" });
+    await proxy.start();
     try {
-      const port = (proxy.address() as net.AddressInfo).port;
-      const r = await warrenctlInProcess(`http://127.0.0.2:${port}`, ["check_port_connectivity"]);
+      const r = await warrenctlInProcess(`http://127.0.0.2:${proxy.port}`, [
+        "check_port_connectivity",
+      ]);
       assert.equal(r.exitCode, 69, r.stdout);
       const failed = /Error: connection to ports ([\d, ]+) on node warren@/.exec(r.stderr);
       assert.ok(failed, r.stderr);
@@ -428,7 +424,7 @@ describe("warrenctl", { skip }, () => {
       assert.ok(ports.includes(node.broker.port), `AMQP port not reported: ${r.stderr}`);
       assert.ok(ports.includes(node.metricsPort), `metrics port not reported: ${r.stderr}`);
     } finally {
-      proxy.close();
+      await proxy.stop();
     }
   });
 

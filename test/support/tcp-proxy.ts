@@ -1,8 +1,16 @@
 import net from "node:net";
 
+export interface TcpProxyOptions {
+  /** The loopback address to listen on (127.0.0.1 unless told). */
+  readonly listenHost?: string;
+  /** Called for each client connection; what it returns sees every byte the client sends. */
+  readonly tapClient?: () => (chunk: Buffer) => void;
+}
+
 /**
  * A TCP proxy in front of a broker, for fault tests that really cut connections:
  * `cut()` destroys every proxied socket pair at once, as a failed network would.
+ * With `tapClient` it also records what clients send (the fuzz corpus).
  */
 export class TcpProxy {
   private readonly server: net.Server;
@@ -12,8 +20,11 @@ export class TcpProxy {
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly options: TcpProxyOptions = {},
   ) {
     this.server = net.createServer((client) => {
+      const tap = this.options.tapClient?.();
+      if (tap) client.on("data", tap);
       const upstream = net.connect(this.targetPort, this.targetHost);
       const pair: [net.Socket, net.Socket] = [client, upstream];
       this.pairs.add(pair);
@@ -30,9 +41,10 @@ export class TcpProxy {
   }
 
   async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    const host = this.options.listenHost ?? "127.0.0.1";
+    await new Promise<void>((resolve) => this.server.listen(0, host, resolve));
     this.port = (this.server.address() as net.AddressInfo).port;
-    return `amqp://guest:guest@127.0.0.1:${this.port}`;
+    return `amqp://guest:guest@${host}:${this.port}`;
   }
 
   /** Severs every connection through the proxy (both directions, no FIN handshake). */

@@ -1,30 +1,13 @@
 import { AmqpConnection, type Transport } from "../../src/connection/amqp-connection.js";
 import type { Log } from "../../src/log.js";
 import { AmqpError } from "../../src/protocol/amqp-error.js";
-import { MemoryMessageStore } from "../../src/store/memory-message-store.js";
-import type { DurableCallback } from "../../src/store/message-store.js";
 import { Broker } from "../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../src/vhost/broker-settings.js";
 import type { Prng } from "../sim/prng.js";
+import { HeldStore } from "../support/held-store.js";
 import { InProcessClient } from "../support/in-process-client.js";
 import { ServerOutputCheck } from "./server-output-check.js";
 import { splitSession } from "./session-frames.js";
-
-/** A memory store whose fsyncs complete when the target says (a later event-loop turn). */
-class HeldStore extends MemoryMessageStore {
-  private held: DurableCallback[] = [];
-  override whenDurable(cb: DurableCallback): void {
-    this.held.push(cb);
-  }
-  get heldFsyncs(): number {
-    return this.held.length;
-  }
-  completeFsyncs(): void {
-    const held = this.held;
-    this.held = [];
-    for (const cb of held) cb(undefined);
-  }
-}
 
 export interface FuzzVerdict {
   /** What the broker did with the input: "connection.close 505", "open", ... */
@@ -75,7 +58,7 @@ export class FuzzTarget {
       }
     };
     const turn = async () => {
-      if (rng.chance(0.6)) guard("the store's fsync callbacks", () => this.store.completeFsyncs());
+      if (rng.chance(0.6)) guard("the store's fsync callbacks", () => this.store.releaseDurable());
       const scheduled = this.pendingScheduled;
       this.pendingScheduled = [];
       for (const fn of scheduled) guard("a scheduled job", fn);
@@ -213,12 +196,12 @@ export class FuzzTarget {
   }
 
   private busy(): boolean {
-    return this.pendingScheduled.length > 0 || this.store.heldFsyncs > 0;
+    return this.pendingScheduled.length > 0 || this.store.held.length > 0;
   }
 
   /** Finishes outstanding fsyncs and scheduled jobs (for the bystander's steps). */
   private async settle(): Promise<void> {
-    this.store.completeFsyncs();
+    this.store.releaseDurable();
     const scheduled = this.pendingScheduled;
     this.pendingScheduled = [];
     for (const fn of scheduled) fn();

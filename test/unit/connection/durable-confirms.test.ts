@@ -1,24 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
-import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
-import type { DurableCallback } from "../../../src/store/message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
+import { HeldStore } from "../../support/held-store.js";
 import { InProcessClient } from "../../support/in-process-client.js";
-
-/** A memory store whose durability the test releases by hand. */
-class HeldStore extends MemoryMessageStore {
-  held: DurableCallback[] = [];
-  override whenDurable(cb: DurableCallback): void {
-    this.held.push(cb);
-  }
-  releaseDurable(err?: Error): void {
-    const held = this.held;
-    this.held = [];
-    for (const cb of held) cb(err);
-  }
-}
 
 function brokerWith(store: HeldStore): Broker {
   const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {

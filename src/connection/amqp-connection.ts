@@ -35,6 +35,8 @@ export interface Transport {
   /** Stops reading from the socket (TCP backpressure reaches the client). */
   pauseReading(): void;
   resumeReading(): void;
+  /** Runs `fn` on a later event-loop turn (to go on with input kept back this turn). */
+  defer(fn: () => void): void;
   /** Set on amqps connections. */
   readonly tls?: boolean;
   /** On amqps: the client's certificate, when it sent one that verified against the CA. */
@@ -60,6 +62,13 @@ const CLOSE_OK_TIMEOUT_MS = 3_000;
  * heartbeats, timers and deliveries) for long.
  */
 const READ_BUDGET_BYTES = 256 * 1024;
+/**
+ * Queue entries one connection may create in one event-loop turn (a publish counts
+ * once per queue it reaches) before the rest of its input waits for the next turn.
+ * The read budget counts bytes, but a fanout to 1,000 queues turns 256 KiB of small
+ * publishes into millions of entries: seconds of work in one turn without this.
+ */
+export const WORK_BUDGET_PER_TURN = 20_000;
 
 /**
  * One AMQP connection as a state machine: bytes in, frames out through the
@@ -98,6 +107,8 @@ export class AmqpConnection {
   private flushRequested = false;
   /** Bytes read in the current turn; past the budget reading pauses until flush(). */
   private readThisTurn = 0;
+  /** Queue entries this connection's publishes made in the current turn. */
+  private workThisTurn = 0;
   private throttled = false;
   /** Channels with work to do at flush time (coalesced publisher confirms). */
   readonly dirtyChannels = new Set<Channel>();
@@ -116,7 +127,10 @@ export class AmqpConnection {
     // Until tune-ok, frames are bounded by the server's frame_max (the client has not chosen yet).
     this.writer = new FrameWriter(FRAME_MIN_SIZE);
     this.reader = new FrameReader(
-      { onFrame: (type, channel, payload) => this.onFrame(type, channel, payload) },
+      {
+        onFrame: (type, channel, payload) => this.onFrame(type, channel, payload),
+        shouldPause: () => this.workThisTurn >= WORK_BUDGET_PER_TURN,
+      },
       (valid) => this.onProtocolHeader(valid),
       broker.settings.frameMax,
     );
@@ -143,11 +157,28 @@ export class AmqpConnection {
       this.fail(e);
     }
     this.readThisTurn += chunk.length;
-    if (this.readThisTurn > READ_BUDGET_BYTES && !this.throttled && this.state === "open") {
-      this.throttled = true;
-      this.transport.pauseReading();
-      this.requestFlush();
-    }
+    if (this.readThisTurn > READ_BUDGET_BYTES || this.reader.isPaused) this.throttle();
+  }
+
+  /** Publishes made this many queue entries: past the turn's budget, input waits. */
+  noteWork(entries: number): void {
+    this.workThisTurn += entries;
+  }
+
+  /** Stops reading until this turn's flush; input already read waits in the frame reader. */
+  private throttle(): void {
+    if (this.throttled || this.state !== "open") return;
+    this.throttled = true;
+    this.transport.pauseReading();
+    this.requestFlush();
+  }
+
+  /** A later turn: parse the input kept back, then read the socket again. */
+  private continueReading(): void {
+    if (this.state === "closed") return;
+    this.reader.resume();
+    if (this.reader.isPaused) this.throttle();
+    else if (this.blockedSinceMs === undefined && !this.throttled) this.transport.resumeReading();
   }
 
   private onProtocolHeader(valid: boolean): void {
@@ -298,10 +329,13 @@ export class AmqpConnection {
   /** Called by the runtime once per turn: everything queued, for one socket write. */
   flush(): Buffer[] {
     this.readThisTurn = 0;
+    this.workThisTurn = 0;
     if (this.throttled) {
       this.throttled = false;
-      // Reading resumes next turn, unless a resource alarm holds the connection.
-      if (this.blockedSinceMs === undefined) this.transport.resumeReading();
+      // Input kept back is parsed on the next turn; otherwise reading resumes, unless
+      // a resource alarm holds the connection.
+      if (this.reader.isPaused) this.transport.defer(() => this.continueReading());
+      else if (this.blockedSinceMs === undefined) this.transport.resumeReading();
     }
     for (const ch of this.dirtyChannels) ch.beforeFlush();
     this.dirtyChannels.clear();

@@ -10,6 +10,12 @@ export const FRAME_OVERHEAD = 8;
 export interface FrameSink {
   /** A whole frame. The payload is a view valid only during the call: copy what you keep. */
   onFrame(type: number, channel: number, payload: Buffer): void;
+  /**
+   * Asked after each frame: true makes the reader keep the rest of its input until
+   * `resume()`, so a connection that did a turn's worth of work yields the event loop
+   * in the middle of a chunk instead of after it.
+   */
+  shouldPause?(): boolean;
 }
 
 /**
@@ -28,6 +34,8 @@ export class FrameReader {
   private pending: Buffer[] = [];
   private pendingLength = 0;
   private stopped = false;
+  /** Set when the sink asked to pause: input is kept, not parsed, until resume(). */
+  private paused = false;
 
   constructor(
     private readonly sink: FrameSink,
@@ -44,8 +52,35 @@ export class FrameReader {
     this.pendingLength = 0;
   }
 
+  /** Whether input is waiting for resume(). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Parses what was kept when the sink asked to pause (it may ask again). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.pendingLength === 0) return;
+    const kept = this.pending;
+    this.pending = [];
+    this.pendingLength = 0;
+    for (let i = 0; i < kept.length; i++) {
+      if (this.paused) {
+        // Paused again part-way: keep the chunks not yet looked at, in order.
+        for (let j = i; j < kept.length; j++) this.hold(kept[j]!);
+        return;
+      }
+      this.push(kept[i]!);
+    }
+  }
+
   push(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
+    if (this.paused) {
+      this.hold(chunk);
+      return;
+    }
     let buf = chunk;
     if (this.pendingLength > 0) {
       this.pending.push(chunk);
@@ -83,8 +118,17 @@ export class FrameReader {
       const channel = buf.readUInt16BE(pos + 1);
       pos = endAt + 1;
       this.sink.onFrame(type, channel, buf.subarray(endAt - size, endAt));
+      if (this.sink.shouldPause?.() && !this.stopped) {
+        this.paused = true;
+        break;
+      }
     }
     if (!this.stopped && pos < buf.length) this.keep(buf, pos);
+  }
+
+  private hold(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingLength += chunk.length;
   }
 
   private keep(buf: Buffer, from: number): void {

@@ -16,7 +16,7 @@ export interface ColdRecord {
   priority: number;
 }
 
-const CHUNK = 4096;
+const CHUNK = 1024;
 
 class Chunk {
   readonly msgId = new Float64Array(CHUNK);

@@ -1,10 +1,11 @@
 import type { FieldTable } from "../protocol/field-table.js";
 import { ColdIndex, type ColdRecord } from "./cold-index.js";
 import { Consumer, type ConsumerOptions, type ConsumerSink } from "./consumer.js";
+import { entryBytes, type MemoryBudget } from "./memory-budget.js";
 import type { Message, QueueEntry, StoredRef } from "./message.js";
 import { PriorityReadyList } from "./priority-ready.js";
 import { NO_SETTINGS, type QueueSettings } from "./queue-settings.js";
-import { type Pager, type Ready, ReadyList } from "./ready-list.js";
+import { HOT_BUDGET_BYTES, type Pager, type Ready, ReadyList } from "./ready-list.js";
 import { RetryDelays } from "./retry-delays.js";
 import { SingleActiveConsumer } from "./single-active-consumer.js";
 
@@ -27,6 +28,8 @@ export interface QueueHooks {
   dispatchLater(queue: MessageQueue): void;
   /** Moves entries out of memory once the queue is long; absent when there is no store. */
   pager?(queue: MessageQueue): Pager | undefined;
+  /** The node's budget for entries in memory, shared by every queue. */
+  readonly memory?: MemoryBudget;
 }
 
 export interface QueueDefinition {
@@ -53,7 +56,7 @@ export class MessageQueue {
   readonly kind = "queue" as const;
   readonly ready: Ready;
   /** Returned messages waiting for their retry delay (counted as ready). */
-  readonly delayed = new RetryDelays();
+  readonly delayed: RetryDelays;
   /** Delivered and not yet settled. */
   unacked = 0;
   unackedBytes = 0;
@@ -87,8 +90,9 @@ export class MessageQueue {
     this.settings = settings;
     const pager = hooks.pager?.(this);
     this.ready = settings.maxPriority
-      ? new PriorityReadyList(settings.maxPriority, pager)
-      : new ReadyList(pager);
+      ? new PriorityReadyList(settings.maxPriority, pager, hooks.memory)
+      : new ReadyList(pager, HOT_BUDGET_BYTES, hooks.memory);
+    this.delayed = new RetryDelays(hooks.memory);
   }
 
   get name(): string {
@@ -286,8 +290,7 @@ export class MessageQueue {
       if (noAck) {
         this.hooks.settled(this, entry);
       } else {
-        this.unacked++;
-        this.unackedBytes += entry.message.body.length;
+        this.holdUnacked(entry);
         this.hooks.delivering(this, entry);
       }
       return entry;
@@ -390,9 +393,17 @@ export class MessageQueue {
     return count;
   }
 
+  /** A delivery awaiting its ack stays in memory: it counts against the node's budget. */
+  private holdUnacked(entry: QueueEntry): void {
+    this.unacked++;
+    this.unackedBytes += entry.message.body.length;
+    this.hooks.memory?.charge(entryBytes(entry));
+  }
+
   private release(entry: QueueEntry, consumer: Consumer | undefined, nowMs: number): void {
     this.unacked--;
     this.unackedBytes -= entry.message.body.length;
+    this.hooks.memory?.credit(entryBytes(entry));
     if (!consumer) return;
     consumer.unacked--;
     // A single active consumer hands over once the old one has nothing outstanding.
@@ -413,8 +424,7 @@ export class MessageQueue {
       this.hooks.settled(this, entry);
       return;
     }
-    this.unacked++;
-    this.unackedBytes += entry.message.body.length;
+    this.holdUnacked(entry);
     consumer.unacked++;
     this.hooks.delivering(this, entry);
     consumer.sink.deliver(consumer, entry, this);

@@ -1,6 +1,7 @@
 import { ColdIndex, type ColdRecord } from "./cold-index.js";
+import type { MemoryBudget } from "./memory-budget.js";
 import type { QueueEntry } from "./message.js";
-import { type Pager, type Ready, ReadyList } from "./ready-list.js";
+import { HOT_BUDGET_BYTES, type Pager, type Ready, ReadyList } from "./ready-list.js";
 
 /**
  * The ready messages of an x-max-priority queue: one ReadyList per priority level,
@@ -13,8 +14,12 @@ export class PriorityReadyList implements Ready {
   constructor(
     readonly maxPriority: number,
     pager?: Pager,
+    memory?: MemoryBudget,
   ) {
-    this.levels = Array.from({ length: maxPriority + 1 }, () => new ReadyList(pager));
+    this.levels = Array.from(
+      { length: maxPriority + 1 },
+      () => new ReadyList(pager, HOT_BUDGET_BYTES, memory),
+    );
   }
 
   private level(priority: number): ReadyList {

@@ -1,5 +1,6 @@
 import { ColdIndex, type ColdRecord } from "./cold-index.js";
 import { Deque } from "./deque.js";
+import { ENTRY_OVERHEAD_BYTES, entryBytes, type MemoryBudget } from "./memory-budget.js";
 import type { QueueEntry } from "./message.js";
 import { MinHeap } from "./min-heap.js";
 
@@ -26,12 +27,13 @@ export interface Ready {
 }
 
 /**
- * What a queue may hold in memory before it pages newer entries out: bodies plus
- * about 300 bytes of bookkeeping an entry. 16 MiB is some 50,000 small messages or
- * 12,000 of 1 KiB; a queue always keeps at least 64 entries in memory.
+ * What one queue may hold in memory before it pages newer entries out: bodies plus
+ * the bookkeeping of each entry. 16 MiB is some 50,000 small messages or 12,000 of
+ * 1 KiB. Beyond this per-queue share, the node-wide MemoryBudget bounds all queues
+ * together. A queue always keeps at least 64 entries in memory, so an active queue
+ * is served from memory even while the node is paging.
  */
 export const HOT_BUDGET_BYTES = 16 * 1024 * 1024;
-const ENTRY_OVERHEAD_BYTES = 300;
 const HOT_MIN_ENTRIES = 64;
 /** Entries read back from the store at a time when the in-memory part runs dry. */
 const PAGE_IN_BATCH = 256;
@@ -55,6 +57,8 @@ export class ReadyList implements Ready {
   constructor(
     private readonly pager?: Pager,
     private readonly hotBudgetBytes = HOT_BUDGET_BYTES,
+    /** The node's budget for entries in memory, charged for every entry held here. */
+    private readonly memory?: MemoryBudget,
   ) {}
 
   get length(): number {
@@ -83,12 +87,12 @@ export class ReadyList implements Ready {
       return;
     }
     this.fresh.push(entry);
-    this.hotBytes += entry.message.body.length;
+    this.hold(entry);
   }
 
   requeue(entry: QueueEntry): void {
     this.requeued.push(entry);
-    this.hotBytes += entry.message.body.length;
+    this.hold(entry);
   }
 
   peek(): QueueEntry | undefined {
@@ -104,7 +108,7 @@ export class ReadyList implements Ready {
       if (this.fresh.length === 0) this.pageIn();
       entry = this.fresh.shift();
     }
-    if (entry) this.hotBytes -= entry.message.body.length;
+    if (entry) this.letGo(entry);
     return entry;
   }
 
@@ -116,7 +120,7 @@ export class ReadyList implements Ready {
     const out: QueueEntry[] = [];
     for (let e = this.requeued.pop(); e; e = this.requeued.pop()) out.push(e);
     for (let e = this.fresh.shift(); e; e = this.fresh.shift()) out.push(e);
-    this.hotBytes = 0;
+    for (const e of out) this.letGo(e);
     if (this.cold) for (const r of this.cold.drain()) onCold?.(r);
     return out;
   }
@@ -126,9 +130,22 @@ export class ReadyList implements Ready {
     return this.requeued.sorted().concat(this.fresh.toArray());
   }
 
+  /** Whether a new entry should be paged out: this queue's share or the node's budget is spent. */
   private overBudget(): boolean {
     const n = this.fresh.length;
-    return n >= HOT_MIN_ENTRIES && this.hotBytes + n * ENTRY_OVERHEAD_BYTES >= this.hotBudgetBytes;
+    if (n < HOT_MIN_ENTRIES) return false;
+    if (this.memory?.exceeded) return true;
+    return this.hotBytes + n * ENTRY_OVERHEAD_BYTES >= this.hotBudgetBytes;
+  }
+
+  private hold(entry: QueueEntry): void {
+    this.hotBytes += entry.message.body.length;
+    this.memory?.charge(entryBytes(entry));
+  }
+
+  private letGo(entry: QueueEntry): void {
+    this.hotBytes -= entry.message.body.length;
+    this.memory?.credit(entryBytes(entry));
   }
 
   private coldIndex(): ColdIndex {
@@ -148,7 +165,7 @@ export class ReadyList implements Ready {
     }
     for (const entry of this.pager.pageIn(records)) {
       this.fresh.push(entry);
-      this.hotBytes += entry.message.body.length;
+      this.hold(entry);
     }
   }
 }

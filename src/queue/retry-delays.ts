@@ -1,3 +1,4 @@
+import { entryBytes, type MemoryBudget } from "./memory-budget.js";
 import type { QueueEntry } from "./message.js";
 import { MinHeap } from "./min-heap.js";
 
@@ -15,6 +16,8 @@ export class RetryDelays {
   private readonly heap = new MinHeap<Parked>((p) => p.dueAtMs);
   private byteCount = 0;
 
+  constructor(private readonly memory?: MemoryBudget) {}
+
   get length(): number {
     return this.heap.length;
   }
@@ -31,6 +34,7 @@ export class RetryDelays {
   park(entry: QueueEntry, dueAtMs: number): void {
     this.heap.push({ entry, dueAtMs });
     this.byteCount += entry.message.body.length;
+    this.memory?.charge(entryBytes(entry));
   }
 
   /** Entries whose time has come, earliest first. */
@@ -58,7 +62,10 @@ export class RetryDelays {
 
   private take(): QueueEntry | undefined {
     const parked = this.heap.pop();
-    if (parked) this.byteCount -= parked.entry.message.body.length;
+    if (parked) {
+      this.byteCount -= parked.entry.message.body.length;
+      this.memory?.credit(entryBytes(parked.entry));
+    }
     return parked?.entry;
   }
 }

@@ -122,6 +122,7 @@ export class AmqpListener {
       resumeReading: () => {
         socket.resume();
       },
+      defer: (fn) => setImmediate(fn),
     };
     conn = new AmqpConnection(this.broker, transport);
     this.sockets.set(socket, conn);

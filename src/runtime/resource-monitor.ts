@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statfs } from "node:fs";
 import { totalmem } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
 import type { ResourceStats } from "../vhost/alarms.js";
 import type { Broker } from "../vhost/broker.js";
 
@@ -50,6 +51,18 @@ function mib(bytes: number): number {
   return Math.round(bytes / 1024 ** 2);
 }
 
+/**
+ * The share of the memory limit that queues may fill with entries before they page
+ * new ones to disk (RabbitMQ's vm_memory_high_watermark_paging_ratio, 0.5): paging
+ * starts well before the alarm, so the alarm is the last resort, not the first.
+ */
+export const QUEUE_MEMORY_RATIO = 0.5;
+
+/** What V8 lets the JavaScript heap grow to (--max-old-space-size and the young generation). */
+export function heapLimitBytes(): number {
+  return getHeapStatistics().heap_size_limit;
+}
+
 /** The soft limit on open files, from /proc (falls back to 1024 where it cannot be read). */
 export function fdLimit(): number {
   try {
@@ -97,6 +110,8 @@ export class ResourceMonitor {
       socketsUsed: 0,
       memoryUsedBytes: 0,
       memoryLimitBytes: 0,
+      queueMemoryUsedBytes: 0,
+      queueMemoryBudgetBytes: 0,
       diskFreeBytes: Number.POSITIVE_INFINITY,
       diskFreeLimitBytes: limits.diskFreeLimitBytes,
       eventLoopDelayP50Ms: 0,
@@ -106,6 +121,7 @@ export class ResourceMonitor {
   }
 
   start(intervalMs = 1000): void {
+    this.applyMemoryLimit();
     this.delay.enable();
     this.check();
     this.timer = setInterval(() => this.check(), intervalMs);
@@ -117,9 +133,45 @@ export class ResourceMonitor {
     this.delay.disable();
   }
 
-  get memoryLimitBytes(): number {
+  /** The high watermark as configured: a share of RAM, or bytes. */
+  get watermarkBytes(): number {
     const w = this.limits.memoryHighWatermark;
     return "relative" in w ? Math.floor(totalmem() * w.relative) : w.absolute;
+  }
+
+  /**
+   * What the process can really hold: the watermark, or V8's heap limit if that is
+   * lower (60% of 24 GiB is far more than the 4 GiB heap Node gives by default; a
+   * node that only compared with the watermark would die of "heap out of memory"
+   * with the alarm never set).
+   */
+  get memoryLimitBytes(): number {
+    return Math.min(this.watermarkBytes, heapLimitBytes());
+  }
+
+  /** Sizes the queues' memory budget from the memory limit and says how the limit was chosen. */
+  private applyMemoryLimit(): void {
+    const limit = this.memoryLimitBytes;
+    this.broker.memory.limitBytes = Math.floor(limit * QUEUE_MEMORY_RATIO);
+    this.stats.memoryLimitBytes = limit;
+    const watermark = this.watermarkBytes;
+    const heap = heapLimitBytes();
+    const total = totalmem();
+    const why =
+      heap < watermark
+        ? `; the watermark (${mib(watermark)} MiB) is above V8's heap limit of ${mib(heap)} MiB, so the ` +
+          "heap limit applies (start node with --max-old-space-size=MiB to raise it)"
+        : "";
+    this.broker.log.info(
+      {
+        watermarkBytes: watermark,
+        heapLimitBytes: heap,
+        memoryLimitBytes: limit,
+        queueMemoryBudgetBytes: this.broker.memory.limitBytes,
+      },
+      `Memory high watermark set to ${mib(limit)} MiB (${limit} bytes) of ${mib(total)} MiB (${total} bytes) total${why}; ` +
+        `queues page messages to disk beyond ${mib(this.broker.memory.limitBytes)} MiB`,
+    );
   }
 
   /**
@@ -128,12 +180,7 @@ export class ResourceMonitor {
    */
   setMemoryHighWatermark(watermark: MemoryWatermark): void {
     this.limits.memoryHighWatermark = watermark;
-    const limit = this.memoryLimitBytes;
-    const total = totalmem();
-    this.broker.log.info(
-      { watermark, memoryLimitBytes: limit },
-      `Memory high watermark set to ${mib(limit)} MiB (${limit} bytes) of ${mib(total)} MiB (${total} bytes) total`,
-    );
+    this.applyMemoryLimit();
     this.check();
   }
 
@@ -158,6 +205,8 @@ export class ResourceMonitor {
     s.socketsUsed = this.socketsInUse();
     s.memoryUsedBytes = process.memoryUsage.rss();
     s.memoryLimitBytes = this.memoryLimitBytes;
+    s.queueMemoryUsedBytes = this.broker.memory.usedBytes;
+    s.queueMemoryBudgetBytes = this.broker.memory.limitBytes;
     s.diskFreeLimitBytes = this.limits.diskFreeLimitBytes;
     s.eventLoopDelayP50Ms = this.delay.percentile(50) / 1e6;
     s.eventLoopDelayP99Ms = this.delay.percentile(99) / 1e6;

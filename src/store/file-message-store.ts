@@ -154,6 +154,10 @@ export class FileMessageStore implements MessageStore {
     return pos;
   }
 
+  claim(_queueId: number, ref: LogPosition): void {
+    this.live.set(ref.segment, (this.live.get(ref.segment) ?? 0) + 1);
+  }
+
   settle(queueId: number, msgId: number, ref: LogPosition): void {
     const pos = this.log.append(RecordType.Settle, [encodeSettle(queueId, msgId)]);
     this.pin(pos.segment, ref.segment);

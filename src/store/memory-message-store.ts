@@ -100,6 +100,10 @@ export class MemoryMessageStore implements MessageStore {
     return { segment: 1, offset: message.id, length: 0 };
   }
 
+  claim(queueId: number, ref: LogPosition): void {
+    this.disk.messages.get(ref.offset)?.claims.add(queueId);
+  }
+
   settle(queueId: number, msgId: number, _ref: LogPosition): void {
     const held = this.disk.messages.get(msgId);
     if (!held) return;

@@ -36,6 +36,11 @@ export interface MessageStore {
    * out (kept out of memory) and forgotten on restart.
    */
   write(message: Message, queueIds: readonly number[], persistent: boolean): LogPosition;
+  /**
+   * Another queue shares a page-out record already written for the message (fanout
+   * pages a message out once for all its queues); released or settled like any claim.
+   */
+  claim(queueId: number, ref: LogPosition): void;
   /** One queue is done with the message (acked, dropped or dead-lettered). */
   settle(queueId: number, msgId: number, ref: LogPosition): void;
   /** The message was delivered again: the count survives restarts. */

@@ -45,7 +45,11 @@ export interface ResourceStats {
   socketsLimit: number;
   socketsUsed: number;
   memoryUsedBytes: number;
+  /** The memory alarm's threshold: the watermark, or V8's heap limit if lower. */
   memoryLimitBytes: number;
+  /** Memory queue entries are charged for, and the budget beyond which queues page to disk. */
+  queueMemoryUsedBytes: number;
+  queueMemoryBudgetBytes: number;
   diskFreeBytes: number;
   diskFreeLimitBytes: number;
   eventLoopDelayP50Ms: number;

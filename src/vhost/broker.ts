@@ -2,6 +2,7 @@ import type { AmqpConnection } from "../connection/amqp-connection.js";
 import type { Log } from "../log.js";
 import type { AmqpError } from "../protocol/amqp-error.js";
 import { readHeaders } from "../protocol/content-properties.js";
+import { MemoryBudget } from "../queue/memory-budget.js";
 import type { Message, StoredRef } from "../queue/message.js";
 import type {
   DiscardReason,
@@ -155,6 +156,11 @@ export class Broker {
   /** Queues whose dispatch stopped at its batch limit, to resume on the next turn. */
   readonly pendingDispatch = new Set<MessageQueue>();
   readonly store: MessageStore | undefined;
+  /**
+   * Memory all queues together may use for entries before they page new ones to the
+   * store; the runtime sizes it from the memory limit (unbounded without a runtime).
+   */
+  readonly memory = new MemoryBudget();
   private readonly queueHooks: QueueHooks;
   private nextMessageId = 1;
   private nextConnectionId = 1;
@@ -172,7 +178,7 @@ export class Broker {
   ) {
     this.startedAtMs = clock();
     this.store = persistence?.store;
-    this.queueHooks = storageQueueHooks(this.store, {
+    const hooks = storageQueueHooks(this.store, {
       discarded: (queue, entry, reason) => deadLetter(this, queue, entry, reason),
       lastConsumerGone: (queue) => {
         if (queue.definition.autoDelete && queue.hadConsumer) {
@@ -183,6 +189,7 @@ export class Broker {
         this.pendingDispatch.add(queue);
       },
     });
+    this.queueHooks = { ...hooks, memory: this.memory };
   }
 
   /** The default vhost and user, for a node starting with no definitions. */

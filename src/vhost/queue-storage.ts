@@ -1,5 +1,5 @@
 import type { ColdRecord } from "../queue/cold-index.js";
-import type { QueueEntry } from "../queue/message.js";
+import type { Message, QueueEntry, StoredRef } from "../queue/message.js";
 import type { DiscardReason, MessageQueue, QueueHooks } from "../queue/message-queue.js";
 import type { Pager } from "../queue/ready-list.js";
 import type { MessageStore } from "../store/message-store.js";
@@ -29,6 +29,7 @@ export function storageQueueHooks(
   store: MessageStore | undefined,
   events: QueueEvents,
 ): QueueHooks {
+  const lastPageOut: LastPageOut = { message: undefined, ref: undefined };
   const endClaim = (
     queue: MessageQueue,
     msgId: number,
@@ -57,16 +58,33 @@ export function storageQueueHooks(
     },
     lastConsumerGone: (queue) => events.lastConsumerGone(queue),
     dispatchLater: (queue) => events.dispatchLater(queue),
-    pager: store ? (queue) => storePager(store, queue) : undefined,
+    pager: store ? (queue) => storePager(store, queue, lastPageOut) : undefined,
   };
 }
 
-function storePager(store: MessageStore, queue: MessageQueue): Pager {
+/** The page-out record written last, so the other queues of a fanout share it. */
+interface LastPageOut {
+  message: Message | undefined;
+  ref: StoredRef | undefined;
+}
+
+function storePager(store: MessageStore, queue: MessageQueue, last: LastPageOut): Pager {
   return {
     pageOut(entry: QueueEntry): ColdRecord {
       // A persistent message of a durable queue is stored already; anything else is
-      // written now as a page-out record that only this queue claims.
-      entry.ref ??= store.write(entry.message, [queue.storeId], false);
+      // written now as a page-out record. A message routed to many queues is enqueued
+      // on all of them in one go, so when the last record written is this message's,
+      // this queue takes a claim on it instead of writing the body again.
+      if (!entry.ref) {
+        if (last.message === entry.message && last.ref) {
+          store.claim(queue.storeId, last.ref);
+          entry.ref = last.ref;
+        } else {
+          entry.ref = store.write(entry.message, [queue.storeId], false);
+          last.message = entry.message;
+          last.ref = entry.ref;
+        }
+      }
       return {
         msgId: entry.message.id,
         segment: entry.ref.segment,

@@ -220,6 +220,7 @@ export class FuzzTarget {
       destroy: () => {},
       pauseReading: () => {},
       resumeReading: () => {},
+      defer: (fn) => this.pendingScheduled.push(fn),
     };
   }
 }

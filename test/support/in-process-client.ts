@@ -29,6 +29,8 @@ export class InProcessClient {
   closedSocket = false;
   /** Whether the broker asked to stop reading from this client (resource alarm). */
   paused = false;
+  /** Input the broker kept back for a later turn; pump() runs it as the next turn would. */
+  private deferred: (() => void)[] = [];
   private readonly reader: FrameReader;
   private partial:
     | { channel: number; method: Method; properties?: Buffer; size: number; body: Buffer[] }
@@ -61,6 +63,9 @@ export class InProcessClient {
       resumeReading: () => {
         this.paused = false;
       },
+      defer: (fn) => {
+        this.deferred.push(fn);
+      },
     };
     this.conn = new AmqpConnection(broker, transport);
     this.reader = new FrameReader(
@@ -89,33 +94,19 @@ export class InProcessClient {
     body: string | Buffer,
     props: BasicProperties = {},
   ): void {
-    const w = new FrameWriter(131072);
-    w.method(channel, {
-      name: "basic.publish",
-      exchange,
-      routingKey,
-      mandatory: false,
-      immediate: false,
-    });
-    const properties = encodeProperties(props);
-    const b = typeof body === "string" ? Buffer.from(body) : body;
-    // Header and body frames, laid out as content() lays them out after a method.
-    const tmp = new FrameWriter(131072);
-    tmp.content(
-      channel,
-      { name: "basic.publish", exchange, routingKey, mandatory: false, immediate: false },
-      properties,
-      b,
-    );
-    const all = Buffer.concat(tmp.take());
-    const methodFrameLength = 7 + all.readUInt32BE(3) + 1;
-    this.send(Buffer.concat([...w.take(), all.subarray(methodFrameLength)]));
+    this.send(publishFrames(channel, exchange, routingKey, body, props));
   }
 
   /** Collects everything the broker queued for this client. */
   pump(): Received[] {
     const before = this.received.length;
-    for (const chunk of this.conn.flush()) this.reader.push(chunk);
+    for (;;) {
+      for (const chunk of this.conn.flush()) this.reader.push(chunk);
+      const later = this.deferred;
+      if (later.length === 0) break;
+      this.deferred = [];
+      for (const fn of later) fn();
+    }
     return this.received.slice(before);
   }
 
@@ -254,4 +245,35 @@ export function openClient(broker: Broker): InProcessClient {
   client.handshake();
   client.openChannel(1);
   return client;
+}
+
+/** The frames of one basic.publish with its content, as a client sends them. */
+export function publishFrames(
+  channel: number,
+  exchange: string,
+  routingKey: string,
+  body: string | Buffer,
+  props: BasicProperties = {},
+): Buffer {
+  const w = new FrameWriter(131072);
+  w.method(channel, {
+    name: "basic.publish",
+    exchange,
+    routingKey,
+    mandatory: false,
+    immediate: false,
+  });
+  const properties = encodeProperties(props);
+  const b = typeof body === "string" ? Buffer.from(body) : body;
+  // Header and body frames, laid out as content() lays them out after a method.
+  const tmp = new FrameWriter(131072);
+  tmp.content(
+    channel,
+    { name: "basic.publish", exchange, routingKey, mandatory: false, immediate: false },
+    properties,
+    b,
+  );
+  const all = Buffer.concat(tmp.take());
+  const methodFrameLength = 7 + all.readUInt32BE(3) + 1;
+  return Buffer.concat([...w.take(), all.subarray(methodFrameLength)]);
 }

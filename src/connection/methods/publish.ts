@@ -111,6 +111,7 @@ function route(
     const queues = routeWithCc(ch, exchange, message);
     routed = queues.length;
     if (routed > 0) outcome = broker.enqueue(queues, stripBcc(message), ch.now);
+    ch.conn.noteWork(routed);
   }
   if (routed === 0) {
     broker.counters.messagesUnroutable++;

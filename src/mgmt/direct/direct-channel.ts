@@ -122,6 +122,7 @@ export class DirectChannel {
       // Nothing to read from: alarms that pause publishers' sockets do not apply here.
       pauseReading: () => {},
       resumeReading: () => {},
+      defer: (fn) => setImmediate(fn),
     };
     this.conn = new AmqpConnection(broker, transport);
     this.conn.user = user;

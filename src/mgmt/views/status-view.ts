@@ -1,4 +1,5 @@
 import { formatHost } from "../../runtime/amqp-listener.js";
+import { heapLimitBytes } from "../../runtime/resource-monitor.js";
 import { PRODUCT, VERSION } from "../../version.js";
 import type { NodeContext } from "../node-context.js";
 import { type Json, RABBITMQ_API_VERSION } from "./format.js";
@@ -47,6 +48,10 @@ export function statusView(ctx: NodeContext): Json {
       array_buffers: m.arrayBuffers,
       queue_messages: t.bytesRam,
       queue_index: t.indexBytes,
+      // Warren: what queue entries are charged in memory, and the budget beyond which they page to disk.
+      queue_entries_charged: b.memory.usedBytes,
+      queue_entries_budget: b.memory.limitBytes,
+      heap_limit: heapLimitBytes(),
     },
     vm_memory_calculation_strategy: "rss",
     // RabbitMQ's shape: {"relative": 0.4} or {"absolute": bytes}.

@@ -1,6 +1,7 @@
 import type { FieldTable } from "../protocol/field-table.js";
 import { ColdIndex, type ColdRecord } from "./cold-index.js";
 import { Consumer, type ConsumerOptions, type ConsumerSink } from "./consumer.js";
+import { DetachedEntries } from "./detached-entries.js";
 import { entryBytes, type MemoryBudget } from "./memory-budget.js";
 import type { Message, QueueEntry, StoredRef } from "./message.js";
 import { PriorityReadyList } from "./priority-ready.js";
@@ -26,6 +27,13 @@ export interface QueueHooks {
   lastConsumerGone(queue: MessageQueue): void;
   /** Dispatch stopped at its batch limit with work left: call dispatch() again soon. */
   dispatchLater(queue: MessageQueue): void;
+  /**
+   * Entries left the queue all at once (purge, delete): let them go (settled() and
+   * settledCold() for each) a slice at a time, on later turns.
+   */
+  releaseLater(queue: MessageQueue, entries: DetachedEntries): void;
+  /** Expiry or a length limit has more to drop than one slice: call upkeep() until it is done. */
+  upkeepLater(queue: MessageQueue): void;
   /** Moves entries out of memory once the queue is long; absent when there is no store. */
   pager?(queue: MessageQueue): Pager | undefined;
   /** The node's budget for entries in memory, shared by every queue. */
@@ -41,8 +49,14 @@ export interface QueueDefinition {
   readonly arguments: FieldTable;
 }
 
-/** Deliveries one dispatch call makes before yielding the event loop to others. */
+/** Deliveries (and expired entries dropped) one dispatch call makes before yielding the event loop. */
 const DISPATCH_BATCH = 1000;
+/**
+ * Entries one call drops for expiry or a length limit; more wait for upkeep() on
+ * later turns, so a mass expiry or a new max-length over millions of messages
+ * never holds the event loop.
+ */
+export const DROP_SLICE = 5000;
 
 /**
  * A classic queue's semantics, independent of storage and sockets: ready messages
@@ -73,6 +87,8 @@ export class MessageQueue {
   settings: QueueSettings = NO_SETTINGS;
   /** Whether any entry was given an expiry (queue or message TTL); the tick then checks the head. */
   private mayExpire = false;
+  /** Expiry or limits left work for upkeep() (the owner was asked once to call it). */
+  private upkeepPending = false;
   private consumers: Consumer[] = [];
   private readonly sac = new SingleActiveConsumer();
   private roundRobin = 0;
@@ -203,19 +219,48 @@ export class MessageQueue {
     );
   }
 
-  /** drop-head: the oldest ready messages go (dead-lettered as maxlen) until within limits. */
-  private enforceLimits(): void {
+  /**
+   * drop-head: the oldest ready messages go (dead-lettered as maxlen) until within
+   * limits, a slice at a time; returns whether more must go.
+   */
+  private enforceLimits(max = DROP_SLICE): boolean {
     const { maxLength, maxLengthBytes, overflow } = this.settings;
-    if (maxLength === undefined && maxLengthBytes === undefined) return;
-    if (overflow !== "drop-head") return;
+    if (maxLength === undefined && maxLengthBytes === undefined) return false;
+    if (overflow !== "drop-head") return false;
+    let dropped = 0;
     while (
       (maxLength !== undefined && this.messageCount > maxLength) ||
       (maxLengthBytes !== undefined && this.readyBytes > maxLengthBytes && this.messageCount > 0)
     ) {
+      if (dropped++ === max) return this.needsUpkeep();
       const head = this.ready.shift() ?? this.delayed.popEarliest();
       if (!head) break;
       this.hooks.discarded(this, head, "maxlen");
     }
+    return false;
+  }
+
+  /** Asks the owner, once, to call upkeep() on later turns. */
+  private needsUpkeep(): true {
+    if (!this.upkeepPending) {
+      this.upkeepPending = true;
+      this.hooks.upkeepLater(this);
+    }
+    return true;
+  }
+
+  /**
+   * One slice of the drops that did not fit in one call (expiry, length limits);
+   * returns true when nothing is left to do.
+   */
+  upkeep(nowMs: number): boolean {
+    if (this.deleted) {
+      this.upkeepPending = false;
+      return true;
+    }
+    const more = this.expireSome(nowMs, DROP_SLICE) || this.enforceLimits(DROP_SLICE);
+    if (!more) this.upkeepPending = false;
+    return !more;
   }
 
   // --- consumers -----------------------------------------------------------
@@ -265,7 +310,8 @@ export class MessageQueue {
           this.hooks.dispatchLater(this);
           return;
         }
-        const entry = this.ready.shift()!;
+        const entry = this.ready.shift();
+        if (!entry) return;
         if (entry.expiresAtMs < nowMs) {
           this.hooks.discarded(this, entry, "expired");
           continue;
@@ -280,9 +326,15 @@ export class MessageQueue {
   /** basic.get: the next live ready message, now counted as delivered. */
   fetch(noAck: boolean, nowMs: number): QueueEntry | undefined {
     this.lastUsedMs = nowMs;
+    let dropped = 0;
     for (let entry = this.ready.shift(); entry; entry = this.ready.shift()) {
       if (entry.expiresAtMs < nowMs) {
         this.hooks.discarded(this, entry, "expired");
+        // A head of millions of expired entries goes in slices; this get finds none.
+        if (++dropped === DROP_SLICE) {
+          this.needsUpkeep();
+          return undefined;
+        }
         continue;
       }
       entry.deliveryCount++;
@@ -355,12 +407,20 @@ export class MessageQueue {
     if (this.mayExpire) this.expire(nowMs);
   }
 
-  /** Drops expired messages from the head. */
+  /** Drops expired messages from the head (a slice now, the rest through upkeep()). */
   expire(nowMs: number): void {
+    this.expireSome(nowMs, DROP_SLICE);
+  }
+
+  /** Drops up to `max` expired messages from the head; returns whether more may be left. */
+  private expireSome(nowMs: number, max: number): boolean {
+    let dropped = 0;
     for (let head = this.ready.peek(); head && head.expiresAtMs < nowMs; head = this.ready.peek()) {
+      if (dropped++ === max) return this.needsUpkeep();
       this.ready.shift();
       this.hooks.discarded(this, head, "expired");
     }
+    return false;
   }
 
   /** Whether x-expires says this queue has been unused long enough to be deleted. */
@@ -373,12 +433,17 @@ export class MessageQueue {
 
   // --- end -----------------------------------------------------------------
 
-  /** Drops every ready message (not the unacknowledged ones); returns how many. */
+  /**
+   * Drops every ready message (not the unacknowledged ones); returns how many. The
+   * queue is empty at once; their store claims are let go on later turns.
+   */
   purge(): number {
     const count = this.messageCount;
-    const dropped = this.ready.clear((record) => this.hooks.settledCold(this, record));
-    dropped.push(...this.delayed.clear());
-    for (const entry of dropped) this.hooks.settled(this, entry);
+    if (count === 0) return 0;
+    const detached = new DetachedEntries(this.hooks.memory);
+    this.ready.detach(detached);
+    this.delayed.detach(detached);
+    this.hooks.releaseLater(this, detached);
     return count;
   }
 

@@ -1,4 +1,5 @@
 import { ColdIndex, type ColdRecord } from "./cold-index.js";
+import type { DetachedEntries } from "./detached-entries.js";
 import type { MemoryBudget } from "./memory-budget.js";
 import type { QueueEntry } from "./message.js";
 import { HOT_BUDGET_BYTES, type Pager, type Ready, ReadyList } from "./ready-list.js";
@@ -79,6 +80,10 @@ export class PriorityReadyList implements Ready {
     const out: QueueEntry[] = [];
     for (let i = this.levels.length - 1; i >= 0; i--) out.push(...this.levels[i]!.clear(onCold));
     return out;
+  }
+
+  detach(into: DetachedEntries): void {
+    for (let i = this.levels.length - 1; i >= 0; i--) this.levels[i]!.detach(into);
   }
 
   toArray(): QueueEntry[] {

@@ -1,5 +1,6 @@
 import { ColdIndex, type ColdRecord } from "./cold-index.js";
 import { Deque } from "./deque.js";
+import type { DetachedEntries } from "./detached-entries.js";
 import { ENTRY_OVERHEAD_BYTES, entryBytes, type MemoryBudget } from "./memory-budget.js";
 import type { QueueEntry } from "./message.js";
 import { MinHeap } from "./min-heap.js";
@@ -23,6 +24,8 @@ export interface Ready {
   peek(): QueueEntry | undefined;
   shift(): QueueEntry | undefined;
   clear(onCold?: (record: ColdRecord) => void): QueueEntry[];
+  /** Hands every ready entry over at once (O(1)) and starts empty. */
+  detach(into: DetachedEntries): void;
   toArray(): QueueEntry[];
 }
 
@@ -49,8 +52,8 @@ const PAGE_IN_BATCH = 256;
  * everything hot, because once the tail is cold every new entry goes there too.
  */
 export class ReadyList implements Ready {
-  private readonly fresh = new Deque<QueueEntry>();
-  private readonly requeued = new MinHeap<QueueEntry>((e) => e.seq);
+  private fresh = new Deque<QueueEntry>();
+  private requeued = new MinHeap<QueueEntry>((e) => e.seq);
   private cold: ColdIndex | undefined;
   private hotBytes = 0;
 
@@ -123,6 +126,18 @@ export class ReadyList implements Ready {
     for (const e of out) this.letGo(e);
     if (this.cold) for (const r of this.cold.drain()) onCold?.(r);
     return out;
+  }
+
+  detach(into: DetachedEntries): void {
+    const { requeued, fresh } = this;
+    into.addHot(requeued.length, () => requeued.pop());
+    into.addHot(fresh.length, () => fresh.shift());
+    into.addCold(this.cold);
+    this.requeued = new MinHeap<QueueEntry>((e) => e.seq);
+    this.fresh = new Deque<QueueEntry>();
+    this.cold = undefined;
+    // The memory budget is credited as the detached entries are let go.
+    this.hotBytes = 0;
   }
 
   /** The in-memory ready entries in queue order, without removing them. */

@@ -1,3 +1,4 @@
+import type { DetachedEntries } from "./detached-entries.js";
 import { entryBytes, type MemoryBudget } from "./memory-budget.js";
 import type { QueueEntry } from "./message.js";
 import { MinHeap } from "./min-heap.js";
@@ -13,7 +14,7 @@ interface Parked {
  * consumer that fails on a message does not spin on it).
  */
 export class RetryDelays {
-  private readonly heap = new MinHeap<Parked>((p) => p.dueAtMs);
+  private heap = new MinHeap<Parked>((p) => p.dueAtMs);
   private byteCount = 0;
 
   constructor(private readonly memory?: MemoryBudget) {}
@@ -52,6 +53,14 @@ export class RetryDelays {
   /** The entry due first, taken out whatever its time. */
   popEarliest(): QueueEntry | undefined {
     return this.take();
+  }
+
+  /** Hands every parked entry over at once and starts empty (purge, delete). */
+  detach(into: DetachedEntries): void {
+    const heap = this.heap;
+    into.addHot(heap.length, () => heap.pop()?.entry);
+    this.heap = new MinHeap<Parked>((p) => p.dueAtMs);
+    this.byteCount = 0;
   }
 
   clear(): QueueEntry[] {

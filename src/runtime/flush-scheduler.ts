@@ -3,6 +3,12 @@ import type { AmqpConnection } from "../connection/amqp-connection.js";
 import type { Broker } from "../vhost/broker.js";
 
 /**
+ * Milliseconds of each turn that chores may use: the rest of the turn is for
+ * connections, timers and the management API.
+ */
+const CHORE_MS_PER_TURN = 8;
+
+/**
  * Writes each connection's frames once per event-loop turn (DESIGN §7). Work in a
  * turn (reading every socket that had data in the poll phase) queues frames; one
  * setImmediate then resumes deferred dispatches and writes every connection's
@@ -45,6 +51,14 @@ export class FlushScheduler {
 
   private readonly run = (): void => {
     this.scheduled = false;
+    // Chores (purges, deletes, mass expiry) get a few milliseconds of each turn.
+    const started = performance.now();
+    const choresLeft =
+      this.broker.chores.size > 0 &&
+      this.broker.chores.run(
+        this.broker.clock(),
+        () => performance.now() - started > CHORE_MS_PER_TURN,
+      );
     // Dispatches that yielded at their batch limit continue first; they add output.
     this.broker.runPendingDispatch();
     // Store records (publishes, settles, delivery counts) are written before the frames
@@ -53,7 +67,7 @@ export class FlushScheduler {
     this.broker.store?.flush();
     for (const conn of this.pending) this.write(conn);
     this.pending.clear();
-    if (this.broker.pendingDispatch.size > 0 && !this.scheduled) {
+    if ((this.broker.pendingDispatch.size > 0 || choresLeft) && !this.scheduled) {
       this.scheduled = true;
       setImmediate(this.run);
     }

@@ -65,6 +65,7 @@ export class WarrenNode {
       schedule: (fn) => setImmediate(fn),
     });
     this.flusher = flusher = new FlushScheduler(this.broker);
+    this.broker.chores.wake = () => this.flusher.wake();
     this.listener = new AmqpListener(this.broker, this.flusher, (address) =>
       this.admission(address),
     );
@@ -203,6 +204,10 @@ export class WarrenNode {
     await new Promise((r) => setTimeout(r, 100));
     for (const socket of this.listener.sockets.keys()) socket.destroy();
     await closed;
+    // What purges left to release is settled before the store closes, so purged
+    // messages do not come back after a clean restart.
+    this.broker.chores.runAll(this.broker.clock());
+    this.broker.store?.flush();
     this.store.close();
   }
 }

@@ -16,6 +16,7 @@ import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { MessageStore } from "../store/message-store.js";
 import { type AlarmResource, AlarmState, type ResourceStats } from "./alarms.js";
 import type { BrokerSettings } from "./broker-settings.js";
+import { Chores, releaseChore, upkeepChore } from "./chores.js";
 import { deadLetter } from "./dead-lettering.js";
 import { buildSnapshot } from "./definitions.js";
 import { type LimitRefusal, limitErrors, limitReached } from "./limits.js";
@@ -161,6 +162,8 @@ export class Broker {
    * store; the runtime sizes it from the memory limit (unbounded without a runtime).
    */
   readonly memory = new MemoryBudget();
+  /** Work done in slices on later turns (purges, deletes, mass expiry); the runtime runs it. */
+  readonly chores = new Chores();
   private readonly queueHooks: QueueHooks;
   private nextMessageId = 1;
   private nextConnectionId = 1;
@@ -189,7 +192,12 @@ export class Broker {
         this.pendingDispatch.add(queue);
       },
     });
-    this.queueHooks = { ...hooks, memory: this.memory };
+    this.queueHooks = {
+      ...hooks,
+      memory: this.memory,
+      releaseLater: (queue, entries) => this.chores.add(releaseChore(queue, entries, hooks)),
+      upkeepLater: (queue) => this.chores.add(upkeepChore(queue)),
+    };
   }
 
   /** The default vhost and user, for a node starting with no definitions. */

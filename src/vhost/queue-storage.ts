@@ -28,7 +28,7 @@ function survives(queue: MessageQueue, persistent: boolean): boolean {
 export function storageQueueHooks(
   store: MessageStore | undefined,
   events: QueueEvents,
-): QueueHooks {
+): Omit<QueueHooks, "releaseLater" | "upkeepLater"> {
   const lastPageOut: LastPageOut = { message: undefined, ref: undefined };
   const endClaim = (
     queue: MessageQueue,
@@ -37,7 +37,8 @@ export function storageQueueHooks(
     persistent: boolean,
   ) => {
     if (!store || !ref) return;
-    if (survives(queue, persistent)) store.settle(queue.storeId, msgId, ref);
+    // A deleted queue's claims end without records: its id leaves the definitions.
+    if (survives(queue, persistent) && !queue.deleted) store.settle(queue.storeId, msgId, ref);
     else store.release(queue.storeId, ref);
   };
   return {

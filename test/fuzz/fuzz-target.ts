@@ -196,11 +196,14 @@ export class FuzzTarget {
   }
 
   private busy(): boolean {
-    return this.pendingScheduled.length > 0 || this.store.held.length > 0;
+    return (
+      this.pendingScheduled.length > 0 || this.store.held.length > 0 || this.broker.chores.size > 0
+    );
   }
 
   /** Finishes outstanding fsyncs and scheduled jobs (for the bystander's steps). */
   private async settle(): Promise<void> {
+    this.broker.chores.runAll(this.now);
     this.store.releaseDurable();
     const scheduled = this.pendingScheduled;
     this.pendingScheduled = [];

@@ -101,6 +101,8 @@ export class InProcessClient {
   pump(): Received[] {
     const before = this.received.length;
     for (;;) {
+      // What the runtime would do in slices on later turns (purges, deletes) happens now.
+      this.broker.chores.runAll(this.broker.clock());
       for (const chunk of this.conn.flush()) this.reader.push(chunk);
       const later = this.deferred;
       if (later.length === 0) break;

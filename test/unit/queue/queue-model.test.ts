@@ -148,6 +148,15 @@ test("the queue state machine agrees with a naive model on random operation sequ
         delivering: () => {},
         lastConsumerGone: () => {},
         dispatchLater: () => {},
+        // Purged entries are let go at once here (the broker does it in slices).
+        releaseLater: (q, entries) => {
+          entries.release(
+            Number.POSITIVE_INFINITY,
+            (e) => hooks.settled(q, e),
+            (r) => hooks.settledCold(q, r),
+          );
+        },
+        upkeepLater: () => {},
       };
       const queue = new MessageQueue(
         {

@@ -50,8 +50,7 @@ export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPor
     const defs = jsonBody(req);
     if (Object.keys(defs).length === 0) throw badRequest("empty definitions");
     importDefinitions(ctx, defs, req.user!.name, policies.importer, vhost);
-    // Answer once the imported durable objects are on disk, as a declare-ok does.
-    await ctx.broker.definitionsSaved();
+    // Answered once the imported durable objects are on disk (managementDispatch waits).
     return NO_CONTENT;
   };
   router.post("/api/definitions", "administrator", importAll);

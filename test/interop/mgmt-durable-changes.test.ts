@@ -124,8 +124,12 @@ describe("configuration acknowledged over HTTP survives kill -9", {
       });
       // The moment the status line is in: no time for a save that had not happened yet.
       await node.broker.kill();
-      assert.ok(res.status >= 200 && res.status < 300, `${change.what}: ${res.status}`);
       node = await startMgmtBroker({ dataDir });
+      if (res.status < 200 || res.status >= 300) {
+        // Refused (a change it depends on was lost earlier): nothing was acknowledged.
+        lost.push(`${change.what}: refused with ${res.status}`);
+        continue;
+      }
       try {
         await change.check(node.mgmtUrl);
       } catch (e) {

@@ -15,7 +15,7 @@ export interface PolicyPort {
 
 /** /api/overview, /api/nodes, /api/cluster-name and /api/definitions. */
 export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPort): void {
-  router.get("/api/overview", "management", () => json(overviewView(ctx)));
+  router.get("/api/overview", "management", (req) => json(overviewView(ctx, req.user)));
   router.get("/api/cluster-name", "management", () =>
     json({ name: ctx.broker.settings.clusterName }),
   );

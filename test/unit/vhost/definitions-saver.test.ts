@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
 import type { DefinitionsSnapshot } from "../../../src/store/definitions-store.js";
+import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import { DefinitionsSaver } from "../../../src/vhost/definitions-saver.js";
+import { openClient } from "../../support/in-process-client.js";
 
 /** A saver whose saves finish when the test says, with the turn's scheduling done by hand. */
 function harness() {
@@ -128,4 +130,26 @@ test("a broker answers definitionsSaved only once its asynchronous save is on di
   fail!(new Error("EIO"));
   await tick();
   assert.equal(failing.value, "rejected");
+});
+
+test("a durable declare whose definitions cannot be saved (disk full) is refused with 506, not 541", async () => {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {
+    store: new MemoryMessageStore(),
+    saveDefinitions: () => {
+      const e = new Error("could not save /d/definitions.json: ENOSPC") as NodeJS.ErrnoException;
+      e.code = "ENOSPC";
+      return Promise.reject(e);
+    },
+    schedule: (fn) => setImmediate(fn),
+  });
+  broker.bootstrapDefaults();
+  await tick();
+  const client = openClient(broker);
+  client.declareQueue(1, "durable.q", { durable: true });
+  for (let i = 0; i < 4; i++) await tick();
+  const close = client.pump().find((r) => r.method.name === "connection.close")?.method as
+    | { replyCode: number; replyText: string }
+    | undefined;
+  assert.equal(close?.replyCode, 506);
+  assert.match(close!.replyText, /RESOURCE_ERROR - could not store definitions: .*ENOSPC/);
 });

@@ -18,6 +18,8 @@ export interface ServerConfig {
   readonly mgmtPort: number;
   /** Prometheus metrics port (0 disables it). */
   readonly prometheusPort: number;
+  /** Drop persistent messages no definition accounts for (an operator's deliberate choice). */
+  readonly discardUnclaimedMessages: boolean;
 }
 
 export const USAGE = `Usage: warren [options]   (or: npm start -- [options])
@@ -47,6 +49,8 @@ Options (each has an environment variable; flags win):
                        (WARREN_DISK_FREE_LIMIT, default 50MB)
   --max-connections N  most AMQP connections on the node (WARREN_MAX_CONNECTIONS, default 0 = no limit)
   --tcp-keepalive S    TCP keepalive after S idle seconds (WARREN_TCP_KEEPALIVE, default 0 = off)
+  --discard-unclaimed-messages  delete stored messages that no definition accounts for, instead of
+                       keeping them (or refusing to start without definitions): see docs/OPERATIONS.md
   --help               this text
 `;
 
@@ -85,6 +89,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "disk-free-limit": { type: "string" },
       "max-connections": { type: "string" },
       "tcp-keepalive": { type: "string" },
+      "discard-unclaimed-messages": { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -153,6 +158,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     mgmtPort,
     prometheusPort,
     dataDir: values["data-dir"] ?? env.WARREN_DATA_DIR ?? "./data",
+    discardUnclaimedMessages: values["discard-unclaimed-messages"] ?? false,
     logLevel: values["log-level"] ?? env.WARREN_LOG_LEVEL ?? "info",
     resourceLimits: {
       memoryHighWatermark: parseWatermark(

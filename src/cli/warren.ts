@@ -32,11 +32,15 @@ async function main(): Promise<void> {
     resourceLimits: config.resourceLimits,
     mgmtPort: config.mgmtPort,
     prometheusPort: config.prometheusPort,
+    discardUnclaimedMessages: config.discardUnclaimedMessages,
   });
   try {
     await node.start();
   } catch (e) {
-    log.error({ err: String(e) }, `could not start: ${(e as Error).message}`);
+    const message = (e as Error).message;
+    log.error({ err: String(e), dataDir: config.dataDir }, `could not start: ${message}`);
+    // The log is JSON on stdout; an operator at a terminal (npm start) reads stderr too.
+    process.stderr.write(`warren: could not start: ${message}\n`);
     process.exit(1);
   }
   const tlsBound = node.tlsListener?.bound ?? [];

@@ -316,9 +316,12 @@ export class Channel implements ConsumerSink {
         if (stillOpen()) reply();
       },
       (e: Error) => {
+        // A disk that refuses the write (ENOSPC, EIO) is the environment, not a bug:
+        // 506 RESOURCE_ERROR, as for any resource the broker lacks.
+        const environmental = (e as NodeJS.ErrnoException).code !== undefined;
         throw new AmqpError(
-          ReplyCode.INTERNAL_ERROR,
-          `INTERNAL_ERROR - could not store definitions: ${e.message}`,
+          environmental ? ReplyCode.RESOURCE_ERROR : ReplyCode.INTERNAL_ERROR,
+          `${environmental ? "RESOURCE_ERROR" : "INTERNAL_ERROR"} - could not store definitions: ${e.message}`,
           0,
           0,
           "connection",

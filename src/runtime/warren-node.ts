@@ -7,13 +7,15 @@ import type { ColdIndex } from "../queue/cold-index.js";
 import type { MessageQueue } from "../queue/message-queue.js";
 import { delayOf } from "../routing/delayed-messages.js";
 import type { Exchange } from "../routing/exchange.js";
-import { DefinitionsStore } from "../store/definitions-store.js";
+import { DefinitionsStore, type LoadedDefinitions } from "../store/definitions-store.js";
 import { FileMessageStore } from "../store/file-message-store.js";
+import type { StoreRecovery } from "../store/message-store.js";
 import { nodeFs } from "../store/store-fs.js";
 import { Broker } from "../vhost/broker.js";
 import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
-import { AmqpListener, type ListenAddress } from "./amqp-listener.js";
+import { AmqpListener, formatHost, type ListenAddress } from "./amqp-listener.js";
+import { DataDirLock } from "./data-dir-lock.js";
 import { FlushScheduler } from "./flush-scheduler.js";
 import { type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
 import { TlsListener, type TlsOptions } from "./tls-listener.js";
@@ -33,7 +35,15 @@ export interface NodeOptions {
   /** Management HTTP API and Prometheus ports; absent or 0 disables each. */
   readonly mgmtPort?: number;
   readonly prometheusPort?: number;
+  /**
+   * Drop persistent messages that no definition accounts for, instead of keeping them
+   * (or refusing to start without definitions). The operator's deliberate choice.
+   */
+  readonly discardUnclaimedMessages?: boolean;
 }
+
+/** The node cannot start on this data directory as it is; the message says why and what to do. */
+export class StartRefusedError extends Error {}
 
 /**
  * A running Warren node: the broker state plus the runtime that drives it
@@ -47,11 +57,14 @@ export class WarrenNode {
   private readonly store: FileMessageStore;
   private readonly definitions: DefinitionsStore;
   private ticker: NodeJS.Timeout | undefined;
+  private lock: DataDirLock | undefined;
+  /** Queue ids whose messages are kept although no definition names them (saved with the definitions). */
+  private unclaimedQueueIds: number[] = [];
   mgmt: MgmtService | undefined;
 
   constructor(readonly options: NodeOptions) {
     nodeFs.mkdirSync(options.dataDir);
-    this.definitions = new DefinitionsStore(options.dataDir, nodeFs);
+    this.definitions = new DefinitionsStore(options.dataDir);
     let flusher: FlushScheduler | undefined;
     this.store = new FileMessageStore({
       dir: join(options.dataDir, "msgs"),
@@ -61,7 +74,12 @@ export class WarrenNode {
     });
     this.broker = new Broker(options.settings, options.log, Date.now, {
       store: this.store,
-      saveDefinitions: (snapshot) => this.definitions.save(snapshot),
+      saveDefinitions: (snapshot) =>
+        this.definitions.save(
+          this.unclaimedQueueIds.length > 0
+            ? { ...snapshot, unclaimedQueueIds: this.unclaimedQueueIds }
+            : snapshot,
+        ),
       schedule: (fn) => setImmediate(fn),
     });
     this.flusher = flusher = new FlushScheduler(this.broker);
@@ -98,7 +116,17 @@ export class WarrenNode {
   }
 
   async start(): Promise<void> {
-    this.recover();
+    // Before anything reads or writes the data directory: two nodes on one directory
+    // would corrupt each other's messages and definitions.
+    this.lock = await DataDirLock.acquire(this.options.dataDir);
+    try {
+      this.recover();
+    } catch (e) {
+      this.store.close();
+      await this.lock.release();
+      this.lock = undefined;
+      throw e;
+    }
     this.resources.start();
     await this.listener.listen(this.options.listen);
     await this.tlsListener?.listen();
@@ -120,16 +148,36 @@ export class WarrenNode {
       });
       await this.mgmt.start();
     }
+    this.lock.describe({
+      amqp: [...this.listener.bound, ...(this.tlsListener?.bound ?? [])].map(
+        (b) => `${formatHost(b.host)}:${b.port}`,
+      ),
+      http: this.mgmt
+        ?.listeners()
+        .flatMap((l) => (l.protocol === "http" ? [`${formatHost(l.host)}:${l.port}`] : [])),
+    });
     const tickMs = this.options.tickMs ?? 200;
     this.ticker = setInterval(() => this.tick(), tickMs);
   }
 
-  /** Definitions first, then each durable queue's unsettled messages from the store. */
+  /**
+   * Definitions first, then each durable queue's unsettled messages from the store.
+   * Messages the definitions cannot account for (missing or stale definitions) are
+   * kept, never reclaimed; with no definitions at all the node refuses to start.
+   */
   private recover(): void {
-    const { broker, log } = this;
-    const snapshot = this.definitions.load();
-    if (snapshot) broker.restoringDefinitions(() => restoreSnapshot(broker, snapshot));
-    else broker.bootstrapDefaults();
+    const { broker } = this;
+    const loaded = this.definitions.load();
+    const snapshot = loaded?.snapshot;
+    if (snapshot) {
+      try {
+        broker.restoringDefinitions(() => restoreSnapshot(broker, snapshot));
+      } catch (e) {
+        throw new StartRefusedError(
+          `could not restore the definitions in ${loaded.path}: ${(e as Error).message}`,
+        );
+      }
+    }
     const durable = new Map<number, MessageQueue>();
     const delayed = new Map<number, Exchange>();
     for (const vhost of broker.vhosts.values()) {
@@ -137,19 +185,107 @@ export class WarrenNode {
       for (const e of vhost.exchanges.values())
         if (e.delayed && e.definition.durable) delayed.set(e.storeId, e);
     }
-    const recovery = this.store.recover(new Set([...durable.keys(), ...delayed.keys()]));
+    const discard = this.options.discardUnclaimedMessages ?? false;
+    const recovery = this.store.recover(new Set([...durable.keys(), ...delayed.keys()]), {
+      nextQueueId: snapshot?.nextQueueId,
+      heldQueueIds: new Set(snapshot?.unclaimedQueueIds ?? []),
+      discardUnclaimed: discard,
+    });
+    if (!snapshot && recovery.unclaimed.messages > 0 && !discard) {
+      throw new StartRefusedError(this.noDefinitionsMessage(recovery));
+    }
+    if (!snapshot) broker.bootstrapDefaults();
     for (const [id, recovered] of recovery.queues) {
       durable.get(id)?.adoptRecovered(recovered.entries);
       const exchange = delayed.get(id);
       if (exchange) this.rehold(exchange, recovered.entries);
     }
     broker.raiseNextMessageId(recovery.maxMessageId + 1);
+    // Queue ids are never reused, not even those of queues the definitions forgot.
+    broker.raiseNextQueueId(recovery.maxQueueId + 1);
+    this.unclaimedQueueIds = discard ? [] : recovery.unclaimed.queueIds;
+    this.logRecovery(recovery, durable.size, snapshot?.exchanges.length ?? 0);
+    if (loaded?.fallback) this.logFallback(loaded);
+    this.logUnclaimed(recovery, loaded, discard);
+    // Write definitions.json again when it is not what the node now knows: restored
+    // from the backup, or the kept queue ids or the next queue id changed.
+    const storedIds = (snapshot?.unclaimedQueueIds ?? []).join(",");
+    if (
+      loaded?.fallback ||
+      storedIds !== this.unclaimedQueueIds.join(",") ||
+      (snapshot && snapshot.nextQueueId < broker.peekNextQueueId())
+    ) {
+      broker.definitionsChanged();
+    }
+  }
+
+  private logRecovery(recovery: StoreRecovery, queues: number, exchanges: number): void {
     const r = recovery.report;
-    log.info(
-      { ...r, queues: durable.size, exchanges: snapshot?.exchanges.length ?? 0 },
-      `recovered ${durable.size} durable queues with ${r.messages} messages from ${r.segments} segments ` +
+    this.log.info(
+      { ...r, queues, exchanges },
+      `recovered ${queues} durable queues with ${r.messages} messages from ${r.segments} segments ` +
         `(${r.records} records) in ${r.durationMs} ms; truncated ${r.truncatedBytes} bytes of torn writes` +
         (r.corruptSegments.length ? `; CORRUPT segments: ${r.corruptSegments.join(", ")}` : ""),
+    );
+  }
+
+  private logFallback(loaded: LoadedDefinitions): void {
+    const f = loaded.fallback!;
+    const damaged = f.problem !== "missing";
+    this.log.error(
+      {
+        file: f.badPath,
+        problem: f.problem,
+        backup: loaded.path,
+        backupWrittenAt: iso(f.backupMtimeMs),
+      },
+      `${f.badPath} could not be used (${f.problem}); started from the backup ${loaded.path} ` +
+        `written at ${iso(f.backupMtimeMs)}: changes to users, vhosts, permissions, policies, ` +
+        `exchanges, queues or bindings made after that time may be missing` +
+        (damaged ? `; the damaged file is kept as ${f.badPath}.damaged` : ""),
+    );
+  }
+
+  private logUnclaimed(
+    recovery: StoreRecovery,
+    loaded: LoadedDefinitions | undefined,
+    discard: boolean,
+  ): void {
+    const u = recovery.unclaimed;
+    if (u.messages === 0) return;
+    const what =
+      `${u.messages} persistent messages of queue ids ${u.queueIds.join(", ")} ` +
+      `in segments ${u.segments.join(", ")} of ${join(this.options.dataDir, "msgs")}`;
+    const source = loaded ? loaded.path : "the definitions";
+    if (discard) {
+      this.log.warn(
+        { unclaimed: u },
+        `discarding ${what}: no definition in ${source} names those queues (--discard-unclaimed-messages)`,
+      );
+      return;
+    }
+    this.log.error(
+      { unclaimed: u, definitions: loaded?.path },
+      `kept ${what}: ${source} does not name those queues, so it is older than the messages ` +
+        "(restored from an old backup?). They are kept on disk, not deleted and not delivered. " +
+        `To get them back, stop the node and restore the ${this.definitions.path} that names ` +
+        "those queues; to drop them deliberately, start once with --discard-unclaimed-messages",
+    );
+  }
+
+  private noDefinitionsMessage(recovery: StoreRecovery): string {
+    const u = recovery.unclaimed;
+    const r = recovery.report;
+    const msgs = join(this.options.dataDir, "msgs");
+    return (
+      `${msgs} holds ${u.messages} persistent messages (in ${u.segments.length} of ${r.segments} ` +
+      `segment files, ${r.records} records) but there is no definitions file ` +
+      `(${this.definitions.path} and ${this.definitions.backupPath} are both missing), so nothing ` +
+      "says which queues they belong to; starting as a fresh node would delete them. Nothing was " +
+      `deleted. To keep them: restore definitions.json or definitions.json.bak from a backup into ` +
+      `${this.options.dataDir} and start again. To start empty deliberately: move ${msgs} away ` +
+      "(or start once with --discard-unclaimed-messages), start, and import your definitions " +
+      "export (warrenctl import_definitions FILE) to recreate users, vhosts and queues"
     );
   }
 
@@ -161,6 +297,11 @@ export class WarrenNode {
       const delay = delayOf(readHeaders(message.properties, message.summary));
       exchange.delayed!.hold(message, message.arrivedAtMs + delay, ref);
     }
+  }
+
+  /** The lock on the data directory, while the node holds it. */
+  get dataDirLock(): DataDirLock | undefined {
+    return this.lock;
   }
 
   private get log(): Log {
@@ -207,7 +348,14 @@ export class WarrenNode {
     // What purges left to release is settled before the store closes, so purged
     // messages do not come back after a clean restart.
     this.broker.chores.runAll(this.broker.clock());
-    this.broker.store?.flush();
+    // A definitions save in flight finishes before the files close (its change was not
+    // acknowledged yet, but there is no reason to lose it).
+    await this.broker.definitionsSaved()?.catch(() => {});
     this.store.close();
+    await this.lock?.release();
   }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }

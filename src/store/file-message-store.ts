@@ -13,8 +13,11 @@ import type {
   DurableCallback,
   MessageStore,
   RecoveredQueue,
+  RecoveryAccounting,
   StoreRecovery,
+  UnclaimedMessages,
 } from "./message-store.js";
+import { unaccountedFor } from "./message-store.js";
 import { type LogPosition, SegmentLog } from "./segment-log.js";
 import type { StoreFs } from "./store-fs.js";
 
@@ -76,13 +79,23 @@ export class FileMessageStore implements MessageStore {
     this.log = new SegmentLog(options.dir, options.fs, options.segmentBytes ?? 64 * 1024 * 1024);
   }
 
-  recover(durableQueueIds: ReadonlySet<number>): StoreRecovery {
+  recover(durableQueueIds: ReadonlySet<number>, accounting?: RecoveryAccounting): StoreRecovery {
     if (this.recovered) throw new Error("recover() runs once");
     this.recovered = true;
     const started = performance.now();
     const queues = new Map<number, RecoveringQueue>();
     for (const id of durableQueueIds) queues.set(id, new RecoveringQueue());
+    /** Queues the definitions cannot account for: their messages are kept, not handed out. */
+    const unclaimed = new Map<number, RecoveringQueue>();
+    const queueOf = (qid: number): RecoveringQueue | undefined => {
+      const q = queues.get(qid) ?? unclaimed.get(qid);
+      if (q || !unaccountedFor(qid, durableQueueIds, accounting)) return q;
+      const fresh = new RecoveringQueue();
+      unclaimed.set(qid, fresh);
+      return fresh;
+    };
     let maxMessageId = 0;
+    let maxQueueId = 0;
     const report = this.log.open((type, payload, pos) => {
       if (type === RecordType.Publish) {
         const h = decodePublishHeader(payload);
@@ -92,7 +105,8 @@ export class FileMessageStore implements MessageStore {
         const ttl = details.expiration === undefined ? Number.NaN : Number(details.expiration);
         const expiresAt = Number.isFinite(ttl) ? h.arrivedAtMs + ttl : Number.POSITIVE_INFINITY;
         for (const qid of h.queueIds) {
-          const q = queues.get(qid);
+          if (qid > maxQueueId) maxQueueId = qid;
+          const q = queueOf(qid);
           if (!q) continue;
           q.ids.push(h.msgId);
           q.segments.push(pos.segment);
@@ -109,7 +123,7 @@ export class FileMessageStore implements MessageStore {
       }
       const qid = payload.readDoubleLE(0);
       const msgId = payload.readDoubleLE(8);
-      const q = queues.get(qid);
+      const q = queues.get(qid) ?? unclaimed.get(qid);
       const i = q ? q.find(msgId) : -1;
       if (i < 0) return;
       this.pin(pos.segment, q!.segments[i]!);
@@ -139,11 +153,44 @@ export class FileMessageStore implements MessageStore {
       messages += entries.length;
       out.set(queueId, { queueId, entries });
     }
+    const kept = this.keepUnclaimed(unclaimed, accounting?.discardUnclaimed ?? false);
     this.reclaim();
     return {
       queues: out,
       maxMessageId,
+      maxQueueId,
+      unclaimed: kept,
       report: { ...report, messages, durationMs: Math.round(performance.now() - started) },
+    };
+  }
+
+  /**
+   * The unsettled messages of unclaimed queues hold a claim on their segments that
+   * nothing releases, so reclaim() never deletes them (unless the operator discards them).
+   */
+  private keepUnclaimed(
+    unclaimed: ReadonlyMap<number, RecoveringQueue>,
+    discard: boolean,
+  ): UnclaimedMessages {
+    const queueIds: number[] = [];
+    const segments = new Set<number>();
+    let messages = 0;
+    for (const [queueId, q] of unclaimed) {
+      let open = 0;
+      for (let i = 0; i < q.ids.length; i++) {
+        if (q.settled[i]) continue;
+        open++;
+        segments.add(q.segments[i]!);
+        if (!discard) this.live.set(q.segments[i]!, (this.live.get(q.segments[i]!) ?? 0) + 1);
+      }
+      if (open === 0) continue;
+      queueIds.push(queueId);
+      messages += open;
+    }
+    return {
+      queueIds: queueIds.sort((a, b) => a - b),
+      messages,
+      segments: [...segments].sort((a, b) => a - b),
     };
   }
 

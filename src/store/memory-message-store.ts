@@ -4,8 +4,10 @@ import type {
   DurableCallback,
   MessageStore,
   RecoveredQueue,
+  RecoveryAccounting,
   StoreRecovery,
 } from "./message-store.js";
+import { unaccountedFor } from "./message-store.js";
 import type { LogPosition } from "./segment-log.js";
 
 interface Held {
@@ -33,12 +35,15 @@ export class MemoryDisk {
 export class MemoryMessageStore implements MessageStore {
   constructor(private readonly disk = new MemoryDisk()) {}
 
-  recover(durableQueueIds: ReadonlySet<number>): StoreRecovery {
+  recover(durableQueueIds: ReadonlySet<number>, accounting?: RecoveryAccounting): StoreRecovery {
     const started = performance.now();
     const queues = new Map<number, RecoveredQueue>();
     for (const id of durableQueueIds) queues.set(id, { queueId: id, entries: new ColdIndex() });
     let maxMessageId = 0;
+    let maxQueueId = 0;
     let messages = 0;
+    const unclaimedIds = new Set<number>();
+    let unclaimedMessages = 0;
     const ids = [...this.disk.messages.keys()].sort((a, b) => a - b);
     for (const id of ids) {
       const held = this.disk.messages.get(id)!;
@@ -48,8 +53,15 @@ export class MemoryMessageStore implements MessageStore {
         continue;
       }
       for (const q of held.claims) {
+        maxQueueId = Math.max(maxQueueId, q);
         const rq = queues.get(q);
-        if (!rq) continue;
+        if (!rq) {
+          if (unaccountedFor(q, durableQueueIds, accounting)) {
+            unclaimedIds.add(q);
+            unclaimedMessages++;
+          }
+          continue;
+        }
         rq.entries.push({
           msgId: id,
           segment: 1,
@@ -67,13 +79,23 @@ export class MemoryMessageStore implements MessageStore {
         });
         messages++;
       }
-      // Claims of queues that did not survive end here.
-      for (const q of [...held.claims]) if (!queues.has(q)) held.claims.delete(q);
+      // Claims of queues that did not survive end here; unclaimed ones are kept unless discarded.
+      for (const q of [...held.claims]) {
+        const keep = unclaimedIds.has(q) && !accounting?.discardUnclaimed;
+        if (!queues.has(q) && !keep) held.claims.delete(q);
+      }
       if (held.claims.size === 0) this.disk.messages.delete(id);
     }
+    const kept = unclaimedIds.size > 0;
     return {
       queues,
       maxMessageId,
+      maxQueueId,
+      unclaimed: {
+        queueIds: [...unclaimedIds].sort((a, b) => a - b),
+        messages: unclaimedMessages,
+        segments: kept ? [1] : [],
+      },
       report: {
         segments: 0,
         records: ids.length,

@@ -8,10 +8,38 @@ export interface RecoveredQueue {
   readonly entries: ColdIndex;
 }
 
+/**
+ * What the definitions say about queue ids, so recovery knows which records it may
+ * drop. Queue ids are never reused: a record of an id below nextQueueId that no queue
+ * has is from a deleted queue; an id at or above it (or any id, when there are no
+ * definitions) means the definitions are missing or older than the messages.
+ */
+export interface RecoveryAccounting {
+  /** The definitions' nextQueueId; undefined when the node has no definitions. */
+  readonly nextQueueId: number | undefined;
+  /** Ids an earlier start found unclaimed and kept (they stay kept). */
+  readonly heldQueueIds?: ReadonlySet<number>;
+  /** The operator chose to drop unclaimed messages: report them, keep nothing for them. */
+  readonly discardUnclaimed?: boolean;
+}
+
+/** Persistent messages no definition claims, which recovery kept (or dropped, if told to). */
+export interface UnclaimedMessages {
+  /** Their queue ids, ascending. */
+  readonly queueIds: number[];
+  /** Unsettled (queue, message) pairs among them. */
+  readonly messages: number;
+  /** Segments that hold them, ascending (kept on disk unless they were discarded). */
+  readonly segments: number[];
+}
+
 export interface StoreRecovery {
   readonly queues: Map<number, RecoveredQueue>;
   /** The highest message id seen; new ids continue above it. */
   readonly maxMessageId: number;
+  /** The highest queue id any persistent message names; new queue ids continue above it. */
+  readonly maxQueueId: number;
+  readonly unclaimed: UnclaimedMessages;
   readonly report: RecoveryReport & { messages: number; durationMs: number };
 }
 
@@ -28,8 +56,12 @@ export type DurableCallback = (err: Error | undefined) => void;
  * have all ended may be reclaimed.
  */
 export interface MessageStore {
-  /** Recovers the unsettled persistent messages of the given durable queues. Call once, first. */
-  recover(durableQueueIds: ReadonlySet<number>): StoreRecovery;
+  /**
+   * Recovers the unsettled persistent messages of the given durable queues. Call once,
+   * first. With `accounting`, messages of queues the definitions cannot account for are
+   * kept (reported as unclaimed); without it, every unclaimed message may be reclaimed.
+   */
+  recover(durableQueueIds: ReadonlySet<number>, accounting?: RecoveryAccounting): StoreRecovery;
   /**
    * Writes a message for these queues and returns where it is. A persistent message
    * is recovered after a restart for durable queues; a transient one is only paged
@@ -59,4 +91,21 @@ export interface MessageStore {
   readonly alarm: string | undefined;
   readonly diskBytes: number;
   close(): void;
+}
+
+/**
+ * Whether the definitions cannot account for a queue id that persistent messages name
+ * (so its messages must be kept, not reclaimed). Without accounting, the caller vouches
+ * that the definitions are complete.
+ */
+export function unaccountedFor(
+  queueId: number,
+  claimed: ReadonlySet<number>,
+  accounting: RecoveryAccounting | undefined,
+): boolean {
+  if (!accounting || claimed.has(queueId)) return false;
+  const { nextQueueId, heldQueueIds } = accounting;
+  return (
+    nextQueueId === undefined || queueId >= nextQueueId || (heldQueueIds?.has(queueId) ?? false)
+  );
 }

@@ -19,6 +19,7 @@ import type { BrokerSettings } from "./broker-settings.js";
 import { Chores, releaseChore, upkeepChore } from "./chores.js";
 import { deadLetter } from "./dead-lettering.js";
 import { buildSnapshot } from "./definitions.js";
+import { DefinitionsSaver } from "./definitions-saver.js";
 import { type LimitRefusal, limitErrors, limitReached } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
 import {
@@ -100,8 +101,12 @@ export interface ConnectionEvents {
 /** Durable storage, provided by the runtime when the node has a data directory. */
 export interface BrokerPersistence {
   readonly store: MessageStore;
-  /** Writes the definitions snapshot durably; throws when it cannot. */
-  saveDefinitions(snapshot: DefinitionsSnapshot): void;
+  /**
+   * Writes the definitions snapshot durably: resolves once it is on disk and rejects
+   * when it cannot be (a synchronous implementation returns or throws). At most one
+   * save runs at a time.
+   */
+  saveDefinitions(snapshot: DefinitionsSnapshot): void | Promise<void>;
   /** Runs `fn` later in this event-loop turn's check phase (group commit of definitions). */
   schedule(fn: () => void): void;
 }
@@ -170,17 +175,29 @@ export class Broker {
   private nextQueueId = 1;
   /** While definitions are being restored at start, changes are not saved back. */
   private restoring = false;
-  private definitionsDirty = false;
-  private definitionsWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly definitionsSaver: DefinitionsSaver | undefined;
 
   constructor(
     readonly settings: BrokerSettings,
     readonly log: Log,
     readonly clock: () => number = Date.now,
-    private readonly persistence?: BrokerPersistence,
+    persistence?: BrokerPersistence,
   ) {
     this.startedAtMs = clock();
     this.store = persistence?.store;
+    this.definitionsSaver =
+      persistence &&
+      new DefinitionsSaver({
+        build: () => buildSnapshot(this),
+        save: (snapshot) => persistence.saveDefinitions(snapshot),
+        schedule: (fn) => persistence.schedule(fn),
+        failed: (e) =>
+          this.log.error(
+            { err: String(e), code: (e as NodeJS.ErrnoException).code },
+            `could not save definitions: ${e.message}; the change is in effect but not on disk, ` +
+              "and is lost if the node stops before a later save succeeds",
+          ),
+      });
     const hooks = storageQueueHooks(this.store, {
       discarded: (queue, entry, reason) => deadLetter(this, queue, entry, reason),
       lastConsumerGone: (queue) => {
@@ -514,29 +531,24 @@ export class Broker {
 
   /** Something durable changed: save the definitions in this turn's group commit. */
   definitionsChanged(): void {
-    if (!this.persistence || this.restoring || this.definitionsDirty) return;
-    this.definitionsDirty = true;
-    this.persistence.schedule(() => this.saveDefinitions());
+    if (this.restoring) return;
+    this.definitionsSaver?.changed();
   }
 
-  /** A promise for the pending definitions save, or undefined when nothing is pending. */
-  definitionsSaved(): Promise<void> | undefined {
-    if (!this.definitionsDirty) return undefined;
-    return new Promise((resolve, reject) => this.definitionsWaiters.push({ resolve, reject }));
+  /** Counts durable changes: compare it before and after an operation to see whether it made any. */
+  get definitionsVersion(): number {
+    return this.definitionsSaver?.version ?? 0;
   }
 
-  private saveDefinitions(): void {
-    this.definitionsDirty = false;
-    const waiters = this.definitionsWaiters;
-    this.definitionsWaiters = [];
-    try {
-      this.persistence!.saveDefinitions(buildSnapshot(this));
-    } catch (e) {
-      this.log.error({ err: String(e) }, `could not save definitions: ${(e as Error).message}`);
-      for (const w of waiters) w.reject(e as Error);
-      return;
-    }
-    for (const w of waiters) w.resolve();
+  /**
+   * A promise that settles once the definitions are on disk: with a version, up to that
+   * change (saving again if its save failed); without one, the save scheduled or running
+   * now. Undefined when there is nothing to wait for.
+   */
+  definitionsSaved(version?: number): Promise<void> | undefined {
+    const saver = this.definitionsSaver;
+    if (!saver) return undefined;
+    return version === undefined ? saver.whenPendingSaved() : saver.whenSaved(version);
   }
 }
 

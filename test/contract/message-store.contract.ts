@@ -109,6 +109,73 @@ export function messageStoreContract(name: string, open: () => StoreFixture): vo
       f.dispose();
     });
 
+    test("messages of a queue id at or above the definitions' nextQueueId are kept, not reclaimed", async () => {
+      // Stale definitions (an old backup restored) do not name queue 5: its messages
+      // must survive until definitions that name it come back.
+      let f = open();
+      f.store.recover(new Set([1, 5]));
+      for (let i = 1; i <= 20; i++)
+        f.store.write(message(i, "y".repeat(300)), [i % 2 ? 1 : 5], true);
+      f.store.settle(5, 21, f.store.write(message(21, "settled"), [5], true));
+      await durable(f.store);
+      f = f.restart();
+      const stale = f.store.recover(new Set([1]), { nextQueueId: 2 });
+      assert.deepEqual(stale.unclaimed.queueIds, [5]);
+      assert.equal(stale.unclaimed.messages, 10);
+      assert.equal(stale.maxQueueId, 5);
+      f = f.restart();
+      const { out } = recoveredIds(f, [1, 5]);
+      assert.deepEqual(
+        out[5]!.map(([id]) => id),
+        [2, 4, 6, 8, 10, 12, 14, 16, 18, 20],
+      );
+      f.dispose();
+    });
+
+    test("without definitions every persistent message is unclaimed and kept", async () => {
+      let f = open();
+      f.store.recover(new Set([3]));
+      for (let i = 1; i <= 10; i++) f.store.write(message(i, "z".repeat(300)), [3], true);
+      f.store.write(message(11, "transient"), [3], false);
+      await durable(f.store);
+      f = f.restart();
+      const none = f.store.recover(new Set(), { nextQueueId: undefined });
+      assert.deepEqual(none.unclaimed.queueIds, [3]);
+      assert.equal(none.unclaimed.messages, 10);
+      assert.ok(none.unclaimed.segments.length > 0);
+      f = f.restart();
+      assert.equal(recoveredIds(f, [3]).out[3]!.length, 10);
+      f.dispose();
+    });
+
+    test("ids kept by an earlier start stay kept; deleted queues' messages and discarded ones go", async () => {
+      let f = open();
+      f.store.recover(new Set([1, 2, 3]));
+      for (let i = 1; i <= 12; i++) f.store.write(message(i, "w".repeat(300)), [(i % 3) + 1], true);
+      await durable(f.store);
+      f = f.restart();
+      // Queue 2 was deleted (below nextQueueId, not held); queue 3 was kept by an earlier start.
+      const r = f.store.recover(new Set([1]), { nextQueueId: 4, heldQueueIds: new Set([3]) });
+      assert.deepEqual(r.unclaimed.queueIds, [3]);
+      f = f.restart();
+      const again = recoveredIds(f, [1, 2, 3]).out;
+      assert.equal(again[1]!.length, 4);
+      assert.equal(again[3]!.length, 4, "held queue 3 kept");
+      f = f.restart();
+      const dropped = f.store.recover(new Set([1]), {
+        nextQueueId: 4,
+        heldQueueIds: new Set([3]),
+        discardUnclaimed: true,
+      });
+      assert.deepEqual(dropped.unclaimed.queueIds, [3], "reported even when discarded");
+      // Once discarded, the node no longer holds id 3 (and never reuses it).
+      f = f.restart();
+      const after = f.store.recover(new Set([1]), { nextQueueId: 4 });
+      assert.deepEqual(after.unclaimed.queueIds, []);
+      assert.equal(after.queues.get(1)!.entries.length, 4);
+      f.dispose();
+    });
+
     test("random writes, settles, deliveries and restarts agree with a model", async () => {
       await fc.assert(
         fc.asyncProperty(

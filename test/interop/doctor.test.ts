@@ -220,7 +220,7 @@ describe("warrenctl doctor on conditions created for real", { skip }, () => {
       const f = finding(report, "connection-churn");
       assert.match(
         f.title,
-        /connection churn: 4\d connections opened or closed per minute \(mostly from 127\.0\.0\.1\)/,
+        /connection churn: 4\d connections opened and closed per minute \(mostly from 127\.0\.0\.1\)/,
       );
       assert.match(f.evidence.join("\n"), /closes by host: 127\.0\.0\.1 \(4\d\)/);
       assert.match(f.remedy, /Most of it comes from 127\.0\.0\.1/);

@@ -1,7 +1,10 @@
 import { type Check, type Finding, plural } from "../finding.js";
 import { countBy } from "./missed-heartbeats.js";
 
-/** Opens or closes per minute above which connections are churning (seed 001: "spike and collapse"). */
+/**
+ * Connections both opened and closed per minute above which connections are churning
+ * (seed 001: "spike and collapse").
+ */
 export const CHURN_WARNING_PER_MIN = 30;
 export const CHURN_CRITICAL_PER_MIN = 300;
 /** Share of closes from one host that makes it "one host". */
@@ -10,7 +13,10 @@ const MINUTE_MS = 60_000;
 
 /**
  * Seed 001, "Inspect the connection churn": connections opened and closed per
- * minute over the last minute, who they come from, and why they ended.
+ * minute over the last minute, who they come from, and why they ended. Churn is
+ * connections that come and go, so it is the smaller of opens and closes: a node
+ * filling up with new long-lived connections (831 opens, 1 close) is not churning,
+ * and neither is one whose clients all left at once.
  */
 export const connectionChurn: Check = {
   id: "connection-churn",
@@ -20,10 +26,10 @@ export const connectionChurn: Check = {
     // Less than a minute of history (a fresh node) is still a minute's worth of events.
     const opened = events.filter((e) => e.kind === "opened");
     const closed = events.filter((e) => e.kind === "closed");
-    const perMin = Math.max(opened.length, closed.length);
+    const perMin = Math.min(opened.length, closed.length);
     if (perMin < CHURN_WARNING_PER_MIN) return [];
-    const byHost = countBy(closed.length > 0 ? closed : opened, (e) => e.peerHost);
-    const total = closed.length > 0 ? closed.length : opened.length;
+    const byHost = countBy(closed, (e) => e.peerHost);
+    const total = closed.length;
     const [topHost, topCount] = byHost[0]!;
     const oneHost = topCount / total >= ONE_HOST_SHARE;
     const reasons = countBy(closed, (e) =>
@@ -52,7 +58,7 @@ export const connectionChurn: Check = {
       {
         check: this.id,
         severity: perMin >= CHURN_CRITICAL_PER_MIN ? "critical" : "warning",
-        title: `connection churn: ${perMin} connections opened or closed per minute${oneHost ? ` (mostly from ${topHost})` : ""}`,
+        title: `connection churn: ${perMin} connections opened and closed per minute${oneHost ? ` (mostly from ${topHost})` : ""}`,
         evidence,
         remedy,
         seed: "001 (connection churn)",

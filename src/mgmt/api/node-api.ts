@@ -15,7 +15,7 @@ export interface PolicyPort {
 
 /** /api/overview, /api/nodes, /api/cluster-name and /api/definitions. */
 export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPort): void {
-  router.get("/api/overview", "management", () => json(overviewView(ctx)));
+  router.get("/api/overview", "management", (req) => json(overviewView(ctx, req.user)));
   router.get("/api/cluster-name", "management", () =>
     json({ name: ctx.broker.settings.clusterName }),
   );
@@ -50,8 +50,7 @@ export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPor
     const defs = jsonBody(req);
     if (Object.keys(defs).length === 0) throw badRequest("empty definitions");
     importDefinitions(ctx, defs, req.user!.name, policies.importer, vhost);
-    // Answer once the imported durable objects are on disk, as a declare-ok does.
-    await ctx.broker.definitionsSaved();
+    // Answered once the imported durable objects are on disk (managementDispatch waits).
     return NO_CONTENT;
   };
   router.post("/api/definitions", "administrator", importAll);

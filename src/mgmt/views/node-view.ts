@@ -1,6 +1,9 @@
 import { PRODUCT, VERSION } from "../../version.js";
+import type { User } from "../../vhost/users.js";
+import { canAccessVhost, seesAllVhosts, seesUser } from "../http/auth.js";
 import type { NodeContext } from "../node-context.js";
 import { socketsLimitFor } from "../process-facts.js";
+import { vhostTotals } from "./access-view.js";
 import { details, type Json, RABBITMQ_API_VERSION, sorted } from "./format.js";
 import { queueCounts } from "./queue-view.js";
 
@@ -77,13 +80,21 @@ function objectTotals(ctx: NodeContext) {
   return { channels, connections: connections.length, consumers, exchanges, queues };
 }
 
-/** GET /api/overview. */
-export function overviewView(ctx: NodeContext): Json {
+/**
+ * GET /api/overview. A user without the monitoring or administrator tag sees only what
+ * is in the vhosts it has permissions in, as RabbitMQ's rabbit_mgmt_wm_overview and
+ * rabbit_mgmt_db:overview(User, ...) do: message stats, queue totals, queues and
+ * exchanges of those vhosts; only its own connections and channels; no consumer count,
+ * node, listeners or contexts.
+ */
+export function overviewView(ctx: NodeContext, user?: User): Json {
+  if (user && !seesAllVhosts(user)) return restrictedOverview(ctx, user);
+  return nodeOverview(ctx);
+}
+
+/** What every user sees at the top of the overview. */
+function overviewHeader(ctx: NodeContext): Json {
   const b = ctx.broker;
-  const k = b.counters;
-  const h = ctx.history;
-  const t = queueTotals(ctx);
-  const node = b.settings.nodeName;
   return {
     management_version: RABBITMQ_API_VERSION,
     rates_mode: "basic",
@@ -97,6 +108,91 @@ export function overviewView(ctx: NodeContext): Json {
     erlang_full_version: `Node.js ${process.version}`,
     disable_stats: false,
     enable_queue_totals: true,
+  };
+}
+
+/** Connection and channel churn, node-wide for every user (as RabbitMQ's churn_rates). */
+function churnRates(ctx: NodeContext): Json {
+  const k = ctx.broker.counters;
+  const h = ctx.history;
+  return {
+    channel_closed: k.channelsClosed,
+    channel_closed_details: details(h.counterRate("channelsClosed")),
+    channel_created: k.channelsOpened,
+    channel_created_details: details(h.counterRate("channelsOpened")),
+    connection_closed: k.connectionsClosed,
+    connection_closed_details: details(h.counterRate("connectionsClosed")),
+    connection_created: k.connectionsOpened,
+    connection_created_details: details(h.counterRate("connectionsOpened")),
+    queue_created: k.queuesDeclared,
+    queue_created_details: details(h.counterRate("queuesDeclared")),
+    queue_declared: k.queuesDeclared,
+    queue_declared_details: details(h.counterRate("queuesDeclared")),
+    queue_deleted: k.queuesDeleted,
+    queue_deleted_details: details(h.counterRate("queuesDeleted")),
+  };
+}
+
+function queueTotalsJson(ready: number, unacked: number): Json {
+  return {
+    messages: ready + unacked,
+    messages_details: details(),
+    messages_ready: ready,
+    messages_ready_details: details(),
+    messages_unacknowledged: unacked,
+    messages_unacknowledged_details: details(),
+  };
+}
+
+/** The overview of a user limited to some vhosts: nothing from the others. */
+function restrictedOverview(ctx: NodeContext, user: User): Json {
+  const vhosts = [...ctx.broker.vhosts.values()].filter((v) =>
+    canAccessVhost(ctx.broker, user, v.name),
+  );
+  const sum = { ready: 0, unacked: 0, published: 0, delivered: 0, acked: 0, redelivered: 0 };
+  let unroutable = 0;
+  let queues = 0;
+  let exchanges = 0;
+  for (const v of vhosts) {
+    const t = vhostTotals(v);
+    for (const key of Object.keys(sum) as (keyof typeof sum)[]) sum[key] += t[key];
+    unroutable += v.unroutable;
+    queues += v.queues.size;
+    exchanges += v.exchanges.size;
+  }
+  const own = ctx.connections().filter((c) => seesUser(user, c.user?.name));
+  let channels = 0;
+  for (const c of own) channels += c.channels.size;
+  return {
+    ...overviewHeader(ctx),
+    // Rates are kept node-wide only, so a limited user gets the totals without them.
+    message_stats: {
+      publish: sum.published,
+      publish_details: details(),
+      deliver_get: sum.delivered,
+      deliver_get_details: details(),
+      redeliver: sum.redelivered,
+      redeliver_details: details(),
+      ack: sum.acked,
+      ack_details: details(),
+      drop_unroutable: unroutable,
+      drop_unroutable_details: details(),
+    },
+    churn_rates: churnRates(ctx),
+    queue_totals: queueTotalsJson(sum.ready, sum.unacked),
+    object_totals: { channels, connections: own.length, exchanges, queues },
+    statistics_db_event_queue: 0,
+  };
+}
+
+function nodeOverview(ctx: NodeContext): Json {
+  const b = ctx.broker;
+  const k = b.counters;
+  const h = ctx.history;
+  const t = queueTotals(ctx);
+  const node = b.settings.nodeName;
+  return {
+    ...overviewHeader(ctx),
     message_stats: {
       publish: k.messagesPublished,
       publish_details: details(h.counterRate("messagesPublished")),
@@ -109,30 +205,8 @@ export function overviewView(ctx: NodeContext): Json {
       drop_unroutable: k.messagesUnroutable,
       drop_unroutable_details: details(h.counterRate("messagesUnroutable")),
     },
-    churn_rates: {
-      channel_closed: k.channelsClosed,
-      channel_closed_details: details(h.counterRate("channelsClosed")),
-      channel_created: k.channelsOpened,
-      channel_created_details: details(h.counterRate("channelsOpened")),
-      connection_closed: k.connectionsClosed,
-      connection_closed_details: details(h.counterRate("connectionsClosed")),
-      connection_created: k.connectionsOpened,
-      connection_created_details: details(h.counterRate("connectionsOpened")),
-      queue_created: k.queuesDeclared,
-      queue_created_details: details(h.counterRate("queuesDeclared")),
-      queue_declared: k.queuesDeclared,
-      queue_declared_details: details(h.counterRate("queuesDeclared")),
-      queue_deleted: k.queuesDeleted,
-      queue_deleted_details: details(h.counterRate("queuesDeleted")),
-    },
-    queue_totals: {
-      messages: t.ready + t.unacked,
-      messages_details: details(),
-      messages_ready: t.ready,
-      messages_ready_details: details(),
-      messages_unacknowledged: t.unacked,
-      messages_unacknowledged_details: details(),
-    },
+    churn_rates: churnRates(ctx),
+    queue_totals: queueTotalsJson(t.ready, t.unacked),
     object_totals: objectTotals(ctx),
     statistics_db_event_queue: 0,
     node,

@@ -118,7 +118,7 @@ describe("connection churn", () => {
     assert.equal(f!.severity, "warning");
     assert.match(
       f!.title,
-      /35 connections opened or closed per minute \(mostly from 10\.0\.0\.9\)/,
+      /35 connections opened and closed per minute \(mostly from 10\.0\.0\.9\)/,
     );
     assert.match(f!.evidence.join("\n"), /client unexpectedly closed TCP connection \(35\)/);
   });
@@ -129,6 +129,36 @@ describe("connection churn", () => {
     assert.equal(f!.severity, "critical");
     assert.match(f!.remedy, /Many hosts reconnect at once/);
     assert.match(f!.evidence.join("\n"), /and 5 more hosts/);
+  });
+
+  test("a node filling up with new long-lived connections is not churning (831 opens, 1 close)", () => {
+    const history = new History();
+    for (let i = 0; i < 831; i++) {
+      history.recordConnection({ ...closed(NOW - 1000, `10.0.2.${i % 50}`, ""), kind: "opened" });
+    }
+    history.recordConnection(
+      closed(NOW - 500, "10.0.2.7", "client unexpectedly closed TCP connection"),
+    );
+    assert.deepEqual(connectionChurn.run(input(memoryBroker(), { history })), []);
+  });
+
+  test("clients that all leave at once are not churning either", () => {
+    const history = new History();
+    for (let i = 0; i < 500; i++) {
+      history.recordConnection(closed(NOW - 1000, `10.0.3.${i % 20}`, "connection.close"));
+    }
+    assert.deepEqual(connectionChurn.run(input(memoryBroker(), { history })), []);
+  });
+
+  test("churn counts the connections that both came and went: 400 opens and 320 closes is critical", () => {
+    const history = churn(320, ["10.0.4.1"]);
+    for (let i = 0; i < 80; i++) {
+      history.recordConnection({ ...closed(NOW - 1000, "10.0.4.1", ""), kind: "opened" });
+    }
+    const [f] = connectionChurn.run(input(memoryBroker(), { history }));
+    assert.equal(f!.severity, "critical");
+    assert.match(f!.title, /320 connections opened and closed per minute/);
+    assert.match(f!.evidence.join("\n"), /400 connections opened, 320 closed/);
   });
 
   test("only the last minute counts", () => {

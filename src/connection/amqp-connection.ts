@@ -96,6 +96,8 @@ export class AmqpConnection {
   readonly stats = { recvOct: 0, sendOct: 0, recvCnt: 0, sendCnt: 0 };
   /** Why the connection ended, for the close log line. */
   closeReason = "";
+  /** The last channel method received (names the connection's work in a stall report). */
+  lastCommand: string | undefined;
   /** Whether the client ever published: only publishers are blocked by resource alarms. */
   hasPublished = false;
   /** Set while a resource alarm holds this connection (not read from). */
@@ -273,6 +275,7 @@ export class AmqpConnection {
       );
     }
     const channel = open ?? this.openChannel(channelId, command);
+    this.lastCommand = command.method.name;
     channel.handle(command);
   }
 

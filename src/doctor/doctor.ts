@@ -1,4 +1,5 @@
 import { connectionChurn } from "./checks/connection-churn.js";
+import { eventLoopStalls } from "./checks/event-loop-stalls.js";
 import { type ExpiryOf, expiredQueues, expiryFromSettings } from "./checks/expired-queues.js";
 import { poisonLoops, unroutableDrops } from "./checks/message-loops.js";
 import { missedHeartbeats } from "./checks/missed-heartbeats.js";
@@ -37,6 +38,7 @@ export function allChecks(expiryOf: ExpiryOf = expiryFromSettings): Check[] {
     unroutableDrops,
     expiredQueues(expiryOf),
     eventLoopDelay,
+    eventLoopStalls,
   ];
 }
 

@@ -3,6 +3,7 @@ import type { Alarm } from "../mgmt/node-context.js";
 import type { EventLoopDelay } from "../mgmt/process-facts.js";
 import type { Broker } from "../vhost/broker.js";
 import type { History } from "./history.js";
+import type { Stall } from "./stalls.js";
 
 export type Severity = "warning" | "critical";
 
@@ -35,6 +36,8 @@ export interface DoctorInput {
   };
   readonly alarms: readonly Alarm[];
   readonly eventLoopDelay: EventLoopDelay;
+  /** The event loop's pauses in the window, oldest first (absent when nobody watched). */
+  readonly stalls?: readonly Stall[];
   /** How far back the history-based checks look. */
   readonly windowMs: number;
   /** How long a transient queue may sit unused with no consumer before it counts as abandoned. */

@@ -2,6 +2,7 @@ import type { AmqpConnection } from "../connection/amqp-connection.js";
 import { allChecks } from "../doctor/doctor.js";
 import { History } from "../doctor/history.js";
 import { connectionEvent, takeSample } from "../doctor/sampler.js";
+import type { StallHistory, TaskTimer } from "../doctor/stalls.js";
 import type { Log } from "../log.js";
 import type { ListenAddress } from "../runtime/amqp-listener.js";
 import type { Broker } from "../vhost/broker.js";
@@ -50,6 +51,9 @@ export interface MgmtOptions {
   readonly sampleEveryMs?: number;
   /** The resource monitor, whose thresholds warrenctl may change. */
   readonly resources?: ResourceControl;
+  /** The event loop's recent pauses, and the timer that names their causes. */
+  readonly stalls?: StallHistory;
+  readonly tasks?: TaskTimer;
 }
 
 /** Builds the management API's router over a node context. */
@@ -88,7 +92,11 @@ export function managementDispatch(ctx: NodeContext, router: Router) {
       requireAccess(user, m.route.access);
     }
     const before = ctx.broker.definitionsVersion;
-    const response = await m.route.handler({ ...req, params: m.params, user });
+    const call = () => m.route.handler({ ...req, params: m.params, user });
+    // The handler's synchronous part is timed: a stall it causes is blamed on the request.
+    const response = await (ctx.tasks
+      ? ctx.tasks.timed(() => `HTTP ${req.method} ${req.path} (user '${user?.name ?? "-"}')`, call)
+      : call());
     // A 2xx for a change means the change survives a crash, as a declare-ok does: any
     // request that changed something durable is answered once definitions.json is saved.
     const after = ctx.broker.definitionsVersion;
@@ -147,6 +155,8 @@ export class MgmtService {
       alarms: () => activeAlarms(broker),
       requestStop: options.requestStop,
       resources: options.resources,
+      stalls: options.stalls,
+      tasks: options.tasks,
     };
   }
 

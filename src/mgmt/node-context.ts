@@ -1,5 +1,6 @@
 import type { AmqpConnection } from "../connection/amqp-connection.js";
 import type { History } from "../doctor/history.js";
+import type { StallHistory, TaskTimer } from "../doctor/stalls.js";
 import type { Log } from "../log.js";
 import type { MemoryWatermark, ResourceLimits } from "../runtime/resource-monitor.js";
 import type { Broker } from "../vhost/broker.js";
@@ -72,6 +73,10 @@ export interface NodeContext {
   requestStop(reason: string): void;
   /** The resource monitor's thresholds, when the node runs one. */
   readonly resources?: ResourceControl;
+  /** The event loop's recent pauses and their causes, when the runtime watches them. */
+  readonly stalls?: StallHistory;
+  /** Times request handling, so a stall can name the request that caused it. */
+  readonly tasks?: TaskTimer;
 }
 
 export function nodeName(ctx: NodeContext): string {

@@ -1,5 +1,6 @@
 import net from "node:net";
 import { AmqpConnection, type Transport } from "../connection/amqp-connection.js";
+import type { TaskTimer } from "../doctor/stalls.js";
 import type { Broker } from "../vhost/broker.js";
 import type { FlushScheduler } from "./flush-scheduler.js";
 
@@ -24,6 +25,8 @@ export class AmqpListener {
   constructor(
     private readonly broker: Broker,
     private readonly flusher: FlushScheduler,
+    /** Times each socket's input, so a stall can be blamed on the connection that caused it. */
+    private readonly tasks: TaskTimer | undefined,
     /** Says why a new connection from this address must be refused, or undefined to accept it. */
     private readonly admission: (remoteAddress: string) => string | undefined = () => undefined,
   ) {}
@@ -131,7 +134,14 @@ export class AmqpListener {
       { connection: conn.name, peer: conn.peer },
       `accepting AMQP connection ${conn.name}`,
     );
-    socket.on("data", (chunk: Buffer) => conn.receive(chunk));
+    const describe = () =>
+      `input from connection ${conn.name} (user '${conn.user?.name ?? "?"}', last command: ${conn.lastCommand ?? "none"})`;
+    if (this.tasks) {
+      const tasks = this.tasks;
+      socket.on("data", (chunk: Buffer) => tasks.timed(describe, () => conn.receive(chunk)));
+    } else {
+      socket.on("data", (chunk: Buffer) => conn.receive(chunk));
+    }
     socket.on("drain", () => conn.onDrain());
     socket.on("error", (err) => {
       conn.closeReason ||= `socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`;

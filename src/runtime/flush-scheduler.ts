@@ -1,5 +1,6 @@
 import type net from "node:net";
 import type { AmqpConnection } from "../connection/amqp-connection.js";
+import type { TaskTimer } from "../doctor/stalls.js";
 import type { Broker } from "../vhost/broker.js";
 
 /**
@@ -19,7 +20,10 @@ export class FlushScheduler {
   private readonly pending = new Set<AmqpConnection>();
   private scheduled = false;
 
-  constructor(private readonly broker: Broker) {}
+  constructor(
+    private readonly broker: Broker,
+    private readonly tasks?: TaskTimer,
+  ) {}
 
   /** Asks for a run of the turn's flush (the store calls it when it has records to write). */
   wake(): void {
@@ -50,6 +54,16 @@ export class FlushScheduler {
   }
 
   private readonly run = (): void => {
+    if (this.tasks) this.tasks.timed(this.describeRun, this.runTurn);
+    else this.runTurn();
+  };
+
+  private readonly describeRun = (): string => {
+    const chores = this.broker.chores.describe();
+    return `the turn's flush (dispatch, store writes, socket writes${chores.length ? `, chores: ${chores.join("; ")}` : ""})`;
+  };
+
+  private readonly runTurn = (): void => {
     this.scheduled = false;
     // Chores (purges, deletes, mass expiry) get a few milliseconds of each turn.
     const started = performance.now();

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { StallHistory } from "../doctor/stalls.js";
 import type { Log } from "../log.js";
 import { MgmtService } from "../mgmt/mgmt-service.js";
 import { readHeaders } from "../protocol/content-properties.js";
@@ -18,6 +19,7 @@ import { AmqpListener, formatHost, type ListenAddress } from "./amqp-listener.js
 import { DataDirLock } from "./data-dir-lock.js";
 import { FlushScheduler } from "./flush-scheduler.js";
 import { type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
+import { StallWatch } from "./stall-watch.js";
 import { TlsListener, type TlsOptions } from "./tls-listener.js";
 
 export interface NodeOptions {
@@ -45,6 +47,8 @@ export interface NodeOptions {
 /** The node cannot start on this data directory as it is; the message says why and what to do. */
 export class StartRefusedError extends Error {}
 
+const TICK_TASK = () => "the 200 ms tick (heartbeats, TTL expiry, queue expiry, delayed messages)";
+
 /**
  * A running Warren node: the broker state plus the runtime that drives it
  * (storage, listeners, flushing, the clock tick). The only place that owns timers.
@@ -57,12 +61,17 @@ export class WarrenNode {
   private readonly store: FileMessageStore;
   private readonly definitions: DefinitionsStore;
   private ticker: NodeJS.Timeout | undefined;
+  private lastTickMs = 0;
+  /** The event loop's pauses and their causes, for status, metrics and the doctor. */
+  readonly stalls = new StallHistory();
+  private readonly stallWatch: StallWatch;
   private lock: DataDirLock | undefined;
   /** Queue ids whose messages are kept although no definition names them (saved with the definitions). */
   private unclaimedQueueIds: number[] = [];
   mgmt: MgmtService | undefined;
 
   constructor(readonly options: NodeOptions) {
+    this.stallWatch = new StallWatch(this.stalls, options.log);
     nodeFs.mkdirSync(options.dataDir);
     this.definitions = new DefinitionsStore(options.dataDir);
     let flusher: FlushScheduler | undefined;
@@ -82,9 +91,9 @@ export class WarrenNode {
         ),
       schedule: (fn) => setImmediate(fn),
     });
-    this.flusher = flusher = new FlushScheduler(this.broker);
+    this.flusher = flusher = new FlushScheduler(this.broker, this.stallWatch);
     this.broker.chores.wake = () => this.flusher.wake();
-    this.listener = new AmqpListener(this.broker, this.flusher, (address) =>
+    this.listener = new AmqpListener(this.broker, this.flusher, this.stallWatch, (address) =>
       this.admission(address),
     );
     this.tlsListener = options.tls && new TlsListener(this.broker, this.listener, options.tls);
@@ -127,6 +136,7 @@ export class WarrenNode {
       this.lock = undefined;
       throw e;
     }
+    this.stallWatch.start();
     this.resources.start();
     await this.listener.listen(this.options.listen);
     await this.tlsListener?.listen();
@@ -145,6 +155,8 @@ export class WarrenNode {
         // warrenctl stop: the same graceful stop as SIGTERM (cli/warren.ts handles it).
         requestStop: () => process.kill(process.pid, "SIGTERM"),
         resources: this.resources,
+        stalls: this.stalls,
+        tasks: this.stallWatch,
       });
       await this.mgmt.start();
     }
@@ -157,7 +169,11 @@ export class WarrenNode {
         .flatMap((l) => (l.protocol === "http" ? [`${formatHost(l.host)}:${l.port}`] : [])),
     });
     const tickMs = this.options.tickMs ?? 200;
-    this.ticker = setInterval(() => this.tick(), tickMs);
+    this.lastTickMs = this.broker.clock();
+    this.ticker = setInterval(
+      () => this.stallWatch.timed(TICK_TASK, () => this.tick(tickMs)),
+      tickMs,
+    );
   }
 
   /**
@@ -310,8 +326,15 @@ export class WarrenNode {
 
   private storeAlarm: string | undefined;
 
-  private tick(): void {
+  private tick(tickMs: number): void {
     const now = this.broker.clock();
+    // A broker that stalled read nobody's heartbeats meanwhile: the pause is not the
+    // clients' silence. Their heartbeats are waiting in the sockets, read after this tick.
+    const pausedMs = now - this.lastTickMs - tickMs;
+    this.lastTickMs = now;
+    if (pausedMs >= 500) {
+      for (const conn of this.listener.sockets.values()) conn.lastReceivedMs += pausedMs;
+    }
     for (const conn of this.listener.sockets.values()) conn.tick(now);
     this.broker.tick(now);
     const alarm = this.store.alarm;
@@ -330,6 +353,7 @@ export class WarrenNode {
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     this.resources.stop();
+    this.stallWatch.stop();
     await this.mgmt?.stop();
     // net.Server.close() waits for every connection to end, so close them meanwhile.
     const closed = Promise.all([this.listener.close(), this.tlsListener?.close()]);

@@ -1,5 +1,6 @@
 import { type Check, type Finding, plural, seconds } from "../finding.js";
 import type { ConnectionEvent } from "../history.js";
+import { closesAfter, describeStall, stallBefore } from "./event-loop-stalls.js";
 
 /** Broker event-loop delay (p99) above which its own heartbeats and reads come late. */
 const BLOCKED_LOOP_MS = 1000;
@@ -34,23 +35,32 @@ export const missedHeartbeats: Check = {
       `last: ${closes[closes.length - 1]!.name}, user '${closes[closes.length - 1]!.user ?? "?"}'`,
     ];
     const loop = input.eventLoopDelay;
-    const brokerBlocked = loop.p99Ms > BLOCKED_LOOP_MS;
-    if (brokerBlocked) {
+    const stall = stallBefore(input.stalls ?? [], closes);
+    const brokerBlocked = loop.p99Ms > BLOCKED_LOOP_MS || stall !== undefined;
+    if (stall) {
+      evidence.push(
+        `the broker itself stalled for ${describeStall(stall)}; ` +
+          `${plural(closesAfter(stall, closes).length, "of these closes", "of these closes")} followed it`,
+      );
+    } else if (brokerBlocked) {
       evidence.push(
         `the broker's own event loop was delayed up to ${Math.round(loop.maxMs)} ms (p99 ${Math.round(loop.p99Ms)} ms)`,
       );
     }
     const oneHost = byHost.length === 1;
-    const remedy = brokerBlocked
-      ? "The broker itself was busy and may have read heartbeats late: check its CPU and the event-loop delay " +
-        "(warrenctl status), then the clients."
-      : (oneHost
-          ? `Only ${byHost[0]![0]} is affected: look at that client. `
-          : "Several hosts are affected: look for something they share (a firewall, a load balancer, the network). ") +
-        "A client misses heartbeats when its event loop or green thread is blocked (oslo.messaging: set " +
-        "heartbeat_in_pthread = true), when its heartbeat timeout is too short for how busy it gets (raise " +
-        "heartbeat_timeout_threshold), or when a firewall or conntrack table drops idle TCP (keep the heartbeat " +
-        "timeout below their idle timeout and tune net.ipv4.tcp_keepalive_time).";
+    const remedy = stall
+      ? "The broker stalled: for that long it read no socket and sent no heartbeat, so these are not the " +
+        "clients' faults. See the event-loop-stalls finding for what it was doing; the clients need no change."
+      : brokerBlocked
+        ? "The broker itself was busy and may have read heartbeats late: check its CPU and the event-loop delay " +
+          "(warrenctl status), then the clients."
+        : (oneHost
+            ? `Only ${byHost[0]![0]} is affected: look at that client. `
+            : "Several hosts are affected: look for something they share (a firewall, a load balancer, the network). ") +
+          "A client misses heartbeats when its event loop or green thread is blocked (oslo.messaging: set " +
+          "heartbeat_in_pthread = true), when its heartbeat timeout is too short for how busy it gets (raise " +
+          "heartbeat_timeout_threshold), or when a firewall or conntrack table drops idle TCP (keep the heartbeat " +
+          "timeout below their idle timeout and tune net.ipv4.tcp_keepalive_time).";
     return [
       {
         check: this.id,

@@ -28,6 +28,7 @@ export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): Doct
     },
     alarms: ctx.alarms(),
     eventLoopDelay: f.eventLoopDelay,
+    stalls: ctx.stalls?.since(ctx.broker.clock() - windowMs) ?? [],
     windowMs,
   };
 }

@@ -21,6 +21,30 @@ export function writeWarrenMetrics(exp: Exposition, ctx: NodeContext, perObject:
       ],
     )
     .single(
+      "warren_event_loop_stalls_total",
+      "counter",
+      "Pauses of the broker's event loop of 100 ms or more (no socket read, no heartbeat sent meanwhile)",
+      ctx.stalls?.count ?? 0,
+    )
+    .single(
+      "warren_event_loop_longest_stall_seconds",
+      "gauge",
+      "The longest pause of the broker's event loop since the node started",
+      (ctx.stalls?.worstMs ?? 0) / 1000,
+    )
+    .single(
+      "warren_queue_memory_bytes",
+      "gauge",
+      "Memory charged to queue entries held in memory (ready, requeued, unacknowledged)",
+      ctx.broker.memory.usedBytes,
+    )
+    .single(
+      "warren_queue_memory_budget_bytes",
+      "gauge",
+      "The node-wide budget for queue entries in memory; beyond it queues page to disk",
+      Number.isFinite(ctx.broker.memory.limitBytes) ? ctx.broker.memory.limitBytes : 0,
+    )
+    .single(
       "warren_missed_heartbeat_closes_total",
       "counter",
       "Connections closed because the client stopped sending heartbeats",

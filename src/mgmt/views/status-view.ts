@@ -60,6 +60,17 @@ export function statusView(ctx: NodeContext): Json {
     disk_free: f.diskFreeBytes,
     disk_free_limit: f.diskFreeLimitBytes,
     file_descriptors: fileDescriptors(ctx),
+    // Warren: pauses of the event loop of 100 ms or more since the start, and the latest ones.
+    event_loop_stalls: {
+      count: ctx.stalls?.count ?? 0,
+      longest_ms: ctx.stalls?.worstMs ?? 0,
+      recent: (ctx.stalls?.since(0) ?? []).slice(-10).map((s) => ({
+        at: new Date(s.atMs).toISOString(),
+        duration_ms: s.durationMs,
+        during: s.during,
+      })),
+    },
+    chores: b.chores.describe(),
     event_loop_delay_ms: {
       mean: round(f.eventLoopDelay.meanMs),
       p50: round(f.eventLoopDelay.p50Ms),

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { AmqpConnection } from "../../../src/connection/amqp-connection.js";
 import { connectionChurn } from "../../../src/doctor/checks/connection-churn.js";
+import { eventLoopStalls } from "../../../src/doctor/checks/event-loop-stalls.js";
 import { expiredQueues, isTransientQueue } from "../../../src/doctor/checks/expired-queues.js";
 import { missedHeartbeats } from "../../../src/doctor/checks/missed-heartbeats.js";
 import { stalledConsumers } from "../../../src/doctor/checks/queue-backlogs.js";
@@ -86,6 +87,55 @@ describe("missed heartbeats", () => {
     history.recordConnection(closed(NOW - 700_000, "10.0.0.12", hb));
     history.recordConnection(closed(NOW - 1000, "10.0.0.12", "client closed: 200 OK"));
     assert.deepEqual(missedHeartbeats.run(input(memoryBroker(), { history })), []);
+  });
+});
+
+describe("event-loop stalls", () => {
+  const purge = {
+    atMs: NOW - 60_000,
+    durationMs: 13_900,
+    during:
+      "input from connection 10.0.0.5:4000 -> 127.0.0.1:5672 (user 'admin', last command: queue.purge) (13900 ms)",
+  };
+  const hb5 = "missed heartbeats from client, timeout: 5s";
+
+  test("missed heartbeats after a long stall are put down to the broker, with what it was doing", () => {
+    const history = new History();
+    for (const host of ["10.0.0.12", "10.0.0.13", "127.0.0.1"])
+      history.recordConnection(closed(purge.atMs + purge.durationMs + 200, host, hb5));
+    const [f] = missedHeartbeats.run(input(memoryBroker(), { history, stalls: [purge] }));
+    assert.match(
+      f!.evidence.join("\n"),
+      /the broker itself stalled for 13\.9 s .* while input from connection .*queue\.purge/,
+    );
+    assert.match(f!.remedy, /^The broker stalled/);
+    assert.doesNotMatch(f!.remedy, /look at that client|Several hosts/);
+  });
+
+  test("a stall long before the closes does not excuse them", () => {
+    const history = new History();
+    history.recordConnection(closed(NOW - 1000, "10.0.0.12", hb5));
+    const [f] = missedHeartbeats.run(input(memoryBroker(), { history, stalls: [purge] }));
+    assert.match(f!.remedy, /^Only 10\.0\.0\.12 is affected/);
+  });
+
+  test("the stalls check names the longest pause, its cause, and the connections it cost", () => {
+    const history = new History();
+    history.recordConnection(
+      closed(
+        purge.atMs + purge.durationMs + 3000,
+        "10.0.0.12",
+        "client unexpectedly closed TCP connection",
+      ),
+    );
+    const short = { atMs: NOW - 5000, durationMs: 140, during: "garbage collection (120 ms)" };
+    const [f] = eventLoopStalls.run(input(memoryBroker(), { history, stalls: [purge, short] }));
+    assert.equal(f!.severity, "critical");
+    assert.match(f!.title, /the broker stalled for 13\.9 s and 1 connection dropped after it/);
+    assert.match(f!.evidence.join("\n"), /also: 0\.1 s .* garbage collection/);
+    const [g] = eventLoopStalls.run(input(memoryBroker(), { stalls: [short] }));
+    assert.equal(g!.severity, "warning");
+    assert.deepEqual(eventLoopStalls.run(input(memoryBroker(), { stalls: [] })), []);
   });
 });
 

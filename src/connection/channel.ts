@@ -298,9 +298,10 @@ export class Channel implements ConsumerSink {
   /**
    * Runs `reply` once durable definitions changed by this command are saved (so a
    * declare-ok means the declaration survives a crash); at once when nothing is pending.
+   * With a version, it waits only until that version is saved.
    */
-  afterDefinitionsSaved(reply: () => void): void | Promise<void> {
-    const saved = this.conn.broker.definitionsSaved();
+  afterDefinitionsSaved(reply: () => void, version?: number): void | Promise<void> {
+    const saved = this.conn.broker.definitionsSaved(version);
     if (!saved) {
       reply();
       return;

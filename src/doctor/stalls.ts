@@ -7,6 +7,11 @@ export interface Stall {
   /** When the pause began. */
   readonly atMs: number;
   readonly durationMs: number;
+  /**
+   * CPU time the process used during the pause: close to the duration when the broker
+   * was busy, far below it when the machine gave the CPU to others.
+   */
+  readonly cpuMs: number;
   /** What the broker was doing: the longest task that ran in it, or what else it was. */
   readonly during: string;
 }

@@ -85,6 +85,8 @@ export class MessageQueue {
   /** Running totals for management stats and the doctor (RabbitMQ's per-queue message_stats). */
   readonly stats = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
   settings: QueueSettings = NO_SETTINGS;
+  /** The definitions version that holds this queue: a redeclaration waits only until it is saved. */
+  definitionsVersion = 0;
   /** Whether any entry was given an expiry (queue or message TTL); the tick then checks the head. */
   private mayExpire = false;
   /** Expiry or limits left work for upkeep() (the owner was asked once to call it). */

@@ -1,5 +1,5 @@
 import type { FieldTable } from "../protocol/field-table.js";
-import type { Binding, Destination, ExchangeRouter } from "./binding.js";
+import { type Binding, type Destination, type ExchangeRouter, sameBinding } from "./binding.js";
 import { ConsistentHashExchange } from "./consistent-hash-exchange.js";
 import { DelayedMessages } from "./delayed-messages.js";
 import { DirectExchange } from "./direct-exchange.js";
@@ -42,8 +42,14 @@ export function delayedRoutingType(args: FieldTable): string | undefined {
 export class Exchange implements Destination {
   readonly kind = "exchange" as const;
   readonly router: ExchangeRouter;
-  /** Bindings where this exchange is the source. */
-  readonly bindings: Binding[] = [];
+  /** Bindings where this exchange is the source, in the order they were made. */
+  private readonly all = new Set<Binding>();
+  /**
+   * The same bindings by destination: whether a binding exists is asked of the few
+   * to one destination, not of all (an exchange with 20,000 bindings made each new
+   * bind and unbind scan every one: seconds for a definitions import).
+   */
+  private readonly byDestination = new Map<Destination, Binding[]>();
   /** Unroutable publishes seen here (beyond RabbitMQ: counted per exchange). */
   unroutable = 0;
   /** The policy that applies to this exchange (its alternate-exchange key matters here). */
@@ -71,15 +77,33 @@ export class Exchange implements Destination {
     return this.definition.name;
   }
 
+  /** Bindings where this exchange is the source (a copy, in the order they were made). */
+  get bindings(): Binding[] {
+    return [...this.all];
+  }
+
+  get bindingCount(): number {
+    return this.all.size;
+  }
+
+  /** The binding equal to `probe` (same destination, key and arguments), if there is one. */
+  findBinding(probe: Binding): Binding | undefined {
+    return this.byDestination.get(probe.destination)?.find((b) => sameBinding(b, probe));
+  }
+
   addBinding(b: Binding): void {
-    this.bindings.push(b);
+    this.all.add(b);
+    const list = this.byDestination.get(b.destination);
+    if (list) list.push(b);
+    else this.byDestination.set(b.destination, [b]);
     this.router.add(b);
   }
 
   removeBinding(b: Binding): void {
-    const at = this.bindings.indexOf(b);
-    if (at < 0) return;
-    this.bindings.splice(at, 1);
+    if (!this.all.delete(b)) return;
+    const list = this.byDestination.get(b.destination)!;
+    list.splice(list.indexOf(b), 1);
+    if (list.length === 0) this.byDestination.delete(b.destination);
     this.router.remove(b);
   }
 }

@@ -2,15 +2,14 @@ import type { Binding, Destination, ExchangeRouter } from "./binding.js";
 
 /** fanout: every bound destination gets every message; routing keys are ignored. */
 export class FanoutExchange implements ExchangeRouter {
-  private readonly bindings: Binding[] = [];
+  private readonly bindings = new Set<Binding>();
 
   add(binding: Binding): void {
-    this.bindings.push(binding);
+    this.bindings.add(binding);
   }
 
   remove(binding: Binding): void {
-    const at = this.bindings.indexOf(binding);
-    if (at >= 0) this.bindings.splice(at, 1);
+    this.bindings.delete(binding);
   }
 
   route(_input: unknown, out: Set<Destination>): void {

@@ -19,7 +19,7 @@ type MatchMode = "all" | "any" | "all-with-x" | "any-with-x";
  * argument of type void matches on the key's presence alone.
  */
 export class HeadersExchange implements ExchangeRouter {
-  private readonly bindings: Binding[] = [];
+  private readonly bindings = new Set<Binding>();
 
   validate(binding: Binding): void {
     const v = binding.arguments.get("x-match");
@@ -39,16 +39,15 @@ export class HeadersExchange implements ExchangeRouter {
   }
 
   add(binding: Binding): void {
-    this.bindings.push(binding);
+    this.bindings.add(binding);
   }
 
   remove(binding: Binding): void {
-    const at = this.bindings.indexOf(binding);
-    if (at >= 0) this.bindings.splice(at, 1);
+    this.bindings.delete(binding);
   }
 
   route(input: RoutingInput, out: Set<Destination>): void {
-    if (this.bindings.length === 0) return;
+    if (this.bindings.size === 0) return;
     const headers = input.headers();
     for (const b of this.bindings) {
       if (!out.has(b.destination) && headersMatch(b.arguments, headers)) out.add(b.destination);

@@ -6,6 +6,13 @@ import type { Log } from "../log.js";
 export const STALL_MS = 100;
 /** How often the watch looks at the clock; its lateness is the pause. */
 const PROBE_MS = 20;
+/** How a pause the machine caused (not the broker's work) is described; it starts the text. */
+export const STARVED = "starved of CPU";
+
+function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
 /**
  * Finds the event loop's pauses and what caused them. A timer fires every 20 ms; if
@@ -21,16 +28,20 @@ export class StallWatch implements TaskTimer {
   private longestMs = 0;
   private longest: (() => string) | undefined;
   private gcMs = 0;
+  private lastCpuMs = 0;
 
   constructor(
     private readonly history: StallHistory,
     private readonly log: Log,
     private readonly now: () => number = () => performance.now(),
     private readonly wallClock: () => number = Date.now,
+    /** CPU time the process has used (user and system), in ms. */
+    private readonly cpuMs: () => number = processCpuMs,
   ) {}
 
   start(): void {
     this.lastProbe = this.now();
+    this.lastCpuMs = this.cpuMs();
     this.timer = setInterval(() => this.probe(), PROBE_MS);
     this.timer.unref();
     this.gc = new PerformanceObserver((list) => {
@@ -60,27 +71,39 @@ export class StallWatch implements TaskTimer {
   /** One look at the clock: a late probe is a stall, and the longest task explains it. */
   probe(): void {
     const now = this.now();
+    const cpu = this.cpuMs();
     const pauseMs = now - this.lastProbe - PROBE_MS;
+    const cpuUsedMs = cpu - this.lastCpuMs;
     this.lastProbe = now;
-    if (pauseMs >= STALL_MS) this.stalled(pauseMs);
+    this.lastCpuMs = cpu;
+    if (pauseMs >= STALL_MS) this.stalled(pauseMs, cpuUsedMs);
     this.longestMs = 0;
     this.longest = undefined;
     this.gcMs = 0;
   }
 
-  private stalled(pauseMs: number): void {
+  private stalled(pauseMs: number, cpuUsedMs: number): void {
     const durationMs = Math.round(pauseMs);
     let during: string;
-    if (this.longest && this.longestMs >= pauseMs / 2) {
+    if (cpuUsedMs < pauseMs / 2) {
+      // Busy or not, the process hardly ran: the time went to other processes.
+      during =
+        `${STARVED}: the process got ${Math.round(cpuUsedMs)} ms of CPU in ${durationMs} ms ` +
+        "(a busy or overcommitted machine, CPU steal, swapping, or a stopped process)" +
+        (this.longest ? `; the longest task was ${this.describeSafely(this.longest)}` : "");
+    } else if (this.longest && this.longestMs >= pauseMs / 2) {
       during = `${this.describeSafely(this.longest)} (${Math.round(this.longestMs)} ms)`;
     } else if (this.gcMs >= pauseMs / 2) {
       during = `garbage collection (${Math.round(this.gcMs)} ms)`;
     } else {
-      during =
-        "no broker task ran that long: the process was starved of CPU (a busy or overcommitted " +
-        "machine, CPU steal, swapping) or stopped (SIGSTOP, a debugger)";
+      during = "no broker task ran that long (time in native code or the runtime)";
     }
-    const stall = { atMs: this.wallClock() - durationMs, durationMs, during };
+    const stall = {
+      atMs: this.wallClock() - durationMs,
+      durationMs,
+      cpuMs: Math.round(cpuUsedMs),
+      during,
+    };
     this.history.record(stall);
     this.log.warn(
       { stallMs: durationMs, during },

@@ -47,6 +47,7 @@ export interface NodeOptions {
 /** The node cannot start on this data directory as it is; the message says why and what to do. */
 export class StartRefusedError extends Error {}
 
+const DEFINITIONS_TASK = () => "building definitions.json for a save";
 const TICK_TASK = () => "the 200 ms tick (heartbeats, TTL expiry, queue expiry, delayed messages)";
 
 /**
@@ -89,7 +90,7 @@ export class WarrenNode {
             ? { ...snapshot, unclaimedQueueIds: this.unclaimedQueueIds }
             : snapshot,
         ),
-      schedule: (fn) => setImmediate(fn),
+      schedule: (fn) => setImmediate(() => this.stallWatch.timed(DEFINITIONS_TASK, fn)),
     });
     this.flusher = flusher = new FlushScheduler(this.broker, this.stallWatch);
     this.broker.chores.wake = () => this.flusher.wake();

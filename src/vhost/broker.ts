@@ -16,7 +16,7 @@ import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { MessageStore } from "../store/message-store.js";
 import { type AlarmResource, AlarmState, type ResourceStats } from "./alarms.js";
 import type { BrokerSettings } from "./broker-settings.js";
-import { Chores, releaseChore, upkeepChore } from "./chores.js";
+import { Chores, POLICY_SLICE, policyChore, releaseChore, upkeepChore } from "./chores.js";
 import { deadLetter } from "./dead-lettering.js";
 import { buildSnapshot } from "./definitions.js";
 import { DefinitionsSaver } from "./definitions-saver.js";
@@ -447,14 +447,16 @@ export class Broker {
     return cleared;
   }
 
-  /** Recomputes every queue's and exchange's settings in a vhost (a policy changed). */
+  /**
+   * Recomputes every queue's and exchange's settings in a vhost (a policy changed).
+   * The first slice runs now; a vhost with many queues gets the rest on later turns
+   * (matching 200 policies against 20,000 queues is seconds of work).
+   */
   applyPolicies(vhostName: string): void {
     const vhost = this.vhosts.get(vhostName);
     if (!vhost) return;
-    const now = this.clock();
-    for (const q of vhost.queues.values()) q.applySettings(this.queueSettings(q.definition), now);
-    for (const e of vhost.exchanges.values())
-      e.policy = this.policies.match("policy", vhostName, "exchange", e.name);
+    const chore = policyChore(this, vhost);
+    if (!chore.step(POLICY_SLICE, this.clock())) this.chores.add(chore);
   }
 
   /**

@@ -1,5 +1,8 @@
 import type { DetachedEntries } from "../queue/detached-entries.js";
-import type { MessageQueue, QueueHooks } from "../queue/message-queue.js";
+import type { MessageQueue, QueueDefinition, QueueHooks } from "../queue/message-queue.js";
+import type { QueueSettings } from "../queue/queue-settings.js";
+import type { PolicyStore } from "./policies.js";
+import type { VirtualHost } from "./virtual-host.js";
 
 /**
  * Work whose cost grows with a queue's length, done a slice at a time on later
@@ -76,6 +79,44 @@ export function releaseChore(
         (entry) => hooks.settled(queue, entry),
         (record) => hooks.settledCold(queue, record),
       ),
+  };
+}
+
+/** Queues and exchanges a policy change re-resolves in one slice. */
+export const POLICY_SLICE = 200;
+
+/** What a policy chore needs of the broker: the settings of a queue, the policy of an exchange. */
+export interface PolicySource {
+  queueSettings(def: QueueDefinition): QueueSettings;
+  readonly policies: { match: PolicyStore["match"] };
+}
+
+/**
+ * Re-resolves the settings of a vhost's queues and exchanges after a policy change,
+ * a slice at a time. Each queue reads the policy store when its turn comes, so
+ * changes made meanwhile are taken into account and the last word wins.
+ */
+export function policyChore(broker: PolicySource, vhost: VirtualHost): Chore {
+  const queues = [...vhost.queues.values()];
+  const exchanges = [...vhost.exchanges.values()];
+  let q = 0;
+  let e = 0;
+  return {
+    get what() {
+      return `applying policies to ${queues.length - q} more queues of vhost '${vhost.name}'`;
+    },
+    step: (units, nowMs) => {
+      for (let n = 0; n < Math.min(units, POLICY_SLICE); n++) {
+        if (q < queues.length) {
+          const queue = queues[q++]!;
+          if (!queue.deleted) queue.applySettings(broker.queueSettings(queue.definition), nowMs);
+        } else if (e < exchanges.length) {
+          const ex = exchanges[e++]!;
+          ex.policy = broker.policies.match("policy", vhost.name, "exchange", ex.name);
+        } else return true;
+      }
+      return q >= queues.length && e >= exchanges.length;
+    },
   };
 }
 

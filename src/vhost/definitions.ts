@@ -1,4 +1,7 @@
 import { fromTaggedJson, toTaggedJson } from "../protocol/field-table-json.js";
+import type { MessageQueue } from "../queue/message-queue.js";
+import type { Binding } from "../routing/binding.js";
+import type { Exchange } from "../routing/exchange.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { Broker } from "./broker.js";
 import type { Policy } from "./policies.js";
@@ -56,42 +59,72 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
     for (const e of vhost.exchanges.values()) {
       const d = e.definition;
       if (!d.durable || d.name === "" || d.name.startsWith("amq.")) continue;
-      snapshot.exchanges.push({
-        vhost: vhost.name,
-        name: d.name,
-        type: d.type,
-        durable: true,
-        autoDelete: d.autoDelete,
-        internal: d.internal,
-        arguments: toTaggedJson(d.arguments),
-        storeId: e.delayed ? e.storeId : undefined,
-      });
+      snapshot.exchanges.push(exchangeRecord(vhost.name, e));
     }
     for (const q of vhost.queues.values()) {
-      if (!q.isDurable) continue;
-      snapshot.queues.push({
-        vhost: vhost.name,
-        name: q.name,
-        id: q.storeId,
-        autoDelete: q.definition.autoDelete,
-        arguments: toTaggedJson(q.definition.arguments),
-      });
+      if (q.isDurable) snapshot.queues.push(queueRecord(vhost.name, q));
     }
     for (const b of vhost.allBindings()) {
       if (!isDurableDestination(broker, vhost.name, "exchange", b.source)) continue;
       if (!isDurableDestination(broker, vhost.name, b.destination.kind, b.destination.name))
         continue;
-      snapshot.bindings.push({
-        vhost: vhost.name,
-        source: b.source,
-        destination: b.destination.name,
-        destinationType: b.destination.kind,
-        routingKey: b.routingKey,
-        arguments: toTaggedJson(b.arguments),
-      });
+      snapshot.bindings.push(bindingRecord(vhost.name, b));
     }
   }
   return snapshot;
+}
+
+type Snapshot = DefinitionsSnapshot;
+
+/**
+ * One record object per queue, exchange and binding, made on the first save and
+ * reused by every later one (they never change: a changed object is a new object),
+ * so the definitions store can keep their text and a save stays cheap.
+ */
+const records = new WeakMap<object, object>();
+
+function once<T extends object>(key: object, make: () => T): T {
+  let r = records.get(key) as T | undefined;
+  if (!r) {
+    r = make();
+    records.set(key, r);
+  }
+  return r;
+}
+
+function exchangeRecord(vhost: string, e: Exchange): Snapshot["exchanges"][number] {
+  const d = e.definition;
+  return once(e, () => ({
+    vhost,
+    name: d.name,
+    type: d.type,
+    durable: true,
+    autoDelete: d.autoDelete,
+    internal: d.internal,
+    arguments: toTaggedJson(d.arguments),
+    storeId: e.delayed ? e.storeId : undefined,
+  }));
+}
+
+function queueRecord(vhost: string, q: MessageQueue): Snapshot["queues"][number] {
+  return once(q, () => ({
+    vhost,
+    name: q.name,
+    id: q.storeId,
+    autoDelete: q.definition.autoDelete,
+    arguments: toTaggedJson(q.definition.arguments),
+  }));
+}
+
+function bindingRecord(vhost: string, b: Binding): Snapshot["bindings"][number] {
+  return once(b, () => ({
+    vhost,
+    source: b.source,
+    destination: b.destination.name,
+    destinationType: b.destination.kind,
+    routingKey: b.routingKey,
+    arguments: toTaggedJson(b.arguments),
+  }));
 }
 
 /** Rebuilds vhosts, users, permissions, exchanges, queues and bindings from a snapshot. */

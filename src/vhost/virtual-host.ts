@@ -3,12 +3,7 @@ import type { FieldTable } from "../protocol/field-table.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import { MessageQueue, type QueueDefinition, type QueueHooks } from "../queue/message-queue.js";
 import type { QueueSettings } from "../queue/queue-settings.js";
-import {
-  type Binding,
-  type Destination,
-  type RoutingInput,
-  sameBinding,
-} from "../routing/binding.js";
+import type { Binding, Destination, RoutingInput } from "../routing/binding.js";
 import {
   DELAYED_TYPE,
   delayedRoutingType,
@@ -148,7 +143,7 @@ export class VirtualHost implements ExchangeLookup {
     const exchange = this.exchanges.get(name);
     if (!exchange) return; // RabbitMQ 3.x+: deleting a missing exchange succeeds.
     // In use means bound as a source (RabbitMQ's has_for_source).
-    if (ifUnused && exchange.bindings.length > 0) {
+    if (ifUnused && exchange.bindingCount > 0) {
       throw channelError(
         ReplyCode.PRECONDITION_FAILED,
         `exchange '${name}' in vhost '${this.name}' in use`,
@@ -251,7 +246,7 @@ export class VirtualHost implements ExchangeLookup {
     }
     const binding: Binding = { source: source.name, destination, routingKey, arguments: args };
     source.router.validate?.(binding);
-    if (source.bindings.some((b) => sameBinding(b, binding))) return; // binding is idempotent
+    if (source.findBinding(binding)) return; // binding is idempotent
     source.addBinding(binding);
     const list = this.bindingsTo.get(destination);
     if (list) list.push(binding);
@@ -273,7 +268,7 @@ export class VirtualHost implements ExchangeLookup {
   unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
     if (source.name === "") throw defaultExchangeAccess(destination, this.name);
     const probe: Binding = { source: source.name, destination, routingKey, arguments: args };
-    const binding = source.bindings.find((b) => sameBinding(b, probe));
+    const binding = source.findBinding(probe);
     if (!binding) return; // RabbitMQ: unbinding a missing binding succeeds
     this.dropBinding(binding);
   }
@@ -298,7 +293,7 @@ export class VirtualHost implements ExchangeLookup {
       if (at >= 0) list.splice(at, 1);
     }
     // An auto-delete exchange goes when its last binding as a source goes.
-    if (source?.definition.autoDelete && source.bindings.length === 0) this.removeExchange(source);
+    if (source?.definition.autoDelete && source.bindingCount === 0) this.removeExchange(source);
   }
 
   // --- publishing ----------------------------------------------------------

@@ -81,12 +81,15 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
       }
     }
     queue = vhost.declareQueue(definition, ch.conn, ch.now);
-    if (!existing) ch.conn.broker.counters.queuesDeclared++;
+    if (!existing) {
+      ch.conn.broker.counters.queuesDeclared++;
+      queue.definitionsVersion = ch.conn.broker.definitionsVersion;
+    }
   }
   queue.declared(ch.now);
   ch.lastQueueName = queue.name;
   const declared = queue;
-  return ch.afterDefinitionsSaved(() => {
+  const reply = () => {
     if (m.noWait) return;
     ch.send({
       name: "queue.declare-ok",
@@ -94,7 +97,15 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
       messageCount: declared.messageCount,
       consumerCount: declared.consumerCount,
     });
-  });
+  };
+  // The reply waits until the queue is on disk, not for everyone else's pending changes:
+  // a passive or repeated declare (an RPC client's reply queue, a health check) is
+  // answered at once while others' declarations are being saved.
+  if (!declared.isDurable) {
+    reply();
+    return;
+  }
+  return ch.afterDefinitionsSaved(reply, declared.definitionsVersion);
 }
 
 export function queueBind(ch: Channel, m: M<"queue.bind">): void | Promise<void> {

@@ -49,7 +49,7 @@ export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPor
     const vhost = req.params.vhost !== undefined ? pathVhost(ctx, req).name : undefined;
     const defs = jsonBody(req);
     if (Object.keys(defs).length === 0) throw badRequest("empty definitions");
-    importDefinitions(ctx, defs, req.user!.name, policies.importer, vhost);
+    await importDefinitions(ctx, defs, req.user!.name, policies.importer, vhost);
     // Answered once the imported durable objects are on disk (managementDispatch waits).
     return NO_CONTENT;
   };

@@ -67,6 +67,7 @@ export function statusView(ctx: NodeContext): Json {
       recent: (ctx.stalls?.since(0) ?? []).slice(-10).map((s) => ({
         at: new Date(s.atMs).toISOString(),
         duration_ms: s.durationMs,
+        cpu_ms: s.cpuMs,
         during: s.during,
       })),
     },

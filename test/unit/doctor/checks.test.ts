@@ -94,6 +94,7 @@ describe("event-loop stalls", () => {
   const purge = {
     atMs: NOW - 60_000,
     durationMs: 13_900,
+    cpuMs: 13_850,
     during:
       "input from connection 10.0.0.5:4000 -> 127.0.0.1:5672 (user 'admin', last command: queue.purge) (13900 ms)",
   };
@@ -128,7 +129,12 @@ describe("event-loop stalls", () => {
         "client unexpectedly closed TCP connection",
       ),
     );
-    const short = { atMs: NOW - 5000, durationMs: 140, during: "garbage collection (120 ms)" };
+    const short = {
+      atMs: NOW - 5000,
+      durationMs: 140,
+      cpuMs: 135,
+      during: "garbage collection (120 ms)",
+    };
     const [f] = eventLoopStalls.run(input(memoryBroker(), { history, stalls: [purge, short] }));
     assert.equal(f!.severity, "critical");
     assert.match(f!.title, /the broker stalled for 13\.9 s and 1 connection dropped after it/);

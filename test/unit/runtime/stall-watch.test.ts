@@ -7,6 +7,8 @@ import { StallWatch } from "../../../src/runtime/stall-watch.js";
 
 function watch() {
   let now = 0;
+  let cpu = 0;
+  let starved = false;
   const history = new StallHistory();
   const warnings: string[] = [];
   const log: Log = { ...silentLog, warn: (_f: unknown, msg: string) => warnings.push(msg) } as Log;
@@ -15,13 +17,19 @@ function watch() {
     log,
     () => now,
     () => 1_000_000 + now,
+    () => cpu,
   );
   return {
     w,
     history,
     warnings,
+    /** Time passes; the process runs throughout unless it is starved. */
     advance: (ms: number) => {
       now += ms;
+      if (!starved) cpu += ms;
+    },
+    starve: () => {
+      starved = true;
     },
   };
 }
@@ -47,7 +55,7 @@ test("a late probe is a stall, blamed on the longest task timed since the last p
   assert.equal(history.worstMs, stall.durationMs);
 });
 
-test("a pause no task explains is put down to the machine, and a probe on time records nothing", () => {
+test("a probe on time records nothing; a pause no task explains is said to be so", () => {
   const { w, history, advance } = watch();
   w.probe();
   advance(20);
@@ -59,5 +67,20 @@ test("a pause no task explains is put down to the machine, and a probe on time r
   );
   advance(700);
   w.probe();
-  assert.match(history.since(0)[0]!.during, /no broker task ran that long/);
+  assert.match(history.since(0)[0]!.during, /^no broker task ran that long/);
+});
+
+test("a pause in which the process hardly got the CPU is put down to the machine, even during a long task", () => {
+  const { w, history, advance, starve } = watch();
+  w.probe();
+  starve();
+  w.timed(
+    () => "purging queue 'big'",
+    () => advance(900),
+  );
+  w.probe();
+  assert.match(
+    history.since(0)[0]!.during,
+    /^starved of CPU: the process got 0 ms of CPU in \d+ ms .*; the longest task was purging queue 'big'$/,
+  );
 });

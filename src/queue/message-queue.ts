@@ -261,7 +261,9 @@ export class MessageQueue {
           this.hooks.dispatchLater(this);
           return;
         }
-        const entry = this.ready.shift()!;
+        const entry = this.ready.shift();
+        // Its next entries are on disk and could not be read now: tick() tries again.
+        if (!entry) return;
         if (entry.expiresAtMs < nowMs) {
           this.hooks.discarded(this, entry, "expired");
           continue;
@@ -350,6 +352,7 @@ export class MessageQueue {
       this.dispatch(nowMs);
     }
     if (this.mayExpire) this.expire(nowMs);
+    if (this.ready.pageInStalled && this.consumers.length > 0) this.dispatch(nowMs);
   }
 
   /** Drops expired messages from the head. */

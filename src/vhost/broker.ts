@@ -182,6 +182,7 @@ export class Broker {
       dispatchLater: (queue) => {
         this.pendingDispatch.add(queue);
       },
+      log,
     });
   }
 

@@ -1,14 +1,18 @@
+import type { Log } from "../log.js";
 import type { ColdRecord } from "../queue/cold-index.js";
-import type { QueueEntry } from "../queue/message.js";
+import type { Message, QueueEntry } from "../queue/message.js";
 import type { DiscardReason, MessageQueue, QueueHooks } from "../queue/message-queue.js";
-import type { Pager } from "../queue/ready-list.js";
+import type { PageIn, Pager } from "../queue/ready-list.js";
 import type { MessageStore } from "../store/message-store.js";
+import { CorruptRecordError, errText } from "../store/segment-log.js";
 
 /** What the queue hooks report back to the broker. */
 export interface QueueEvents {
   discarded(queue: MessageQueue, entry: QueueEntry, reason: DiscardReason): void;
   lastConsumerGone(queue: MessageQueue): void;
   dispatchLater(queue: MessageQueue): void;
+  /** Where read failures of paged-out messages are reported. */
+  readonly log?: Log;
 }
 
 /**
@@ -57,15 +61,28 @@ export function storageQueueHooks(
     },
     lastConsumerGone: (queue) => events.lastConsumerGone(queue),
     dispatchLater: (queue) => events.dispatchLater(queue),
-    pager: store ? (queue) => storePager(store, queue) : undefined,
+    pager: store ? (queue) => storePager(store, queue, events.log) : undefined,
   };
 }
 
-function storePager(store: MessageStore, queue: MessageQueue): Pager {
+function storePager(store: MessageStore, queue: MessageQueue, log: Log | undefined): Pager {
+  /** The error that stalls this queue's page-ins, while one does (logged once, and when it ends). */
+  let stalledBy: string | undefined;
+  const toEntry = (record: ColdRecord, message: Message): QueueEntry => ({
+    seq: record.msgId,
+    message,
+    deliveryCount: record.deliveryCount,
+    redelivered: record.deliveryCount > 0,
+    expiresAtMs: record.expiresAtMs,
+    ref: { segment: record.segment, offset: record.offset, length: record.length },
+  });
+  const where = () => `queue '${queue.name}' in vhost '${queue.definition.vhost}'`;
   return {
     pageOut(entry: QueueEntry): ColdRecord {
       // A persistent message of a durable queue is stored already; anything else is
-      // written now as a page-out record that only this queue claims.
+      // written now as a page-out record that only this queue claims. The store
+      // keeps the record in memory while the disk refuses it, so the position it
+      // returns is always good to read.
       entry.ref ??= store.write(entry.message, [queue.storeId], false);
       return {
         msgId: entry.message.id,
@@ -80,16 +97,71 @@ function storePager(store: MessageStore, queue: MessageQueue): Pager {
         priority: entry.message.summary.priority,
       };
     },
-    pageIn(records: readonly ColdRecord[]): QueueEntry[] {
-      const messages = store.readMany(records);
-      return records.map((record, i) => ({
-        seq: record.msgId,
-        message: messages[i]!,
-        deliveryCount: record.deliveryCount,
-        redelivered: record.deliveryCount > 0,
-        expiresAtMs: record.expiresAtMs,
-        ref: { segment: record.segment, offset: record.offset, length: record.length },
-      }));
+    /**
+     * Reads a batch back; never throws into delivery. A record that can never be
+     * read (checksum mismatch) loses that one message: its claim ends, the loss is
+     * logged and counted, and the queue carries on. Any other failure (EMFILE,
+     * EIO) stops the batch there: the rest stays cold and is tried again later.
+     */
+    pageIn(records: readonly ColdRecord[]): PageIn {
+      try {
+        const messages = store.readMany(records);
+        if (stalledBy) resumed();
+        return {
+          entries: records.map((r, i) => toEntry(r, messages[i]!)),
+          consumed: records.length,
+        };
+      } catch {
+        // One by one, to tell which record is at fault.
+      }
+      const entries: QueueEntry[] = [];
+      for (const [i, record] of records.entries()) {
+        try {
+          entries.push(toEntry(record, store.read(record)));
+        } catch (e) {
+          if (e instanceof CorruptRecordError) {
+            lostForGood(record, e);
+            continue;
+          }
+          stalled(e);
+          return { entries, consumed: i };
+        }
+      }
+      if (stalledBy) resumed();
+      return { entries, consumed: records.length };
     },
   };
+
+  function lostForGood(record: ColdRecord, e: CorruptRecordError): void {
+    store.lost(queue.storeId, record.msgId, record, record.persistent);
+    log?.error(
+      {
+        queue: queue.name,
+        vhost: queue.definition.vhost,
+        messageId: record.msgId,
+        segment: record.segment,
+        offset: record.offset,
+        err: e.message,
+      },
+      `lost message ${record.msgId} of ${where()}: its stored record is unreadable (${e.message}); the queue carries on with the next message`,
+    );
+  }
+
+  function stalled(e: unknown): void {
+    const reason = errText(e);
+    if (stalledBy !== reason)
+      log?.warn(
+        { queue: queue.name, vhost: queue.definition.vhost, err: reason },
+        `could not read paged-out messages of ${where()} now (${reason}); they stay queued and delivery resumes when a read succeeds`,
+      );
+    stalledBy = reason;
+  }
+
+  function resumed(): void {
+    log?.info(
+      { queue: queue.name, vhost: queue.definition.vhost, err: stalledBy },
+      `reading paged-out messages of ${where()} works again (after ${stalledBy})`,
+    );
+    stalledBy = undefined;
+  }
 }

@@ -114,6 +114,10 @@ export interface MessageStore {
   flush(): void;
   /** Why the store cannot accept durable writes, if it cannot (an operator alarm). */
   readonly alarm: string | undefined;
+  /** Bytes of records held in memory because the disk refused them (file store). */
+  readonly unwrittenBytes?: number;
+  /** Files the store holds open now (file store; bounded by its handle cache). */
+  readonly openFiles?: number;
   readonly diskBytes: number;
   close(): void;
 }

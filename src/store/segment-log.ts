@@ -311,11 +311,20 @@ export class SegmentLog {
     let written = 0;
     let error: Error | undefined;
     try {
-      written = this.fs.writevSync(this.activeFd, this.pending, this.active.size);
-      if (written !== bytes)
-        error = Object.assign(new Error(`short write: ${written} of ${bytes} bytes`), {
-          code: "EIO",
-        });
+      // A short write (the disk filled mid-batch) is continued: the next call
+      // either finishes or says why it cannot (ENOSPC).
+      while (written < bytes) {
+        const n = this.fs.writevSync(
+          this.activeFd,
+          written === 0 ? this.pending : unwritten(this.pending, written),
+          this.active.size + written,
+        );
+        if (n <= 0)
+          throw Object.assign(new Error(`short write: ${written} of ${bytes} bytes`), {
+            code: "EIO",
+          });
+        written += n;
+      }
     } catch (e) {
       error = e as Error;
     }
@@ -614,6 +623,20 @@ export class SegmentLog {
   private pathOf(n: number): string {
     return join(this.dir, `${String(n).padStart(12, "0")}${SUFFIX}`);
   }
+}
+
+/** The buffers' bytes after the first `skip`. */
+function unwritten(buffers: readonly Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
 }
 
 /** An error as an operator reads it: "ENOSPC: no space left on device, write". */

@@ -4,8 +4,8 @@ import { nodeFs, type StoreFs } from "../../src/store/store-fs.js";
 export interface FaultyFs extends StoreFs {
   /** writev fails with this code after half of its first buffer reached the file (a real ENOSPC). */
   writeFault?: string;
-  /** writev stops after this many bytes and reports a short write (space ran out mid-batch). */
-  writeLimitBytes?: number;
+  /** Space left: a writev past it is short, one with none left fails with ENOSPC. */
+  spaceLeftBytes?: number;
   /** fdatasync (async) fails with this code. */
   syncFault?: string;
   /** open fails with this code (EMFILE, ENFILE); only opens whose flags start with `openFaultFlags`, when set. */
@@ -47,10 +47,11 @@ export function faultyFs(): FaultyFs {
         nodeFs.writevSync(fd, [buffers[0]!.subarray(0, buffers[0]!.length >> 1)], position);
         throw errno(f.writeFault, "no space left on device, write");
       }
-      if (f.writeLimitBytes !== undefined) {
+      if (f.spaceLeftBytes !== undefined) {
         const all = Buffer.concat(buffers);
-        const n = Math.min(all.length, f.writeLimitBytes);
+        const n = Math.min(all.length, f.spaceLeftBytes);
         if (n === 0) throw errno("ENOSPC", "no space left on device, write");
+        f.spaceLeftBytes -= n;
         return nodeFs.writevSync(fd, [all.subarray(0, n)], position);
       }
       return nodeFs.writevSync(fd, buffers, position);

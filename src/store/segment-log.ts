@@ -1,63 +1,30 @@
-import { join } from "node:path";
 import type { Log } from "../log.js";
 import { crc32c } from "./crc32c.js";
-import { ReadHandles } from "./read-handles.js";
 import {
-  anyRecordType,
-  type DamagedRegion,
-  MAGIC,
-  type Plausible,
-  RECORD_HEADER_BYTES,
-  scanSegment,
-} from "./segment-scan.js";
+  CorruptRecordError,
+  type DamageVisitor,
+  type Durable,
+  errText,
+  type LogPosition,
+  type RecoveryReport,
+  type Visitor,
+} from "./log-position.js";
+import { ReadHandles } from "./read-handles.js";
+import { recoverSegments, segmentPath } from "./segment-recovery.js";
+import { anyRecordType, MAGIC, type Plausible, RECORD_HEADER_BYTES } from "./segment-scan.js";
 import type { StoreFs } from "./store-fs.js";
 
+export {
+  CorruptRecordError,
+  type DamageVisitor,
+  type Durable,
+  errText,
+  type LogPosition,
+  type RecoveryReport,
+  type SegmentDamage,
+  type Visitor,
+} from "./log-position.js";
 export { RECORD_HEADER_BYTES } from "./segment-scan.js";
-
-/** Where a record lives: segment number, byte offset, and the record's whole length. */
-export interface LogPosition {
-  readonly segment: number;
-  readonly offset: number;
-  readonly length: number;
-}
-
-/** A damaged stretch recovery skipped, and the segment it is in. */
-export interface SegmentDamage extends DamagedRegion {
-  readonly segment: number;
-}
-
-export interface RecoveryReport {
-  segments: number;
-  records: number;
-  /** Bytes cut from the end of the last segment (a write torn by a crash). */
-  truncatedBytes: number;
-  /** Segments with damaged stretches; the valid records around them were kept. */
-  corruptSegments: number[];
-  /** Every damaged stretch skipped, in log order. */
-  damaged: SegmentDamage[];
-  /** Bytes in the damaged stretches. */
-  skippedBytes: number;
-}
-
-export type Visitor = (type: number, payload: Buffer, position: LogPosition) => void;
-/** Told of each damaged stretch recovery skips, in log order between the records around it. */
-export type DamageVisitor = (damage: SegmentDamage) => void;
-export type Durable = (err: Error | undefined) => void;
-
-/**
- * A record that will never read back as written: its checksum or length does not
- * match, or its file is gone. Unlike an environmental error (EMFILE, EIO), trying
- * again cannot help.
- */
-export class CorruptRecordError extends Error {
-  constructor(
-    readonly position: LogPosition,
-    reason: string,
-  ) {
-    super(`${reason} in segment ${position.segment} at offset ${position.offset}`);
-    this.name = "CorruptRecordError";
-  }
-}
 
 export interface SegmentLogOptions {
   /** Read descriptors kept open for finished segments (an LRU); the active one is extra. */
@@ -72,7 +39,6 @@ export interface SegmentLogOptions {
 
 /** Read handles by default: with the active segment, 17 descriptors at most. */
 export const DEFAULT_READ_HANDLES = 16;
-const SUFFIX = ".wlog";
 
 interface Segment {
   readonly n: number;
@@ -145,71 +111,16 @@ export class SegmentLog {
    */
   open(visit: Visitor, onDamage: DamageVisitor = () => {}): RecoveryReport {
     this.fs.mkdirSync(this.dir);
-    const numbers = this.fs
-      .readdirSync(this.dir)
-      .filter((f) => f.endsWith(SUFFIX))
-      .map((f) => Number.parseInt(f, 10))
-      .filter((n) => Number.isFinite(n))
-      .sort((a, b) => a - b);
-    const report: RecoveryReport = {
-      segments: numbers.length,
-      records: 0,
-      truncatedBytes: 0,
-      corruptSegments: [],
-      damaged: [],
-      skippedBytes: 0,
-    };
-    numbers.forEach((n, i) =>
-      this.recoverSegment(n, i === numbers.length - 1, visit, onDamage, report),
+    const { segments, report } = recoverSegments(
+      this.fs,
+      this.dir,
+      this.options.plausible ?? anyRecordType,
+      visit,
+      onDamage,
     );
-    this.startFirstSegment(numbers.at(-1));
+    for (const seg of segments) this.segments.set(seg.n, seg);
+    this.startFirstSegment(segments.at(-1)?.n);
     return report;
-  }
-
-  private recoverSegment(
-    n: number,
-    isLast: boolean,
-    visit: Visitor,
-    onDamage: DamageVisitor,
-    report: RecoveryReport,
-  ): void {
-    const path = this.pathOf(n);
-    const fd = this.fs.openSync(path, isLast ? "r+" : "r");
-    try {
-      const fileSize = this.fs.fstatSize(fd);
-      const data = Buffer.allocUnsafe(fileSize);
-      this.readFully(fd, data, 0);
-      const scan = scanSegment(
-        data,
-        (type, payload, offset, length) => {
-          report.records++;
-          visit(type, payload, { segment: n, offset, length });
-        },
-        this.options.plausible ?? anyRecordType,
-        (d) => onDamage({ ...d, segment: n }),
-      );
-      const damaged = scan.damaged.map((d) => ({ ...d, segment: n }));
-      let size = fileSize;
-      if (scan.tail && isLast) {
-        // A torn tail: the crash cut the last write short. Nothing past it was ever synced.
-        this.fs.ftruncateSync(fd, scan.end);
-        this.fs.fdatasyncSync(fd);
-        report.truncatedBytes += scan.tail.bytes;
-        size = scan.end;
-      } else if (scan.tail) {
-        // A finished segment was fdatasync'ed whole before the next began: a bad end is damage.
-        damaged.push({ ...scan.tail, segment: n });
-        onDamage({ ...scan.tail, segment: n });
-      }
-      if (damaged.length > 0) report.corruptSegments.push(n);
-      for (const d of damaged) {
-        report.damaged.push(d);
-        report.skippedBytes += d.bytes;
-      }
-      this.segments.set(n, { n, path, size });
-    } finally {
-      this.fs.closeSync(fd);
-    }
   }
 
   /**
@@ -561,15 +472,13 @@ export class SegmentLog {
     return out;
   }
 
-  private readFully(fd: number, buf: Buffer, position: number, pos?: LogPosition): void {
+  /** Reads the bytes of `pos` (and any after it, to fill `buf`); a file that ends first lost them. */
+  private readFully(fd: number, buf: Buffer, position: number, pos: LogPosition): void {
     let done = 0;
     while (done < buf.length) {
       const n = this.fs.readSync(fd, buf, done, buf.length - done, position + done);
-      if (n === 0) {
-        const reason = `unexpected end of file at ${position + done}`;
-        if (pos) throw new CorruptRecordError(pos, reason);
-        throw new Error(reason);
-      }
+      if (n === 0)
+        throw new CorruptRecordError(pos, `unexpected end of file at ${position + done}`);
       done += n;
     }
   }
@@ -621,7 +530,7 @@ export class SegmentLog {
   }
 
   private pathOf(n: number): string {
-    return join(this.dir, `${String(n).padStart(12, "0")}${SUFFIX}`);
+    return segmentPath(this.dir, n);
   }
 }
 
@@ -637,11 +546,4 @@ function unwritten(buffers: readonly Buffer[], skip: number): Buffer[] {
     skip = 0;
   }
   return out;
-}
-
-/** An error as an operator reads it: "ENOSPC: no space left on device, write". */
-export function errText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const code = (e as NodeJS.ErrnoException).code;
-  return code && !e.message.startsWith(code) ? `${code}: ${e.message}` : e.message;
 }

@@ -108,6 +108,20 @@ export class ColdIndex {
     return r;
   }
 
+  /** Removes the first `n` records (the ones `first(n)` returned), without building them. */
+  drop(n: number): void {
+    for (let i = 0; i < n && this.count > 0; i++) {
+      const c = this.chunks[0]!;
+      this.byteCount -= c.bodyBytes[this.head++]!;
+      this.count--;
+      if (this.head === CHUNK || this.count === 0) {
+        this.chunks.shift();
+        this.head = 0;
+        if (this.chunks.length === 0) this.tail = CHUNK;
+      }
+    }
+  }
+
   /** Every record in order (for purge and delete). */
   *drain(): Generator<ColdRecord> {
     for (let r = this.shift(); r; r = this.shift()) yield r;

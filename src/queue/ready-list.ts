@@ -160,7 +160,7 @@ export class ReadyList implements Ready {
     if (!this.cold || this.cold.length === 0 || !this.pager) return;
     const records = this.cold.first(PAGE_IN_BATCH);
     const { entries, consumed } = this.pager.pageIn(records);
-    for (let i = 0; i < consumed; i++) this.cold.shift();
+    this.cold.drop(consumed);
     this.pageInStalled = consumed < records.length;
     for (const entry of entries) {
       this.fresh.push(entry);

@@ -272,12 +272,17 @@ export class SegmentLog {
 
   /** The first `count` pending records (`bytes` long) are in the file now. */
   private written(count: number, bytes: number): void {
-    let offset = this.active.size;
-    for (let i = 0; i < count; i++) {
-      this.pendingRecords.delete(offset);
-      offset += this.pending[i]!.length;
+    if (count === this.pending.length) {
+      this.pendingRecords = new Map();
+      this.pending = [];
+    } else {
+      let offset = this.active.size;
+      for (let i = 0; i < count; i++) {
+        this.pendingRecords.delete(offset);
+        offset += this.pending[i]!.length;
+      }
+      this.pending = this.pending.slice(count);
     }
-    this.pending = count === this.pending.length ? [] : this.pending.slice(count);
     this.pendingBytes -= bytes;
     this.active.size += bytes;
   }

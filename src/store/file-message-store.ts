@@ -77,6 +77,7 @@ export class FileMessageStore implements MessageStore {
       clock: this.clock,
       plausible: plausibleMessageRecord,
       log: options.log,
+      wake: () => this.scheduleFlush(),
     });
   }
 

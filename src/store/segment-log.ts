@@ -34,8 +34,16 @@ export interface SegmentLogOptions {
   readonly clock?: () => number;
   /** Cheap checks for a record found while resynchronising past damage at recovery. */
   readonly plausible?: Plausible;
+  /** Asks for another flush soon (a backlog is written a slice per flush). */
+  readonly wake?: () => void;
   readonly log?: Log;
 }
+
+/**
+ * The most one write takes (whole records): a backlog held through a full disk is
+ * written a slice a turn, so writing it never pauses the event loop for long.
+ */
+export const MAX_WRITE_BYTES = 8 * 1024 * 1024;
 
 /** Read handles by default: with the active segment, 17 descriptors at most. */
 export const DEFAULT_READ_HANDLES = 16;
@@ -216,9 +224,8 @@ export class SegmentLog {
     // While the disk refuses writes, try once per retry interval, not every turn:
     // each try copies everything held. Waiters wait for that try.
     if (this.writeError && this.clock() < this.retryAtMs) return;
-    const waiters = this.pendingWaiters;
-    this.pendingWaiters = [];
-    const bytes = this.pendingBytes;
+    const { count, bytes } = this.nextBatch();
+    const batch = count === this.pending.length ? this.pending : this.pending.slice(0, count);
     let written = 0;
     let error: Error | undefined;
     try {
@@ -227,7 +234,7 @@ export class SegmentLog {
       while (written < bytes) {
         const n = this.fs.writevSync(
           this.activeFd,
-          written === 0 ? this.pending : unwritten(this.pending, written),
+          written === 0 ? batch : unwritten(batch, written),
           this.active.size + written,
         );
         if (n <= 0)
@@ -240,12 +247,43 @@ export class SegmentLog {
       error = e as Error;
     }
     if (!error) {
-      this.written(this.pending.length, bytes);
+      this.written(count, bytes);
       if (this.writeError) this.writesResumed();
-      this.writtenWaiters.push(...waiters);
+      if (this.pendingBytes > 0) {
+        // A backlog (held through a full disk) goes out in slices, one a turn.
+        this.options.wake?.();
+        return;
+      }
+      this.writtenWaiters.push(...this.pendingWaiters);
+      this.pendingWaiters = [];
       this.startSync();
       return;
     }
+    this.writeFailed(error, written);
+  }
+
+  /**
+   * The records the next write takes: all of them, or whole records up to
+   * MAX_WRITE_BYTES (at least one), so no single write stalls the event loop.
+   */
+  private nextBatch(): { count: number; bytes: number } {
+    if (this.pendingBytes <= MAX_WRITE_BYTES)
+      return { count: this.pending.length, bytes: this.pendingBytes };
+    let count = 0;
+    let bytes = 0;
+    while (
+      count < this.pending.length &&
+      (count === 0 || bytes + this.pending[count]!.length <= MAX_WRITE_BYTES)
+    ) {
+      bytes += this.pending[count]!.length;
+      count++;
+    }
+    return { count, bytes };
+  }
+
+  private writeFailed(error: Error, written: number): void {
+    const waiters = this.pendingWaiters;
+    this.pendingWaiters = [];
     this.keepWholeRecords(written);
     try {
       // Cut a partial record off so the file ends on a whole one; the retry
@@ -327,6 +365,8 @@ export class SegmentLog {
    */
   private rotate(): void {
     if ((this.writeError || this.rotationError) && this.clock() < this.retryAtMs) return;
+    // A backlog is written a slice a turn by flush(), never from inside an append.
+    if (this.pendingBytes > MAX_WRITE_BYTES) return;
     this.writePending();
     if (this.pendingBytes > 0) return;
     try {
@@ -518,7 +558,10 @@ export class SegmentLog {
 
   close(): void {
     this.retryAtMs = 0;
-    this.writePending();
+    for (let left = -1; this.pendingBytes > 0 && this.pendingBytes !== left; ) {
+      left = this.pendingBytes;
+      this.writePending();
+    }
     this.handles.closeAll();
     for (const fd of [this.activeFd, ...this.closeAfterSync.splice(0)]) this.closeQuietly(fd);
     this.activeFd = -1;

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { type LogPosition, SegmentLog } from "../../../src/store/segment-log.js";
+import { type LogPosition, MAX_WRITE_BYTES, SegmentLog } from "../../../src/store/segment-log.js";
 import { nodeFs } from "../../../src/store/store-fs.js";
 import { faultyFs } from "../../support/faulty-fs.js";
 
@@ -256,5 +256,49 @@ test("a start on a full disk continues the last segment instead of failing", asy
   assert.equal(restarted.read(pos).payload.toString(), "appended to the old segment");
   restarted.close();
   assert.deepEqual(reopen(dir), ["1:kept", "1:appended to the old segment"]);
+  rmSync(dir, { recursive: true });
+});
+
+test("a backlog held through a full disk is written a slice per flush, so no write stalls the event loop", async () => {
+  const dir = tempDir();
+  const fs = faultyFs();
+  let wakes = 0;
+  const log = new SegmentLog(dir, fs, 64 * 1024 * 1024, { retryMs: 0, wake: () => wakes++ });
+  log.open(() => {});
+  fs.writeFault = "ENOSPC";
+  const positions: LogPosition[] = [];
+  const body = Buffer.alloc(256 * 1024, 7);
+  for (let i = 0; i < 120; i++) {
+    positions.push(log.append(1, [Buffer.from(`m${String(i).padStart(3, "0")}`), body]));
+    log.flush();
+  }
+  assert.ok(log.unwrittenBytes > 3 * MAX_WRITE_BYTES, `${log.unwrittenBytes} bytes held`);
+  fs.writeFault = undefined;
+  const largest: number[] = [];
+  const realWritev = fs.writevSync;
+  fs.writevSync = (fd, buffers, position) => {
+    largest.push(buffers.reduce((n, b) => n + b.length, 0));
+    return realWritev(fd, buffers, position);
+  };
+  const confirmed = durable(log);
+  let flushes = 0;
+  while (log.unwrittenBytes > 0 && flushes < 100) {
+    log.flush();
+    flushes++;
+  }
+  assert.ok(flushes >= 3, `${flushes} slices`);
+  assert.ok(Math.max(...largest) <= MAX_WRITE_BYTES, `largest write ${Math.max(...largest)} bytes`);
+  assert.ok(wakes >= flushes - 1, "each slice asks for the next flush");
+  assert.equal(
+    await confirmed,
+    undefined,
+    "a waiter is confirmed once the whole backlog is written",
+  );
+  assert.deepEqual(
+    positions.map((p) => log.read(p).payload.subarray(0, 4).toString()),
+    positions.map((_, i) => `m${String(i).padStart(3, "0")}`),
+  );
+  log.close();
+  assert.equal(reopen(dir, 64 * 1024 * 1024).length, 120);
   rmSync(dir, { recursive: true });
 });

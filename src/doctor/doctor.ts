@@ -10,6 +10,7 @@ import {
   eventLoopDelay,
   partitions,
 } from "./checks/resources.js";
+import { storeDamage } from "./checks/store-damage.js";
 import type { Check, DoctorInput, Finding, Severity } from "./finding.js";
 
 /** The report `warrenctl doctor` prints and /api/warren/doctor returns. */
@@ -30,6 +31,7 @@ export function allChecks(expiryOf: ExpiryOf = expiryFromSettings): Check[] {
     missedHeartbeats,
     partitions,
     activeAlarms,
+    storeDamage,
     descriptorHeadroom,
     connectionChurn,
     stalledConsumers,

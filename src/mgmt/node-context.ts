@@ -30,15 +30,19 @@ export interface Alarm {
 export function activeAlarms(broker: Broker): Alarm[] {
   const node = broker.settings.nodeName;
   const r = broker.resources;
+  const storeAlarm = broker.store?.alarm;
+  // The disk alarm is also set while the message store cannot write (segment log ENOSPC).
+  const spaceLow = r !== undefined && r.diskFreeBytes < r.diskFreeLimitBytes;
   const alarms: Alarm[] = broker.alarms.list().map((resource) => ({
     resource,
     node,
     reason:
       resource === "memory"
         ? `memory used ${r?.memoryUsedBytes ?? "?"} bytes, above the high watermark of ${r?.memoryLimitBytes ?? "?"} bytes`
-        : `free disk space ${r?.diskFreeBytes ?? "?"} bytes, below the limit of ${r?.diskFreeLimitBytes ?? "?"} bytes`,
+        : storeAlarm && !spaceLow
+          ? storeAlarm
+          : `free disk space ${r?.diskFreeBytes ?? "?"} bytes, below the limit of ${r?.diskFreeLimitBytes ?? "?"} bytes`,
   }));
-  const storeAlarm = broker.store?.alarm;
   if (storeAlarm) {
     alarms.push({ resource: "message_store", node, reason: storeAlarm });
   }

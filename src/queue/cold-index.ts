@@ -81,6 +81,19 @@ export class ColdIndex {
     return this.at(this.chunks[0]!, this.head);
   }
 
+  /** The first `n` records (fewer when shorter), left in place. */
+  first(n: number): ColdRecord[] {
+    const out: ColdRecord[] = [];
+    let i = this.head;
+    for (const c of this.chunks) {
+      const end = c === this.chunks[this.chunks.length - 1] ? this.tail : CHUNK;
+      for (; i < end && out.length < n; i++) out.push(this.at(c, i));
+      if (out.length === n) break;
+      i = 0;
+    }
+    return out;
+  }
+
   shift(): ColdRecord | undefined {
     if (this.count === 0) return undefined;
     const c = this.chunks[0]!;
@@ -93,6 +106,20 @@ export class ColdIndex {
       if (this.chunks.length === 0) this.tail = CHUNK;
     }
     return r;
+  }
+
+  /** Removes the first `n` records (the ones `first(n)` returned), without building them. */
+  drop(n: number): void {
+    for (let i = 0; i < n && this.count > 0; i++) {
+      const c = this.chunks[0]!;
+      this.byteCount -= c.bodyBytes[this.head++]!;
+      this.count--;
+      if (this.head === CHUNK || this.count === 0) {
+        this.chunks.shift();
+        this.head = 0;
+        if (this.chunks.length === 0) this.tail = CHUNK;
+      }
+    }
   }
 
   /** Every record in order (for purge and delete). */

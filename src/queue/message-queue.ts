@@ -313,6 +313,7 @@ export class MessageQueue {
           return;
         }
         const entry = this.ready.shift();
+        // Its next entries are on disk and could not be read now: tick() tries again.
         if (!entry) return;
         if (entry.expiresAtMs < nowMs) {
           this.hooks.discarded(this, entry, "expired");
@@ -407,6 +408,7 @@ export class MessageQueue {
       this.dispatch(nowMs);
     }
     if (this.mayExpire) this.expire(nowMs);
+    if (this.ready.pageInStalled && this.consumers.length > 0) this.dispatch(nowMs);
   }
 
   /** Drops expired messages from the head (a slice now, the rest through upkeep()). */

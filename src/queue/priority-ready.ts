@@ -45,6 +45,10 @@ export class PriorityReadyList implements Ready {
     return n;
   }
 
+  get pageInStalled(): boolean {
+    return this.levels.some((l) => l.pageInStalled);
+  }
+
   /** Recovered entries carry their priority; each level gets its own, in order. */
   adoptCold(index: ColdIndex): void {
     const split = this.levels.map(() => new ColdIndex());

@@ -5,12 +5,23 @@ import { ENTRY_OVERHEAD_BYTES, entryBytes, type MemoryBudget } from "./memory-bu
 import type { QueueEntry } from "./message.js";
 import { MinHeap } from "./min-heap.js";
 
+/** What a page-in got back. */
+export interface PageIn {
+  /** The entries read, in order; a record unreadable for good is left out (the pager ended its claim). */
+  readonly entries: QueueEntry[];
+  /**
+   * How many of the records were dealt with, from the first. The rest could not be
+   * read now (EMFILE, EIO): they stay cold and are tried again later.
+   */
+  readonly consumed: number;
+}
+
 /** Moves entries between memory and the message store for a queue that grew long. */
 export interface Pager {
   /** Writes the entry out if it is not stored yet; returns its compact record. */
   pageOut(entry: QueueEntry): ColdRecord;
-  /** Reads entries back in, in order (adjacent records in one read). */
-  pageIn(records: readonly ColdRecord[]): QueueEntry[];
+  /** Reads entries back in, in order (adjacent records in one read). Never throws. */
+  pageIn(records: readonly ColdRecord[]): PageIn;
 }
 
 /** What a queue needs from its ready messages; ReadyList and PriorityReadyList provide it. */
@@ -18,6 +29,8 @@ export interface Ready {
   readonly length: number;
   readonly bytes: number;
   readonly inMemory: number;
+  /** Whether the next entries are on disk and could not be read back yet (tried again on the tick). */
+  readonly pageInStalled: boolean;
   adoptCold(index: ColdIndex): void;
   push(entry: QueueEntry): void;
   requeue(entry: QueueEntry): void;
@@ -56,6 +69,7 @@ export class ReadyList implements Ready {
   private requeued = new MinHeap<QueueEntry>((e) => e.seq);
   private cold: ColdIndex | undefined;
   private hotBytes = 0;
+  pageInStalled = false;
 
   constructor(
     private readonly pager?: Pager,
@@ -125,6 +139,7 @@ export class ReadyList implements Ready {
     for (let e = this.fresh.shift(); e; e = this.fresh.shift()) out.push(e);
     for (const e of out) this.letGo(e);
     if (this.cold) for (const r of this.cold.drain()) onCold?.(r);
+    this.pageInStalled = false;
     return out;
   }
 
@@ -136,6 +151,7 @@ export class ReadyList implements Ready {
     this.requeued = new MinHeap<QueueEntry>((e) => e.seq);
     this.fresh = new Deque<QueueEntry>();
     this.cold = undefined;
+    this.pageInStalled = false;
     // The memory budget is credited as the detached entries are let go.
     this.hotBytes = 0;
   }
@@ -168,17 +184,18 @@ export class ReadyList implements Ready {
     return this.cold;
   }
 
+  /**
+   * Reads the next batch of cold entries back. Records leave the cold tail only
+   * once dealt with, so a read that fails now (EMFILE, EIO) loses nothing: the
+   * queue just has nothing in memory until a later try succeeds.
+   */
   private pageIn(): void {
     if (!this.cold || this.cold.length === 0 || !this.pager) return;
-    const records: ColdRecord[] = [];
-    for (
-      let r = this.cold.shift();
-      r;
-      r = records.length < PAGE_IN_BATCH ? this.cold.shift() : undefined
-    ) {
-      records.push(r);
-    }
-    for (const entry of this.pager.pageIn(records)) {
+    const records = this.cold.first(PAGE_IN_BATCH);
+    const { entries, consumed } = this.pager.pageIn(records);
+    this.cold.drop(consumed);
+    this.pageInStalled = consumed < records.length;
+    for (const entry of entries) {
       this.fresh.push(entry);
       this.hold(entry);
     }

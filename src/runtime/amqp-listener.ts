@@ -76,7 +76,7 @@ export class AmqpListener {
    * Whether the node takes this socket now; a refused one is closed. The TLS listener
    * asks before its handshake, so refused clients cost no TLS work.
    */
-  admit(socket: net.Socket): boolean {
+  admit(socket: net.Socket, refuse: (socket: net.Socket) => void = (s) => s.destroy()): boolean {
     const refusal = this.admission(socket.remoteAddress ?? "");
     if (refusal) {
       this.refused++;
@@ -89,7 +89,7 @@ export class AmqpListener {
           `refusing AMQP connection from ${socket.remoteAddress}: ${refusal}`,
         );
       }
-      socket.destroy();
+      refuse(socket);
       return false;
     }
     return true;
@@ -97,7 +97,9 @@ export class AmqpListener {
 
   /** Also takes the TLS listener's sockets, with what their handshake established. */
   accept(socket: net.Socket, secure?: Pick<Transport, "tls" | "peerCertificate">): void {
-    if (!this.admit(socket)) return;
+    // A plain TCP client is refused with a FIN; a TLS one (admitted by the TLS
+    // listener before its handshake) is simply dropped.
+    if (!this.admit(socket, secure ? undefined : refuseGently)) return;
     const flusher = this.flusher;
     const keepaliveSec = this.broker.settings.tcpKeepaliveSec;
     if (keepaliveSec > 0) socket.setKeepAlive(true, keepaliveSec * 1000);
@@ -159,6 +161,22 @@ export class AmqpListener {
       this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
     );
   }
+}
+
+/** How long a refused socket may stay open while its client closes its side. */
+const REFUSED_LINGER_MS = 1000;
+
+/**
+ * Closes a refused socket with a FIN, not a reset: what the client sent is read
+ * and dropped first (closing with unread data makes the kernel send RST), so the
+ * client sees the connection closed. The descriptor goes when the client closes
+ * its side, or after a second at most.
+ */
+function refuseGently(socket: net.Socket): void {
+  socket.on("error", () => {});
+  socket.resume();
+  socket.end();
+  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
 }
 
 export function formatHost(host: string): string {

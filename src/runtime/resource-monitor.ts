@@ -4,6 +4,14 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import type { ResourceStats } from "../vhost/alarms.js";
 import type { Broker } from "../vhost/broker.js";
+import {
+  type DescriptorReserve,
+  HEADROOM_DESCRIPTORS,
+  HTTP_CLIENTS_RESERVED,
+  reserveTotal,
+  reserveView,
+  socketsAllowance,
+} from "./descriptor-budget.js";
 
 /** RabbitMQ's vm_memory_high_watermark: a fraction of RAM, or an absolute number of bytes. */
 export type MemoryWatermark = { readonly relative: number } | { readonly absolute: number };
@@ -76,7 +84,7 @@ export function fdLimit(): number {
   }
 }
 
-function fdsInUse(): number {
+export function fdsInUse(): number {
   try {
     return readdirSync("/proc/self/fd").length;
   } catch {
@@ -84,29 +92,46 @@ function fdsInUse(): number {
   }
 }
 
+/** A reserve for a node whose parts are not known (tests that build a monitor alone). */
+const DEFAULT_RESERVE: DescriptorReserve = {
+  process: 30,
+  messageStore: 20,
+  definitions: 2,
+  dataDirLock: 1,
+  listeners: 4,
+  httpClients: HTTP_CLIENTS_RESERVED,
+  headroom: HEADROOM_DESCRIPTORS,
+};
+
 /**
  * Watches memory, disk and file descriptors once a second and sets or clears the
  * broker's resource alarms; keeps the figures for status, metrics and doctor.
  * Like RabbitMQ, descriptors are not an alarm: near the limit the listener refuses
- * new connections instead (see `acceptsConnections`).
+ * new connections instead (see `acceptsConnections`). The open-files limit is
+ * read again on every check, so one lowered while the node runs (prlimit) changes
+ * the socket allowance within a second.
  */
 export class ResourceMonitor {
   readonly stats: ResourceStats;
   private readonly delay = monitorEventLoopDelay({ resolution: 10 });
   private timer: NodeJS.Timeout | undefined;
+  /** Why the message store cannot write, if it cannot: it holds the disk alarm too. */
+  storeProblem: () => string | undefined = () => undefined;
 
   constructor(
     private readonly broker: Broker,
     readonly limits: ResourceLimits,
     private readonly dataDir: string,
     private readonly socketsInUse: () => number,
+    readonly reserve: DescriptorReserve = DEFAULT_RESERVE,
   ) {
     const total = fdLimit();
     this.stats = {
       fdTotalLimit: total,
       fdTotalUsed: 0,
-      // RabbitMQ keeps a share of descriptors for files: sockets get 90% of what is left.
-      socketsLimit: Math.max(1, Math.floor((total - 100) * 0.9)),
+      socketsLimit: socketsAllowance(total, reserve),
+      fdReserved: reserveTotal(reserve),
+      fdReserve: reserveView(reserve),
       socketsUsed: 0,
       memoryUsedBytes: 0,
       memoryLimitBytes: 0,
@@ -195,14 +220,40 @@ export class ResourceMonitor {
   acceptsConnections(): boolean {
     const s = this.stats;
     s.socketsUsed = this.socketsInUse();
-    return s.socketsUsed < s.socketsLimit && s.fdTotalUsed < s.fdTotalLimit - 20;
+    return s.socketsUsed < s.socketsLimit && s.fdTotalUsed < s.fdTotalLimit - this.reserve.headroom;
+  }
+
+  /** The limit again (prlimit can change it while the node runs), and the socket allowance from it. */
+  private checkDescriptors(): void {
+    const s = this.stats;
+    s.fdTotalUsed = fdsInUse();
+    s.socketsUsed = this.socketsInUse();
+    const limit = fdLimit();
+    if (limit === s.fdTotalLimit) return;
+    const before = s.fdTotalLimit;
+    s.fdTotalLimit = limit;
+    s.socketsLimit = socketsAllowance(limit, this.reserve);
+    const over = s.socketsUsed > s.socketsLimit;
+    this.broker.log[limit < before ? "warn" : "info"](
+      {
+        fdLimitBefore: before,
+        fdLimit: limit,
+        socketsLimit: s.socketsLimit,
+        socketsUsed: s.socketsUsed,
+        reserved: s.fdReserved,
+      },
+      `open files limit changed from ${before} to ${limit}: up to ${s.socketsLimit} AMQP connections now ` +
+        `(${s.fdReserved} descriptors reserved for files, listeners and HTTP)` +
+        (over
+          ? `; ${s.socketsUsed} are open, so new connections are refused until some close`
+          : ""),
+    );
   }
 
   /** Samples everything and sets or clears the alarms. */
   check(): void {
     const s = this.stats;
-    s.fdTotalUsed = fdsInUse();
-    s.socketsUsed = this.socketsInUse();
+    this.checkDescriptors();
     s.memoryUsedBytes = process.memoryUsage.rss();
     s.memoryLimitBytes = this.memoryLimitBytes;
     s.queueMemoryUsedBytes = this.broker.memory.usedBytes;
@@ -226,11 +277,20 @@ export class ResourceMonitor {
     statfs(this.dataDir, (err, st) => {
       if (err) return;
       s.diskFreeBytes = st.bavail * st.bsize;
-      this.broker.setAlarm(
-        "disk",
-        s.diskFreeBytes < this.limits.diskFreeLimitBytes,
-        `free disk space ${s.diskFreeBytes} bytes, limit ${this.limits.diskFreeLimitBytes} bytes`,
-      );
+      this.updateDiskAlarm();
     });
+  }
+
+  /**
+   * The disk alarm: free space below the limit, or the message store unable to
+   * write (ENOSPC before the limit was reached, a failing disk, no descriptor for
+   * a new segment). Either blocks publishers until it clears.
+   */
+  updateDiskAlarm(): void {
+    const s = this.stats;
+    const low = s.diskFreeBytes < this.limits.diskFreeLimitBytes;
+    const store = this.storeProblem();
+    const space = `free disk space ${s.diskFreeBytes} bytes, limit ${this.limits.diskFreeLimitBytes} bytes`;
+    this.broker.setAlarm("disk", low || store !== undefined, low || !store ? space : store);
   }
 }

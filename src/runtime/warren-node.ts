@@ -17,8 +17,13 @@ import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, formatHost, type ListenAddress } from "./amqp-listener.js";
 import { DataDirLock } from "./data-dir-lock.js";
+import {
+  type DescriptorReserve,
+  HEADROOM_DESCRIPTORS,
+  HTTP_CLIENTS_RESERVED,
+} from "./descriptor-budget.js";
 import { FlushScheduler } from "./flush-scheduler.js";
-import { type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
+import { fdsInUse, type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
 import { StallWatch } from "./stall-watch.js";
 import { TlsListener, type TlsOptions } from "./tls-listener.js";
 
@@ -73,6 +78,8 @@ export class WarrenNode {
 
   constructor(readonly options: NodeOptions) {
     this.stallWatch = new StallWatch(this.stalls, options.log);
+    // Before the node opens anything of its own: what the process itself holds.
+    const processFds = fdsInUse();
     nodeFs.mkdirSync(options.dataDir);
     this.definitions = new DefinitionsStore(options.dataDir);
     let flusher: FlushScheduler | undefined;
@@ -81,6 +88,7 @@ export class WarrenNode {
       fs: nodeFs,
       segmentBytes: options.segmentBytes,
       scheduleFlush: () => flusher?.wake(),
+      log: options.log,
     });
     this.broker = new Broker(options.settings, options.log, Date.now, {
       store: this.store,
@@ -106,8 +114,25 @@ export class WarrenNode {
       },
       options.dataDir,
       () => this.listener.sockets.size,
+      this.descriptorReserve(processFds),
     );
+    this.resources.storeProblem = () => this.store.alarm;
     this.broker.resources = this.resources.stats;
+  }
+
+  /** What the open-files limit keeps back from AMQP sockets (shown in status). */
+  private descriptorReserve(processFds: number): DescriptorReserve {
+    const { listen, tls, mgmtPort = 0, prometheusPort = 0 } = this.options;
+    const perAddress = 1 + (tls ? 1 : 0) + (mgmtPort ? 1 : 0) + (prometheusPort ? 1 : 0);
+    return {
+      process: processFds,
+      messageStore: FileMessageStore.maxOpenFiles(),
+      definitions: 2,
+      dataDirLock: 1,
+      listeners: listen.length * perAddress,
+      httpClients: mgmtPort || prometheusPort ? HTTP_CLIENTS_RESERVED : 0,
+      headroom: HEADROOM_DESCRIPTORS,
+    };
   }
 
   readonly resources: ResourceMonitor;
@@ -221,6 +246,7 @@ export class WarrenNode {
     // Queue ids are never reused, not even those of queues the definitions forgot.
     broker.raiseNextQueueId(recovery.maxQueueId + 1);
     this.unclaimedQueueIds = discard ? [] : recovery.unclaimed.queueIds;
+    this.reportDamage(recovery.report, durable);
     this.logRecovery(recovery, durable.size, snapshot?.exchanges.length ?? 0);
     if (loaded?.fallback) this.logFallback(loaded);
     this.logUnclaimed(recovery, loaded, discard);
@@ -238,11 +264,57 @@ export class WarrenNode {
 
   private logRecovery(recovery: StoreRecovery, queues: number, exchanges: number): void {
     const r = recovery.report;
+    const { damaged } = r;
     this.log.info(
-      { ...r, queues, exchanges },
+      {
+        segments: r.segments,
+        records: r.records,
+        messages: r.messages,
+        durationMs: r.durationMs,
+        truncatedBytes: r.truncatedBytes,
+        corruptSegments: r.corruptSegments,
+        skippedBytes: r.skippedBytes,
+        queues,
+        exchanges,
+      },
       `recovered ${queues} durable queues with ${r.messages} messages from ${r.segments} segments ` +
         `(${r.records} records) in ${r.durationMs} ms; truncated ${r.truncatedBytes} bytes of torn writes` +
-        (r.corruptSegments.length ? `; CORRUPT segments: ${r.corruptSegments.join(", ")}` : ""),
+        (damaged.length ? `; skipped ${damaged.length} damaged records (see the error above)` : ""),
+    );
+  }
+
+  /**
+   * Damage found in the message log at start, at error level: how much was
+   * skipped, where, and which queues lost what (as far as the damaged records
+   * still tell). The same facts are in /metrics and `warrenctl doctor`.
+   */
+  private reportDamage(r: StoreRecovery["report"], durable: Map<number, MessageQueue>): void {
+    if (r.damaged.length === 0) return;
+    const name = (id: number) => {
+      const q = durable.get(id);
+      return q ? `'${q.name}' in vhost '${q.definition.vhost}'` : `store id ${id} (no such queue)`;
+    };
+    const lost = [...r.lostByQueue].map(([id, n]) => `${n} from queue ${name(id)}`);
+    this.log.error(
+      {
+        corruptSegments: r.corruptSegments,
+        damagedRecords: r.damaged.length,
+        skippedBytes: r.skippedBytes,
+        lostByQueue: Object.fromEntries([...r.lostByQueue].map(([id, n]) => [name(id), n])),
+        unattributed: r.unattributed,
+        damaged: r.damaged.slice(0, 20).map((d) => ({
+          segment: d.segment,
+          offset: d.offset,
+          bytes: d.bytes,
+        })),
+      },
+      `message store damage: skipped ${r.damaged.length} damaged records (${r.skippedBytes} bytes) in segments ` +
+        `${r.corruptSegments.join(", ")}; the records around them were recovered. Messages lost: ` +
+        `${lost.length ? lost.join(", ") : "none that a queue still held"}` +
+        (r.unattributed
+          ? `; ${r.unattributed} damaged records could not be read enough to tell their queue (any durable queue may have lost a message)`
+          : "") +
+        ". Check the disk (dmesg, smartctl) and see warrenctl doctor",
     );
   }
 
@@ -338,15 +410,18 @@ export class WarrenNode {
     }
     for (const conn of this.listener.sockets.values()) conn.tick(now);
     this.broker.tick(now);
+    // Retries what the store could not do (a write, a rotation, a deletion) when due.
+    this.store.flush();
     const alarm = this.store.alarm;
     if (alarm !== this.storeAlarm) {
       if (alarm)
         this.log.error(
           { alarm },
-          `alarm set: ${alarm}; persistent publishes are nacked until it clears`,
+          `alarm set: ${alarm}; publishers are blocked (disk alarm) and the publishes of a failed write are nacked; free space or fix the disk under ${this.options.dataDir}`,
         );
       else this.log.warn({ alarm: this.storeAlarm }, `alarm cleared: ${this.storeAlarm}`);
       this.storeAlarm = alarm;
+      this.resources.updateDiskAlarm();
     }
   }
 

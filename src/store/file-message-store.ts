@@ -1,3 +1,4 @@
+import type { Log } from "../log.js";
 import { ColdIndex } from "../queue/cold-index.js";
 import type { Message } from "../queue/message.js";
 import {
@@ -9,16 +10,27 @@ import {
   publishDetails,
   RecordType,
 } from "./message-records.js";
-import type {
-  DurableCallback,
-  MessageStore,
-  RecoveredQueue,
-  RecoveryAccounting,
-  StoreRecovery,
-  UnclaimedMessages,
+import {
+  type DurableCallback,
+  type MessageStore,
+  noDamage,
+  type RecoveredQueue,
+  type RecoveryAccounting,
+  recordDamage,
+  type StoreDamage,
+  type StoreRecovery,
+  type UnclaimedMessages,
+  unaccountedFor,
 } from "./message-store.js";
-import { unaccountedFor } from "./message-store.js";
-import { type LogPosition, SegmentLog } from "./segment-log.js";
+import { RecoveringQueue } from "./recovering-queue.js";
+import { plausibleMessageRecord, RecoveryDamage } from "./recovery-damage.js";
+import {
+  CorruptRecordError,
+  DEFAULT_READ_HANDLES,
+  errText,
+  type LogPosition,
+  SegmentLog,
+} from "./segment-log.js";
 import type { StoreFs } from "./store-fs.js";
 
 export interface FileStoreOptions {
@@ -28,35 +40,13 @@ export interface FileStoreOptions {
   readonly segmentBytes?: number;
   /** Called after records were appended in a turn, so the owner can flush them soon. */
   readonly scheduleFlush?: () => void;
-}
-
-/** A recovered queue's messages while the log is scanned, with settled ones marked. */
-class RecoveringQueue {
-  ids: number[] = [];
-  segments: number[] = [];
-  offsets: number[] = [];
-  lengths: number[] = [];
-  bodies: number[] = [];
-  arrivals: number[] = [];
-  priorities: number[] = [];
-  /** Absolute expiry from the per-message expiration property, or Infinity. */
-  expiries: number[] = [];
-  counts: number[] = [];
-  settled: boolean[] = [];
-
-  /** Index of a message id (ids are appended in increasing order), or -1. */
-  find(msgId: number): number {
-    let lo = 0;
-    let hi = this.ids.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const v = this.ids[mid]!;
-      if (v === msgId) return mid;
-      if (v < msgId) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
-  }
+  /** Read descriptors kept open for finished segments (default 16). */
+  readonly readHandles?: number;
+  /** How long a failed write, rotation or segment deletion waits before it is tried again. */
+  readonly retryMs?: number;
+  readonly clock?: () => number;
+  /** Where write failures, retries and damage found on read are reported. */
+  readonly log?: Log;
 }
 
 /**
@@ -74,9 +64,30 @@ export class FileMessageStore implements MessageStore {
   private readonly pins = new Map<number, Set<number>>();
   private flushScheduled = false;
   private recovered = false;
+  readonly damage: StoreDamage = noDamage();
+  /** Records found unreadable on read ("segment:offset"), so each is counted once. */
+  private readonly unreadable = new Set<string>();
+  /** Set while a segment deletion fails (EMFILE, EIO); reclaiming is retried after it. */
+  private reclaimError: Error | undefined;
+  private reclaimRetryAtMs = 0;
+  private readonly clock: () => number;
 
   constructor(private readonly options: FileStoreOptions) {
-    this.log = new SegmentLog(options.dir, options.fs, options.segmentBytes ?? 64 * 1024 * 1024);
+    this.clock = options.clock ?? Date.now;
+    this.log = new SegmentLog(options.dir, options.fs, options.segmentBytes ?? 64 * 1024 * 1024, {
+      readHandles: options.readHandles,
+      retryMs: options.retryMs,
+      clock: this.clock,
+      plausible: plausibleMessageRecord,
+      log: options.log,
+      wake: () => this.scheduleFlush(),
+    });
+  }
+
+  /** Descriptors the store may hold open at once (for the resource monitor's reserve). */
+  static maxOpenFiles(readHandles = DEFAULT_READ_HANDLES): number {
+    // The segment log's, plus the data directory opened briefly to fsync it.
+    return SegmentLog.maxOpenFiles(readHandles) + 1;
   }
 
   recover(durableQueueIds: ReadonlySet<number>, accounting?: RecoveryAccounting): StoreRecovery {
@@ -96,28 +107,19 @@ export class FileMessageStore implements MessageStore {
     };
     let maxMessageId = 0;
     let maxQueueId = 0;
-    const report = this.log.open((type, payload, pos) => {
+    const damaged = new RecoveryDamage(queues);
+    const visit = (type: number, payload: Buffer, pos: LogPosition) => {
       if (type === RecordType.Publish) {
         const h = decodePublishHeader(payload);
         if (h.msgId > maxMessageId) maxMessageId = h.msgId;
         if (!h.persistent) return;
         const details = publishDetails(payload, h);
         const ttl = details.expiration === undefined ? Number.NaN : Number(details.expiration);
-        const expiresAt = Number.isFinite(ttl) ? h.arrivedAtMs + ttl : Number.POSITIVE_INFINITY;
+        const expiresAtMs = Number.isFinite(ttl) ? h.arrivedAtMs + ttl : Number.POSITIVE_INFINITY;
+        const facts = { ...details, arrivedAtMs: h.arrivedAtMs, expiresAtMs };
         for (const qid of h.queueIds) {
           if (qid > maxQueueId) maxQueueId = qid;
-          const q = queueOf(qid);
-          if (!q) continue;
-          q.ids.push(h.msgId);
-          q.segments.push(pos.segment);
-          q.offsets.push(pos.offset);
-          q.lengths.push(pos.length);
-          q.bodies.push(details.bodyBytes);
-          q.arrivals.push(h.arrivedAtMs);
-          q.priorities.push(details.priority);
-          q.expiries.push(expiresAt);
-          q.counts.push(0);
-          q.settled.push(false);
+          queueOf(qid)?.push(h.msgId, pos, facts);
         }
         return;
       }
@@ -129,13 +131,15 @@ export class FileMessageStore implements MessageStore {
       this.pin(pos.segment, q!.segments[i]!);
       if (type === RecordType.Settle) q!.settled[i] = true;
       else if (type === RecordType.Delivered) q!.counts[i] = payload.readUInt32LE(16);
-    });
+    };
+    const report = this.log.open(visit, (region) => damaged.skipped(region));
+    const losses = damaged.finish(this.damage, this.clock());
     const out = new Map<number, RecoveredQueue>();
     let messages = 0;
     for (const [queueId, q] of queues) {
       const entries = new ColdIndex();
       for (let i = 0; i < q.ids.length; i++) {
-        if (q.settled[i]) continue;
+        if (q.settled[i] || q.damaged[i]) continue;
         entries.push({
           msgId: q.ids[i]!,
           segment: q.segments[i]!,
@@ -160,7 +164,12 @@ export class FileMessageStore implements MessageStore {
       maxMessageId,
       maxQueueId,
       unclaimed: kept,
-      report: { ...report, messages, durationMs: Math.round(performance.now() - started) },
+      report: {
+        ...report,
+        ...losses,
+        messages,
+        durationMs: Math.round(performance.now() - started),
+      },
     };
   }
 
@@ -229,33 +238,95 @@ export class FileMessageStore implements MessageStore {
   }
 
   read(ref: LogPosition): Message {
-    const { type, payload } = this.log.read(ref);
-    if (type !== RecordType.Publish)
-      throw new Error(`record at ${ref.segment}:${ref.offset} is not a message`);
-    return decodeMessage(payload);
+    try {
+      const { type, payload } = this.log.read(ref);
+      if (type !== RecordType.Publish) throw new CorruptRecordError(ref, "not a message record");
+      return decodeMessage(payload);
+    } catch (e) {
+      if (e instanceof CorruptRecordError) this.unreadableRecord(ref, e);
+      throw e;
+    }
   }
 
+  /** Fails as a whole; read() one by one tells which record is at fault. */
   readMany(refs: readonly LogPosition[]): Message[] {
     return this.log.readMany(refs).map(({ type, payload }, i) => {
       if (type !== RecordType.Publish)
-        throw new Error(`record at ${refs[i]!.segment}:${refs[i]!.offset} is not a message`);
+        throw new CorruptRecordError(refs[i]!, "not a message record");
       return decodeMessage(payload);
     });
+  }
+
+  /** A record that will never read back: counted and remembered once, however many queues read it. */
+  private unreadableRecord(ref: LogPosition, e: CorruptRecordError): void {
+    const key = `${ref.segment}:${ref.offset}`;
+    if (this.unreadable.has(key)) return;
+    this.unreadable.add(key);
+    this.damage.corruptRecords++;
+    this.damage.skippedBytes += ref.length;
+    recordDamage(this.damage, {
+      atMs: this.clock(),
+      when: "read",
+      segment: ref.segment,
+      offset: ref.offset,
+      bytes: ref.length,
+      record: "message",
+      lost: [],
+    });
+    this.options.log?.error(
+      { segment: ref.segment, offset: ref.offset, bytes: ref.length, err: e.message },
+      `message store: unreadable record (${e.message}); the message in it is lost`,
+    );
+  }
+
+  lost(queueId: number, msgId: number, ref: LogPosition, durable: boolean): void {
+    this.damage.lostMessages++;
+    const event = [...this.damage.events]
+      .reverse()
+      .find((d) => d.when === "read" && d.segment === ref.segment && d.offset === ref.offset);
+    if (event) {
+      event.lost?.push({ queueId, messages: 1 });
+      if (event.msgId === undefined) (event as { msgId?: number }).msgId = msgId;
+    }
+    if (durable) this.settle(queueId, msgId, ref);
+    else this.release(queueId, ref);
   }
 
   whenDurable(cb: DurableCallback): void {
     this.log.whenDurable(cb);
   }
 
+  /** Writes what the turn appended; also where failed writes, rotations and deletions are retried. */
   flush(): void {
     this.flushScheduled = false;
     this.log.flush();
+    if (this.reclaimError && this.clock() >= this.reclaimRetryAtMs) this.reclaim();
   }
 
+  /**
+   * Why the store cannot take writes as it should; the runtime sets the disk alarm
+   * while there is one, so publishers are blocked. The text stays the same while
+   * the cause does, so it is logged once.
+   */
   get alarm(): string | undefined {
-    if (this.log.failed) return `message store failed (fdatasync): ${this.log.failed.message}`;
-    if (this.log.writeError) return `message store write failed: ${this.log.writeError.message}`;
+    const { failed, writeError, rotationError } = this.log;
+    if (failed)
+      return `message store failed (fdatasync: ${errText(failed)}); persistent publishes are nacked until Warren is restarted`;
+    if (writeError)
+      return `message store cannot write to disk (${errText(writeError)}); records are kept in memory and written when a retry succeeds`;
+    if (rotationError)
+      return `message store cannot start a new segment file (${errText(rotationError)}); the current segment keeps growing until one can be started`;
     return undefined;
+  }
+
+  /** Bytes of records held in memory because the disk refused them. */
+  get unwrittenBytes(): number {
+    return this.log.writeError ? this.log.unwrittenBytes : 0;
+  }
+
+  /** Segment files open now (the active one and cached read handles). */
+  get openFiles(): number {
+    return this.log.openFiles;
   }
 
   get diskBytes(): number {
@@ -269,6 +340,24 @@ export class FileMessageStore implements MessageStore {
   /** Segment numbers currently on disk (for tests and status). */
   segmentNumbers(): number[] {
     return this.log.segmentNumbers();
+  }
+
+  /** Deletes one segment; on failure (EMFILE, EIO) reclaiming stops and is retried later. */
+  private removeSegment(n: number): boolean {
+    try {
+      this.log.remove(n);
+    } catch (e) {
+      if (!this.reclaimError)
+        this.options.log?.warn(
+          { segment: n, err: errText(e) },
+          `could not delete finished message log segment ${n} (${errText(e)}); trying again later`,
+        );
+      this.reclaimError = e as Error;
+      this.reclaimRetryAtMs = this.clock() + (this.options.retryMs ?? 1000);
+      return false;
+    }
+    this.reclaimError = undefined;
+    return true;
   }
 
   private scheduleFlush(): void {
@@ -300,7 +389,7 @@ export class FileMessageStore implements MessageStore {
       if (n === active || (this.live.get(n) ?? 0) > 0) continue;
       const refs = this.pins.get(n);
       if (refs && [...refs].some((r) => onDisk.has(r))) continue;
-      this.log.remove(n);
+      if (!this.removeSegment(n)) return;
       onDisk.delete(n);
       this.pins.delete(n);
     }

@@ -1,13 +1,14 @@
 import { ColdIndex } from "../queue/cold-index.js";
 import type { Message } from "../queue/message.js";
-import type {
-  DurableCallback,
-  MessageStore,
-  RecoveredQueue,
-  RecoveryAccounting,
-  StoreRecovery,
+import {
+  type DurableCallback,
+  type MessageStore,
+  noDamage,
+  type RecoveredQueue,
+  type RecoveryAccounting,
+  type StoreRecovery,
+  unaccountedFor,
 } from "./message-store.js";
-import { unaccountedFor } from "./message-store.js";
 import type { LogPosition } from "./segment-log.js";
 
 interface Held {
@@ -101,6 +102,10 @@ export class MemoryMessageStore implements MessageStore {
         records: ids.length,
         truncatedBytes: 0,
         corruptSegments: [],
+        damaged: [],
+        skippedBytes: 0,
+        lostByQueue: new Map(),
+        unattributed: 0,
         messages,
         durationMs: Math.round(performance.now() - started),
       },
@@ -152,6 +157,14 @@ export class MemoryMessageStore implements MessageStore {
 
   readMany(refs: readonly LogPosition[]): Message[] {
     return refs.map((r) => this.read(r));
+  }
+
+  readonly damage = noDamage();
+
+  lost(queueId: number, msgId: number, ref: LogPosition, durable: boolean): void {
+    this.damage.lostMessages++;
+    if (durable) this.settle(queueId, msgId, ref);
+    else this.release(queueId, ref);
   }
 
   whenDurable(cb: DurableCallback): void {

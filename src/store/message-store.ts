@@ -40,7 +40,58 @@ export interface StoreRecovery {
   /** The highest queue id any persistent message names; new queue ids continue above it. */
   readonly maxQueueId: number;
   readonly unclaimed: UnclaimedMessages;
-  readonly report: RecoveryReport & { messages: number; durationMs: number };
+  readonly report: RecoveryReport & {
+    messages: number;
+    durationMs: number;
+    /** Messages lost to damaged records, per queue store id (unsettled persistent messages only). */
+    lostByQueue: Map<number, number>;
+    /** Damaged stretches whose record could not be told (they may have held messages of any queue). */
+    unattributed: number;
+  };
+}
+
+/** What a damaged record held, as far as its header could tell. */
+export type DamagedRecordKind = "message" | "settle" | "delivered" | "unknown";
+
+/**
+ * One damaged record (or stretch of records) the store found: skipped while the
+ * log was scanned at start, or found unreadable when a queue read a message back.
+ */
+export interface DamageEvent {
+  readonly atMs: number;
+  readonly when: "recovery" | "read";
+  readonly segment: number;
+  readonly offset: number;
+  readonly bytes: number;
+  readonly record: DamagedRecordKind;
+  /** Queue store ids that lost a message to it, with how many; undefined when unknown. */
+  readonly lost: { queueId: number; messages: number }[] | undefined;
+  readonly msgId?: number;
+}
+
+/**
+ * What damage the store has met since it started, for metrics and the doctor:
+ * counters, and the latest events (a bounded list).
+ */
+export interface StoreDamage {
+  corruptRecords: number;
+  skippedBytes: number;
+  /** Queue claims lost with damaged records (a message in two queues counts twice). */
+  lostMessages: number;
+  readonly events: DamageEvent[];
+}
+
+/** How many damage events the store keeps for the doctor. */
+export const DAMAGE_EVENTS_KEPT = 50;
+
+export function noDamage(): StoreDamage {
+  return { corruptRecords: 0, skippedBytes: 0, lostMessages: 0, events: [] };
+}
+
+/** Adds an event, keeping the list bounded (oldest dropped first). */
+export function recordDamage(damage: StoreDamage, event: DamageEvent): void {
+  damage.events.push(event);
+  if (damage.events.length > DAMAGE_EVENTS_KEPT) damage.events.shift();
 }
 
 export type DurableCallback = (err: Error | undefined) => void;
@@ -79,16 +130,31 @@ export interface MessageStore {
   delivered(queueId: number, msgId: number, ref: LogPosition, count: number): void;
   /** One queue's claim ends without a record (the queue was deleted for good). */
   release(queueId: number, ref: LogPosition): void;
-  /** Reads a message back, body included. */
+  /**
+   * Reads a message back, body included. Throws CorruptRecordError (segment-log.ts)
+   * when the record can never be read, or the file system's error (EMFILE, EIO)
+   * when it cannot be read now.
+   */
   read(ref: LogPosition): Message;
   /** Reads several back, in order; records next to each other on disk come in one read. */
   readMany(refs: readonly LogPosition[]): Message[];
+  /**
+   * A queue's message is lost: its record can never be read. The claim ends as
+   * settle() (`durable`) or release() ends it, and the loss is counted.
+   */
+  lost(queueId: number, msgId: number, ref: LogPosition, durable: boolean): void;
+  /** Damage met since start (recovery and reads). */
+  readonly damage: StoreDamage;
   /** `cb` runs once everything written so far is durable (or could not be made so). */
   whenDurable(cb: DurableCallback): void;
   /** Writes buffered records now (the runtime calls it before writing to sockets). */
   flush(): void;
   /** Why the store cannot accept durable writes, if it cannot (an operator alarm). */
   readonly alarm: string | undefined;
+  /** Bytes of records held in memory because the disk refused them (file store). */
+  readonly unwrittenBytes?: number;
+  /** Files the store holds open now (file store; bounded by its handle cache). */
+  readonly openFiles?: number;
   readonly diskBytes: number;
   close(): void;
 }

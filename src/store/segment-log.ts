@@ -1,36 +1,56 @@
-import { join } from "node:path";
+import type { Log } from "../log.js";
 import { crc32c } from "./crc32c.js";
+import {
+  CorruptRecordError,
+  type DamageVisitor,
+  type Durable,
+  errText,
+  type LogPosition,
+  type RecoveryReport,
+  type Visitor,
+} from "./log-position.js";
+import { ReadHandles } from "./read-handles.js";
+import { recoverSegments, segmentPath } from "./segment-recovery.js";
+import { anyRecordType, MAGIC, type Plausible, RECORD_HEADER_BYTES } from "./segment-scan.js";
 import type { StoreFs } from "./store-fs.js";
 
-/** Where a record lives: segment number, byte offset, and the record's whole length. */
-export interface LogPosition {
-  readonly segment: number;
-  readonly offset: number;
-  readonly length: number;
+export {
+  CorruptRecordError,
+  type DamageVisitor,
+  type Durable,
+  errText,
+  type LogPosition,
+  type RecoveryReport,
+  type SegmentDamage,
+  type Visitor,
+} from "./log-position.js";
+export { RECORD_HEADER_BYTES } from "./segment-scan.js";
+
+export interface SegmentLogOptions {
+  /** Read descriptors kept open for finished segments (an LRU); the active one is extra. */
+  readonly readHandles?: number;
+  /** How long a failed write or segment rotation waits before it is tried again. */
+  readonly retryMs?: number;
+  readonly clock?: () => number;
+  /** Cheap checks for a record found while resynchronising past damage at recovery. */
+  readonly plausible?: Plausible;
+  /** Asks for another flush soon (a backlog is written a slice per flush). */
+  readonly wake?: () => void;
+  readonly log?: Log;
 }
 
-export interface RecoveryReport {
-  segments: number;
-  records: number;
-  /** Bytes cut from the end of the last segment (a write torn by a crash). */
-  truncatedBytes: number;
-  /** Segments with a bad record before their end: everything after it was skipped. */
-  corruptSegments: number[];
-}
+/**
+ * The most one write takes (whole records): a backlog held through a full disk is
+ * written a slice a turn, so writing it never pauses the event loop for long.
+ */
+export const MAX_WRITE_BYTES = 8 * 1024 * 1024;
 
-export type Visitor = (type: number, payload: Buffer, position: LogPosition) => void;
-export type Durable = (err: Error | undefined) => void;
-
-/** Every segment file starts with this; a format change gets a new magic. */
-const MAGIC = Buffer.from("WARRENL1");
-/** Record header: payload length (u32 LE), CRC-32C of length, type and payload (u32 LE), type (u8). */
-export const RECORD_HEADER_BYTES = 9;
-const SUFFIX = ".wlog";
+/** Read handles by default: with the active segment, 17 descriptors at most. */
+export const DEFAULT_READ_HANDLES = 16;
 
 interface Segment {
   readonly n: number;
   readonly path: string;
-  fd: number;
   /** Bytes written to the file (flushed), header included. */
   size: number;
 }
@@ -40,95 +60,98 @@ interface Segment {
  * group commit: appends collect in memory, flush() writes them with one vectored
  * write, and durability callbacks fire after the fdatasync that covers them (one
  * fdatasync in flight at a time; appends made meanwhile share the next one).
- * A write error truncates the segment back to its last good length and fails that
- * batch's callbacks; an fdatasync error fails the log, since after a failed fsync
- * the kernel may have dropped the dirty pages (retrying could lie).
+ *
+ * A write error (ENOSPC, EIO) fails that batch's callbacks but keeps its records:
+ * they stay buffered (and readable) and are written again, at the offsets already
+ * handed out, once a retry succeeds, so every position given away stays valid. A
+ * segment that cannot be started (ENOSPC writing its magic, EMFILE opening it)
+ * leaves the active segment growing until a retry succeeds. An fdatasync error
+ * fails the log, since after a failed fsync the kernel may have dropped the dirty
+ * pages (retrying could lie). Finished segments are read through a small cache of
+ * descriptors, so open files stay bounded however many segments there are.
  */
 export class SegmentLog {
   private readonly segments = new Map<number, Segment>();
   private active!: Segment;
+  private activeFd = -1;
+  /** Records not yet in the file, one buffer each, in offset order from active.size. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  /** Unflushed records by offset in the active segment, so reads see them. */
+  /** Unwritten records by offset in the active segment, so reads see them. */
   private pendingRecords = new Map<number, Buffer>();
   private pendingWaiters: Durable[] = [];
   private writtenWaiters: Durable[] = [];
   private syncing = false;
+  private syncFd = -1;
+  /** Old active descriptors to close once the fdatasync running on them returns. */
+  private closeAfterSync: number[] = [];
+  private readonly handles: ReadHandles;
+  private readonly retryMs: number;
+  private readonly clock: () => number;
+  private retryAtMs = 0;
   /** Set after an fdatasync failure: the log accepts no more durable writes. */
   failed: Error | undefined;
-  /** The last write error, until a later write is made durable (ENOSPC clears when space returns). */
+  /** The last write error, until a write succeeds again (ENOSPC clears when space returns). */
   writeError: Error | undefined;
+  /** Why the next segment could not be started, until it is. */
+  rotationError: Error | undefined;
 
   constructor(
     readonly dir: string,
     private readonly fs: StoreFs,
     readonly segmentBytes: number,
-  ) {}
+    private readonly options: SegmentLogOptions = {},
+  ) {
+    this.handles = new ReadHandles(fs, options.readHandles ?? DEFAULT_READ_HANDLES);
+    this.retryMs = options.retryMs ?? 1000;
+    this.clock = options.clock ?? Date.now;
+  }
 
-  /** Scans existing segments in order (verifying checksums), then starts a new active segment. */
-  open(visit: Visitor): RecoveryReport {
+  /** Descriptors this log may hold open at once: the read cache, the active segment, one being created. */
+  static maxOpenFiles(readHandles = DEFAULT_READ_HANDLES): number {
+    return readHandles + 2;
+  }
+
+  /**
+   * Scans existing segments in order (verifying checksums, skipping damaged
+   * records), then starts a new active segment. Each file is open only while
+   * it is scanned.
+   */
+  open(visit: Visitor, onDamage: DamageVisitor = () => {}): RecoveryReport {
     this.fs.mkdirSync(this.dir);
-    const numbers = this.fs
-      .readdirSync(this.dir)
-      .filter((f) => f.endsWith(SUFFIX))
-      .map((f) => Number.parseInt(f, 10))
-      .filter((n) => Number.isFinite(n))
-      .sort((a, b) => a - b);
-    const report: RecoveryReport = {
-      segments: numbers.length,
-      records: 0,
-      truncatedBytes: 0,
-      corruptSegments: [],
-    };
-    numbers.forEach((n, i) => {
-      const isLast = i === numbers.length - 1;
-      const seg: Segment = {
-        n,
-        path: this.pathOf(n),
-        fd: this.fs.openSync(this.pathOf(n), "r+"),
-        size: 0,
-      };
-      this.segments.set(n, seg);
-      const fileSize = this.fs.fstatSize(seg.fd);
-      const data = Buffer.allocUnsafe(fileSize);
-      this.readFully(seg.fd, data, 0);
-      const good = this.scan(n, data, visit, report);
-      seg.size = good;
-      if (good < fileSize) {
-        if (isLast) {
-          // A torn tail: the crash cut the last write short. Nothing past it was ever synced.
-          this.fs.ftruncateSync(seg.fd, good);
-          this.fs.fdatasyncSync(seg.fd);
-          report.truncatedBytes += fileSize - good;
-        } else {
-          report.corruptSegments.push(n);
-        }
-      }
-    });
-    const next = numbers.length > 0 ? numbers[numbers.length - 1]! + 1 : 1;
-    this.active = this.createSegment(next);
+    const { segments, report } = recoverSegments(
+      this.fs,
+      this.dir,
+      this.options.plausible ?? anyRecordType,
+      visit,
+      onDamage,
+    );
+    for (const seg of segments) this.segments.set(seg.n, seg);
+    this.startFirstSegment(segments.at(-1)?.n);
     return report;
   }
 
-  /** Returns the byte offset where valid records end. */
-  private scan(n: number, data: Buffer, visit: Visitor, report: RecoveryReport): number {
-    if (data.length < MAGIC.length || !data.subarray(0, MAGIC.length).equals(MAGIC)) return 0;
-    let at = MAGIC.length;
-    while (at + RECORD_HEADER_BYTES <= data.length) {
-      const len = data.readUInt32LE(at);
-      const end = at + RECORD_HEADER_BYTES + len;
-      if (end > data.length) break;
-      const crc = crc32c(data, crc32c(data, 0, at, at + 4), at + 8, end);
-      if (crc !== data.readUInt32LE(at + 4)) break;
-      visit(data[at + 8]!, data.subarray(at + RECORD_HEADER_BYTES, end), {
-        segment: n,
-        offset: at,
-        length: end - at,
-      });
-      report.records++;
-      at = end;
+  /**
+   * Each boot starts a new segment, so a segment is never appended to after a
+   * crash. When that is impossible (a full disk), the last one continues: its torn
+   * tail is cut off already, so it ends on a whole record.
+   */
+  private startFirstSegment(last: number | undefined): void {
+    try {
+      const n = (last ?? 0) + 1;
+      this.useActive(n, this.createSegment(n));
+    } catch (e) {
+      if (last === undefined) throw e;
+      this.rotationError = e as Error;
+      this.retryAtMs = this.clock() + this.retryMs;
+      this.options.log?.error(
+        { segment: last, err: errText(e) },
+        `could not start a new message log segment (${errText(e)}); appending to segment ${last} until one can be started`,
+      );
+      const seg = this.segments.get(last)!;
+      this.activeFd = this.fs.openSync(seg.path, "r+");
+      this.active = seg;
     }
-    return at;
   }
 
   /** Appends a record (buffered until flush); returns its position. */
@@ -162,6 +185,16 @@ export class SegmentLog {
     return this.pendingBytes > 0;
   }
 
+  /** Bytes of records appended but not in a file yet (held in memory while writes fail). */
+  get unwrittenBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** Descriptors open now: the active segment and the cached read handles. */
+  get openFiles(): number {
+    return this.handles.size + (this.activeFd >= 0 ? 1 : 0) + this.closeAfterSync.length;
+  }
+
   /** Calls `cb` once everything appended so far is on disk (or failed to get there). */
   whenDurable(cb: Durable): void {
     if (this.failed) {
@@ -176,48 +209,143 @@ export class SegmentLog {
     this.startSync();
   }
 
-  /** Writes the buffered records with one vectored write, then starts an fdatasync. */
+  /**
+   * Writes the buffered records with one vectored write, then starts an
+   * fdatasync; after a failed write, not before its retry is due. Also retries a
+   * segment rotation that failed.
+   */
   flush(): void {
+    this.writePending();
+    if (this.rotationError && this.clock() >= this.retryAtMs) this.rotate();
+  }
+
+  private writePending(): void {
     if (this.pendingBytes === 0) return;
-    const seg = this.active;
-    const buffers = this.pending;
-    const bytes = this.pendingBytes;
-    const waiters = this.pendingWaiters;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.pendingRecords = new Map();
-    this.pendingWaiters = [];
+    // While the disk refuses writes, try once per retry interval, not every turn:
+    // each try copies everything held. Waiters wait for that try.
+    if (this.writeError && this.clock() < this.retryAtMs) return;
+    const { count, bytes } = this.nextBatch();
+    const batch = count === this.pending.length ? this.pending : this.pending.slice(0, count);
+    let written = 0;
+    let error: Error | undefined;
     try {
-      const written = this.fs.writevSync(seg.fd, buffers, seg.size);
-      if (written !== bytes)
-        throw Object.assign(new Error(`short write: ${written} of ${bytes} bytes`), {
-          code: "EIO",
-        });
-      seg.size += bytes;
-    } catch (e) {
-      // Cut the partial write off so the segment ends on a whole record.
-      try {
-        this.fs.ftruncateSync(seg.fd, seg.size);
-      } catch (te) {
-        this.failed = te as Error;
+      // A short write (the disk filled mid-batch) is continued: the next call
+      // either finishes or says why it cannot (ENOSPC).
+      while (written < bytes) {
+        const n = this.fs.writevSync(
+          this.activeFd,
+          written === 0 ? batch : unwritten(batch, written),
+          this.active.size + written,
+        );
+        if (n <= 0)
+          throw Object.assign(new Error(`short write: ${written} of ${bytes} bytes`), {
+            code: "EIO",
+          });
+        written += n;
       }
-      this.writeError = e as Error;
-      for (const w of waiters) w(e as Error);
+    } catch (e) {
+      error = e as Error;
+    }
+    if (!error) {
+      this.written(count, bytes);
+      if (this.writeError) this.writesResumed();
+      if (this.pendingBytes > 0) {
+        // A backlog (held through a full disk) goes out in slices, one a turn.
+        this.options.wake?.();
+        return;
+      }
+      this.writtenWaiters.push(...this.pendingWaiters);
+      this.pendingWaiters = [];
+      this.startSync();
       return;
     }
-    this.writtenWaiters.push(...waiters);
-    this.startSync();
+    this.writeFailed(error, written);
+  }
+
+  /**
+   * The records the next write takes: all of them, or whole records up to
+   * MAX_WRITE_BYTES (at least one), so no single write stalls the event loop.
+   */
+  private nextBatch(): { count: number; bytes: number } {
+    if (this.pendingBytes <= MAX_WRITE_BYTES)
+      return { count: this.pending.length, bytes: this.pendingBytes };
+    let count = 0;
+    let bytes = 0;
+    while (
+      count < this.pending.length &&
+      (count === 0 || bytes + this.pending[count]!.length <= MAX_WRITE_BYTES)
+    ) {
+      bytes += this.pending[count]!.length;
+      count++;
+    }
+    return { count, bytes };
+  }
+
+  private writeFailed(error: Error, written: number): void {
+    const waiters = this.pendingWaiters;
+    this.pendingWaiters = [];
+    this.keepWholeRecords(written);
+    try {
+      // Cut a partial record off so the file ends on a whole one; the retry
+      // rewrites from there anyway, so a failure here loses nothing.
+      this.fs.ftruncateSync(this.activeFd, this.active.size);
+    } catch {}
+    if (!this.writeError)
+      this.options.log?.error(
+        { segment: this.active.n, heldBytes: this.pendingBytes, err: errText(error) },
+        `message log write failed (${errText(error)}): ${this.pendingBytes} bytes of records are kept in memory and written again every ${this.retryMs} ms until it succeeds`,
+      );
+    this.writeError = error;
+    this.retryAtMs = this.clock() + this.retryMs;
+    for (const w of waiters) w(error);
+  }
+
+  private writesResumed(): void {
+    this.options.log?.warn(
+      { segment: this.active.n, err: errText(this.writeError) },
+      `message log writes succeed again (after ${errText(this.writeError)}); the records held in memory are written`,
+    );
+    this.writeError = undefined;
+  }
+
+  /** The first `count` pending records (`bytes` long) are in the file now. */
+  private written(count: number, bytes: number): void {
+    if (count === this.pending.length) {
+      this.pendingRecords = new Map();
+      this.pending = [];
+    } else {
+      let offset = this.active.size;
+      for (let i = 0; i < count; i++) {
+        this.pendingRecords.delete(offset);
+        offset += this.pending[i]!.length;
+      }
+      this.pending = this.pending.slice(count);
+    }
+    this.pendingBytes -= bytes;
+    this.active.size += bytes;
+  }
+
+  /** After a short write, the whole records that reached the file count as written. */
+  private keepWholeRecords(written: number): void {
+    let count = 0;
+    let bytes = 0;
+    while (count < this.pending.length && bytes + this.pending[count]!.length <= written) {
+      bytes += this.pending[count]!.length;
+      count++;
+    }
+    if (count > 0) this.written(count, bytes);
   }
 
   private startSync(): void {
     if (this.syncing || this.writtenWaiters.length === 0) return;
     this.syncing = true;
+    this.syncFd = this.activeFd;
     const batch = this.writtenWaiters;
     this.writtenWaiters = [];
-    this.fs.fdatasync(this.active.fd, (err) => {
+    this.fs.fdatasync(this.syncFd, (err) => {
       this.syncing = false;
+      for (const fd of this.closeAfterSync.splice(0)) this.closeQuietly(fd);
       if (err) this.failed = err;
-      else this.writeError = undefined;
       for (const w of batch) w(err ?? undefined);
       if (this.failed) {
         const rest = this.writtenWaiters;
@@ -229,76 +357,142 @@ export class SegmentLog {
     });
   }
 
-  /** Finishes the active segment (flushed and synced) and starts the next. */
+  /**
+   * Finishes the active segment (flushed and synced) and starts the next. When
+   * the records cannot be written or the next file cannot be made, the active
+   * segment simply grows past its size until a retry succeeds: a publish never
+   * fails because a rotation did.
+   */
   private rotate(): void {
-    this.flush();
-    this.fs.fdatasyncSync(this.active.fd);
+    if ((this.writeError || this.rotationError) && this.clock() < this.retryAtMs) return;
+    // A backlog is written a slice a turn by flush(), never from inside an append.
+    if (this.pendingBytes > MAX_WRITE_BYTES) return;
+    this.writePending();
+    if (this.pendingBytes > 0) return;
+    try {
+      this.fs.fdatasyncSync(this.activeFd);
+    } catch (e) {
+      this.failSync(e as Error);
+      return;
+    }
     // Everything written so far is durable now.
     const done = this.writtenWaiters;
     this.writtenWaiters = [];
     for (const w of done) w(undefined);
-    this.active = this.createSegment(this.active.n + 1);
+    let fd: number;
+    try {
+      fd = this.createSegment(this.active.n + 1);
+    } catch (e) {
+      if (!this.rotationError)
+        this.options.log?.error(
+          { segment: this.active.n, err: errText(e) },
+          `could not start message log segment ${this.active.n + 1} (${errText(e)}); appending to segment ${this.active.n} and trying again every ${this.retryMs} ms`,
+        );
+      this.rotationError = e as Error;
+      this.retryAtMs = this.clock() + this.retryMs;
+      return;
+    }
+    if (this.rotationError) {
+      this.options.log?.warn(
+        { segment: this.active.n + 1, err: errText(this.rotationError) },
+        `message log segment ${this.active.n + 1} started (earlier attempts failed: ${errText(this.rotationError)})`,
+      );
+      this.rotationError = undefined;
+    }
+    const old = this.activeFd;
+    this.useActive(this.active.n + 1, fd);
+    if (this.syncing && this.syncFd === old) this.closeAfterSync.push(old);
+    else this.closeQuietly(old);
   }
 
-  private createSegment(n: number): Segment {
+  private failSync(err: Error): void {
+    this.failed = err;
+    const waiters = this.writtenWaiters;
+    this.writtenWaiters = [];
+    for (const w of waiters) w(err);
+  }
+
+  /** Creates segment `n` with its magic, durably; returns its descriptor. Leaves no half-made file. */
+  private createSegment(n: number): number {
     const path = this.pathOf(n);
     const fd = this.fs.openSync(path, "w+");
-    this.fs.writevSync(fd, [MAGIC], 0);
-    this.fs.fdatasyncSync(fd);
-    this.fs.fsyncDirSync(this.dir);
-    const seg: Segment = { n, path, fd, size: MAGIC.length };
-    this.segments.set(n, seg);
-    return seg;
+    try {
+      if (this.fs.writevSync(fd, [MAGIC], 0) !== MAGIC.length)
+        throw Object.assign(new Error("short write of the segment header"), { code: "EIO" });
+      this.fs.fdatasyncSync(fd);
+      this.fs.fsyncDirSync(this.dir);
+    } catch (e) {
+      this.closeQuietly(fd);
+      try {
+        this.fs.unlinkSync(path);
+      } catch {}
+      throw e;
+    }
+    this.segments.set(n, { n, path, size: MAGIC.length });
+    return fd;
   }
 
-  /** Reads a record back (from memory if not yet flushed); checks its checksum. */
+  private useActive(n: number, fd: number): void {
+    this.active = this.segments.get(n)!;
+    this.activeFd = fd;
+  }
+
+  /**
+   * Reads a record back (from memory if not yet written); checks its checksum.
+   * Throws CorruptRecordError when it can never be read, or the file system's
+   * error (EMFILE, EIO) when it cannot be read now.
+   */
   read(pos: LogPosition): { type: number; payload: Buffer } {
-    let record: Buffer | undefined;
+    let record: Buffer;
     if (pos.segment === this.active.n && pos.offset >= this.active.size) {
-      record = this.pendingRecords.get(pos.offset);
+      const held = this.pendingRecords.get(pos.offset);
+      if (!held) throw new CorruptRecordError(pos, "no record");
+      record = held;
     } else {
-      const seg = this.segments.get(pos.segment);
-      if (seg) {
-        record = Buffer.allocUnsafe(pos.length);
-        this.readFully(seg.fd, record, pos.offset);
-      }
+      record = Buffer.allocUnsafe(pos.length);
+      this.readFully(this.readFd(pos), record, pos.offset, pos);
     }
-    if (!record) throw new Error(`no record at segment ${pos.segment} offset ${pos.offset}`);
     return this.checkRecord(record, pos);
+  }
+
+  private readFd(pos: LogPosition): number {
+    if (pos.segment === this.active.n) return this.activeFd;
+    const seg = this.segments.get(pos.segment);
+    if (!seg) throw new CorruptRecordError(pos, "segment file gone");
+    return this.handles.get(seg.n, seg.path);
   }
 
   private checkRecord(record: Buffer, pos: LogPosition): { type: number; payload: Buffer } {
     const len = record.readUInt32LE(0);
     const crc = crc32c(record, crc32c(record, 0, 0, 4), 8, record.length);
     if (len + RECORD_HEADER_BYTES !== record.length || crc !== record.readUInt32LE(4)) {
-      throw new Error(`checksum mismatch in segment ${pos.segment} at offset ${pos.offset}`);
+      throw new CorruptRecordError(pos, "checksum mismatch");
     }
     return { type: record[8]!, payload: record.subarray(RECORD_HEADER_BYTES) };
   }
 
   /**
    * Reads several records in order. Records that sit next to each other in one
-   * segment (a queue's page-outs usually do) are fetched with a single read of up
-   * to 1 MiB, then each is checked by its CRC.
+   * written segment (a queue's page-outs usually do) are fetched with a single
+   * read of up to 1 MiB, then each is checked by its CRC.
    */
   readMany(positions: readonly LogPosition[]): { type: number; payload: Buffer }[] {
     const out: { type: number; payload: Buffer }[] = [];
     let i = 0;
     while (i < positions.length) {
       const first = positions[i]!;
-      const seg = this.segments.get(first.segment);
-      const flushed =
-        seg !== undefined &&
-        !(first.segment === this.active.n && first.offset + first.length > this.active.size);
+      const inFile = (p: LogPosition) =>
+        this.segments.has(p.segment) &&
+        !(p.segment === this.active.n && p.offset + p.length > this.active.size);
       let j = i + 1;
       let end = first.offset + first.length;
       while (
-        flushed &&
+        inFile(first) &&
         j < positions.length &&
         positions[j]!.segment === first.segment &&
         positions[j]!.offset === end &&
         end + positions[j]!.length - first.offset <= 1024 * 1024 &&
-        !(first.segment === this.active.n && end + positions[j]!.length > this.active.size)
+        inFile(positions[j]!)
       ) {
         end += positions[j]!.length;
         j++;
@@ -307,7 +501,7 @@ export class SegmentLog {
         out.push(this.read(first));
       } else {
         const run = Buffer.allocUnsafe(end - first.offset);
-        this.readFully(seg!.fd, run, first.offset);
+        this.readFully(this.readFd(first), run, first.offset, first);
         for (let k = i; k < j; k++) {
           const p = positions[k]!;
           out.push(
@@ -323,11 +517,13 @@ export class SegmentLog {
     return out;
   }
 
-  private readFully(fd: number, buf: Buffer, position: number): void {
+  /** Reads the bytes of `pos` (and any after it, to fill `buf`); a file that ends first lost them. */
+  private readFully(fd: number, buf: Buffer, position: number, pos: LogPosition): void {
     let done = 0;
     while (done < buf.length) {
       const n = this.fs.readSync(fd, buf, done, buf.length - done, position + done);
-      if (n === 0) throw new Error(`unexpected end of file at ${position + done}`);
+      if (n === 0)
+        throw new CorruptRecordError(pos, `unexpected end of file at ${position + done}`);
       done += n;
     }
   }
@@ -340,36 +536,62 @@ export class SegmentLog {
     return [...this.segments.keys()].sort((a, b) => a - b);
   }
 
-  /** Bytes on disk across all segments (for status and metrics). */
+  /** Bytes on disk across all segments (for status and metrics), plus those still to write. */
   get diskBytes(): number {
     let total = 0;
     for (const s of this.segments.values()) total += s.size;
     return total + this.pendingBytes;
   }
 
-  /** Deletes a finished segment file and makes the removal durable. */
+  /**
+   * Deletes a finished segment file and makes the removal durable. Throws what
+   * the file system throws; the segment is forgotten once its file is gone.
+   */
   remove(n: number): void {
     const seg = this.segments.get(n);
     if (!seg || n === this.active.n) return;
-    this.fs.closeSync(seg.fd);
+    this.handles.close(n);
     this.fs.unlinkSync(seg.path);
-    this.fs.fsyncDirSync(this.dir);
     this.segments.delete(n);
+    this.fs.fsyncDirSync(this.dir);
   }
 
   close(): void {
-    this.flush();
-    for (const s of this.segments.values()) {
-      try {
-        this.fs.closeSync(s.fd);
-      } catch {
-        // already closed
-      }
+    this.retryAtMs = 0;
+    for (let left = -1; this.pendingBytes > 0 && this.pendingBytes !== left; ) {
+      left = this.pendingBytes;
+      this.writePending();
     }
+    this.handles.closeAll();
+    for (const fd of [this.activeFd, ...this.closeAfterSync.splice(0)]) this.closeQuietly(fd);
+    this.activeFd = -1;
     this.segments.clear();
   }
 
-  private pathOf(n: number): string {
-    return join(this.dir, `${String(n).padStart(12, "0")}${SUFFIX}`);
+  private closeQuietly(fd: number): void {
+    if (fd < 0) return;
+    try {
+      this.fs.closeSync(fd);
+    } catch {
+      // already closed
+    }
   }
+
+  private pathOf(n: number): string {
+    return segmentPath(this.dir, n);
+  }
+}
+
+/** The buffers' bytes after the first `skip`. */
+function unwritten(buffers: readonly Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
 }

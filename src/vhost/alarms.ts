@@ -43,6 +43,10 @@ export interface ResourceStats {
   fdTotalLimit: number;
   fdTotalUsed: number;
   socketsLimit: number;
+  /** Descriptors kept back from sockets for files, listeners and HTTP (runtime/descriptor-budget.ts). */
+  fdReserved?: number;
+  /** The reserve by part, as status shows it. */
+  fdReserve?: Record<string, number>;
   socketsUsed: number;
   memoryUsedBytes: number;
   /** The memory alarm's threshold: the watermark, or V8's heap limit if lower. */

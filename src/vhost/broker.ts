@@ -208,6 +208,7 @@ export class Broker {
       dispatchLater: (queue) => {
         this.pendingDispatch.add(queue);
       },
+      log,
     });
     this.queueHooks = {
       ...hooks,

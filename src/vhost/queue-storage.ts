@@ -1,14 +1,18 @@
+import type { Log } from "../log.js";
 import type { ColdRecord } from "../queue/cold-index.js";
 import type { Message, QueueEntry, StoredRef } from "../queue/message.js";
 import type { DiscardReason, MessageQueue, QueueHooks } from "../queue/message-queue.js";
-import type { Pager } from "../queue/ready-list.js";
+import type { PageIn, Pager } from "../queue/ready-list.js";
 import type { MessageStore } from "../store/message-store.js";
+import { CorruptRecordError, errText } from "../store/segment-log.js";
 
 /** What the queue hooks report back to the broker. */
 export interface QueueEvents {
   discarded(queue: MessageQueue, entry: QueueEntry, reason: DiscardReason): void;
   lastConsumerGone(queue: MessageQueue): void;
   dispatchLater(queue: MessageQueue): void;
+  /** Where read failures of paged-out messages are reported. */
+  readonly log?: Log;
 }
 
 /**
@@ -59,7 +63,7 @@ export function storageQueueHooks(
     },
     lastConsumerGone: (queue) => events.lastConsumerGone(queue),
     dispatchLater: (queue) => events.dispatchLater(queue),
-    pager: store ? (queue) => storePager(store, queue, lastPageOut) : undefined,
+    pager: store ? (queue) => storePager(store, queue, events.log, lastPageOut) : undefined,
   };
 }
 
@@ -69,13 +73,31 @@ interface LastPageOut {
   ref: StoredRef | undefined;
 }
 
-function storePager(store: MessageStore, queue: MessageQueue, last: LastPageOut): Pager {
+function storePager(
+  store: MessageStore,
+  queue: MessageQueue,
+  log: Log | undefined,
+  last: LastPageOut,
+): Pager {
+  /** The error that stalls this queue's page-ins, while one does (logged once, and when it ends). */
+  let stalledBy: string | undefined;
+  const toEntry = (record: ColdRecord, message: Message): QueueEntry => ({
+    seq: record.msgId,
+    message,
+    deliveryCount: record.deliveryCount,
+    redelivered: record.deliveryCount > 0,
+    expiresAtMs: record.expiresAtMs,
+    ref: { segment: record.segment, offset: record.offset, length: record.length },
+  });
+  const where = () => `queue '${queue.name}' in vhost '${queue.definition.vhost}'`;
   return {
     pageOut(entry: QueueEntry): ColdRecord {
       // A persistent message of a durable queue is stored already; anything else is
       // written now as a page-out record. A message routed to many queues is enqueued
       // on all of them in one go, so when the last record written is this message's,
-      // this queue takes a claim on it instead of writing the body again.
+      // this queue takes a claim on it instead of writing the body again. The store
+      // keeps a record in memory while the disk refuses it, so the position it
+      // returns is always good to read.
       if (!entry.ref) {
         if (last.message === entry.message && last.ref) {
           store.claim(queue.storeId, last.ref);
@@ -99,16 +121,71 @@ function storePager(store: MessageStore, queue: MessageQueue, last: LastPageOut)
         priority: entry.message.summary.priority,
       };
     },
-    pageIn(records: readonly ColdRecord[]): QueueEntry[] {
-      const messages = store.readMany(records);
-      return records.map((record, i) => ({
-        seq: record.msgId,
-        message: messages[i]!,
-        deliveryCount: record.deliveryCount,
-        redelivered: record.deliveryCount > 0,
-        expiresAtMs: record.expiresAtMs,
-        ref: { segment: record.segment, offset: record.offset, length: record.length },
-      }));
+    /**
+     * Reads a batch back; never throws into delivery. A record that can never be
+     * read (checksum mismatch) loses that one message: its claim ends, the loss is
+     * logged and counted, and the queue carries on. Any other failure (EMFILE,
+     * EIO) stops the batch there: the rest stays cold and is tried again later.
+     */
+    pageIn(records: readonly ColdRecord[]): PageIn {
+      try {
+        const messages = store.readMany(records);
+        if (stalledBy) resumed();
+        return {
+          entries: records.map((r, i) => toEntry(r, messages[i]!)),
+          consumed: records.length,
+        };
+      } catch {
+        // One by one, to tell which record is at fault.
+      }
+      const entries: QueueEntry[] = [];
+      for (const [i, record] of records.entries()) {
+        try {
+          entries.push(toEntry(record, store.read(record)));
+        } catch (e) {
+          if (e instanceof CorruptRecordError) {
+            lostForGood(record, e);
+            continue;
+          }
+          stalled(e);
+          return { entries, consumed: i };
+        }
+      }
+      if (stalledBy) resumed();
+      return { entries, consumed: records.length };
     },
   };
+
+  function lostForGood(record: ColdRecord, e: CorruptRecordError): void {
+    store.lost(queue.storeId, record.msgId, record, record.persistent);
+    log?.error(
+      {
+        queue: queue.name,
+        vhost: queue.definition.vhost,
+        messageId: record.msgId,
+        segment: record.segment,
+        offset: record.offset,
+        err: e.message,
+      },
+      `lost message ${record.msgId} of ${where()}: its stored record is unreadable (${e.message}); the queue carries on with the next message`,
+    );
+  }
+
+  function stalled(e: unknown): void {
+    const reason = errText(e);
+    if (stalledBy !== reason)
+      log?.warn(
+        { queue: queue.name, vhost: queue.definition.vhost, err: reason },
+        `could not read paged-out messages of ${where()} now (${reason}); they stay queued and delivery resumes when a read succeeds`,
+      );
+    stalledBy = reason;
+  }
+
+  function resumed(): void {
+    log?.info(
+      { queue: queue.name, vhost: queue.definition.vhost, err: stalledBy },
+      `reading paged-out messages of ${where()} works again (after ${stalledBy})`,
+    );
+    stalledBy = undefined;
+  }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type Connection, connect, sleep, withTimeout } from "../support/amqplib-helpers.js";
-import { type MgmtBroker, startMgmtBroker } from "../support/mgmt-broker.js";
+import { api, type MgmtBroker, startMgmtBroker } from "../support/mgmt-broker.js";
 import { warrenOnly } from "../support/warren-only.js";
 
 // /metrics on the Prometheus port: rabbitmq_prometheus's metric names (so its
@@ -116,7 +116,13 @@ describe("Prometheus metrics", { skip }, () => {
     const max = m.value("rabbitmq_process_max_fds");
     assert.ok(open > 0 && open < max, `${open} of ${max}`);
     assert.equal(m.value("rabbitmq_process_open_tcp_sockets"), 2);
-    assert.equal(m.value("rabbitmq_process_max_tcp_sockets"), Math.trunc((max - 100) * 0.9));
+    // The socket allowance is the limit less the node's reserve for files, as status shows it.
+    const status = (await api(node.mgmtUrl, "GET", "/api/warren/status")).body as {
+      file_descriptors: { sockets_limit: number; reserved_for_files: { total: number } };
+    };
+    const fds = status.file_descriptors;
+    assert.equal(m.value("rabbitmq_process_max_tcp_sockets"), fds.sockets_limit);
+    assert.equal(fds.sockets_limit, max - fds.reserved_for_files.total);
     assert.ok(m.value("rabbitmq_process_resident_memory_bytes") > 10_000_000);
     for (const alarm of [
       "file_descriptor_limit",

@@ -6,7 +6,14 @@ import type { Verb } from "./verb.js";
 type Status = Record<string, unknown> & {
   node: string;
   pid: number;
-  file_descriptors: Record<string, number>;
+  file_descriptors: {
+    total_limit: number;
+    total_used: number;
+    sockets_limit: number;
+    sockets_used: number;
+    /** Warren's: the descriptors kept back from sockets, by part. */
+    reserved_for_files?: Record<string, number>;
+  };
   memory: Record<string, unknown> & { total: { rss: number } };
   alarms: { resource: string; node: string; reason: string }[];
   listeners: { interface: string; node: string; port: number; protocol: string; purpose: string }[];
@@ -50,6 +57,10 @@ export function statusTerm(s: Status): Term {
       kv("sockets_limit", fd.sockets_limit!),
       kv("sockets_used", fd.sockets_used!),
     ]),
+    // Warren's: what the limit keeps back from sockets, by part (runtime/descriptor-budget.ts).
+    ...(fd.reserved_for_files
+      ? [kv("file_descriptors_reserved", fromJson(fd.reserved_for_files))]
+      : []),
     kv("event_loop_delay_ms", fromJson(s.event_loop_delay_ms)),
     kv("uptime", Number(s.uptime)),
     kv("data_directory", str(String(s.data_directory))),
@@ -106,6 +117,13 @@ export function statusPretty(s: Status): string {
     "",
     `Total: ${fd.total_used}, limit: ${fd.total_limit}`,
     `Sockets: ${fd.sockets_used}, limit: ${fd.sockets_limit}`,
+    ...(fd.reserved_for_files
+      ? [
+          `Reserved for files, listeners and HTTP: ${Object.entries(fd.reserved_for_files)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}`,
+        ]
+      : []),
     "",
     "Free Disk Space",
     "",

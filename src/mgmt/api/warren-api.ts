@@ -24,7 +24,7 @@ export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): Doct
       used: f.fdUsed,
       limit: f.fdLimit,
       socketsUsed: connections.length,
-      socketsLimit: socketsLimitFor(f.fdLimit),
+      socketsLimit: ctx.broker.resources?.socketsLimit ?? socketsLimitFor(f.fdLimit),
     },
     alarms: ctx.alarms(),
     eventLoopDelay: f.eventLoopDelay,

@@ -76,7 +76,7 @@ export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject:
       "rabbitmq_process_max_tcp_sockets",
       "gauge",
       "Open TCP sockets limit",
-      socketsLimitFor(f.fdLimit),
+      ctx.broker.resources?.socketsLimit ?? socketsLimitFor(f.fdLimit),
     )
     .single(
       "rabbitmq_resident_memory_limit_bytes",

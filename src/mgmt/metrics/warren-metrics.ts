@@ -63,6 +63,36 @@ export function writeWarrenMetrics(exp: Exposition, ctx: NodeContext, perObject:
       k.messagesRedelivered,
     )
     .single(
+      "warren_store_corrupt_records_total",
+      "counter",
+      "Damaged message store records found since start (skipped at recovery, or unreadable when read back)",
+      ctx.broker.store?.damage.corruptRecords ?? 0,
+    )
+    .single(
+      "warren_store_corrupt_bytes_total",
+      "counter",
+      "Bytes of damaged message store records skipped since start",
+      ctx.broker.store?.damage.skippedBytes ?? 0,
+    )
+    .single(
+      "warren_messages_lost_total",
+      "counter",
+      "Queue messages lost to damaged store records since start (a message in two queues counts twice)",
+      ctx.broker.store?.damage.lostMessages ?? 0,
+    )
+    .single(
+      "warren_store_unwritten_bytes",
+      "gauge",
+      "Bytes of message store records held in memory because the disk refused them (written when a retry succeeds)",
+      ctx.broker.store?.unwrittenBytes ?? 0,
+    )
+    .single(
+      "warren_store_open_files",
+      "gauge",
+      "Message store files open now (bounded by the read handle cache)",
+      ctx.broker.store?.openFiles ?? 0,
+    )
+    .single(
       "warren_alarms_message_store",
       "untyped",
       "is 1 while the message store cannot write or sync (persistent publishes are refused)",

@@ -49,8 +49,12 @@ export function fileDescriptors(ctx: NodeContext) {
   return {
     total_limit: f.fdLimit,
     total_used: f.fdUsed,
-    sockets_limit: socketsLimitFor(f.fdLimit),
+    // The monitor's allowance: the limit less what it keeps for files (descriptor-budget.ts).
+    sockets_limit: ctx.broker.resources?.socketsLimit ?? socketsLimitFor(f.fdLimit),
     sockets_used: ctx.connections().length,
+    ...(ctx.broker.resources?.fdReserve
+      ? { reserved_for_files: ctx.broker.resources.fdReserve }
+      : {}),
   };
 }
 

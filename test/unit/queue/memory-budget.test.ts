@@ -39,7 +39,10 @@ function memoryPager(): Pager & { pagedOut: number } {
         priority: 0,
       };
     },
-    pageIn: (records) => records.map((r) => stored.get(r.msgId)!),
+    pageIn: (records) => ({
+      entries: records.map((r) => stored.get(r.msgId)!),
+      consumed: records.length,
+    }),
   };
 }
 

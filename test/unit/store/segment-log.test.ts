@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { SegmentLog } from "../../../src/store/segment-log.js";
-import { nodeFs, type StoreFs } from "../../../src/store/store-fs.js";
+import { nodeFs } from "../../../src/store/store-fs.js";
+import { faultyFs } from "../../support/faulty-fs.js";
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "warren-log-"));
@@ -101,53 +102,6 @@ test("a flipped bit in an earlier segment is detected, not delivered", async () 
   const { got, report } = collect(new SegmentLog(dir, nodeFs, 64));
   assert.ok(!got.some((g) => g.includes("payload-0")), "the corrupt record is not delivered");
   assert.deepEqual(report.corruptSegments, [Number.parseInt(files[0]!, 10)]);
-  rmSync(dir, { recursive: true });
-});
-
-/** node:fs with a switch that makes writes fail with ENOSPC, or fdatasync fail with EIO. */
-function faultyFs(): StoreFs & { writeFault?: string; syncFault?: string } {
-  const f: StoreFs & { writeFault?: string; syncFault?: string } = {
-    ...nodeFs,
-    writevSync(fd, buffers, position) {
-      if (f.writeFault) {
-        // Half of the first buffer reaches the file before the error, as on a real ENOSPC.
-        nodeFs.writevSync(fd, [buffers[0]!.subarray(0, buffers[0]!.length >> 1)], position);
-        throw Object.assign(new Error(`${f.writeFault}: no space left on device`), {
-          code: f.writeFault,
-        });
-      }
-      return nodeFs.writevSync(fd, buffers, position);
-    },
-    fdatasync(fd, cb) {
-      if (f.syncFault)
-        return cb(Object.assign(new Error(`${f.syncFault}: i/o error`), { code: f.syncFault }));
-      nodeFs.fdatasync(fd, cb);
-    },
-  };
-  return f;
-}
-
-test("a write error fails that batch, leaves no torn record, and later writes work", async () => {
-  const dir = tempDir();
-  const fs = faultyFs();
-  const log = new SegmentLog(dir, fs, 1 << 20);
-  collect(log);
-  log.append(1, [Buffer.from("before")]);
-  log.flush();
-  assert.equal(await durable(log), undefined);
-  fs.writeFault = "ENOSPC";
-  log.append(1, [Buffer.from("lost-to-enospc")]);
-  const failed = durable(log);
-  log.flush();
-  assert.match(String((await failed)?.message), /ENOSPC/);
-  fs.writeFault = undefined;
-  log.append(1, [Buffer.from("after")]);
-  log.flush();
-  assert.equal(await durable(log), undefined);
-  log.close();
-  const { got, report } = collect(new SegmentLog(dir, nodeFs, 1 << 20));
-  assert.deepEqual(got, ["1:before", "1:after"]);
-  assert.equal(report.truncatedBytes, 0);
   rmSync(dir, { recursive: true });
 });
 

@@ -99,6 +99,8 @@ export class AmqpConnection {
   /** Bytes read in the current turn; past the budget reading pauses until flush(). */
   private readThisTurn = 0;
   private throttled = false;
+  /** Whether the socket is paused now (by the read budget or an alarm). */
+  private readingPaused = false;
   /** Channels with work to do at flush time (coalesced publisher confirms). */
   readonly dirtyChannels = new Set<Channel>();
 
@@ -145,8 +147,27 @@ export class AmqpConnection {
     this.readThisTurn += chunk.length;
     if (this.readThisTurn > READ_BUDGET_BYTES && !this.throttled && this.state === "open") {
       this.throttled = true;
-      this.transport.pauseReading();
+      this.syncReading();
       this.requestFlush();
+    }
+  }
+
+  /**
+   * Pauses or resumes reading the socket to match what holds it: the read budget of
+   * this turn or a resource alarm. While reading is paused the heartbeat monitor is
+   * paused too (the client's heartbeats wait unread in the socket), and it starts
+   * afresh when reading resumes, as RabbitMQ's rabbit_heartbeat:pause_monitor and
+   * resume_monitor do; heartbeats to the client go on meanwhile (tick).
+   */
+  private syncReading(): void {
+    const hold = this.throttled || this.blockedSinceMs !== undefined;
+    if (hold === this.readingPaused) return;
+    this.readingPaused = hold;
+    if (hold) {
+      this.transport.pauseReading();
+    } else {
+      this.lastReceivedMs = Math.max(this.lastReceivedMs, this.broker.clock());
+      this.transport.resumeReading();
     }
   }
 
@@ -299,9 +320,9 @@ export class AmqpConnection {
   flush(): Buffer[] {
     this.readThisTurn = 0;
     if (this.throttled) {
+      // Reading resumes next turn, unless something else holds the connection.
       this.throttled = false;
-      // Reading resumes next turn, unless a resource alarm holds the connection.
-      if (this.blockedSinceMs === undefined) this.transport.resumeReading();
+      this.syncReading();
     }
     for (const ch of this.dirtyChannels) ch.beforeFlush();
     this.dirtyChannels.clear();
@@ -360,7 +381,7 @@ export class AmqpConnection {
       this.send(0, { name: "connection.blocked", reason: this.broker.alarms.reason });
       this.blockedSent = true;
     }
-    this.transport.pauseReading();
+    this.syncReading();
     this.broker.log.info(
       { connection: this.name, reason: this.broker.alarms.reason },
       `connection ${this.name} blocked: ${this.broker.alarms.reason}`,
@@ -371,16 +392,17 @@ export class AmqpConnection {
     this.blockedSinceMs = undefined;
     if (this.blockedSent) this.send(0, { name: "connection.unblocked" });
     this.blockedSent = false;
-    if (!this.throttled) this.transport.resumeReading();
+    this.syncReading();
     this.broker.log.info({ connection: this.name }, `connection ${this.name} unblocked`);
   }
 
   // --- time ----------------------------------------------------------------
 
   /**
-   * Called about once a second. Sends a heartbeat when we have been silent for half
-   * the interval; closes a peer silent for two intervals (RabbitMQ's rule), and a
-   * client that has not finished the handshake in time.
+   * Called by the runtime's tick (every 200 ms). Sends a heartbeat when we have been
+   * silent for half the interval, whether or not we read the socket (a blocked client
+   * must still hear from us); closes a peer silent for two intervals while we read it
+   * (RabbitMQ's rule), and a client that has not finished the handshake in time.
    */
   tick(nowMs: number): void {
     if (this.state === "closed") return;
@@ -402,7 +424,8 @@ export class AmqpConnection {
     for (const ch of this.channels.values()) ch.tick(nowMs);
     if (this.heartbeatSec === 0) return;
     const intervalMs = this.heartbeatSec * 1000;
-    if (nowMs - this.lastReceivedMs > 2 * intervalMs) {
+    // A client we do not read cannot be heard: its silence counts only while we read.
+    if (!this.readingPaused && nowMs - this.lastReceivedMs > 2 * intervalMs) {
       this.broker.counters.missedHeartbeatCloses++;
       this.broker.log.error(
         { connection: this.name, peer: this.peer, user: this.user?.name, vhost: this.vhost?.name },

@@ -11,12 +11,15 @@ import {
   ReplyCode,
 } from "../protocol/generated/constants.js";
 import type { Method } from "../protocol/generated/methods.js";
+import type { MessageQueue } from "../queue/message-queue.js";
+import type { QueuePressure } from "../queue/queue-pressure.js";
 import type { Broker } from "../vhost/broker.js";
 import type { User } from "../vhost/users.js";
 import type { VirtualHost } from "../vhost/virtual-host.js";
 import { Channel } from "./channel.js";
 import type { ClientInfo } from "./client-info.js";
 import { handleConnectionMethod, sendStart } from "./methods/connection-methods.js";
+import { PublisherFlow } from "./publisher-flow.js";
 
 /** What the runtime gives a connection: the socket's addresses and a way to act on it. */
 export interface Transport {
@@ -91,6 +94,8 @@ export class AmqpConnection {
   hasPublished = false;
   /** Set while a resource alarm holds this connection (not read from). */
   blockedSinceMs: number | undefined;
+  /** Publisher flow control: not read from while queues it publishes to fall behind. */
+  readonly flow: PublisherFlow;
   private blockedSent = false;
   private readonly reader: FrameReader;
   private readonly assembler: CommandAssembler;
@@ -99,7 +104,7 @@ export class AmqpConnection {
   /** Bytes read in the current turn; past the budget reading pauses until flush(). */
   private readThisTurn = 0;
   private throttled = false;
-  /** Whether the socket is paused now (by the read budget or an alarm). */
+  /** Whether the socket is paused now (by the read budget, an alarm or flow control). */
   private readingPaused = false;
   /** Channels with work to do at flush time (coalesced publisher confirms). */
   readonly dirtyChannels = new Set<Channel>();
@@ -123,6 +128,13 @@ export class AmqpConnection {
       broker.settings.frameMax,
     );
     this.assembler = new CommandAssembler({ maxMessageBytes: broker.settings.maxMessageBytes });
+    this.flow = new PublisherFlow({
+      consumesFrom: (pressure) => this.consumesFrom(pressure),
+      released: (_nowMs, heldMs) => {
+        broker.counters.flowHeldMs += heldMs;
+        this.syncReading();
+      },
+    });
   }
 
   get peer(): string {
@@ -154,13 +166,13 @@ export class AmqpConnection {
 
   /**
    * Pauses or resumes reading the socket to match what holds it: the read budget of
-   * this turn or a resource alarm. While reading is paused the heartbeat monitor is
+   * this turn, a resource alarm, or flow control. While reading is paused the heartbeat monitor is
    * paused too (the client's heartbeats wait unread in the socket), and it starts
    * afresh when reading resumes, as RabbitMQ's rabbit_heartbeat:pause_monitor and
    * resume_monitor do; heartbeats to the client go on meanwhile (tick).
    */
   private syncReading(): void {
-    const hold = this.throttled || this.blockedSinceMs !== undefined;
+    const hold = this.throttled || this.blockedSinceMs !== undefined || this.flow.held;
     if (hold === this.readingPaused) return;
     this.readingPaused = hold;
     if (hold) {
@@ -354,6 +366,25 @@ export class AmqpConnection {
     this.writer.frameMax = frameMax;
   }
 
+  // --- publisher flow control ----------------------------------------------
+
+  /** A publish reached these queues: one that falls behind holds this connection. */
+  routed(queues: readonly MessageQueue[], nowMs: number): void {
+    for (const q of queues) {
+      if (this.flow.published(q.pressure, nowMs)) {
+        this.broker.counters.flowPauses++;
+        this.syncReading();
+      }
+    }
+  }
+
+  private consumesFrom(pressure: QueuePressure): boolean {
+    for (const ch of this.channels.values()) {
+      for (const c of ch.consumers.values()) if (c.queue.pressure === pressure) return true;
+    }
+    return false;
+  }
+
   // --- resource alarms -----------------------------------------------------
 
   /** A publish arrived: while an alarm is set, this connection is blocked from now on. */
@@ -422,6 +453,8 @@ export class AmqpConnection {
       return;
     }
     for (const ch of this.channels.values()) ch.tick(nowMs);
+    // Queues that were deleted, lost or stalled their consumers let go here.
+    this.flow.review(nowMs);
     if (this.heartbeatSec === 0) return;
     const intervalMs = this.heartbeatSec * 1000;
     // A client we do not read cannot be heard: its silence counts only while we read.
@@ -530,6 +563,7 @@ export class AmqpConnection {
   private terminate(): void {
     if (this.terminated) return;
     this.terminated = true;
+    this.flow.dispose();
     this.shutdownChannels();
     this.vhost?.dropExclusiveQueues(this);
     if (this.vhost && this.user) this.broker.connectionClosed(this.vhost.name, this.user.name);

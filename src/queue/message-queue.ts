@@ -3,6 +3,7 @@ import { ColdIndex, type ColdRecord } from "./cold-index.js";
 import { Consumer, type ConsumerOptions, type ConsumerSink } from "./consumer.js";
 import type { Message, QueueEntry, StoredRef } from "./message.js";
 import { PriorityReadyList } from "./priority-ready.js";
+import { QueuePressure } from "./queue-pressure.js";
 import { NO_SETTINGS, type QueueSettings } from "./queue-settings.js";
 import { type Pager, type Ready, ReadyList } from "./ready-list.js";
 import { RetryDelays } from "./retry-delays.js";
@@ -68,6 +69,8 @@ export class MessageQueue {
   /** Running totals for management stats and the doctor (RabbitMQ's per-queue message_stats). */
   readonly stats = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
   settings: QueueSettings = NO_SETTINGS;
+  /** Whether it is falling behind its publishers (publisher flow control, queue-pressure.ts). */
+  readonly pressure: QueuePressure = new QueuePressure(this);
   /** Whether any entry was given an expiry (queue or message TTL); the tick then checks the head. */
   private mayExpire = false;
   private consumers: Consumer[] = [];
@@ -240,8 +243,11 @@ export class MessageQueue {
     this.consumers.splice(at, 1);
     this.sac.removed(consumer, this.consumers);
     this.lastUsedMs = nowMs;
-    if (this.consumers.length === 0) this.hooks.lastConsumerGone(this);
-    else this.dispatch(nowMs);
+    if (this.consumers.length === 0) {
+      // With no consumer the queue is a store: publishers it held go on.
+      this.pressure.settle(nowMs);
+      this.hooks.lastConsumerGone(this);
+    } else this.dispatch(nowMs);
   }
 
   hasExclusiveConsumer(): boolean {
@@ -270,6 +276,8 @@ export class MessageQueue {
       }
     } finally {
       this.dispatching = false;
+      // Publishers held back by this queue go on once its consumers took enough.
+      if (this.pressure.watched) this.pressure.settle(nowMs);
     }
   }
 
@@ -283,6 +291,7 @@ export class MessageQueue {
       }
       entry.deliveryCount++;
       this.countDelivery(entry);
+      this.pressure.delivered(nowMs);
       if (noAck) {
         this.hooks.settled(this, entry);
       } else {
@@ -408,6 +417,7 @@ export class MessageQueue {
     entry.deliveryCount++;
     this.countDelivery(entry);
     this.lastUsedMs = nowMs;
+    this.pressure.delivered(nowMs);
     if (consumer.options.noAck) {
       consumer.sink.deliver(consumer, entry, this);
       this.hooks.settled(this, entry);

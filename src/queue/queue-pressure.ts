@@ -23,14 +23,15 @@ export interface FlowMarks {
 /**
  * A backlog is weighed as ReadyList weighs its in-memory budget: body bytes plus about
  * 300 bytes of bookkeeping a message. A queue holds its publishers once the backlog
- * fills half of that budget, before it would page out, and lets them go once its
- * consumers took a quarter of it: 26,000 and 13,000 messages of 16 B, 6,300 and 3,200
- * of 1 KiB, 8 and 4 of 1 MiB.
+ * fills half of that budget (8 MiB), before it would page out: 26,500 messages of 16 B,
+ * 6,300 of 1 KiB, 8 of 1 MiB. It lets them go once its consumers took 1 MiB of it
+ * (3,300 of 16 B, 800 of 1 KiB, one of 1 MiB): small steps, so a publisher paced by slow
+ * consumers waits a little often rather than long now and then.
  */
 export const ENTRY_WEIGHT_BYTES = 300;
 export const DEFAULT_FLOW_MARKS: FlowMarks = {
   holdWeight: HOT_BUDGET_BYTES / 2,
-  releaseWeight: HOT_BUDGET_BYTES / 4,
+  releaseWeight: HOT_BUDGET_BYTES / 16,
   stallMs: 2_000,
 };
 

@@ -45,6 +45,7 @@ const HEADLINE: Record<string, string> = {
   "persistent-1k": "confirmed",
   "fanout-16b-10q": "received",
   "fanout-clients-10q": "received",
+  "store-16b": "sent",
   "latency-2000": "p99",
   "queues-1000": "received",
   "idle-10k": "perConn",

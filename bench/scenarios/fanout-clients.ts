@@ -31,7 +31,7 @@ function fanoutClientsScenario(spec: FanoutClientsSpec): Scenario {
       `1 publisher process (warren perf's client, 16 B transient messages, no confirms, as fast as the socket takes them) to a fanout exchange bound to ${spec.queues} queues; ` +
       `1 consumer process with @cloudamqp/amqp-client 4.1: one connection, one channel per queue, prefetch ${spec.prefetch}, ` +
       (spec.ack === "ack" ? "one basic.ack per message. " : "no-ack. ") +
-      "The bench samples the queues' depth every second (queue.declare); backlog growth is the depth at the end minus the depth at the start over the run's length. " +
+      "The bench samples the queues' depth every second (queue.declare); backlog growth is the slope of those samples (least squares). " +
       "`node dist/bench/fanout-clients.js`",
     optIn: false,
     metrics: [
@@ -100,6 +100,7 @@ async function runFanoutClients(
       const publisherCpu = sampleCpu(publisher.pid!);
       const result = lastJsonLine(publisher);
       let peak = depthBefore;
+      const samples: [number, number][] = [[0, depthBefore]];
       let done = false;
       void result.finally(() => {
         done = true;
@@ -108,6 +109,7 @@ async function runFanoutClients(
         await sleep(1000);
         if (done) break;
         const d = await depth(ch, queues);
+        samples.push([(performance.now() - startedAt) / 1000, d]);
         peak = Math.max(peak, d);
         ctx.log(
           `[${spec.id} ${kind}] backlog ${d}, delivered ${progress.received() - receivedBefore}`,
@@ -121,7 +123,7 @@ async function runFanoutClients(
       const values = {
         received: Math.round(receivedDuring / wallS),
         sent: Math.round(published.published / wallS),
-        backlogGrowth: Math.round((depthAfter - depthBefore) / wallS),
+        backlogGrowth: Math.round(slope(samples)),
         backlogPeak: peak,
         publisherHeld: Math.round((published.waitedMs / 1000 / wallS) * 100),
         consumerCpu: round2((treeCpuSeconds(consumers.pid!) - consumerCpuBefore) / wallS),
@@ -208,6 +210,21 @@ async function cleanup(
   } catch {
     // The broker is stopped next anyway.
   }
+}
+
+/** Least-squares slope of (seconds, depth) samples: how fast the backlog grows, msg/s. */
+function slope(points: readonly [number, number][]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
 }
 
 function round2(x: number): number {

@@ -36,6 +36,13 @@ const FIGURES: Record<string, Metric & { pick: Pick }> = {
     better: "neither",
     pick: (s) => Math.max(0, s.sent * fanoutOf(s) - s.received),
   },
+  backlogGrowth: {
+    key: "backlogGrowth",
+    label: "backlog growth over the run's second half",
+    unit: "msg/s",
+    better: "lower",
+    pick: (s) => Math.round(backlogGrowth(s)),
+  },
   p50: {
     key: "p50",
     label: "latency p50",
@@ -96,6 +103,36 @@ const BROKER_CPU: Metric = {
 
 function fanoutOf(s: PerfSummary): number {
   return s.options.exchange === "fanout" ? Number(s.options.queues) : 1;
+}
+
+/**
+ * How fast published-but-not-delivered messages pile up: the least-squares slope of
+ * (published x fanout - delivered) over the second half of the run, per second. The
+ * first half is left out because it includes filling the sockets' buffers (messages
+ * the tool wrote that the broker has not read yet count as published); a backlog held
+ * in check has a slope near 0 whatever its level.
+ */
+function backlogGrowth(s: PerfSummary): number {
+  const fanout = fanoutOf(s);
+  let backlog = 0;
+  let lastS = 0;
+  const points: [number, number][] = [];
+  for (const sample of s.samples) {
+    backlog += (sample.sentPerS * fanout - sample.receivedPerS) * (sample.elapsedS - lastS);
+    lastS = sample.elapsedS;
+    if (sample.elapsedS >= s.durationS / 2) points.push([sample.elapsedS, backlog]);
+  }
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
 }
 
 function round2(x: number): number {
@@ -198,7 +235,15 @@ export const LOAD_SCENARIOS: readonly Scenario[] = [
     description:
       "1 publisher to a fanout exchange bound to 10 queues, one auto-ack consumer per queue (10 connections), 16 B transient messages, no confirms.",
     args: ["-x", "1", "-y", "10", "--queues", "10", "--exchange", "fanout", "-s", "16", "-a"],
-    figures: ["received", "sent", "backlog", "p99", "toolCpu"],
+    figures: ["received", "sent", "backlog", "backlogGrowth", "p99", "toolCpu"],
+  }),
+  loadScenario({
+    id: "store-16b",
+    title: "Publishing to a queue with no consumer",
+    description:
+      "1 publisher, no consumer, 16 B transient messages to one non-durable queue, no confirms, as fast as possible: a queue with no consumer is a store, and publisher flow control never holds its publishers.",
+    args: ["-x", "1", "-y", "0", "-s", "16"],
+    figures: ["sent", "toolCpu"],
   }),
   loadScenario({
     id: "latency-2000",

@@ -8,7 +8,12 @@ import {
   sleep,
   withTimeout,
 } from "../support/amqplib-helpers.js";
-import { api, type MgmtBroker, startMgmtBroker } from "../support/mgmt-broker.js";
+import {
+  api,
+  type MgmtBroker,
+  startMgmtBroker,
+  warrenctlInProcess,
+} from "../support/mgmt-broker.js";
 import { warrenOnly } from "../support/warren-only.js";
 
 // Issue 13 item 10: a publisher that outruns the consumers of the queues it feeds is
@@ -188,7 +193,13 @@ describe("publisher flow control", { skip }, () => {
       const pausesBefore = await metric("warren_flow_pauses_total");
 
       const run = await flood(pch, exchange, "", PUBLISH_MS);
+      // Still held: what the operator sees.
       const inFlow = await metric("warren_connections_in_flow");
+      const listed = await warrenctlInProcess(node.mgmtUrl, [
+        "list_connections",
+        "user_provided_name",
+        "state",
+      ]);
       // The consumers speed up; the publishes still waiting in the socket get read.
       for (const c of consumers) c.fast = true;
       await withTimeout(run.confirmed(), 60_000, "every publish confirmed");
@@ -197,6 +208,8 @@ describe("publisher flow control", { skip }, () => {
       assert.ok(watch.states.has("flow"), `publisher states seen: ${[...watch.states]}`);
       assert.ok(!watch.otherStates.has("flow"), "the consumers' connection was never held");
       assert.ok(inFlow >= 1, `warren_connections_in_flow at the end of the flood: ${inFlow}`);
+      assert.match(listed.stdout, /^fast-publisher\tflow$/m, listed.stdout);
+      assert.match(listed.stdout, /^slow-consumers\trunning$/m, listed.stdout);
       assert.ok((await metric("warren_flow_pauses_total")) > pausesBefore);
       // The hold level of 1 KiB messages is about 6,300 a queue; today's code let the
       // publisher put tens of thousands a second into each.

@@ -112,6 +112,11 @@ export class MessageQueue {
     return this.ready.bytes + this.delayed.bytes;
   }
 
+  /** x-queue-mode lazy: a queue meant to hold a long backlog (publisher flow control). */
+  get lazy(): boolean {
+    return this.settings.lazy;
+  }
+
   get consumerCount(): number {
     return this.consumers.length;
   }

@@ -8,6 +8,8 @@ export interface QueueLoad {
   readonly messageCount: number;
   /** Body bytes of the ready messages. */
   readonly readyBytes: number;
+  /** x-queue-mode lazy: meant to hold a long backlog, so it holds no publisher back. */
+  readonly lazy: boolean;
 }
 
 /** The levels that decide when a queue holds its publishers back (publisher flow control). */
@@ -44,7 +46,8 @@ export interface PressureWatcher {
  * Whether a queue is falling behind its publishers: its intake outran its delivery
  * and half its in-memory budget, while its consumers are taking messages. A queue
  * with no consumers, or whose consumers took nothing for `stallMs`, is a store and
- * holds nobody: its bounds are its length limits and the resource alarms. Pure: the
+ * holds nobody: its bounds are its length limits and the resource alarms. So does a
+ * lazy queue (x-queue-mode lazy), which says it is meant to grow. Pure: the
  * queue tells it when it delivers, time comes in as `nowMs`.
  *
  * The level at which publishers are held starts at `holdWeight` and follows the
@@ -131,6 +134,7 @@ export class QueuePressure {
     return (
       this.load.consumerCount > 0 &&
       !this.load.deleted &&
+      !this.load.lazy &&
       nowMs - this.lastDeliveryMs <= this.marks.stallMs
     );
   }

@@ -181,6 +181,24 @@ describe("publisher flow control", () => {
     assert.equal(stateOf(publisher), "running");
   });
 
+  test("a lazy queue never holds its publisher; a policy making a queue lazy lets a held one go", () => {
+    const { clock, broker, publisher } = setup();
+    publishUntilHeld(publisher);
+    assert.equal(publisher.paused, true);
+    broker.setPolicy("policy", {
+      vhost: "/",
+      name: "long-backlogs",
+      pattern: "^q$",
+      applyTo: "queues",
+      priority: 0,
+      definition: { "queue-mode": "lazy" },
+    });
+    clock.now += 200;
+    publisher.conn.tick(clock.now);
+    assert.equal(publisher.paused, false);
+    assert.equal(publishUntilHeld(publisher, 1, 500), 500, "never held again");
+  });
+
   test("a connection that publishes to a queue it consumes from itself is not held by it", () => {
     // Its acks arrive on the same socket: holding it would stop the queue it waits for.
     const clock = { now: 1_000_000 };

@@ -6,6 +6,7 @@ import { type QueueLoad, QueuePressure } from "../../../src/queue/queue-pressure
 /** A queue whose backlog the test sets: 0 (caught up) or 1 GiB of 1 MiB messages (far behind). */
 class FakeLoad implements QueueLoad {
   deleted = false;
+  lazy = false;
   consumerCount = 1;
   messageCount = 0;
   get readyBytes(): number {

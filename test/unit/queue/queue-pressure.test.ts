@@ -11,6 +11,7 @@ import {
 /** A queue's load as the test sets it: messages of `size` bytes. */
 class FakeLoad implements QueueLoad {
   deleted = false;
+  lazy = false;
   consumerCount = 1;
   messageCount = 0;
   constructor(readonly size: number) {}
@@ -84,6 +85,15 @@ describe("queue pressure (publisher flow control)", () => {
     // Once they take a message again, it holds again.
     pressure.delivered(5000);
     assert.equal(pressure.holdsPublisher(5000), true);
+  });
+
+  test("a lazy queue (x-queue-mode lazy) is meant to grow: it never holds its publishers", () => {
+    const { load, pressure } = setup(16);
+    pressure.delivered(1000);
+    load.lazy = true;
+    load.messageCount = messagesFor(MARKS.holdWeight, 16) * 10;
+    assert.equal(pressure.holdsPublisher(1000), false);
+    assert.equal(pressure.releases(1000), true);
   });
 
   test("a deleted queue, or one whose consumers left, lets its publishers go", () => {

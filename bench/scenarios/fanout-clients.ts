@@ -4,6 +4,7 @@ import type { ClientChannel } from "../../src/perf/client-channel.js";
 import type { BrokerKind, RunningBroker } from "../lib/broker.js";
 import { BROKER_NAMES } from "../lib/broker.js";
 import { treeCpuSeconds } from "../lib/process-stats.js";
+import { queueDepth as depth, slope } from "../lib/queue-depth.js";
 import type { BenchContext, BrokerOutcome, Scenario } from "../lib/scenario.js";
 import { withBroker } from "../lib/scenario.js";
 import { spawnTracked, stopProcess } from "../lib/tracked-processes.js";
@@ -119,6 +120,7 @@ async function runFanoutClients(
       const wallS = (performance.now() - startedAt) / 1000;
       const receivedDuring = progress.received() - receivedBefore;
       const depthAfter = await depth(ch, queues);
+      samples.push([wallS, depthAfter]);
       peak = Math.max(peak, depthAfter);
       const values = {
         received: Math.round(receivedDuring / wallS),
@@ -139,13 +141,6 @@ async function runFanoutClients(
       await cleanup(ch, admin, queues, exchange, broker);
     }
   });
-}
-
-/** Total ready messages in the queues (queue.declare's message count). */
-async function depth(ch: ClientChannel, queues: readonly string[]): Promise<number> {
-  let total = 0;
-  for (const q of queues) total += (await ch.declareQueue(q, { durable: false })).messageCount;
-  return total;
 }
 
 /** The consumer process's ready line and its running count of deliveries. */
@@ -210,21 +205,6 @@ async function cleanup(
   } catch {
     // The broker is stopped next anyway.
   }
-}
-
-/** Least-squares slope of (seconds, depth) samples: how fast the backlog grows, msg/s. */
-function slope(points: readonly [number, number][]): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const mx = points.reduce((a, [x]) => a + x, 0) / n;
-  const my = points.reduce((a, [, y]) => a + y, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (const [x, y] of points) {
-    num += (x - mx) * (y - my);
-    den += (x - mx) ** 2;
-  }
-  return den === 0 ? 0 : num / den;
 }
 
 function round2(x: number): number {

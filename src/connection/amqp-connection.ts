@@ -166,10 +166,11 @@ export class AmqpConnection {
 
   /**
    * Pauses or resumes reading the socket to match what holds it: the read budget of
-   * this turn, a resource alarm, or flow control. While reading is paused the heartbeat monitor is
-   * paused too (the client's heartbeats wait unread in the socket), and it starts
-   * afresh when reading resumes, as RabbitMQ's rabbit_heartbeat:pause_monitor and
-   * resume_monitor do; heartbeats to the client go on meanwhile (tick).
+   * this turn, a resource alarm, or flow control. While reading is paused the
+   * heartbeat monitor is paused too (the client's heartbeats wait unread in the
+   * socket), and it starts afresh when reading resumes, as RabbitMQ's
+   * rabbit_heartbeat:pause_monitor and resume_monitor do; heartbeats to the client go
+   * on meanwhile (tick).
    */
   private syncReading(): void {
     const hold = this.throttled || this.blockedSinceMs !== undefined || this.flow.held;

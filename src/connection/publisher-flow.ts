@@ -12,8 +12,9 @@ export interface PublisherFlowHooks {
   /**
    * Whether this connection consumes from the queue. Such a queue never holds it:
    * the acks that let the queue drain arrive on this very socket, so not reading it
-   * would stall the queue it waits for (RabbitMQ blocks only the publishing channel's
-   * process; Warren has one reader per connection).
+   * would stall the queue it waits for. (RabbitMQ's blocked reader stops reading acks
+   * too, but its queues grant credit as they take messages in, whatever their
+   * consumers do; Warren's queues let go as their consumers take messages out.)
    */
   consumesFrom(pressure: QueuePressure): boolean;
   /** The last queue let go: reading may resume. `heldMs` is how long it was held. */

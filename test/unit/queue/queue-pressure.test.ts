@@ -146,6 +146,43 @@ describe("queue pressure (publisher flow control)", () => {
     assert.equal(pressure.holdsPublisher(1000), true);
   });
 
+  test("a publisher twice as fast as its consumers is paced without flapping: a few holds a second, depth within one step", () => {
+    // 1 ms steps for 10 s: the publisher offers 20 messages a step while not held, the
+    // consumers take 10 (16 B messages).
+    const { load, pressure } = setup(16);
+    let held = false;
+    let holds = 0;
+    let deepest = 0;
+    let shallowestAfterFirstHold = Number.POSITIVE_INFINITY;
+    for (let now = 0; now < 10_000; now++) {
+      if (!held) {
+        for (let i = 0; i < 20 && !held; i++) {
+          load.messageCount++;
+          if (pressure.holdsPublisher(now)) {
+            held = true;
+            holds++;
+          }
+        }
+      }
+      load.messageCount = Math.max(0, load.messageCount - 10);
+      pressure.delivered(now);
+      if (held && pressure.releases(now)) held = false;
+      deepest = Math.max(deepest, load.messageCount);
+      if (holds > 0)
+        shallowestAfterFirstHold = Math.min(shallowestAfterFirstHold, load.messageCount);
+    }
+    const hold = messagesFor(MARKS.holdWeight, 16);
+    const step = messagesFor(MARKS.releaseWeight, 16);
+    // 2.7 s to fill to the hold level (net +10 a ms), then cycles of 330 ms held (the
+    // consumers take one step) and 330 ms refilling: about a dozen holds, not thousands.
+    assert.ok(holds >= 8 && holds <= 20, `holds in 10 s: ${holds}`);
+    assert.ok(deepest <= hold + 20, `deepest ${deepest}, hold level ${hold}`);
+    assert.ok(
+      shallowestAfterFirstHold >= hold - step - 20,
+      `shallowest ${shallowestAfterFirstHold}`,
+    );
+  });
+
   test("settle tells each watcher once, and only when the queue lets go", () => {
     const { load, pressure } = setup(16);
     pressure.delivered(1000);

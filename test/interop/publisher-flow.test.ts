@@ -260,8 +260,9 @@ describe("publisher flow control", { skip }, () => {
         Math.max(deepest, watch.deepest.get(queue)!) > 10_000,
         "the backlog passed the hold level",
       );
+      // Held by its own queue, it would wait for the 2 s stall rule each time.
       assert.ok(
-        self.longestGapMs < 1000,
+        self.longestGapMs < 1500,
         `longest wait between deliveries: ${self.longestGapMs} ms`,
       );
       const deadline = Date.now() + 60_000;

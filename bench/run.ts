@@ -21,6 +21,7 @@ import type { BenchContext, Scenario, StartedBroker } from "./lib/scenario.js";
 import { killAllTracked, killTrackedOnExit, onExitCleanup } from "./lib/tracked-processes.js";
 import { startWarren } from "./lib/warren-broker.js";
 import { RESTART_1M, RSS_5M } from "./scenarios/durable-storage.js";
+import { FANOUT_CLIENTS_SCENARIOS } from "./scenarios/fanout-clients.js";
 import { IDLE_CONNECTIONS } from "./scenarios/idle-connections.js";
 import { LOAD_SCENARIOS } from "./scenarios/load-scenarios.js";
 
@@ -30,13 +31,21 @@ const PLOTS_DIR = "bench/results/plots";
 const REPORT_PATH = join(REPO_ROOT, "docs/benchmarks.md");
 const OBSERVATIONS_PATH = join(REPO_ROOT, "bench/observations.md");
 
-const SCENARIOS: readonly Scenario[] = [...LOAD_SCENARIOS, IDLE_CONNECTIONS, RESTART_1M, RSS_5M];
+const SCENARIOS: readonly Scenario[] = [
+  ...LOAD_SCENARIOS,
+  ...FANOUT_CLIENTS_SCENARIOS,
+  IDLE_CONNECTIONS,
+  RESTART_1M,
+  RSS_5M,
+];
 
 /** The figure each scenario's line in the summary table shows. */
 const HEADLINE: Record<string, string> = {
   "transient-16b": "received",
   "persistent-1k": "confirmed",
   "fanout-16b-10q": "received",
+  "fanout-clients-10q": "received",
+  "store-16b": "sent",
   "latency-2000": "p99",
   "queues-1000": "received",
   "idle-10k": "perConn",

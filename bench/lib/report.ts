@@ -1,12 +1,16 @@
 import type { MachineInfo, ResultsFile, ScenarioRecord } from "./results.js";
 import type { Metric } from "./scenario.js";
 
-/** Warren / RabbitMQ, or undefined when either is missing or RabbitMQ's is 0. */
+/**
+ * Warren / RabbitMQ, or undefined when either is missing, RabbitMQ's is 0, or either is
+ * negative (a shrinking backlog's growth rate: no ratio means anything there).
+ */
 export function ratio(
   warren: number | undefined,
   rabbitmq: number | undefined,
 ): number | undefined {
-  if (warren === undefined || rabbitmq === undefined || rabbitmq === 0) return undefined;
+  if (warren === undefined || rabbitmq === undefined || rabbitmq <= 0 || warren < 0)
+    return undefined;
   return warren / rabbitmq;
 }
 

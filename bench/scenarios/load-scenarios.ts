@@ -2,6 +2,7 @@ import type { PerfSummary } from "../../src/perf/run-summary.js";
 import { renderPlot } from "../../src/perf/svg-plot.js";
 import { BROKER_NAMES, type BrokerKind } from "../lib/broker.js";
 import { runLoadTool } from "../lib/load-tool.js";
+import { sampleDepth } from "../lib/queue-depth.js";
 import type { BenchContext, BrokerOutcome, Metric, Scenario } from "../lib/scenario.js";
 import { withBroker } from "../lib/scenario.js";
 
@@ -94,6 +95,17 @@ const BROKER_CPU: Metric = {
   better: "neither",
 };
 
+/** Figures from sampling the queues' depth once a second while the tool runs. */
+const DEPTH_METRICS: readonly Metric[] = [
+  {
+    key: "queueGrowth",
+    label: "queue backlog growth (slope of the sampled depth)",
+    unit: "msg/s",
+    better: "lower",
+  },
+  { key: "queuePeak", label: "queue backlog at its highest", unit: "msgs", better: "lower" },
+];
+
 function fanoutOf(s: PerfSummary): number {
   return s.options.exchange === "fanout" ? Number(s.options.queues) : 1;
 }
@@ -109,11 +121,20 @@ interface LoadScenarioSpec {
   /** warren perf flags, without --url and --duration. */
   readonly args: readonly string[];
   readonly figures: readonly (keyof typeof FIGURES)[];
+  /**
+   * Samples the depth of the tool's queues (warren-perf-1 .. N) every second: how far
+   * the backlog really grows, apart from what waits in the sockets.
+   */
+  readonly sampleQueues?: number;
 }
 
 /** A scenario that is one `warren perf` run against a fresh broker. */
 function loadScenario(spec: LoadScenarioSpec): Scenario {
-  const metrics = [...spec.figures.map((f) => FIGURES[f]!), BROKER_CPU];
+  const metrics = [
+    ...spec.figures.map((f) => FIGURES[f]!),
+    ...(spec.sampleQueues ? DEPTH_METRICS : []),
+    BROKER_CPU,
+  ];
   return {
     id: spec.id,
     title: spec.title,
@@ -132,6 +153,8 @@ async function runLoad(
   return withBroker(ctx, kind, async ({ broker }) => {
     const cpuBefore = broker.cpuSeconds();
     const wallBefore = performance.now();
+    const queues = Array.from({ length: spec.sampleQueues ?? 0 }, (_, i) => `warren-perf-${i + 1}`);
+    const depth = queues.length > 0 ? sampleDepth(broker.url, queues, ctx.durationS) : undefined;
     const { summary, exitCode } = await runLoadTool(
       ctx.repoRoot,
       ["--url", broker.url, "-z", String(ctx.durationS), "--label", spec.id, ...spec.args],
@@ -146,6 +169,11 @@ async function runLoad(
     const brokerCores = (broker.cpuSeconds() - cpuBefore) / wallS;
     const values: Record<string, number | undefined> = { brokerCpu: round2(brokerCores) };
     for (const f of spec.figures) values[f] = FIGURES[f]!.pick(summary);
+    if (depth) {
+      const { peak, growthPerS } = await depth;
+      values.queuePeak = peak;
+      values.queueGrowth = Math.round(growthPerS);
+    }
     const notes = summary.errors.map((e) => `${BROKER_NAMES[kind]}: ${e}`);
     if (exitCode !== 0 && notes.length === 0)
       notes.push(`${BROKER_NAMES[kind]}: load tool exit ${exitCode}`);
@@ -199,6 +227,15 @@ export const LOAD_SCENARIOS: readonly Scenario[] = [
       "1 publisher to a fanout exchange bound to 10 queues, one auto-ack consumer per queue (10 connections), 16 B transient messages, no confirms.",
     args: ["-x", "1", "-y", "10", "--queues", "10", "--exchange", "fanout", "-s", "16", "-a"],
     figures: ["received", "sent", "backlog", "p99", "toolCpu"],
+    sampleQueues: 10,
+  }),
+  loadScenario({
+    id: "store-16b",
+    title: "Publishing to a queue with no consumer",
+    description:
+      "1 publisher, no consumer, 16 B transient messages to one non-durable queue, no confirms, as fast as possible: a queue with no consumer is a store, and publisher flow control never holds its publishers.",
+    args: ["-x", "1", "-y", "0", "-s", "16"],
+    figures: ["sent", "toolCpu"],
   }),
   loadScenario({
     id: "latency-2000",

@@ -11,12 +11,15 @@ import {
   ReplyCode,
 } from "../protocol/generated/constants.js";
 import type { Method } from "../protocol/generated/methods.js";
+import type { MessageQueue } from "../queue/message-queue.js";
+import type { QueuePressure } from "../queue/queue-pressure.js";
 import type { Broker } from "../vhost/broker.js";
 import type { User } from "../vhost/users.js";
 import type { VirtualHost } from "../vhost/virtual-host.js";
 import { Channel } from "./channel.js";
 import type { ClientInfo } from "./client-info.js";
 import { handleConnectionMethod, sendStart } from "./methods/connection-methods.js";
+import { PublisherFlow } from "./publisher-flow.js";
 
 /** What the runtime gives a connection: the socket's addresses and a way to act on it. */
 export interface Transport {
@@ -102,6 +105,8 @@ export class AmqpConnection {
   hasPublished = false;
   /** Set while a resource alarm holds this connection (not read from). */
   blockedSinceMs: number | undefined;
+  /** Publisher flow control: not read from while queues it publishes to fall behind. */
+  readonly flow: PublisherFlow;
   private blockedSent = false;
   private readonly reader: FrameReader;
   private readonly assembler: CommandAssembler;
@@ -112,6 +117,8 @@ export class AmqpConnection {
   /** Queue entries this connection's publishes made in the current turn. */
   private workThisTurn = 0;
   private throttled = false;
+  /** Whether the socket is paused now (by the read budget, an alarm or flow control). */
+  private readingPaused = false;
   /** Channels with work to do at flush time (coalesced publisher confirms). */
   readonly dirtyChannels = new Set<Channel>();
 
@@ -137,6 +144,13 @@ export class AmqpConnection {
       broker.settings.frameMax,
     );
     this.assembler = new CommandAssembler({ maxMessageBytes: broker.settings.maxMessageBytes });
+    this.flow = new PublisherFlow({
+      consumesFrom: (pressure) => this.consumesFrom(pressure),
+      released: (_nowMs, heldMs) => {
+        broker.counters.flowHeldMs += heldMs;
+        this.syncReading();
+      },
+    });
   }
 
   get peer(): string {
@@ -159,7 +173,12 @@ export class AmqpConnection {
       this.fail(e);
     }
     this.readThisTurn += chunk.length;
-    if (this.readThisTurn > READ_BUDGET_BYTES || this.reader.isPaused) this.throttle();
+    const overBudget = this.readThisTurn > READ_BUDGET_BYTES || this.reader.isPaused;
+    if (overBudget && !this.throttled && this.state === "open") {
+      this.throttled = true;
+      this.syncReading();
+      this.requestFlush();
+    }
   }
 
   /** Publishes made this many queue entries: past the turn's budget, input waits. */
@@ -167,20 +186,37 @@ export class AmqpConnection {
     this.workThisTurn += entries;
   }
 
-  /** Stops reading until this turn's flush; input already read waits in the frame reader. */
-  private throttle(): void {
-    if (this.throttled || this.state !== "open") return;
-    this.throttled = true;
-    this.transport.pauseReading();
-    this.requestFlush();
-  }
-
-  /** A later turn: parse the input kept back, then read the socket again. */
+  /** A later turn: parse the input kept back, then read the socket again if nothing holds it. */
   private continueReading(): void {
     if (this.state === "closed") return;
     this.reader.resume();
-    if (this.reader.isPaused) this.throttle();
-    else if (this.blockedSinceMs === undefined && !this.throttled) this.transport.resumeReading();
+    if (this.reader.isPaused && !this.throttled && this.state === "open") {
+      this.throttled = true;
+      this.requestFlush();
+    }
+    this.syncReading();
+  }
+
+  /**
+   * Pauses or resumes reading the socket to match what holds it: the read budget of
+   * this turn, a resource alarm, or flow control. While reading is paused the
+   * heartbeat monitor is paused too (the client's heartbeats wait unread in the
+   * socket), and it starts afresh when reading resumes, as RabbitMQ's
+   * rabbit_heartbeat:pause_monitor and resume_monitor do; heartbeats to the client go
+   * on meanwhile (tick).
+   */
+  private syncReading(): void {
+    // Input kept back in the frame reader (the turn's work budget) holds the socket too.
+    const hold =
+      this.throttled || this.reader.isPaused || this.blockedSinceMs !== undefined || this.flow.held;
+    if (hold === this.readingPaused) return;
+    this.readingPaused = hold;
+    if (hold) {
+      this.transport.pauseReading();
+    } else {
+      this.lastReceivedMs = Math.max(this.lastReceivedMs, this.broker.clock());
+      this.transport.resumeReading();
+    }
   }
 
   private onProtocolHeader(valid: boolean): void {
@@ -334,11 +370,11 @@ export class AmqpConnection {
     this.readThisTurn = 0;
     this.workThisTurn = 0;
     if (this.throttled) {
+      // Reading resumes next turn, unless something else holds the connection.
       this.throttled = false;
-      // Input kept back is parsed on the next turn; otherwise reading resumes, unless
-      // a resource alarm holds the connection.
+      // Input kept back at the work budget is parsed on the next turn.
       if (this.reader.isPaused) this.transport.defer(() => this.continueReading());
-      else if (this.blockedSinceMs === undefined) this.transport.resumeReading();
+      this.syncReading();
     }
     for (const ch of this.dirtyChannels) ch.beforeFlush();
     this.dirtyChannels.clear();
@@ -370,6 +406,25 @@ export class AmqpConnection {
     this.writer.frameMax = frameMax;
   }
 
+  // --- publisher flow control ----------------------------------------------
+
+  /** A publish reached these queues: one that falls behind holds this connection. */
+  routed(queues: readonly MessageQueue[], nowMs: number): void {
+    for (const q of queues) {
+      if (this.flow.published(q.pressure, nowMs)) {
+        this.broker.counters.flowPauses++;
+        this.syncReading();
+      }
+    }
+  }
+
+  private consumesFrom(pressure: QueuePressure): boolean {
+    for (const ch of this.channels.values()) {
+      for (const c of ch.consumers.values()) if (c.queue.pressure === pressure) return true;
+    }
+    return false;
+  }
+
   // --- resource alarms -----------------------------------------------------
 
   /** A publish arrived: while an alarm is set, this connection is blocked from now on. */
@@ -397,7 +452,7 @@ export class AmqpConnection {
       this.send(0, { name: "connection.blocked", reason: this.broker.alarms.reason });
       this.blockedSent = true;
     }
-    this.transport.pauseReading();
+    this.syncReading();
     this.broker.log.info(
       { connection: this.name, reason: this.broker.alarms.reason },
       `connection ${this.name} blocked: ${this.broker.alarms.reason}`,
@@ -408,16 +463,17 @@ export class AmqpConnection {
     this.blockedSinceMs = undefined;
     if (this.blockedSent) this.send(0, { name: "connection.unblocked" });
     this.blockedSent = false;
-    if (!this.throttled) this.transport.resumeReading();
+    this.syncReading();
     this.broker.log.info({ connection: this.name }, `connection ${this.name} unblocked`);
   }
 
   // --- time ----------------------------------------------------------------
 
   /**
-   * Called about once a second. Sends a heartbeat when we have been silent for half
-   * the interval; closes a peer silent for two intervals (RabbitMQ's rule), and a
-   * client that has not finished the handshake in time.
+   * Called by the runtime's tick (every 200 ms). Sends a heartbeat when we have been
+   * silent for half the interval, whether or not we read the socket (a blocked client
+   * must still hear from us); closes a peer silent for two intervals while we read it
+   * (RabbitMQ's rule), and a client that has not finished the handshake in time.
    */
   tick(nowMs: number): void {
     if (this.state === "closed") return;
@@ -437,9 +493,12 @@ export class AmqpConnection {
       return;
     }
     for (const ch of this.channels.values()) ch.tick(nowMs);
+    // Queues that were deleted, lost or stalled their consumers let go here.
+    this.flow.review(nowMs);
     if (this.heartbeatSec === 0) return;
     const intervalMs = this.heartbeatSec * 1000;
-    if (nowMs - this.lastReceivedMs > 2 * intervalMs) {
+    // A client we do not read cannot be heard: its silence counts only while we read.
+    if (!this.readingPaused && nowMs - this.lastReceivedMs > 2 * intervalMs) {
       this.broker.counters.missedHeartbeatCloses++;
       this.broker.log.error(
         { connection: this.name, peer: this.peer, user: this.user?.name, vhost: this.vhost?.name },
@@ -544,6 +603,7 @@ export class AmqpConnection {
   private terminate(): void {
     if (this.terminated) return;
     this.terminated = true;
+    this.flow.dispose();
     this.shutdownChannels();
     this.vhost?.dropExclusiveQueues(this);
     if (this.vhost && this.user) this.broker.connectionClosed(this.vhost.name, this.user.name);

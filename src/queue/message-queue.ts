@@ -5,6 +5,7 @@ import { DetachedEntries } from "./detached-entries.js";
 import { entryBytes, type MemoryBudget } from "./memory-budget.js";
 import type { Message, QueueEntry, StoredRef } from "./message.js";
 import { PriorityReadyList } from "./priority-ready.js";
+import { QueuePressure } from "./queue-pressure.js";
 import { NO_SETTINGS, type QueueSettings } from "./queue-settings.js";
 import { HOT_BUDGET_BYTES, type Pager, type Ready, ReadyList } from "./ready-list.js";
 import { RetryDelays } from "./retry-delays.js";
@@ -87,6 +88,8 @@ export class MessageQueue {
   settings: QueueSettings = NO_SETTINGS;
   /** The definitions version that holds this queue: a redeclaration waits only until it is saved. */
   definitionsVersion = 0;
+  /** Whether it is falling behind its publishers (publisher flow control, queue-pressure.ts). */
+  readonly pressure: QueuePressure = new QueuePressure(this);
   /** Whether any entry was given an expiry (queue or message TTL); the tick then checks the head. */
   private mayExpire = false;
   /** Expiry or limits left work for upkeep() (the owner was asked once to call it). */
@@ -129,6 +132,11 @@ export class MessageQueue {
 
   get readyBytes(): number {
     return this.ready.bytes + this.delayed.bytes;
+  }
+
+  /** x-queue-mode lazy: a queue meant to hold a long backlog (publisher flow control). */
+  get lazy(): boolean {
+    return this.settings.lazy;
   }
 
   get consumerCount(): number {
@@ -291,8 +299,11 @@ export class MessageQueue {
     this.consumers.splice(at, 1);
     this.sac.removed(consumer, this.consumers);
     this.lastUsedMs = nowMs;
-    if (this.consumers.length === 0) this.hooks.lastConsumerGone(this);
-    else this.dispatch(nowMs);
+    if (this.consumers.length === 0) {
+      // With no consumer the queue is a store: publishers it held go on.
+      this.pressure.settle(nowMs);
+      this.hooks.lastConsumerGone(this);
+    } else this.dispatch(nowMs);
   }
 
   hasExclusiveConsumer(): boolean {
@@ -323,6 +334,8 @@ export class MessageQueue {
       }
     } finally {
       this.dispatching = false;
+      // Publishers held back by this queue go on once its consumers took enough.
+      if (this.pressure.watched) this.pressure.settle(nowMs);
     }
   }
 
@@ -342,6 +355,7 @@ export class MessageQueue {
       }
       entry.deliveryCount++;
       this.countDelivery(entry);
+      this.pressure.delivered(nowMs);
       if (noAck) {
         this.hooks.settled(this, entry);
       } else {
@@ -488,6 +502,7 @@ export class MessageQueue {
     entry.deliveryCount++;
     this.countDelivery(entry);
     this.lastUsedMs = nowMs;
+    this.pressure.delivered(nowMs);
     if (consumer.options.noAck) {
       consumer.sink.deliver(consumer, entry, this);
       this.hooks.settled(this, entry);

@@ -23,6 +23,11 @@ export interface QueueSettings {
   readonly maxPriority: number | undefined;
   readonly singleActiveConsumer: boolean;
   readonly consumerTimeoutMs: number | undefined;
+  /**
+   * x-queue-mode (or policy queue-mode) `lazy`: RabbitMQ's mode for queues meant to hold
+   * long backlogs. Publisher flow control treats such a queue as a store.
+   */
+  readonly lazy: boolean;
   /** Names of the applied policy and operator policy, for list_queues. */
   readonly policy: string | undefined;
   readonly operatorPolicy: string | undefined;
@@ -102,6 +107,7 @@ export function resolveQueueSettings(
       policyNumber(policy, "consumer-timeout"),
       policyNumber(operator, "consumer-timeout"),
     ),
+    lazy: argFirst("x-queue-mode", "queue-mode") === "lazy",
     policy: policy?.name,
     operatorPolicy: operator?.name,
   };

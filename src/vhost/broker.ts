@@ -51,6 +51,9 @@ export interface BrokerCounters {
   messagesDelivered: number;
   messagesRedelivered: number;
   missedHeartbeatCloses: number;
+  /** Times a connection was put in flow (publisher flow control), and the time it spent there. */
+  flowPauses: number;
+  flowHeldMs: number;
   /** Messages dead-lettered to another exchange, by reason. */
   deadLetteredByReason: Record<DiscardReason, number>;
   /** Messages that left a queue unacked and went nowhere (no DLX, or the DLX routed nowhere). */
@@ -133,6 +136,8 @@ export class Broker {
     messagesDelivered: 0,
     messagesRedelivered: 0,
     missedHeartbeatCloses: 0,
+    flowPauses: 0,
+    flowHeldMs: 0,
     deadLetteredByReason: byReason(),
     droppedByReason: byReason(),
     deadLetterCycles: 0,

@@ -27,10 +27,12 @@ export class InProcessClient {
   readonly conn: AmqpConnection;
   readonly received: Received[] = [];
   closedSocket = false;
-  /** Whether the broker asked to stop reading from this client (resource alarm). */
+  /** Whether the broker asked to stop reading from this client (resource alarm, flow control). */
   paused = false;
   /** Input the broker kept back for a later turn; pump() runs it as the next turn would. */
   private deferred: (() => void)[] = [];
+  /** Heartbeat frames the broker sent. */
+  heartbeats = 0;
   private readonly reader: FrameReader;
   private partial:
     | { channel: number; method: Method; properties?: Buffer; size: number; body: Buffer[] }
@@ -199,6 +201,7 @@ export class InProcessClient {
   }
 
   private onFrame(type: number, channel: number, payload: Buffer): void {
+    if (type === FrameType.Heartbeat) this.heartbeats++;
     if (type === FrameType.Method) {
       const r = new Reader(payload);
       const method = decodeMethodArgs(r.long(), r)!;

@@ -110,7 +110,12 @@ function route(
   } else {
     const queues = routeWithCc(ch, exchange, message);
     routed = queues.length;
-    if (routed > 0) outcome = broker.enqueue(queues, stripBcc(message), ch.now);
+    if (routed > 0) {
+      const now = ch.now;
+      outcome = broker.enqueue(queues, stripBcc(message), now);
+      // Publisher flow control: a queue falling behind holds this connection.
+      ch.conn.routed(queues, now);
+    }
     ch.conn.noteWork(routed);
   }
   if (routed === 0) {

@@ -51,6 +51,30 @@ export function writeWarrenMetrics(exp: Exposition, ctx: NodeContext, perObject:
       k.missedHeartbeatCloses,
     )
     .single(
+      "warren_connections_in_flow",
+      "gauge",
+      "Connections not read from now because a queue they publish to falls behind its consumers (publisher flow control)",
+      ctx.connections().filter((c) => c.flow.held).length,
+    )
+    .single(
+      "warren_flow_pauses_total",
+      "counter",
+      "Times a publishing connection was put in flow (held until the queues it publishes to caught up)",
+      k.flowPauses,
+    )
+    .single(
+      "warren_flow_seconds_total",
+      "counter",
+      "Time publishing connections spent in flow, summed over connections",
+      k.flowHeldMs / 1000,
+    )
+    .single(
+      "warren_connections_blocked",
+      "gauge",
+      "Connections not read from now because a resource alarm blocks publishers",
+      ctx.connections().filter((c) => c.blockedSinceMs !== undefined).length,
+    )
+    .single(
       "warren_messages_unroutable_total",
       "counter",
       "Messages published to an exchange that routed them to no queue (returned or dropped)",

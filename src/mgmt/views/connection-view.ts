@@ -4,7 +4,11 @@ import { clientProperty } from "../../connection/client-info.js";
 import type { Consumer } from "../../queue/consumer.js";
 import { details, type Json, sorted, tableJson } from "./format.js";
 
-/** RabbitMQ's connection states: starting, tuning, opening, running, closing, closed. */
+/**
+ * RabbitMQ's connection states: starting, tuning, opening, running, blocked (by a
+ * resource alarm), flow (held by publisher flow control now or in the last 5 s, as
+ * rabbit_reader reports it), closing, closed.
+ */
 export function connectionState(conn: AmqpConnection): string {
   switch (conn.state) {
     case "handshake":
@@ -12,7 +16,8 @@ export function connectionState(conn: AmqpConnection): string {
       if (conn.expecting === "open") return "opening";
       return "starting";
     case "open":
-      return "running";
+      if (conn.blockedSinceMs !== undefined) return "blocked";
+      return conn.flow.state(conn.broker.clock());
     default:
       return conn.state;
   }

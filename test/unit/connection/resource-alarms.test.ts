@@ -86,3 +86,49 @@ test("a client without the connection.blocked capability is not read from, but g
   assert.deepEqual(old.pump(), []);
   assert.equal(old.paused, true);
 });
+
+test("a connection blocked by an alarm is not dropped for missed heartbeats, and keeps getting the broker's", () => {
+  // Issue 13 item 6: RabbitMQ pauses its heartbeat monitor while it does not read a
+  // blocked connection (rabbit_reader maybe_block, rabbit_heartbeat:pause_monitor).
+  let now = 1_000_000;
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, () => now);
+  broker.bootstrapDefaults();
+  const client = new InProcessClient(broker);
+  client.handshake("guest", "guest", "/", ["connection.blocked"]);
+  client.conn.heartbeatSec = 1; // what tune-ok with heartbeat=1 sets
+  client.openChannel(1);
+  client.declareQueue(1, "q");
+  client.publish(1, "", "q", "makes it a publisher");
+  client.pump();
+  broker.setAlarm("memory", true, "test");
+  assert.deepEqual(
+    client.pump().map((r) => r.method.name),
+    ["connection.blocked"],
+  );
+  const beatsBefore = client.heartbeats;
+  // Ten heartbeat intervals of alarm, ticked as the runtime does (every 200 ms); the
+  // client's own heartbeats wait unread in the socket.
+  for (let i = 0; i < 50; i++) {
+    now += 200;
+    client.conn.tick(now);
+    client.pump();
+  }
+  assert.equal(client.closedSocket, false, "the blocked connection was kept");
+  assert.equal(client.conn.state, "open");
+  assert.ok(client.heartbeats - beatsBefore >= 10, `heartbeats sent: ${client.heartbeats}`);
+
+  broker.setAlarm("memory", false, "test");
+  assert.deepEqual(
+    client.pump().map((r) => r.method.name),
+    ["connection.unblocked"],
+  );
+  assert.equal(client.paused, false);
+  // The monitor starts afresh when reading resumes: silent for under two intervals is fine...
+  now += 1800;
+  client.conn.tick(now);
+  assert.equal(client.closedSocket, false);
+  // ...but a client that stays silent for longer is dropped, as before.
+  now += 400;
+  client.conn.tick(now);
+  assert.equal(client.closedSocket, true, "the monitor works again after the block");
+});

@@ -5,6 +5,7 @@ import { ReplyCode } from "../protocol/generated/constants.js";
 import type { Consumer, ConsumerSink } from "../queue/consumer.js";
 import type { Message, QueueEntry } from "../queue/message.js";
 import type { MessageQueue } from "../queue/message-queue.js";
+import { requeueAll } from "../vhost/chores.js";
 import type { VirtualHost } from "../vhost/virtual-host.js";
 import type { AmqpConnection } from "./amqp-connection.js";
 import { ConfirmTracker } from "./confirm-tracker.js";
@@ -357,7 +358,12 @@ export class Channel implements ConsumerSink {
     const deliveries = [...this.unacked.values()];
     this.unacked.clear();
     this.consumerUnacked = 0;
-    for (const d of deliveries) d.queue.requeue(d.entry, d.consumer, now);
+    requeueAll(
+      this.conn.broker.chores,
+      `channel ${this.id} of connection ${this.conn.name}`,
+      deliveries,
+      now,
+    );
     if (this.replyKey) this.conn.broker.replyConsumers.delete(this.replyKey);
     this.replyKey = undefined;
     this.txActions = [];

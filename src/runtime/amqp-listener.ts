@@ -127,8 +127,13 @@ export class AmqpListener {
       resumeReading: () => {
         socket.resume();
       },
-      defer: (fn) => setImmediate(fn),
+      defer: (fn) => setImmediate(() => timed(describe, fn)),
     };
+    // Every callback that runs broker code is timed, so a stall names its connection.
+    const timed = <T>(what: () => string, fn: () => T): T =>
+      this.tasks ? this.tasks.timed(what, fn) : fn();
+    const describe = () =>
+      `input from connection ${conn.name} (user '${conn.user?.name ?? "?"}', last command: ${conn.lastCommand ?? "none"})`;
     conn = new AmqpConnection(this.broker, transport);
     this.sockets.set(socket, conn);
     flusher.attach(conn, socket);
@@ -136,23 +141,27 @@ export class AmqpListener {
       { connection: conn.name, peer: conn.peer },
       `accepting AMQP connection ${conn.name}`,
     );
-    const describe = () =>
-      `input from connection ${conn.name} (user '${conn.user?.name ?? "?"}', last command: ${conn.lastCommand ?? "none"})`;
-    if (this.tasks) {
-      const tasks = this.tasks;
-      socket.on("data", (chunk: Buffer) => tasks.timed(describe, () => conn.receive(chunk)));
-    } else {
-      socket.on("data", (chunk: Buffer) => conn.receive(chunk));
-    }
-    socket.on("drain", () => conn.onDrain());
+    socket.on("data", (chunk: Buffer) => timed(describe, () => conn.receive(chunk)));
+    socket.on("drain", () =>
+      timed(
+        () => `deliveries resumed to connection ${conn.name} (its socket drained)`,
+        () => conn.onDrain(),
+      ),
+    );
     socket.on("error", (err) => {
       conn.closeReason ||= `socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
     });
-    socket.on("close", () => {
-      this.sockets.delete(socket);
-      flusher.detach(conn);
-      conn.socketClosed();
-    });
+    socket.on("close", () =>
+      timed(
+        () =>
+          `closing connection ${conn.name} (user '${conn.user?.name ?? "?"}'): releasing its channels, consumers and unacknowledged messages`,
+        () => {
+          this.sockets.delete(socket);
+          flusher.detach(conn);
+          conn.socketClosed();
+        },
+      ),
+    );
   }
 
   /** Stops accepting; existing connections are left to the caller. */

@@ -53,6 +53,7 @@ export interface NodeOptions {
 export class StartRefusedError extends Error {}
 
 const DEFINITIONS_TASK = () => "building definitions.json for a save";
+const SYNC_TASK = () => "publisher confirms after a message log fdatasync";
 const TICK_TASK = () => "the 200 ms tick (heartbeats, TTL expiry, queue expiry, delayed messages)";
 
 /**
@@ -85,7 +86,12 @@ export class WarrenNode {
     let flusher: FlushScheduler | undefined;
     this.store = new FileMessageStore({
       dir: join(options.dataDir, "msgs"),
-      fs: nodeFs,
+      // What an fdatasync's completion sets off (the confirms of a group commit) is timed.
+      fs: {
+        ...nodeFs,
+        fdatasync: (fd, cb) =>
+          nodeFs.fdatasync(fd, (err) => this.stallWatch.timed(SYNC_TASK, () => cb(err))),
+      },
       segmentBytes: options.segmentBytes,
       scheduleFlush: () => flusher?.wake(),
       log: options.log,

@@ -1,4 +1,6 @@
+import type { Consumer } from "../queue/consumer.js";
 import type { DetachedEntries } from "../queue/detached-entries.js";
+import type { QueueEntry } from "../queue/message.js";
 import type { MessageQueue, QueueDefinition, QueueHooks } from "../queue/message-queue.js";
 import type { QueueSettings } from "../queue/queue-settings.js";
 import type { PolicyStore } from "./policies.js";
@@ -80,6 +82,46 @@ export function releaseChore(
         (record) => hooks.settledCold(queue, record),
       ),
   };
+}
+
+/** A delivery to requeue: the queue it came from, the entry, and its consumer (if any). */
+export interface Requeue {
+  readonly queue: MessageQueue;
+  readonly entry: QueueEntry;
+  readonly consumer: Consumer | undefined;
+}
+
+/** Deliveries a closing channel requeues at once; more go back through a chore. */
+export const REQUEUE_SLICE = 2048;
+
+/**
+ * Requeues a closed channel's unacknowledged deliveries: the first slice at once,
+ * the rest on later turns (a consumer without a prefetch limit can hold hundreds of
+ * thousands; putting them all back took 200 ms of the loop). Until its turn comes a
+ * delivery still counts as unacknowledged on its queue.
+ */
+export function requeueAll(
+  chores: Chores,
+  channel: string,
+  deliveries: readonly Requeue[],
+  nowMs: number,
+): void {
+  let i = 0;
+  const step = (units: number, now: number) => {
+    const end = Math.min(deliveries.length, i + units);
+    for (; i < end; i++) {
+      const d = deliveries[i]!;
+      d.queue.requeue(d.entry, d.consumer, now);
+    }
+    return i >= deliveries.length;
+  };
+  if (step(REQUEUE_SLICE, nowMs)) return;
+  chores.add({
+    get what() {
+      return `requeueing ${deliveries.length - i} unacknowledged messages of closed ${channel}`;
+    },
+    step,
+  });
 }
 
 /** Queues and exchanges a policy change re-resolves in one slice. */

@@ -4,6 +4,7 @@ import { silentLog } from "../../../src/log.js";
 import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
+import { REQUEUE_SLICE } from "../../../src/vhost/chores.js";
 import { openClient, publishFrames } from "../../support/in-process-client.js";
 
 /** Waits for a durable declare's reply, which follows the definitions save a few turns later. */
@@ -102,4 +103,52 @@ test("a mass expiry drops a slice per tick and the rest through upkeep chores", 
   broker.chores.runAll(now);
   assert.equal(queue.messageCount, 0);
   assert.equal(broker.counters.droppedByReason.expired, 20_000);
+});
+
+test("a closing channel requeues a slice of its unacknowledged deliveries at once and the rest through a chore, losing none", () => {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+  broker.bootstrapDefaults();
+  const client = openClient(broker);
+  client.declareQueue(1, "held");
+  client.pump();
+  const count = 10_000;
+  const one = publishFrames(1, "", "held", "m");
+  client.send(Buffer.concat(Array.from({ length: count }, () => one)));
+  client.pump();
+  const consumer = openClient(broker);
+  consumer.method(1, {
+    name: "basic.consume",
+    queue: "held",
+    consumerTag: "c",
+    noLocal: false,
+    noAck: false,
+    exclusive: false,
+    noWait: false,
+    arguments: new Map(),
+  });
+  consumer.pump();
+  const queue = broker.vhosts.get("/")!.queues.get("held")!;
+  // Dispatch goes 1,000 at a time, as the runtime's turns would.
+  for (let turn = 0; turn < 20 && queue.unacked < count; turn++) {
+    broker.runPendingDispatch();
+    consumer.pump();
+  }
+  assert.equal(queue.unacked, count, "no prefetch limit: everything is out");
+  consumer.method(1, {
+    name: "channel.close",
+    replyCode: 200,
+    replyText: "",
+    classId: 0,
+    methodId: 0,
+  });
+  assert.equal(queue.messageCount, REQUEUE_SLICE, "the first slice is back at once");
+  assert.equal(queue.messageCount + queue.unacked, count, "the rest still count as unacknowledged");
+  assert.equal(broker.chores.size, 1);
+  assert.match(
+    broker.chores.describe()[0]!,
+    /^requeueing 7952 unacknowledged messages of closed channel 1/,
+  );
+  broker.chores.runAll(0);
+  assert.equal(queue.messageCount, count);
+  assert.equal(queue.unacked, 0);
 });

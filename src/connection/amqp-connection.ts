@@ -20,6 +20,7 @@ import { Channel } from "./channel.js";
 import type { ClientInfo } from "./client-info.js";
 import { handleConnectionMethod, sendStart } from "./methods/connection-methods.js";
 import { PublisherFlow } from "./publisher-flow.js";
+import { ReadGate } from "./read-gate.js";
 
 /** What the runtime gives a connection: the socket's addresses and a way to act on it. */
 export interface Transport {
@@ -59,19 +60,6 @@ export type ConnectionState =
 
 /** How long we wait for the client's connection.close-ok before closing the socket anyway. */
 const CLOSE_OK_TIMEOUT_MS = 3_000;
-/**
- * Bytes read from one connection in one event-loop turn before it is paused until
- * the next: a flooding publisher then cannot hold the loop (and everyone's
- * heartbeats, timers and deliveries) for long.
- */
-const READ_BUDGET_BYTES = 256 * 1024;
-/**
- * Queue entries one connection may create in one event-loop turn (a publish counts
- * once per queue it reaches) before the rest of its input waits for the next turn.
- * The read budget counts bytes, but a fanout to 1,000 queues turns 256 KiB of small
- * publishes into millions of entries: seconds of work in one turn without this.
- */
-export const WORK_BUDGET_PER_TURN = 20_000;
 
 /**
  * One AMQP connection as a state machine: bytes in, frames out through the
@@ -112,13 +100,8 @@ export class AmqpConnection {
   private readonly assembler: CommandAssembler;
   private closingSinceMs = 0;
   private flushRequested = false;
-  /** Bytes read in the current turn; past the budget reading pauses until flush(). */
-  private readThisTurn = 0;
-  /** Queue entries this connection's publishes made in the current turn. */
-  private workThisTurn = 0;
-  private throttled = false;
-  /** Whether the socket is paused now (by the read budget, an alarm or flow control). */
-  private readingPaused = false;
+  /** Whether the socket is read: this turn's budgets, alarms and flow control. */
+  readonly gate: ReadGate;
   /** Channels with work to do at flush time (coalesced publisher confirms). */
   readonly dirtyChannels = new Set<Channel>();
 
@@ -135,20 +118,33 @@ export class AmqpConnection {
     this.channelMax = broker.settings.channelMax;
     // Until tune-ok, frames are bounded by the server's frame_max (the client has not chosen yet).
     this.writer = new FrameWriter(FRAME_MIN_SIZE);
+    this.gate = new ReadGate({
+      state: () => this.state,
+      heldElsewhere: () => this.blockedSinceMs !== undefined || this.flow.held,
+      pauseReading: () => transport.pauseReading(),
+      resumeReading: () => {
+        // The client's heartbeats waited unread: the silence check starts afresh.
+        this.lastReceivedMs = Math.max(this.lastReceivedMs, broker.clock());
+        transport.resumeReading();
+      },
+      requestFlush: () => this.requestFlush(),
+      defer: (fn) => transport.defer(fn),
+    });
     this.reader = new FrameReader(
       {
         onFrame: (type, channel, payload) => this.onFrame(type, channel, payload),
-        shouldPause: () => this.workThisTurn >= WORK_BUDGET_PER_TURN,
+        shouldPause: () => this.gate.workSpent,
       },
       (valid) => this.onProtocolHeader(valid),
       broker.settings.frameMax,
     );
+    this.gate.attach(this.reader);
     this.assembler = new CommandAssembler({ maxMessageBytes: broker.settings.maxMessageBytes });
     this.flow = new PublisherFlow({
       consumesFrom: (pressure) => this.consumesFrom(pressure),
       released: (_nowMs, heldMs) => {
         broker.counters.flowHeldMs += heldMs;
-        this.syncReading();
+        this.gate.sync();
       },
     });
   }
@@ -172,51 +168,12 @@ export class AmqpConnection {
       this.reader.stop();
       this.fail(e);
     }
-    this.readThisTurn += chunk.length;
-    const overBudget = this.readThisTurn > READ_BUDGET_BYTES || this.reader.isPaused;
-    if (overBudget && !this.throttled && this.state === "open") {
-      this.throttled = true;
-      this.syncReading();
-      this.requestFlush();
-    }
+    this.gate.received(chunk.length);
   }
 
   /** Publishes made this many queue entries: past the turn's budget, input waits. */
   noteWork(entries: number): void {
-    this.workThisTurn += entries;
-  }
-
-  /** A later turn: parse the input kept back, then read the socket again if nothing holds it. */
-  private continueReading(): void {
-    if (this.state === "closed") return;
-    this.reader.resume();
-    if (this.reader.isPaused && !this.throttled && this.state === "open") {
-      this.throttled = true;
-      this.requestFlush();
-    }
-    this.syncReading();
-  }
-
-  /**
-   * Pauses or resumes reading the socket to match what holds it: the read budget of
-   * this turn, a resource alarm, or flow control. While reading is paused the
-   * heartbeat monitor is paused too (the client's heartbeats wait unread in the
-   * socket), and it starts afresh when reading resumes, as RabbitMQ's
-   * rabbit_heartbeat:pause_monitor and resume_monitor do; heartbeats to the client go
-   * on meanwhile (tick).
-   */
-  private syncReading(): void {
-    // Input kept back in the frame reader (the turn's work budget) holds the socket too.
-    const hold =
-      this.throttled || this.reader.isPaused || this.blockedSinceMs !== undefined || this.flow.held;
-    if (hold === this.readingPaused) return;
-    this.readingPaused = hold;
-    if (hold) {
-      this.transport.pauseReading();
-    } else {
-      this.lastReceivedMs = Math.max(this.lastReceivedMs, this.broker.clock());
-      this.transport.resumeReading();
-    }
+    this.gate.noteWork(entries);
   }
 
   private onProtocolHeader(valid: boolean): void {
@@ -367,15 +324,7 @@ export class AmqpConnection {
 
   /** Called by the runtime once per turn: everything queued, for one socket write. */
   flush(): Buffer[] {
-    this.readThisTurn = 0;
-    this.workThisTurn = 0;
-    if (this.throttled) {
-      // Reading resumes next turn, unless something else holds the connection.
-      this.throttled = false;
-      // Input kept back at the work budget is parsed on the next turn.
-      if (this.reader.isPaused) this.transport.defer(() => this.continueReading());
-      this.syncReading();
-    }
+    this.gate.turnEnded();
     for (const ch of this.dirtyChannels) ch.beforeFlush();
     this.dirtyChannels.clear();
     // Cleared after the channels ran: their output is in this batch, not a new request.
@@ -413,7 +362,7 @@ export class AmqpConnection {
     for (const q of queues) {
       if (this.flow.published(q.pressure, nowMs)) {
         this.broker.counters.flowPauses++;
-        this.syncReading();
+        this.gate.sync();
       }
     }
   }
@@ -452,7 +401,7 @@ export class AmqpConnection {
       this.send(0, { name: "connection.blocked", reason: this.broker.alarms.reason });
       this.blockedSent = true;
     }
-    this.syncReading();
+    this.gate.sync();
     this.broker.log.info(
       { connection: this.name, reason: this.broker.alarms.reason },
       `connection ${this.name} blocked: ${this.broker.alarms.reason}`,
@@ -463,7 +412,7 @@ export class AmqpConnection {
     this.blockedSinceMs = undefined;
     if (this.blockedSent) this.send(0, { name: "connection.unblocked" });
     this.blockedSent = false;
-    this.syncReading();
+    this.gate.sync();
     this.broker.log.info({ connection: this.name }, `connection ${this.name} unblocked`);
   }
 
@@ -498,7 +447,7 @@ export class AmqpConnection {
     if (this.heartbeatSec === 0) return;
     const intervalMs = this.heartbeatSec * 1000;
     // A client we do not read cannot be heard: its silence counts only while we read.
-    if (!this.readingPaused && nowMs - this.lastReceivedMs > 2 * intervalMs) {
+    if (!this.gate.isPaused && nowMs - this.lastReceivedMs > 2 * intervalMs) {
       this.broker.counters.missedHeartbeatCloses++;
       this.broker.log.error(
         { connection: this.name, peer: this.peer, user: this.user?.name, vhost: this.vhost?.name },

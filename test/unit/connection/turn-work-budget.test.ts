@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { WORK_BUDGET_PER_TURN } from "../../../src/connection/amqp-connection.js";
+import { WORK_BUDGET_PER_TURN } from "../../../src/connection/read-gate.js";
 import { openClient, publishFrames, testBroker } from "../../support/in-process-client.js";
 
 test("a fanout publisher stops for the turn after its work budget, mid-chunk, and its kept input follows on later turns", () => {

@@ -2,56 +2,23 @@
 // npm run bench [-- --only a,b --duration S --brokers warren,rabbitmq --list]
 // Runs the scenarios against Warren and (when installed) RabbitMQ, one broker at a time,
 // and rewrites docs/benchmarks.md. Not a test: nothing here runs in CI.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BROKER_NAMES, type BrokerKind } from "./lib/broker.js";
-import {
-  erlangVersion,
-  PrivateEpmd,
-  rabbitmqInstalled,
-  rabbitmqVersion,
-  startRabbitMq,
-} from "./lib/rabbitmq-broker.js";
-import { renderReport } from "./lib/report.js";
-import { loadResults, type MachineInfo, mergeScenario, saveResults } from "./lib/results.js";
-import type { BenchContext, Scenario, StartedBroker } from "./lib/scenario.js";
+import { machineInfo } from "./lib/machine.js";
+import { PrivateEpmd, rabbitmqInstalled, startRabbitMq } from "./lib/rabbitmq-broker.js";
+import { BENCH_PATHS, formatBenchOutputs, writeBenchmarksPage } from "./lib/report-file.js";
+import { loadResults, mergeScenario, saveResults } from "./lib/results.js";
+import type { BenchContext, StartedBroker } from "./lib/scenario.js";
 import { killAllTracked, killTrackedOnExit, onExitCleanup } from "./lib/tracked-processes.js";
 import { startWarren } from "./lib/warren-broker.js";
-import { RESTART_1M, RSS_5M } from "./scenarios/durable-storage.js";
-import { FANOUT_CLIENTS_SCENARIOS } from "./scenarios/fanout-clients.js";
-import { IDLE_CONNECTIONS } from "./scenarios/idle-connections.js";
-import { LOAD_SCENARIOS } from "./scenarios/load-scenarios.js";
+import { SCENARIOS } from "./scenarios/catalog.js";
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
-const RESULTS_PATH = join(REPO_ROOT, "bench/results/latest.json");
-const PLOTS_DIR = "bench/results/plots";
-const REPORT_PATH = join(REPO_ROOT, "docs/benchmarks.md");
-const OBSERVATIONS_PATH = join(REPO_ROOT, "bench/observations.md");
-
-const SCENARIOS: readonly Scenario[] = [
-  ...LOAD_SCENARIOS,
-  ...FANOUT_CLIENTS_SCENARIOS,
-  IDLE_CONNECTIONS,
-  RESTART_1M,
-  RSS_5M,
-];
-
-/** The figure each scenario's line in the summary table shows. */
-const HEADLINE: Record<string, string> = {
-  "transient-16b": "received",
-  "persistent-1k": "confirmed",
-  "fanout-16b-10q": "received",
-  "fanout-clients-10q": "received",
-  "store-16b": "sent",
-  "latency-2000": "p99",
-  "queues-1000": "received",
-  "idle-10k": "perConn",
-  "restart-1m": "readyMs",
-  "rss-5m": "rssQueued",
-};
+const RESULTS_PATH = join(REPO_ROOT, BENCH_PATHS.results);
+const PLOTS_DIR = BENCH_PATHS.plots;
 
 const LOAD_AVERAGE = {
   key: "loadAvg",
@@ -89,52 +56,6 @@ function parse() {
     },
   });
   return values;
-}
-
-function machineInfo(): MachineInfo {
-  let commit = "unknown";
-  try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT })
-      .toString()
-      .trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
-      cwd: REPO_ROOT,
-    }).toString();
-    if (dirty.trim()) commit += "+changes";
-  } catch {
-    // not a git checkout
-  }
-  let osName = os.type();
-  try {
-    osName =
-      /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? osName;
-  } catch {
-    // keep os.type()
-  }
-  return {
-    cpuModel: os.cpus()[0]?.model.trim() ?? "unknown CPU",
-    cores: os.cpus().length,
-    memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
-    kernel: os.release(),
-    os: osName,
-    node: process.version,
-    warrenCommit: commit,
-    rabbitmq: rabbitmqInstalled() ? rabbitmqVersion() : undefined,
-    erlang: rabbitmqInstalled() ? erlangVersion() : undefined,
-  };
-}
-
-/** Formats what the bench wrote with the project's formatter, so `npm test`'s lint stays clean. */
-function formatOutputs(): void {
-  try {
-    execFileSync(
-      join(REPO_ROOT, "node_modules/.bin/biome"),
-      ["check", "--write", "bench/results"],
-      { cwd: REPO_ROOT, stdio: "ignore" },
-    );
-  } catch {
-    // Formatting is a courtesy; the figures are written either way.
-  }
 }
 
 async function main(): Promise<number> {
@@ -178,7 +99,7 @@ async function main(): Promise<number> {
   const workDir = mkdtempSync(join(os.tmpdir(), "warren-bench-"));
   onExitCleanup(() => rmSync(workDir, { recursive: true, force: true }));
   let epmd: PrivateEpmd | undefined;
-  const machine = machineInfo();
+  const machine = machineInfo(REPO_ROOT);
   const results = loadResults(RESULTS_PATH);
   mkdirSync(join(REPO_ROOT, PLOTS_DIR), { recursive: true });
   try {
@@ -245,22 +166,8 @@ async function main(): Promise<number> {
     killAllTracked();
     rmSync(workDir, { recursive: true, force: true });
   }
-  if (!args["no-report"]) {
-    const observations = existsSync(OBSERVATIONS_PATH)
-      ? readFileSync(OBSERVATIONS_PATH, "utf8")
-      : "(no observations written yet)";
-    writeFileSync(
-      REPORT_PATH,
-      renderReport({
-        results,
-        order: SCENARIOS.map((s) => s.id),
-        observations,
-        headlineMetric: HEADLINE,
-      }),
-    );
-    log(`wrote ${REPORT_PATH}`);
-  }
-  formatOutputs();
+  if (!args["no-report"]) log(`wrote ${writeBenchmarksPage(REPO_ROOT)}`);
+  formatBenchOutputs(REPO_ROOT);
   return 0;
 }
 

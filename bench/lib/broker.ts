@@ -29,4 +29,6 @@ export interface BrokerStartOptions {
   readonly dataDir?: string;
   readonly port?: number;
   readonly startTimeoutMs?: number;
+  /** Warren only: the Node.js binary to run it with (default: the bench's own). */
+  readonly node?: string;
 }

@@ -1,3 +1,5 @@
+import { NODE_VERSIONS_ANCHOR, renderNodeVersions } from "./node-versions-report.js";
+import type { NodeVersionsRecord } from "./node-versions-results.js";
 import type { MachineInfo, ResultsFile, ScenarioRecord } from "./results.js";
 import type { Metric } from "./scenario.js";
 
@@ -74,6 +76,8 @@ export interface ReportInput {
   /** Hand-written observations (bench/observations.md), included as they are. */
   readonly observations: string;
   readonly headlineMetric: Readonly<Record<string, string>>;
+  /** Warren under each Node.js version (bench/node-versions.ts), when it has been run. */
+  readonly nodeVersions?: { readonly record: NodeVersionsRecord; readonly observations: string };
 }
 
 /** docs/benchmarks.md from the kept results. */
@@ -110,6 +114,12 @@ export function renderReport(input: ReportInput): string {
   const machines = [...new Set(scenarios.map((s) => machineLine(s.machine)))];
   out.push("", "Machine:", "");
   for (const line of machines) out.push(`- ${line}`);
+  if (input.nodeVersions) {
+    out.push(
+      "",
+      `Warren under Node.js ${input.nodeVersions.record.versions.map((v) => v.major).join(", ")} on the same scenarios: [Node.js versions](#${NODE_VERSIONS_ANCHOR}).`,
+    );
+  }
   out.push("", "## What the figures say", "", input.observations.trim(), "");
   for (const s of scenarios) {
     out.push(`## ${s.title}`, "", `<a id="${s.id}"></a>`, "");
@@ -124,6 +134,8 @@ export function renderReport(input: ReportInput): string {
     if (plots.length)
       out.push(`Plots of the runs (rates and latency over time): ${plots.join(", ")}.`, "");
   }
+  if (input.nodeVersions)
+    out.push(...renderNodeVersions(input.nodeVersions.record, input.nodeVersions.observations));
   out.push(...HOW_TO_RUN);
   return `${out
     .join("\n")

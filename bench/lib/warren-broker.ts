@@ -28,7 +28,7 @@ export async function startWarren(
   mkdirSync(dataDir, { recursive: true });
   const spawnedAt = performance.now();
   const child = spawnTracked(
-    process.execPath,
+    options.node ?? process.execPath,
     [
       join(repoRoot, "dist/src/cli/warren.js"),
       "--port",

@@ -32,11 +32,39 @@ const CANDIDATES: readonly Scenario[] = [...LOAD_SCENARIOS, ...FANOUT_CLIENTS_SC
 /** Issue 14's main scenarios: transient, persistent with confirms, fanout. */
 const DEFAULT_SCENARIOS = ["transient-16b", "persistent-1k", "fanout-16b-10q"];
 
+/**
+ * The headline rate per second of broker CPU: what the runtime gets done with the CPU it was
+ * given. On a shared 2-core machine the rate itself mostly says how much CPU the broker got.
+ */
+const PER_CPU_KEY = "perBrokerCpuS";
+
+function perCpuMetric(s: Scenario, headline: string): Metric | undefined {
+  const m = s.metrics.find((x) => x.key === headline);
+  if (m?.unit !== "msg/s" || !s.metrics.some((x) => x.key === "brokerCpu")) return undefined;
+  return {
+    key: PER_CPU_KEY,
+    label: `${m.label} per broker CPU-second`,
+    unit: "msgs",
+    better: "higher",
+  };
+}
+
+function perCpu(values: Readonly<Record<string, number | undefined>>, headline: string) {
+  const rate = values[headline];
+  const cores = values.brokerCpu;
+  return rate !== undefined && cores ? Math.round(rate / cores) : undefined;
+}
+
 /** Figures every run adds to its scenario's own. */
 const RUN_METRICS: readonly Metric[] = [
   { key: "startMs", label: "start: spawn to listening", unit: "ms", better: "lower" },
   { key: "peakRssMiB", label: "broker RSS at its highest", unit: "MiB", better: "lower" },
-  { key: "loadAvg", label: "1-minute load average before the run", unit: "", better: "neither" },
+  {
+    key: "loadAvg",
+    label: "1-minute load average before the run",
+    unit: "runnable tasks",
+    better: "neither",
+  },
 ];
 
 const USAGE = `Usage: npm run bench:node-versions [-- options]
@@ -74,6 +102,8 @@ function parse() {
     durationS: Number(values.duration),
   };
 }
+
+const headlineOf = (s: Scenario) => HEADLINE[s.id] ?? s.metrics[0]!.key;
 
 /** The bench asked for this binary; check the broker really runs it (/proc/PID/exe). */
 function checkBinary(pid: number, node: NodeBinary): void {
@@ -118,16 +148,18 @@ async function main(): Promise<number> {
     baseline: binaries[0]!.major,
     rounds: args.rounds,
     durationS: args.durationS,
-    scenarios: scenarios.map(
-      (s): NodeVersionsScenario => ({
+    scenarios: scenarios.map((s): NodeVersionsScenario => {
+      const headline = headlineOf(s);
+      const perCpuFigure = perCpuMetric(s, headline);
+      return {
         id: s.id,
         title: s.title,
-        headline: HEADLINE[s.id] ?? s.metrics[0]!.key,
-        metrics: [...s.metrics, ...RUN_METRICS],
+        summary: perCpuFigure ? [headline, perCpuFigure.key] : [headline],
+        metrics: [...s.metrics, ...(perCpuFigure ? [perCpuFigure] : []), ...RUN_METRICS],
         runs: Object.fromEntries(runs.get(s.id)!),
         notes: notes.get(s.id)!,
-      }),
-    ),
+      };
+    }),
   });
 
   let current = binaries[0]!;
@@ -164,7 +196,12 @@ async function main(): Promise<number> {
           const loadAvg = Math.round(os.loadavg()[0]! * 100) / 100;
           try {
             const outcome = await scenario.run(ctx, "warren");
-            const values = { ...outcome.values, ...runExtras, loadAvg };
+            const values = {
+              ...outcome.values,
+              [PER_CPU_KEY]: perCpu(outcome.values, headlineOf(scenario)),
+              ...runExtras,
+              loadAvg,
+            };
             runs
               .get(scenario.id)!
               .get(node.major)!

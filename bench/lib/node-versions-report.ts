@@ -37,7 +37,8 @@ function row(
   const ratios = rec.versions
     .filter((v) => v.major !== rec.baseline)
     .map((v) => formatRatio(ratio(spreadOf(s.runs[v.major], m.key)?.median, base)));
-  return `| ${first}${m.label}, ${m.unit}${arrow(m)} | ${spreads.map(cell).join(" | ")} | ${ratios.join(" | ")} |`;
+  const unit = m.unit ? `, ${m.unit}` : "";
+  return `| ${first}${m.label}${unit}${arrow(m)} | ${spreads.map(cell).join(" | ")} | ${ratios.join(" | ")} |`;
 }
 
 function header(rec: NodeVersionsRecord, first: string): string[] {
@@ -73,9 +74,12 @@ export function renderNodeVersions(rec: NodeVersionsRecord, observations: string
     ...header(rec, "scenario, figure"),
   ];
   for (const s of rec.scenarios) {
-    const metric = s.metrics.find((x) => x.key === s.headline) ?? s.metrics[0];
-    const line = metric && row(rec, s, metric, `[${s.title}](#${NODE_VERSIONS_ANCHOR}-${s.id}): `);
-    if (line) out.push(line);
+    for (const key of s.summary) {
+      const metric = s.metrics.find((x) => x.key === key);
+      const line =
+        metric && row(rec, s, metric, `[${s.title}](#${NODE_VERSIONS_ANCHOR}-${s.id}): `);
+      if (line) out.push(line);
+    }
   }
   out.push("");
   if (observations.trim()) out.push(observations.trim(), "");

@@ -11,8 +11,8 @@ export interface NodeVersionRun {
 export interface NodeVersionsScenario {
   readonly id: string;
   readonly title: string;
-  /** The key of the figure the summary table shows. */
-  readonly headline: string;
+  /** The keys of the figures the summary table shows, in order. */
+  readonly summary: readonly string[];
   readonly metrics: readonly Metric[];
   /** Runs by Node.js major version ("20", "22", "24"). */
   readonly runs: Readonly<Record<string, readonly NodeVersionRun[]>>;

@@ -39,7 +39,7 @@ const record: NodeVersionsRecord = {
     {
       id: "transient-16b",
       title: "Transient 16 B",
-      headline: "received",
+      summary: ["received", "startMs"],
       metrics: [
         { key: "received", label: "delivered", unit: "msg/s", better: "higher" },
         { key: "startMs", label: "start", unit: "ms", better: "lower" },
@@ -93,8 +93,15 @@ test("the section shows each version's median and range, and its ratio to the ba
     md,
     /\| \[Transient 16 B\]\(#node-versions-transient-16b\): delivered, msg\/s \(higher is better\) \| 110,000 \(100,000 to 120,000\) \| 121,000 \(90,000 to 130,000\) \| 99,000 \| 1\.10x \| 0\.900x \|/,
   );
+  assert.match(
+    md,
+    /\| \[Transient 16 B\]\(#node-versions-transient-16b\): start, ms \(lower is better\) \| 300 \| 300 \| 300 \| 1\.00x \| 1\.00x \|/,
+  );
   // Every figure of the scenario in its own table; one with no value in any run is left out.
-  assert.match(md, /\| start, ms \(lower is better\) \| 300 \| 300 \| 300 \| 1\.00x \| 1\.00x \|/);
+  assert.match(
+    md,
+    /^\| start, ms \(lower is better\) \| 300 \| 300 \| 300 \| 1\.00x \| 1\.00x \|/m,
+  );
   assert.doesNotMatch(md, /latency p99/);
   assert.match(md, /Node 22 is as fast as 20\./);
   assert.match(md, /- transient-16b, Node 24, round 2: a note/);

@@ -150,7 +150,11 @@ export class Channel implements ConsumerSink {
       },
       `channel error on connection ${this.conn.name}, channel ${this.id}: ${err.replyText}`,
     );
+    // A channel.close from the client waiting behind a busy command crossed ours: it
+    // still gets its close-ok (whileClosing) once the command is done.
+    const closes = this.backlog.filter((c) => c.method.name.startsWith("channel.close"));
     this.shutdown();
+    this.backlog = closes;
     this.state = "closing";
     this.send({
       name: "channel.close",

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { silentLog } from "../../../src/log.js";
 import { FrameWriter } from "../../../src/protocol/frame-writer.js";
 import type { Method } from "../../../src/protocol/generated/methods.js";
+import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
+import { Broker } from "../../../src/vhost/broker.js";
+import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import {
   InProcessClient,
   publishFrames,
@@ -103,6 +107,38 @@ describe("a channel.close that crosses the broker's", () => {
       close?.name === "connection.close" && close.replyText,
       "CHANNEL_ERROR - expected 'channel.open'",
     );
+  });
+
+  test("a close waiting behind a command in progress still gets its close-ok when the broker closes the channel meanwhile", async () => {
+    const clock = { now: 1_000_000 };
+    const saves: (() => void)[] = [];
+    const broker = new Broker(DEFAULT_SETTINGS, silentLog, () => clock.now, {
+      store: new MemoryMessageStore(),
+      saveDefinitions: () => {},
+      schedule: (fn) => saves.push(fn),
+    });
+    broker.bootstrapDefaults();
+    for (const fn of saves.splice(0)) fn();
+    const client = new InProcessClient(broker);
+    client.handshake();
+    client.openChannel(1);
+    client.openChannel(2);
+    client.declareQueue(1, "q");
+    client.publish(1, "", "q", "m");
+    client.method(1, { name: "basic.get", queue: "q", noAck: false });
+    client.pump();
+    // A durable declare waits for the definitions save; the client's close queues behind it.
+    client.declareQueue(1, "durable-q", { durable: true });
+    client.method(1, channelClose);
+    // Meanwhile the delivery outlives the consumer timeout: the broker closes the channel (406).
+    clock.now += DEFAULT_SETTINGS.consumerTimeoutMs + 1_000;
+    client.conn.tick(clock.now);
+    for (const fn of saves.splice(0)) fn();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(names(client.pump(), 1), ["channel.close", "channel.close-ok"]);
+    client.method(1, { name: "channel.close-ok" });
+    assert.deepEqual(names(client.pump()), []);
+    assert.equal(roundTrip(client, 2), true);
   });
 });
 

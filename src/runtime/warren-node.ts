@@ -180,7 +180,10 @@ export class WarrenNode {
         hosts: this.listener.bound.map((b) => b.host),
         dataDir: this.options.dataDir,
         amqp: {
-          connections: () => this.listener.sockets.values(),
+          // A connection is gone once it is closed, though its socket may still wait
+          // for the client to close it (AmqpConnection.closedByClient).
+          connections: () =>
+            [...this.listener.sockets.values()].filter((c) => c.state !== "closed"),
           bound: this.listener.bound,
           tlsBound: this.tlsListener?.bound ?? [],
         },

@@ -105,7 +105,7 @@ export function channelView(ch: Channel, node: string): Json {
     pending_raft_commands: 0,
     pid: channelPid(ch, node),
     prefetch_count: ch.prefetchCount,
-    state: ch.state === "open" ? (ch.flowActive ? "running" : "flow") : "closing",
+    state: ch.state === "open" ? "running" : "closing",
     transactional: ch.mode === "tx",
     user: conn.user?.name ?? "",
     user_who_performed_action: conn.user?.name ?? "",

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import amqp from "amqplib";
 import { type Connection, withTimeout } from "../support/amqplib-helpers.js";
 import { type BrokerUnderTest, startBroker } from "../support/broker-process.js";
+import { startMgmtBroker } from "../support/mgmt-broker.js";
 import { RawAmqpClient } from "../support/raw-amqp-client.js";
 import { seededDataDir } from "../support/seeded-definitions.js";
 import { createTestPki, type TestPki, tlsArgs } from "../support/tls-certs.js";
@@ -32,18 +33,26 @@ let pki: TestPki;
 interface TlsBroker {
   readonly broker: BrokerUnderTest;
   readonly dataDir: string;
+  /** The management API, when asked for. */
+  readonly mgmtUrl?: string;
 }
 
 async function startTls(
   verify: "none" | "peer" | "peer-required",
   extraArgs: readonly string[] = [],
+  options: { mgmt?: boolean } = {},
 ): Promise<TlsBroker> {
   const dataDir = seededDataDir([
     { name: "alice", permission: [".*", ".*", ".*"] },
     { name: "bob", password: BOB_PASSWORD, permission: [".*", ".*", ".*"] },
     { name: DN_USER, permission: [".*", ".*", ".*"] },
   ]);
-  const broker = await startBroker({ dataDir, args: [...tlsArgs(pki, verify), ...extraArgs] });
+  const args = [...tlsArgs(pki, verify), ...extraArgs];
+  if (options.mgmt) {
+    const m = await startMgmtBroker({ dataDir, args });
+    return { broker: m.broker, dataDir, mgmtUrl: m.mgmtUrl };
+  }
+  const broker = await startBroker({ dataDir, args });
   return { broker, dataDir };
 }
 
@@ -218,13 +227,22 @@ describe("EXTERNAL with ssl_cert_login_from = distinguished_name (RabbitMQ's def
 }, () => {
   let b: TlsBroker;
   before(async () => {
-    b = await startTls("peer", ["--auth-mechanisms", "PLAIN,EXTERNAL"]);
+    b = await startTls("peer", ["--auth-mechanisms", "PLAIN,EXTERNAL"], { mgmt: true });
   });
   after(() => stopTls(b));
 
   test("the user is named by the certificate's whole subject, last RDN first", async () => {
     const conn = await connectTls(b, { client: pki.client("dn-user"), external: true });
     assert.equal(await roundTrip(conn, "by dn"), "by dn");
+    // The management API shows the subject the same way (RabbitMQ's peer_cert_subject).
+    const res = await fetch(`${b.mgmtUrl}/api/connections`, {
+      headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}` },
+    });
+    const rows = (await res.json()) as { user: string; peer_cert_subject: string | null }[];
+    assert.deepEqual(
+      rows.filter((r) => r.user === DN_USER).map((r) => r.peer_cert_subject),
+      [DN_USER],
+    );
     await conn.close();
     await b.broker.waitForLog((l) =>
       String(l.msg).includes(`user '${DN_USER}' authenticated and granted access to vhost '/'`),

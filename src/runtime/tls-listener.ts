@@ -73,7 +73,13 @@ export class TlsListener {
       this.servers.push(server);
       this.bound.push({ host: address.host, port });
       this.broker.log.info(
-        { host: address.host, port, protocol: "amqp/ssl", verify: options.verify },
+        {
+          host: address.host,
+          port,
+          protocol: "amqp/ssl",
+          verify: options.verify,
+          authMechanisms: this.broker.settings.authMechanisms,
+        },
         `started TLS (SSL) listener on ${formatHost(address.host)}:${port}`,
       );
     }

@@ -55,7 +55,10 @@ export interface Transport {
 
 /** What a verified client certificate says about its owner (for SASL EXTERNAL). */
 export interface PeerCertificate {
+  /** The subject's CNs joined with "," (RabbitMQ's common_name), or undefined without one. */
   readonly commonName: string | undefined;
+  /** The subject as RabbitMQ writes it (RFC 4514, last RDN first: "CN=alice,O=Example"). */
+  readonly distinguishedName?: string;
 }
 
 export type ConnectionState =

@@ -143,12 +143,11 @@ export class WarrenNode {
 
   readonly resources: ResourceMonitor;
 
-  /** Near the descriptor limit new connections are refused, so existing ones keep theirs. */
-  private admission(remoteAddress: string): string | undefined {
-    const coolOffMs = this.broker.loginThrottle.coolingOff(remoteAddress, this.broker.clock());
-    if (coolOffMs > 0) {
-      return `too many failed logins from ${remoteAddress}; refused for another ${Math.ceil(coolOffMs / 1000)} s`;
-    }
+  /**
+   * Near the descriptor limit new connections are refused, so existing ones keep theirs.
+   * (An address cooling off after failed logins is refused at login, with 403.)
+   */
+  private admission(_remoteAddress: string): string | undefined {
     if (!this.resources.acceptsConnections()) {
       const s = this.resources.stats;
       return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;

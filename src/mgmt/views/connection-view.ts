@@ -37,7 +37,8 @@ export function connectionView(conn: AmqpConnection, node: string): Json {
     name: conn.name,
     node,
     peer_cert_issuer: null,
-    peer_cert_subject: t.peerCertificate?.commonName ? `CN=${t.peerCertificate.commonName}` : null,
+    // RabbitMQ shows the subject as rabbit_ssl:peer_cert_subject writes it (the DN).
+    peer_cert_subject: t.peerCertificate?.distinguishedName ?? null,
     peer_cert_validity: null,
     peer_host: t.remoteAddress,
     peer_port: t.remotePort,

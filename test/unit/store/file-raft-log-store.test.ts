@@ -11,6 +11,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import type { LogEntry } from "../../../src/raft/index.js";
 import { FileRaftLogStore } from "../../../src/store/file-raft-log-store.js";
 import { writeSnapshotFile } from "../../../src/store/snapshot-file.js";
+import { nodeFs } from "../../../src/store/store-fs.js";
 
 const founders = { voters: ["a", "b", "c"], learners: [] };
 let directory: string;
@@ -59,6 +60,8 @@ test("a write torn at any byte is cut off on recovery and every earlier sync is 
     if (loaded.hardState.commitIndex === 5) assert.equal(last, 6);
     await reopened.abandon();
     assert.equal((await stat(path)).size <= cut, true, "the torn tail was truncated");
+    // Each open starts a new segment; remove it so the next cut tears the newest segment again.
+    for (const name of await walFiles()) if (name > segment) await rm(join(directory, "wal", name));
   }
 });
 
@@ -118,7 +121,10 @@ test("an installed snapshot whose WAL mark never became durable still wipes the 
   await store.close();
   // The crash window: the snapshot file is durable, the WAL mark after it is not.
   const snapshot = { meta: { index: 8, term: 2, membership: founders }, data: new Uint8Array([8]) };
-  await writeSnapshotFile(join(directory, "snapshots"), "g", { mark: "install", snapshot });
+  await writeSnapshotFile(nodeFs, join(directory, "snapshots"), "g", {
+    mark: "install",
+    snapshot,
+  });
   const reopened = await FileRaftLogStore.open(directory);
   const loaded = reopened.load("g")!;
   assert.deepEqual(loaded.snapshot, snapshot);

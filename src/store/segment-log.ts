@@ -10,8 +10,9 @@ import {
 } from "./log-position.js";
 import { PendingRecords, unwritten } from "./pending-records.js";
 import { ReadHandles } from "./read-handles.js";
-import { frameRecord, unframeRecord } from "./record-framing.js";
+import { frameRecord } from "./record-framing.js";
 import { MESSAGE_LOG_FORMAT, type SegmentFormat, segmentPath } from "./segment-format.js";
+import { type ReadRecord, type RecordLocator, readRecord, readRecords } from "./segment-reads.js";
 import { recoverSegments } from "./segment-recovery.js";
 import { anyRecordType, type Plausible } from "./segment-scan.js";
 import type { StoreFs } from "./store-fs.js";
@@ -461,88 +462,31 @@ export class SegmentLog {
    * Throws CorruptRecordError when it can never be read, or the file system's
    * error (EMFILE, EIO) when it cannot be read now.
    */
-  read(pos: LogPosition): { type: number; payload: Buffer } {
-    let record: Buffer;
-    if (pos.segment === this.active.n && pos.offset >= this.active.size) {
-      const held = this.pending.at(pos.offset);
-      if (!held) throw new CorruptRecordError(pos, "no record");
-      record = held;
-    } else {
-      record = Buffer.allocUnsafe(pos.length);
-      this.readFully(this.readFd(pos), record, pos.offset, pos);
-    }
-    return this.checkRecord(record, pos);
+  read(pos: LogPosition): ReadRecord {
+    return readRecord(this.fs, this.locator, pos);
   }
 
-  private readFd(pos: LogPosition): number {
-    if (pos.segment === this.active.n) return this.activeFd;
-    const seg = this.segments.get(pos.segment);
-    if (!seg) throw new CorruptRecordError(pos, "segment file gone");
-    return this.handles.get(seg.n, seg.path);
+  /** Reads several records in order; adjacent ones in a file with one read (segment-reads.ts). */
+  readMany(positions: readonly LogPosition[]): ReadRecord[] {
+    return readRecords(this.fs, this.locator, positions);
   }
 
-  private checkRecord(record: Buffer, pos: LogPosition): { type: number; payload: Buffer } {
-    const found = unframeRecord(record);
-    if (!found) throw new CorruptRecordError(pos, "checksum mismatch");
-    return found;
-  }
-
-  /**
-   * Reads several records in order. Records that sit next to each other in one
-   * written segment (a queue's page-outs usually do) are fetched with a single
-   * read of up to 1 MiB, then each is checked by its CRC.
-   */
-  readMany(positions: readonly LogPosition[]): { type: number; payload: Buffer }[] {
-    const out: { type: number; payload: Buffer }[] = [];
-    let i = 0;
-    while (i < positions.length) {
-      const first = positions[i]!;
-      const inFile = (p: LogPosition) =>
-        this.segments.has(p.segment) &&
-        !(p.segment === this.active.n && p.offset + p.length > this.active.size);
-      let j = i + 1;
-      let end = first.offset + first.length;
-      while (
-        inFile(first) &&
-        j < positions.length &&
-        positions[j]!.segment === first.segment &&
-        positions[j]!.offset === end &&
-        end + positions[j]!.length - first.offset <= 1024 * 1024 &&
-        inFile(positions[j]!)
-      ) {
-        end += positions[j]!.length;
-        j++;
+  private readonly locator: RecordLocator = {
+    locate: (pos) => {
+      if (pos.segment === this.active.n && pos.offset >= this.active.size) {
+        const held = this.pending.at(pos.offset);
+        if (!held) throw new CorruptRecordError(pos, "no record");
+        return { held };
       }
-      if (j === i + 1) {
-        out.push(this.read(first));
-      } else {
-        const run = Buffer.allocUnsafe(end - first.offset);
-        this.readFully(this.readFd(first), run, first.offset, first);
-        for (let k = i; k < j; k++) {
-          const p = positions[k]!;
-          out.push(
-            this.checkRecord(
-              run.subarray(p.offset - first.offset, p.offset - first.offset + p.length),
-              p,
-            ),
-          );
-        }
-      }
-      i = j;
-    }
-    return out;
-  }
-
-  /** Reads the bytes of `pos` (and any after it, to fill `buf`); a file that ends first lost them. */
-  private readFully(fd: number, buf: Buffer, position: number, pos: LogPosition): void {
-    let done = 0;
-    while (done < buf.length) {
-      const n = this.fs.readSync(fd, buf, done, buf.length - done, position + done);
-      if (n === 0)
-        throw new CorruptRecordError(pos, `unexpected end of file at ${position + done}`);
-      done += n;
-    }
-  }
+      if (pos.segment === this.active.n) return { fd: this.activeFd };
+      const seg = this.segments.get(pos.segment);
+      if (!seg) throw new CorruptRecordError(pos, "segment file gone");
+      return { fd: this.handles.get(seg.n, seg.path) };
+    },
+    inFile: (pos) =>
+      this.segments.has(pos.segment) &&
+      !(pos.segment === this.active.n && pos.offset + pos.length > this.active.size),
+  };
 
   get activeSegment(): number {
     return this.active.n;

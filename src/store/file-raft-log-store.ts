@@ -78,6 +78,7 @@ export class FileRaftLogStore implements RaftLogStore {
   /** Set when the store cannot go on safely (a snapshot file it had to delete is still there). */
   private failure: Error | undefined;
   private released = false;
+  private flushScheduled = false;
   private log!: SegmentLog;
 
   private constructor(
@@ -107,6 +108,7 @@ export class FileRaftLogStore implements RaftLogStore {
       segmentSizeBytes: options.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES,
       log: options.log,
       checkpoint: () => store!.heads.checkpoint(),
+      wake: () => store?.scheduleFlush(),
     });
     // A group dropped just before a crash may have left its snapshot file behind.
     for (const groupId of files.keys()) {
@@ -179,6 +181,9 @@ export class FileRaftLogStore implements RaftLogStore {
     this.unwritten = [];
     this.released = true;
     this.log.abandon();
+    // A sync writing a snapshot file finishes that file (a crash could have come after it)
+    // and then stops; nothing reaches the WAL after this.
+    await this.appending;
   }
 
   /** The WAL segment files currently kept, oldest first (for tests and status). */
@@ -193,6 +198,8 @@ export class FileRaftLogStore implements RaftLogStore {
     if (this.failure) throw this.failure;
     if (this.released) throw new Error("the Raft log store is closed");
     if (changes.length > 0) this.unwritten.push(changes);
+    // After a failed fdatasync nothing more is written: what the kernel kept is unknown.
+    if (this.log.failed) throw this.log.failed;
     while (this.unwritten.length > 0) {
       const next = this.unwritten[0]!;
       await this.writeSnapshotFiles(next);
@@ -272,8 +279,21 @@ export class FileRaftLogStore implements RaftLogStore {
         resolve();
       }),
     );
-    this.log.flush();
+    this.scheduleFlush();
     return durable;
+  }
+
+  /**
+   * The group commit: the WAL is written once per event-loop turn, so every sync made in a
+   * turn (and every one made while an fdatasync runs) shares one writev and one fdatasync.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (!this.released) this.log.flush();
+    });
   }
 
   /** Batches up to `seq` are durable: load() shows them now, and covered segments can go. */

@@ -21,6 +21,8 @@ export interface RaftWalOptions {
   readonly log: Log | undefined;
   /** The records every new segment opens with (see raft-wal-heads.ts). */
   readonly checkpoint: () => readonly LogRecord[];
+  /** Asks for another flush soon. */
+  readonly wake: () => void;
 }
 
 export interface RecoveredRaftWal {
@@ -49,7 +51,7 @@ export function recoverRaftWal(
     // The caller of sync() decides when to try again after a failed write: each sync does.
     retryMs: 0,
     // A backlog held through a full disk is written a slice per turn.
-    wake: () => setImmediate(() => log.flush()),
+    wake: options.wake,
     log: options.log,
   });
   const records: ReplayedRecord[] = [];

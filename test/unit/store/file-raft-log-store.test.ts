@@ -181,3 +181,42 @@ test("regression: an installed snapshot whose mark sat in a deleted segment keep
   );
   await reopened.close();
 });
+
+test("a segment is deleted only once every sync with records in it is durable", async () => {
+  // Segment deletion runs when a sync becomes durable. A later sync whose records span
+  // several segments may still be in flight then: the segments holding its first records
+  // (here: group b's creation and first entries) must stay until it is durable too.
+  const store = await FileRaftLogStore.open(directory, { segmentSizeBytes: 256 });
+  store.createGroup("a", founders);
+  store.write("a", [{ type: "entries", entries: entries(1, 3) }]);
+  await store.sync();
+  const covered = { meta: { index: 3, term: 1, membership: founders }, data: new Uint8Array([3]) };
+  store.write("a", [{ type: "compact", snapshot: covered }]);
+  await store.sync();
+  store.write("a", [{ type: "hardState", hardState: { term: 1, votedFor: "a", commitIndex: 3 } }]);
+  const first = store.sync();
+  // One turn: the first sync's fdatasync is in flight when the second sync appends.
+  await new Promise((resolve) => setImmediate(resolve));
+  store.createGroup("b", founders);
+  const big = (index: number): LogEntry => ({
+    index,
+    term: 1,
+    kind: "command",
+    data: new Uint8Array(200).fill(index),
+  });
+  store.write(
+    "b",
+    [1, 2, 3, 4].map((i) => ({ type: "entries", entries: [big(i)] }) as const),
+  );
+  const second = store.sync();
+  await Promise.all([first, second]);
+  const expected = store.load("b");
+  assert.deepEqual(
+    expected!.entries.map((e) => e.index),
+    [1, 2, 3, 4],
+  );
+  await store.close();
+  const reopened = await FileRaftLogStore.open(directory, { segmentSizeBytes: 256 });
+  assert.deepEqual(reopened.load("b"), expected);
+  await reopened.close();
+});

@@ -4,7 +4,7 @@
  * deletion of segments that snapshots have made unnecessary.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
@@ -219,4 +219,39 @@ test("a segment is deleted only once every sync with records in it is durable", 
   const reopened = await FileRaftLogStore.open(directory, { segmentSizeBytes: 256 });
   assert.deepEqual(reopened.load("b"), expected);
   await reopened.close();
+});
+
+test("regression: damage in the middle of the newest segment refuses the open instead of cutting off the records after it", async () => {
+  // The store before the one segment log took any bad record in the newest segment for a
+  // torn write and truncated everything after it: entries 4 to 6 here, durable and acked.
+  const store = await FileRaftLogStore.open(directory);
+  store.createGroup("g", founders);
+  for (let i = 1; i <= 6; i++) {
+    store.write("g", [{ type: "entries", entries: entries(i, i) }]);
+    await store.sync();
+  }
+  await store.close();
+  const files = await walFiles();
+  const path = join(directory, "wal", files[files.length - 1]);
+  const bytes = await readFile(path);
+  const at = bytes.indexOf("payload-3");
+  assert.ok(at > 0);
+  bytes[at] ^= 0x01;
+  await writeFile(path, bytes);
+  await assert.rejects(FileRaftLogStore.open(directory), /damaged/);
+  bytes[at] ^= 0x01;
+  await writeFile(path, bytes);
+  const reopened = await FileRaftLogStore.open(directory);
+  assert.deepEqual(
+    reopened.load("g")!.entries.map((e) => e.index),
+    [1, 2, 3, 4, 5, 6],
+    "the refused open changed nothing",
+  );
+  await reopened.close();
+});
+
+test("WAL files of the earlier, unreleased format are refused with what to do", async () => {
+  await mkdir(join(directory, "wal"), { recursive: true });
+  await writeFile(join(directory, "wal", "00000000000000000001.wal"), Buffer.alloc(16));
+  await assert.rejects(FileRaftLogStore.open(directory), /earlier, unreleased format.*remove/);
 });

@@ -28,7 +28,7 @@ import { errText } from "./log-position.js";
 import type { RaftLogWrite } from "./raft-log-image.js";
 import { RaftLogImage } from "./raft-log-image.js";
 import type { RaftLogStore } from "./raft-log-store.js";
-import type { WalRecord } from "./raft-wal-codec.js";
+import { type StagedChange, walRecordOf } from "./raft-staged-change.js";
 import { encodeWalRecord } from "./raft-wal-codec.js";
 import { RaftWalHeads } from "./raft-wal-heads.js";
 import { recoverRaftWal } from "./raft-wal-recovery.js";
@@ -47,11 +47,6 @@ export interface FileRaftLogStoreOptions {
 }
 
 export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
-
-type StagedChange =
-  | { readonly type: "create"; readonly groupId: GroupId; readonly membership: Membership }
-  | { readonly type: "write"; readonly groupId: GroupId; readonly write: RaftLogWrite }
-  | { readonly type: "drop"; readonly groupId: GroupId };
 
 /** One sync's changes, numbered in the order they reach the WAL. */
 interface Batch {
@@ -368,32 +363,5 @@ export class FileRaftLogStore implements RaftLogStore {
       if (image !== undefined && maxIndex > image.currentSnapshot().meta.index) return false;
     }
     return true;
-  }
-}
-
-function walRecordOf(change: StagedChange): WalRecord {
-  const { groupId } = change;
-  switch (change.type) {
-    case "create":
-      return {
-        type: "snapshot",
-        groupId,
-        mark: "create",
-        meta: { index: 0, term: 0, membership: change.membership },
-      };
-    case "drop":
-      return { type: "drop", groupId };
-    case "write": {
-      const { write } = change;
-      switch (write.type) {
-        case "entries":
-          return { type: "entries", groupId, entries: write.entries };
-        case "hardState":
-          return { type: "hardState", groupId, hardState: write.hardState };
-        case "install":
-        case "compact":
-          return { type: "snapshot", groupId, mark: write.type, meta: write.snapshot.meta };
-      }
-    }
   }
 }

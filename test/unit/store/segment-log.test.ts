@@ -11,6 +11,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { crc32c } from "../../../src/store/crc32c.js";
 import { SegmentLog } from "../../../src/store/segment-log.js";
 import { nodeFs } from "../../../src/store/store-fs.js";
 import { faultyFs } from "../../support/faulty-fs.js";
@@ -220,5 +221,29 @@ test("regression: recovery syncs the last segment before it starts a newer one",
   const newer = events.findIndex((e) => e.startsWith("open 000000000002.wlog"));
   const synced = events.indexOf(`fdatasync ${lastFd}`, lastOpen);
   assert.ok(synced > lastOpen && synced < newer, events.join("\n"));
+  rmSync(dir, { recursive: true });
+});
+
+test("a message log segment in the WARRENL1 format of earlier versions reads back unchanged", () => {
+  // Built by hand from docs/ARCHITECTURE.md ("What is on disk"), not with the writer: a
+  // data directory written by an earlier Warren must recover as it did.
+  const record = (type: number, text: string) => {
+    const payload = Buffer.from(text);
+    const head = Buffer.alloc(9);
+    head.writeUInt32LE(payload.length, 0);
+    head[8] = type;
+    const all = Buffer.concat([head, payload]);
+    all.writeUInt32LE(crc32c(all, crc32c(all, 0, 0, 4), 8, all.length), 4);
+    return all;
+  };
+  const dir = tempDir();
+  writeFileSync(
+    join(dir, "000000000007.wlog"),
+    Buffer.concat([Buffer.from("WARRENL1"), record(1, "publish"), record(2, "settle")]),
+  );
+  const { got, report } = collect(new SegmentLog(dir, nodeFs, 1 << 20));
+  assert.deepEqual(got, ["1:publish", "2:settle"]);
+  assert.deepEqual([report.segments, report.records, report.truncatedBytes], [1, 2, 0]);
+  assert.deepEqual(readdirSync(dir).sort(), ["000000000007.wlog", "000000000008.wlog"]);
   rmSync(dir, { recursive: true });
 });

@@ -1,36 +1,25 @@
 /**
  * One simulated Warren node: the production RaftDriver (src/cluster/raft-driver.ts) in a
- * simulated environment. This file holds only the environment: a disk whose syncs take
- * simulated time and can be cut short by a crash, a transport over the seeded network, a
- * clock that ticks at the node's own rate, and process pauses during which none of the
- * driver's code runs. Committed entries go to a toy state machine whose state is a running
- * hash, so two nodes that applied the same entries have the same state.
+ * simulated environment (sim-environment.ts: disk, network, clock). The node itself only
+ * boots, crashes and pauses: a crash drops the driver and its memory and keeps the disk; a
+ * pause holds back everything the process would run (sim-environment.ts waits on it).
+ * Committed entries go to a hash of everything applied (hash-state-machine.ts).
  */
-import type {
-  MessageReceiver,
-  PeerTransport,
-  RaftDriverConfig,
-  RaftLogWriter,
-  ReplicatedStateMachine,
-  SyncCallback,
-  TickSource,
-} from "../../src/cluster/index.js";
+import type { RaftDriverConfig } from "../../src/cluster/index.js";
 import { RaftDriver } from "../../src/cluster/index.js";
 import type {
   GroupId,
   GroupMessage,
-  LogEntry,
   Membership,
   NodeId,
   RaftMachine,
-  Snapshot,
 } from "../../src/raft/index.js";
-import type { RaftLogWrite } from "../../src/store/raft-log-image.js";
 import type { EventQueue } from "./event-queue.js";
+import { HashStateMachine } from "./hash-state-machine.js";
 import type { InvariantChecker } from "./invariant-checker.js";
-import { entryKey } from "./invariant-checker.js";
 import type { Prng } from "./prng.js";
 import { SimDisk } from "./sim-disk.js";
+import { SimClock, SimLog, SimTransport } from "./sim-environment.js";
 import type { SimNetwork } from "./sim-network.js";
 
 /** Builds a node's driver; a planted bug may return a subclass (test code only). */
@@ -61,42 +50,6 @@ export interface SimWorld {
   readonly settings: NodeSettings;
   readonly createDriver: DriverFactory;
   readonly createMachine: NonNullable<RaftDriverConfig["createMachine"]>;
-}
-
-/** The toy replicated state machine: the applied index and a hash of every entry applied. */
-class HashStateMachine implements ReplicatedStateMachine<string> {
-  appliedIndex = 0;
-  stateHash = 0;
-
-  /** report: the state reached after an index, for State Machine Safety. */
-  constructor(private readonly report: (index: number, stateHash: number) => void) {}
-
-  apply(entry: LogEntry): string {
-    if (entry.index !== this.appliedIndex + 1) {
-      throw new Error(`applied ${entry.index} after ${this.appliedIndex}`);
-    }
-    this.appliedIndex = entry.index;
-    const key = entryKey(entry);
-    this.stateHash = mix(mix(this.stateHash, entry.term), hashString(key));
-    this.report(this.appliedIndex, this.stateHash);
-    return key;
-  }
-
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(`${this.appliedIndex}:${this.stateHash}`);
-  }
-
-  restore(snapshot: Snapshot): void {
-    if (snapshot.data.byteLength === 0) {
-      this.appliedIndex = snapshot.meta.index;
-      this.stateHash = 0;
-    } else {
-      const [applied, hash] = new TextDecoder().decode(snapshot.data).split(":").map(Number);
-      this.appliedIndex = applied;
-      this.stateHash = hash;
-    }
-    this.report(this.appliedIndex, this.stateHash);
-  }
 }
 
 export class SimNode {
@@ -233,90 +186,4 @@ export class SimNode {
     }
     return request(this.driver);
   }
-}
-
-/** The node's disk as the driver sees it: a sync takes simulated time and may be cut short. */
-class SimLog implements RaftLogWriter {
-  constructor(
-    private readonly node: SimNode,
-    private readonly world: SimWorld,
-    private readonly epoch: number,
-  ) {}
-
-  write(groupId: GroupId, writes: readonly RaftLogWrite[]): void {
-    this.node.disk.write(groupId, writes);
-  }
-
-  sync(done: SyncCallback): void {
-    const { queue, prng, settings } = this.world;
-    const latencyMs = prng.between(settings.minDiskLatencyMs, settings.maxDiskLatencyMs);
-    queue.after(latencyMs, () => {
-      if (!this.node.alive(this.epoch)) return;
-      this.node.disk.sync();
-      // A crash may still land between the fdatasync and the sends.
-      queue.after(prng.between(0, settings.maxSendDelayMs), () => {
-        this.node.whenRunning(this.epoch, () => done(null));
-      });
-    });
-  }
-}
-
-/** The seeded network as the driver sees it; messages are lost, delayed, duplicated there. */
-class SimTransport implements PeerTransport {
-  private receiver: MessageReceiver = () => {};
-
-  constructor(
-    private readonly node: SimNode,
-    private readonly world: SimWorld,
-    private readonly epoch: number,
-  ) {}
-
-  send(to: NodeId, messages: readonly GroupMessage[]): void {
-    for (const message of messages) this.world.network.send(this.node.id, to, message);
-  }
-
-  onReceive(receiver: MessageReceiver): void {
-    this.receiver = receiver;
-  }
-
-  deliver(message: GroupMessage): void {
-    this.node.whenRunning(this.epoch, () => this.receiver([message]));
-  }
-}
-
-/** The node's clock: ticks at its own rate; a paused process misses its ticks. */
-class SimClock implements TickSource {
-  private running = false;
-
-  constructor(
-    private readonly node: SimNode,
-    private readonly world: SimWorld,
-    private readonly epoch: number,
-  ) {}
-
-  start(onTick: () => void): void {
-    this.running = true;
-    const next = () => {
-      this.world.queue.after(this.node.tickMs, () => {
-        if (!this.running || !this.node.alive(this.epoch)) return;
-        if (!this.node.paused()) onTick();
-        next();
-      });
-    };
-    next();
-  }
-
-  stop(): void {
-    this.running = false;
-  }
-}
-
-function mix(hash: number, value: number): number {
-  return Math.imul(hash ^ value, 0x01000193) >>> 0;
-}
-
-function hashString(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = mix(hash, text.charCodeAt(i));
-  return hash;
 }

@@ -306,6 +306,10 @@ export class DriverCluster {
     }
   }
 
+  cutOneWay(from: NodeId, to: NodeId): void {
+    this.cut.add(`${from}>${to}`);
+  }
+
   heal(): void {
     this.cut.clear();
   }

@@ -107,6 +107,37 @@ describe("RaftDriver in a three-node cluster", () => {
     assert.deepEqual(old.machines.get("g")!.commands, ["committed", "replacement"]);
   });
 
+  test("a proposal whose leader is deposed is still reported applied when the next leader commits it", async () => {
+    const cluster = new DriverCluster(["a", "b", "c"]);
+    const old = await cluster.electLeader();
+    await cluster.propose(old.id, "first");
+    const [heir, other] = [...cluster.nodes.values()].filter((node) => node !== old);
+    // The heir receives the entry but its acknowledgement never arrives; the third node
+    // hears nothing: the old leader cannot commit.
+    cluster.cutOneWay(heir.id, old.id);
+    cluster.cutOneWay(old.id, other.id);
+    cluster.cutOneWay(other.id, old.id);
+    const outcomes: ProposalOutcome[] = [];
+    const receipt = old.driver.propose("g", bytes("carried over"), (o) => outcomes.push(o));
+    await cluster.settle();
+    assert.equal(outcomes.length, 0);
+    cluster.isolate(old.id);
+    for (let round = 0; round < 100; round++) {
+      if (heir.driver.machine("g")!.status().role === "leader") break;
+      await cluster.tickAll(1);
+    }
+    assert.equal(heir.driver.machine("g")!.status().role, "leader", "the longer log wins");
+    await cluster.tickAll(2);
+    assert.equal(outcomes.length, 0, "the old leader does not know yet");
+    cluster.heal();
+    await cluster.tickAll(10);
+    assert.ok(receipt.ok);
+    assert.deepEqual(outcomes, [
+      { status: "applied", index: receipt.index, term: receipt.term, result: 2 },
+    ]);
+    assert.notEqual(old.driver.machine("g")!.status().role, "leader");
+  });
+
   test("a follower far behind gets the leader's snapshot and reaches the same state", async () => {
     const cluster = new DriverCluster(["a", "b", "c"], { snapshotEveryEntries: 4 });
     const leader = await cluster.electLeader();

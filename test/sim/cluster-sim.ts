@@ -80,6 +80,8 @@ export class ClusterSim implements SimWorld {
   private readonly spareIds: NodeId[];
   private readonly confirmed: Confirmation[] = [];
   private readonly confirmedKeys = new Set<string>();
+  /** Proposals the driver reported lost: another entry was applied at their index. */
+  private readonly lost: Confirmation[] = [];
   private proposals = 0;
   membershipChanges = 0;
   private readonly nemesis: Nemesis;
@@ -162,6 +164,7 @@ export class ClusterSim implements SimWorld {
       this.queue.runUntil(chaosMs, stop);
       if (!stop()) this.checkLiveness(chaosMs + (this.config.livenessMs ?? DEFAULT_LIVENESS_MS));
       if (!stop()) this.checkConfirmedSurvived();
+      if (!stop()) this.checkLostNeverCommitted();
     } catch (error) {
       // The core's own assertions (e.g. a follower asked to overwrite a committed entry).
       const message = error instanceof Error ? error.message : String(error);
@@ -206,12 +209,21 @@ export class ClusterSim implements SimWorld {
    */
   private propose(node: SimNode, groupId: GroupId, key: string): void {
     this.proposals++;
-    node.propose(groupId, key, (index, applied) => {
-      if (applied !== key) {
-        this.checker.fault("confirmation", groupId, `${node.id} applied ${applied} for ${key}`);
+    node.propose(groupId, key, (outcome) => {
+      if (outcome.status === "lost") {
+        this.lost.push({ groupId, index: outcome.index, key });
         return;
       }
-      this.confirmed.push({ groupId, index, key });
+      if (outcome.status !== "applied") return;
+      if (outcome.result !== key) {
+        this.checker.fault(
+          "confirmation",
+          groupId,
+          `${node.id} applied ${outcome.result} for ${key}`,
+        );
+        return;
+      }
+      this.confirmed.push({ groupId, index: outcome.index, key });
       this.confirmedKeys.add(key);
     });
   }
@@ -356,6 +368,15 @@ export class ClusterSim implements SimWorld {
       const held = this.checker.committedKeyAt(groupId, index);
       if (held !== key) {
         this.checker.fault("confirmed entry lost", groupId, `${key} at ${index} became ${held}`);
+      }
+    }
+  }
+
+  /** A proposal reported lost was never committed: its index holds another entry. */
+  private checkLostNeverCommitted(): void {
+    for (const { groupId, index, key } of this.lost) {
+      if (this.checker.committedKeyAt(groupId, index) === key) {
+        this.checker.fault("lost proposal committed", groupId, `${key} at ${index}`);
       }
     }
   }

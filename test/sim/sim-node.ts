@@ -5,7 +5,7 @@
  * pause holds back everything the process would run (sim-environment.ts waits on it).
  * Committed entries go to a hash of everything applied (hash-state-machine.ts).
  */
-import type { RaftDriverConfig } from "../../src/cluster/index.js";
+import type { OutcomeCallback, RaftDriverConfig } from "../../src/cluster/index.js";
 import { RaftDriver } from "../../src/cluster/index.js";
 import type {
   GroupId,
@@ -172,11 +172,13 @@ export class SimNode {
   }
 
   /** A client proposes to this node; undefined if it is down or paused. */
-  propose(groupId: GroupId, key: string, onApplied: (index: number, result: string) => void) {
+  propose(groupId: GroupId, key: string, onOutcome: OutcomeCallback<string>) {
     if (this.driver === null || this.paused()) return undefined;
-    return this.driver.propose(groupId, new TextEncoder().encode(key), (outcome) => {
-      if (outcome.status === "applied") onApplied(outcome.index, outcome.result as string);
-    });
+    return this.driver.propose(
+      groupId,
+      new TextEncoder().encode(key),
+      onOutcome as OutcomeCallback,
+    );
   }
 
   /** Runs a request against a group through the driver, which carries out what follows. */

@@ -1,8 +1,13 @@
 import { parseArgs } from "node:util";
+import { SUPPORTED_MECHANISMS } from "../connection/sasl.js";
 import type { ListenAddress } from "../runtime/amqp-listener.js";
 import { parseBytes, parseWatermark, type ResourceLimits } from "../runtime/resource-monitor.js";
 import type { TlsOptions, TlsVerify } from "../runtime/tls-listener.js";
-import { type BrokerSettings, DEFAULT_SETTINGS } from "../vhost/broker-settings.js";
+import {
+  type BrokerSettings,
+  type CertLoginFrom,
+  DEFAULT_SETTINGS,
+} from "../vhost/broker-settings.js";
 
 export interface ServerConfig {
   readonly settings: BrokerSettings;
@@ -43,6 +48,10 @@ Options (each has an environment variable; flags win):
   --tls-verify MODE    client certificates: none, peer or peer-required (WARREN_TLS_VERIFY, default none)
   --tls-port N         amqps port (WARREN_TLS_PORT, default 5671; 0 picks a free one)
   --tls-host H         amqps listens on this address only (WARREN_TLS_HOST, default as --host)
+  --auth-mechanisms L  SASL mechanisms offered, in order, comma-separated: PLAIN, AMQPLAIN,
+                       EXTERNAL (WARREN_AUTH_MECHANISMS, default PLAIN,AMQPLAIN)
+  --ssl-cert-login-from F  where EXTERNAL finds the user name: distinguished_name or
+                       common_name (WARREN_SSL_CERT_LOGIN_FROM, default distinguished_name)
   --vm-memory-high-watermark W  memory alarm threshold: a fraction of RAM (0.6) or a size (2GB)
                        (WARREN_VM_MEMORY_HIGH_WATERMARK, default 0.6)
   --disk-free-limit S  disk alarm when free space under the data directory falls below S
@@ -85,6 +94,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "tls-verify": { type: "string" },
       "tls-port": { type: "string" },
       "tls-host": { type: "string" },
+      "auth-mechanisms": { type: "string" },
+      "ssl-cert-login-from": { type: "string" },
       "vm-memory-high-watermark": { type: "string" },
       "disk-free-limit": { type: "string" },
       "max-connections": { type: "string" },
@@ -137,6 +148,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       values["max-message-size"] ?? env.WARREN_MAX_MESSAGE_SIZE,
       DEFAULT_SETTINGS.maxMessageBytes,
     ),
+    authMechanisms: authMechanisms(values["auth-mechanisms"] ?? env.WARREN_AUTH_MECHANISMS),
+    sslCertLoginFrom: certLoginFrom(
+      values["ssl-cert-login-from"] ?? env.WARREN_SSL_CERT_LOGIN_FROM,
+    ),
   };
   if (settings.frameMax < 4096)
     throw new Error("--frame-max must be at least 4096 (AMQP frame-min-size)");
@@ -151,6 +166,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     ["--prometheus-port", prometheusPort],
   ] as const) {
     if (p > 65535) throw new Error(`${flag} must be at most 65535, got ${p}`);
+  }
+  const tls = tlsConfig(values, env, listen);
+  if (settings.authMechanisms.includes("EXTERNAL") && (tls?.verify ?? "none") === "none") {
+    // EXTERNAL is offered only with a verified client certificate: without one it never could be.
+    throw new Error(
+      "--auth-mechanisms EXTERNAL needs client certificates: --tls-cert, --tls-ca and --tls-verify peer or peer-required",
+    );
   }
   return {
     settings,
@@ -172,8 +194,39 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       (values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES)
         ? int("--segment-bytes", values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES, 0)
         : undefined,
-    tls: tlsConfig(values, env, listen),
+    tls,
   };
+}
+
+/** RabbitMQ's auth_mechanisms as a list: "PLAIN,AMQPLAIN,EXTERNAL" (case does not matter). */
+function authMechanisms(text: string | undefined): readonly string[] {
+  if (text === undefined) return DEFAULT_SETTINGS.authMechanisms;
+  const names = text
+    .split(/[\s,]+/)
+    .filter((n) => n !== "")
+    .map((n) => n.toUpperCase());
+  if (names.length === 0) throw new Error("--auth-mechanisms needs at least one mechanism");
+  for (const [i, name] of names.entries()) {
+    if (!SUPPORTED_MECHANISMS.includes(name)) {
+      throw new Error(
+        `--auth-mechanisms: unknown mechanism '${name}' (Warren has ${SUPPORTED_MECHANISMS.join(", ")})`,
+      );
+    }
+    if (names.indexOf(name) !== i) throw new Error(`--auth-mechanisms: '${name}' is listed twice`);
+  }
+  return names;
+}
+
+const CERT_LOGIN_FROM: readonly CertLoginFrom[] = ["distinguished_name", "common_name"];
+
+function certLoginFrom(text: string | undefined): CertLoginFrom {
+  if (text === undefined || text === "") return DEFAULT_SETTINGS.sslCertLoginFrom;
+  if (!CERT_LOGIN_FROM.includes(text as CertLoginFrom)) {
+    throw new Error(
+      `--ssl-cert-login-from must be one of ${CERT_LOGIN_FROM.join(", ")}, got '${text}'`,
+    );
+  }
+  return text as CertLoginFrom;
 }
 
 const TLS_VERIFY: readonly TlsVerify[] = ["none", "peer", "peer-required"];

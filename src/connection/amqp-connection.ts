@@ -18,6 +18,12 @@ import type { User } from "../vhost/users.js";
 import type { VirtualHost } from "../vhost/virtual-host.js";
 import { Channel } from "./channel.js";
 import type { ClientInfo } from "./client-info.js";
+import {
+  type CloseMethod,
+  ClosingDeadline,
+  closeMethodOf,
+  closingTimeoutMs,
+} from "./close-handshake.js";
 import { handleConnectionMethod, sendStart } from "./methods/connection-methods.js";
 import { PublisherFlow } from "./publisher-flow.js";
 import { ReadGate } from "./read-gate.js";
@@ -49,17 +55,17 @@ export interface Transport {
 
 /** What a verified client certificate says about its owner (for SASL EXTERNAL). */
 export interface PeerCertificate {
+  /** The subject's CNs joined with "," (RabbitMQ's common_name), or undefined without one. */
   readonly commonName: string | undefined;
+  /** The subject as RabbitMQ writes it (RFC 4514, last RDN first: "CN=alice,O=Example"). */
+  readonly distinguishedName?: string;
 }
 
 export type ConnectionState =
   | "handshake" // protocol header seen, start sent, waiting for start-ok/tune-ok/open
   | "open"
   | "closing" // we sent connection.close, waiting for close-ok
-  | "closed";
-
-/** How long we wait for the client's connection.close-ok before closing the socket anyway. */
-const CLOSE_OK_TIMEOUT_MS = 3_000;
+  | "closed"; // nothing held any more; the socket may wait for the client to close it
 
 /**
  * One AMQP connection as a state machine: bytes in, frames out through the
@@ -98,7 +104,8 @@ export class AmqpConnection {
   private blockedSent = false;
   private readonly reader: FrameReader;
   private readonly assembler: CommandAssembler;
-  private closingSinceMs = 0;
+  /** Until when we wait for the client's close-ok, or for it to close its socket. */
+  private readonly closing = new ClosingDeadline();
   private flushRequested = false;
   /** Whether the socket is read: this turn's budgets, alarms and flow control. */
   readonly gate: ReadGate;
@@ -157,7 +164,7 @@ export class AmqpConnection {
 
   /** Bytes from the socket. */
   receive(chunk: Buffer): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" && !this.closing.pending) return;
     this.lastReceivedMs = this.broker.clock();
     this.stats.recvOct += chunk.length;
     try {
@@ -166,7 +173,8 @@ export class AmqpConnection {
       // The frame reader itself failed (bad end octet, oversized frame): the stream
       // cannot be resynchronised, so nothing more is read; close-ok will not come.
       this.reader.stop();
-      this.fail(e);
+      if (this.state === "closed") this.dropSocket();
+      else this.fail(e);
     }
     this.gate.received(chunk.length);
   }
@@ -222,9 +230,9 @@ export class AmqpConnection {
         throw connectionError(ReplyCode.UNEXPECTED_FRAME, describeFrame(type, payload));
       return;
     }
-    if (this.state === "closing") {
-      // Only close-ok (or a crossing close) matters now; everything else is dropped.
-      if (channelId === 0 && type === FrameType.Method) this.onClosingMethod(payload);
+    if (this.state === "closing" || this.state === "closed") {
+      // Only connection.close and close-ok matter now; everything else is dropped.
+      if (channelId === 0) this.onClosingMethod(closeMethodOf(type, payload));
       return;
     }
     if (channelId === 0) {
@@ -250,7 +258,7 @@ export class AmqpConnection {
       throw connectionError(ReplyCode.UNEXPECTED_FRAME, describeFrame(type, payload));
     }
     const open = this.channels.get(channelId);
-    if (open?.state === "closing" && !isChannelCloseOrCloseOk(type, payload)) {
+    if (open?.state === "closing" && !closeMethodOf(type, payload)?.startsWith("channel.")) {
       // After sending channel.close the broker drops everything on that channel but
       // channel.close and close-ok (AMQP 0-9-1 §2.3.5.2, as RabbitMQ does), content included.
       this.assembler.reset(channelId);
@@ -297,15 +305,15 @@ export class AmqpConnection {
     return channel;
   }
 
-  private onClosingMethod(payload: Buffer): void {
-    if (payload.length < 4) return;
-    const id = payload.readUInt32BE(0);
-    // connection.close-ok (10,51) or a close from the client crossing ours (10,50).
-    if (id === 0x000a0033) this.finish();
-    else if (id === 0x000a0032) {
-      this.send(0, { name: "connection.close-ok" });
-      this.finish();
-    }
+  /**
+   * Closing or closed (rabbit_reader when stopping): close-ok ends the socket; every
+   * connection.close gets close-ok and changes nothing (a client closing from two threads
+   * sends two; one whose close crossed ours still owes our close-ok).
+   */
+  private onClosingMethod(method: CloseMethod | undefined): void {
+    if (method === "connection.close") this.send(0, { name: "connection.close-ok" });
+    else if (method === "connection.close-ok" && this.state === "closing") this.finish();
+    else if (method === "connection.close-ok") this.dropSocket(true);
   }
 
   // --- output --------------------------------------------------------------
@@ -425,9 +433,11 @@ export class AmqpConnection {
    * (RabbitMQ's rule), and a client that has not finished the handshake in time.
    */
   tick(nowMs: number): void {
-    if (this.state === "closed") return;
-    if (this.state === "closing") {
-      if (nowMs - this.closingSinceMs > CLOSE_OK_TIMEOUT_MS) this.finish();
+    if (this.state === "closing" || this.state === "closed") {
+      if (this.closing.passed(nowMs)) {
+        if (this.state === "closing") this.finish();
+        else this.socketLeftOpen();
+      }
       return;
     }
     if (this.state === "handshake") {
@@ -490,7 +500,7 @@ export class AmqpConnection {
       );
     }
     this.state = "closing";
-    this.closingSinceMs = this.broker.clock();
+    this.closing.awaitCloseOk(this.broker.clock());
     this.shutdownChannels();
     this.send(0, {
       name: "connection.close",
@@ -501,18 +511,42 @@ export class AmqpConnection {
     });
   }
 
-  /** The client asked to close: reply close-ok and end the socket. */
+  /**
+   * The client asked to close: close-ok, and everything is released now. The socket is
+   * left for the client to close (RabbitMQ): to a client closing from two threads, an end
+   * of stream before the second close-ok is an error (amqp091-go's 501 "EOF").
+   */
   closedByClient(code: number, text: string): void {
     this.closeReason = `client closed: ${code} ${text}`;
     this.shutdownChannels();
     this.send(0, { name: "connection.close-ok" });
-    this.finish();
+    this.state = "closed";
+    this.closing.awaitSocketClose(this.broker.clock(), this.heartbeatSec);
+    this.terminate();
+  }
+
+  /** The client has not closed its socket within the closing timeout of our close-ok. */
+  private socketLeftOpen(): void {
+    this.broker.log.info(
+      { connection: this.name, peer: this.peer, user: this.user?.name },
+      `closing the socket of AMQP connection ${this.id} (${this.name}): the client did not close it within ${closingTimeoutMs(this.heartbeatSec) / 1000} s of connection.close-ok`,
+    );
+    this.dropSocket();
+  }
+
+  /** Closes the socket: at once, or once queued output is written. */
+  private dropSocket(afterOutput = false): void {
+    this.closing.clear();
+    this.reader.stop();
+    if (afterOutput) this.transport.end();
+    else this.transport.destroy();
   }
 
   /** Closes the socket without a close handshake (missed heartbeats, handshake timeout). */
   abort(): void {
     if (this.state === "closed") return;
     this.state = "closed";
+    this.closing.clear();
     this.reader.stop();
     this.transport.destroy();
     this.terminate();
@@ -520,6 +554,7 @@ export class AmqpConnection {
 
   /** The socket closed under us (peer gone, reset). */
   socketClosed(): void {
+    this.closing.clear();
     if (this.state === "closed") return;
     if (!this.closeReason) this.closeReason = "client unexpectedly closed TCP connection";
     if (this.state === "open") {
@@ -536,8 +571,7 @@ export class AmqpConnection {
   private finish(): void {
     if (this.state === "closed") return;
     this.state = "closed";
-    this.reader.stop();
-    this.transport.end();
+    this.dropSocket(true);
     this.terminate();
   }
 
@@ -568,11 +602,4 @@ export class AmqpConnection {
   get maxBodyFramePayload(): number {
     return this.writer.frameMax - FRAME_OVERHEAD;
   }
-}
-
-/** channel.close (20,40) or channel.close-ok (20,41), judged from the frame's first bytes. */
-function isChannelCloseOrCloseOk(type: number, payload: Buffer): boolean {
-  if (type !== FrameType.Method || payload.length < 4) return false;
-  const id = payload.readUInt32BE(0);
-  return id === 0x00140028 || id === 0x00140029;
 }

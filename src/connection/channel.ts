@@ -48,8 +48,6 @@ export class Channel implements ConsumerSink {
   globalPrefetchCount = 0;
   /** The queue a later method may refer to with an empty queue name (AMQP 0-9-1 queue.declare). */
   lastQueueName: string | undefined;
-  /** Client's channel.flow: false stops deliveries to this channel. */
-  flowActive = true;
   mode: "normal" | "confirm" | "tx" = "normal";
   readonly confirms = new ConfirmTracker();
   txActions: TxAction[] = [];
@@ -128,13 +126,16 @@ export class Channel implements ConsumerSink {
     this.conn.fail(err);
   }
 
-  /** While closing only channel.close-ok (or a crossing channel.close) matters. */
+  /**
+   * We sent channel.close and wait for its close-ok; only close-ok frees the channel
+   * number. A channel.close from the client that crossed ours is answered with
+   * close-ok, and the channel keeps waiting: the client still owes the close-ok for
+   * our close (AMQP 0-9-1 §2.3.5.2; RabbitMQ's rabbit_channel does the same), and a
+   * close-ok on a freed number would look like a frame on an unopened channel.
+   */
   private whileClosing(command: Command): void {
     if (command.method.name === "channel.close-ok") this.conn.channels.delete(this.id);
-    else if (command.method.name === "channel.close") {
-      this.send({ name: "channel.close-ok" });
-      this.conn.channels.delete(this.id);
-    }
+    else if (command.method.name === "channel.close") this.send({ name: "channel.close-ok" });
   }
 
   /** A channel error: channel.close to the client, resources released now. */
@@ -149,7 +150,11 @@ export class Channel implements ConsumerSink {
       },
       `channel error on connection ${this.conn.name}, channel ${this.id}: ${err.replyText}`,
     );
+    // A channel.close from the client waiting behind a busy command crossed ours: it
+    // still gets its close-ok (whileClosing) once the command is done.
+    const closes = this.backlog.filter((c) => c.method.name.startsWith("channel.close"));
     this.shutdown();
+    this.backlog = closes;
     this.state = "closing";
     this.send({
       name: "channel.close",
@@ -167,7 +172,7 @@ export class Channel implements ConsumerSink {
   // --- delivery (ConsumerSink) --------------------------------------------
 
   hasCredit(consumer: Consumer): boolean {
-    if (!this.flowActive || this.state !== "open" || this.conn.outputBlocked) return false;
+    if (this.state !== "open" || this.conn.outputBlocked) return false;
     if (consumer.options.noAck) return true;
     return this.globalPrefetchCount === 0 || this.consumerUnacked < this.globalPrefetchCount;
   }
@@ -270,7 +275,7 @@ export class Channel implements ConsumerSink {
     }
   }
 
-  /** Credit came back (ack, flow on, socket drained): let the consumers' queues deliver. */
+  /** Credit came back (ack, socket drained): let the consumers' queues deliver. */
   resumeDeliveries(): void {
     const now = this.now;
     for (const c of this.consumers.values()) c.queue.dispatch(now);

@@ -5,7 +5,14 @@ export interface Credentials {
   readonly password: string;
 }
 
-export const MECHANISMS = ["PLAIN", "AMQPLAIN"] as const;
+/** The mechanisms that carry a user name and password, checked against the user store. */
+export const PASSWORD_MECHANISMS: readonly string[] = ["PLAIN", "AMQPLAIN"];
+
+/**
+ * Every mechanism Warren implements, for --auth-mechanisms: RabbitMQ's built-in PLAIN
+ * and AMQPLAIN, and EXTERNAL (RabbitMQ's rabbitmq_auth_mechanism_ssl plugin).
+ */
+export const SUPPORTED_MECHANISMS: readonly string[] = [...PASSWORD_MECHANISMS, "EXTERNAL"];
 
 /**
  * Parses a SASL response. PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd.

@@ -23,9 +23,10 @@ export interface FlowMarks {
 }
 
 /**
- * A backlog is weighed as ReadyList weighs its in-memory budget: body bytes plus about
- * 300 bytes of bookkeeping a message. A queue holds its publishers once the backlog
- * fills half of that budget (8 MiB), before it would page out: 26,500 messages of 16 B,
+ * A backlog is weighed as body bytes plus 300 bytes a message, a little lighter than
+ * the memory budget's charge (ENTRY_OVERHEAD_BYTES, 480 plus the properties). A queue
+ * holds its publishers once the backlog weighs half its in-memory share (8 MiB), well
+ * before it would page out: 26,500 messages of 16 B (it pages from about 33,700),
  * 6,300 of 1 KiB, 8 of 1 MiB. It lets them go once its consumers took 1 MiB of it
  * (3,300 of 16 B, 800 of 1 KiB, one of 1 MiB): small steps, so a publisher paced by slow
  * consumers waits a little often rather than long now and then.

@@ -18,7 +18,10 @@ export class AmqpListener {
   readonly sockets = new Map<net.Socket, AmqpConnection>();
   readonly bound: ListenAddress[] = [];
 
-  /** Connections refused at accept (descriptors, login throttling), for status and metrics. */
+  /**
+   * Connections refused at accept (near the descriptor limit), for status and metrics.
+   * Addresses cooling off after failed logins are refused at login instead, with 403.
+   */
   refused = 0;
   private lastRefusalLogMs = 0;
 

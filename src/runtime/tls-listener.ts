@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type net from "node:net";
 import tls from "node:tls";
 import type { PeerCertificate } from "../connection/amqp-connection.js";
+import { certificateSubject } from "../connection/certificate-subject.js";
 import type { Broker } from "../vhost/broker.js";
 import { type AmqpListener, formatHost, type ListenAddress } from "./amqp-listener.js";
 
@@ -59,7 +60,9 @@ export class TlsListener {
         requested.port === 0 && chosenPort !== 0 ? { ...requested, port: chosenPort } : requested;
       const server = tls.createServer(secure, (socket) => this.accept(socket));
       server.on("connection", (tcp: net.Socket) => {
-        // The node's admission rules (descriptors, failed-login cool-off) apply before the handshake.
+        // The node's descriptor limit applies before the handshake, so refusing costs no TLS
+        // work. (An address cooling off after failed logins is refused later, at its login,
+        // with 403: a refusal here could only be a reset in the middle of the handshake.)
         const admitted = this.amqp.admit(tcp);
         this.tcpPeers.set(tcp, admitted ? `${tcp.remoteAddress}:${tcp.remotePort}` : null);
       });
@@ -70,7 +73,13 @@ export class TlsListener {
       this.servers.push(server);
       this.bound.push({ host: address.host, port });
       this.broker.log.info(
-        { host: address.host, port, protocol: "amqp/ssl", verify: options.verify },
+        {
+          host: address.host,
+          port,
+          protocol: "amqp/ssl",
+          verify: options.verify,
+          authMechanisms: this.broker.settings.authMechanisms,
+        },
         `started TLS (SSL) listener on ${formatHost(address.host)}:${port}`,
       );
     }
@@ -143,8 +152,15 @@ export class TlsListener {
   }
 }
 
-/** RabbitMQ joins several CNs with "," (rabbit_ssl:peer_cert_auth_name, common_name mode). */
+/**
+ * The names EXTERNAL can log in with, read from the certificate's DER as RabbitMQ reads
+ * them (rabbit_ssl:peer_cert_auth_name): the subject DN, and the CNs joined with ",".
+ */
 function peerCertificateOf(cert: tls.PeerCertificate): PeerCertificate {
-  const cn = (cert.subject as Record<string, string | string[] | undefined> | undefined)?.CN;
-  return { commonName: Array.isArray(cn) ? cn.join(",") : cn };
+  const subject = certificateSubject(cert.raw);
+  const cns = subject?.commonNames ?? [];
+  return {
+    commonName: cns.length > 0 ? cns.join(",") : undefined,
+    distinguishedName: subject?.distinguishedName,
+  };
 }

@@ -143,12 +143,11 @@ export class WarrenNode {
 
   readonly resources: ResourceMonitor;
 
-  /** Near the descriptor limit new connections are refused, so existing ones keep theirs. */
-  private admission(remoteAddress: string): string | undefined {
-    const coolOffMs = this.broker.loginThrottle.coolingOff(remoteAddress, this.broker.clock());
-    if (coolOffMs > 0) {
-      return `too many failed logins from ${remoteAddress}; refused for another ${Math.ceil(coolOffMs / 1000)} s`;
-    }
+  /**
+   * Near the descriptor limit new connections are refused, so existing ones keep theirs.
+   * (An address cooling off after failed logins is refused at login, with 403.)
+   */
+  private admission(_remoteAddress: string): string | undefined {
     if (!this.resources.acceptsConnections()) {
       const s = this.resources.stats;
       return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;
@@ -180,7 +179,10 @@ export class WarrenNode {
         hosts: this.listener.bound.map((b) => b.host),
         dataDir: this.options.dataDir,
         amqp: {
-          connections: () => this.listener.sockets.values(),
+          // A connection is gone once it is closed, though its socket may still wait
+          // for the client to close it (AmqpConnection.closedByClient).
+          connections: () =>
+            [...this.listener.sockets.values()].filter((c) => c.state !== "closed"),
           bound: this.listener.bound,
           tlsBound: this.tlsListener?.bound ?? [],
         },

@@ -9,16 +9,12 @@ import { initialPersistedState } from "../raft/types.js";
 import type { RaftLogWrite } from "./raft-log-image.js";
 import { RaftLogImage } from "./raft-log-image.js";
 import type { RaftLogStore } from "./raft-log-store.js";
+import type { StagedChange } from "./raft-staged-change.js";
 
 /** What survives a crash of a MemoryRaftLogStore. */
 export class MemoryLogDisk {
   readonly images = new Map<GroupId, RaftLogImage>();
 }
-
-type StagedChange =
-  | { readonly type: "create"; readonly groupId: GroupId; readonly membership: Membership }
-  | { readonly type: "write"; readonly groupId: GroupId; readonly write: RaftLogWrite }
-  | { readonly type: "drop"; readonly groupId: GroupId };
 
 export class MemoryRaftLogStore implements RaftLogStore {
   private staged: StagedChange[] = [];

@@ -1,8 +1,10 @@
 /**
  * The records of the Raft write-ahead log, shared by every group of a node (as ra shares one
- * WAL). Each record names its group; layout (all integers little-endian):
+ * WAL). The WAL is a segment log (segment-log.ts) in its own format; each record's type is
+ * the record type of the shared framing (record-framing.ts), and its payload names its group
+ * (all integers little-endian, strings and bytes as u32 length + content):
  *
- *   u8 type | string groupId | body
+ *   string groupId | body
  *   entries   (1): u32 count, then per entry: u64 index, u64 term, u8 kind, bytes data
  *   hardState (2): u64 term, u64 commitIndex, u8 hasVote, [string votedFor]
  *   snapshot  (3): u8 mark (1 create, 2 base, 3 install, 4 compact), u64 index, u64 term,
@@ -14,6 +16,15 @@
 import type { GroupId } from "../raft/raft-group-set.js";
 import type { EntryKind, HardState, LogEntry, Membership, SnapshotMeta } from "../raft/types.js";
 import { ByteReader, ByteWriter } from "./byte-codec.js";
+import type { SegmentFormat } from "./segment-format.js";
+import type { LogRecord } from "./segment-log.js";
+
+/** The WAL's segments: `wal/000000000001.wal`, each opening with the magic `WARRENR1`. */
+export const RAFT_WAL_FORMAT: SegmentFormat = {
+  magic: Buffer.from("WARRENR1"),
+  suffix: ".wal",
+  label: "Raft log",
+};
 
 /** What a snapshot mark means on replay (see file-raft-log-store.ts). */
 export type SnapshotMark =
@@ -41,8 +52,8 @@ const TYPE_CODES = { entries: 1, hardState: 2, snapshot: 3, drop: 4 } as const;
 const MARKS: readonly SnapshotMark[] = ["create", "base", "install", "compact"];
 const KINDS: readonly EntryKind[] = ["command", "noop", "membership"];
 
-export function encodeWalRecord(record: WalRecord): Buffer {
-  const w = new ByteWriter().u8(TYPE_CODES[record.type]).string(record.groupId);
+export function encodeWalRecord(record: WalRecord): LogRecord {
+  const w = new ByteWriter().string(record.groupId);
   switch (record.type) {
     case "entries":
       w.u32(record.entries.length);
@@ -67,12 +78,21 @@ export function encodeWalRecord(record: WalRecord): Buffer {
     case "drop":
       break;
   }
-  return w.finish();
+  return { type: TYPE_CODES[record.type], payload: w.finish() };
 }
 
-export function decodeWalRecord(payload: Buffer): WalRecord {
+/**
+ * Whether a record found while resynchronising past damage could be a WAL record: a known
+ * type, and a payload that starts with a group id that fits in it.
+ */
+export function plausibleWalRecord(type: number, payload?: Buffer): boolean {
+  if (type < TYPE_CODES.entries || type > TYPE_CODES.drop) return false;
+  if (payload === undefined) return true;
+  return payload.length >= 4 && 4 + payload.readUInt32LE(0) <= payload.length;
+}
+
+export function decodeWalRecord(code: number, payload: Buffer): WalRecord {
   const r = new ByteReader(payload);
-  const code = r.u8();
   const groupId = r.string();
   let record: WalRecord;
   switch (code) {

@@ -1,48 +1,46 @@
 /**
- * Checksummed records in an append-only file. Each record is
+ * The one record framing of every log and snapshot file Warren writes (the message log,
+ * the Raft WAL, Raft snapshot files):
  *
- *   u32 LE payload length | u32 LE CRC-32C of the payload | payload
+ *   u32 LE payload length | u32 LE CRC-32C over the length, the type and the payload | u8 type | payload
  *
- * A crash can leave the last record torn (short, or with garbage): scanning stops at the first
- * record whose header or checksum does not hold, and reports where the valid prefix ends so
- * the writer can cut the file there and go on appending.
+ * The CRC covers the length too, so a damaged length is caught by the checksum rather than
+ * sending a reader off to a wrong offset; the type byte lets a scan that resynchronises past
+ * damage reject most false starts before computing a CRC (segment-scan.ts).
  */
 import { crc32c } from "./crc32c.js";
 
-export const RECORD_HEADER_BYTES = 8;
-/** A record larger than this is taken as garbage rather than read. */
-export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+/** Record header: payload length (u32 LE), CRC-32C (u32 LE), type (u8). */
+export const RECORD_HEADER_BYTES = 9;
 
-export function frameRecord(payload: Uint8Array): Buffer {
-  const framed = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.byteLength);
-  framed.writeUInt32LE(payload.byteLength, 0);
-  framed.writeUInt32LE(crc32c(payload), 4);
-  framed.set(payload, RECORD_HEADER_BYTES);
-  return framed;
-}
-
-export interface ScanResult {
-  /** Payloads of the valid records, in order (views into the scanned buffer). */
-  readonly payloads: Buffer[];
-  /** Byte offset just past the last valid record. */
-  readonly validEndBytes: number;
-  /** True if bytes after validEndBytes did not form a valid record. */
-  readonly damaged: boolean;
-}
-
-export function scanRecords(bytes: Buffer): ScanResult {
-  const payloads: Buffer[] = [];
-  let offset = 0;
-  while (offset < bytes.length) {
-    if (bytes.length - offset < RECORD_HEADER_BYTES) break;
-    const length = bytes.readUInt32LE(offset);
-    const checksum = bytes.readUInt32LE(offset + 4);
-    const end = offset + RECORD_HEADER_BYTES + length;
-    if (length > MAX_RECORD_BYTES || end > bytes.length) break;
-    const payload = bytes.subarray(offset + RECORD_HEADER_BYTES, end);
-    if (crc32c(payload) !== checksum) break;
-    payloads.push(payload);
-    offset = end;
+/** One record, header and payload, ready to write. */
+export function frameRecord(type: number, parts: readonly Uint8Array[]): Buffer {
+  let length = 0;
+  for (const p of parts) length += p.byteLength;
+  const total = RECORD_HEADER_BYTES + length;
+  const record = Buffer.allocUnsafe(total);
+  record.writeUInt32LE(length, 0);
+  record[8] = type;
+  let at = RECORD_HEADER_BYTES;
+  for (const p of parts) {
+    record.set(p, at);
+    at += p.byteLength;
   }
-  return { payloads, validEndBytes: offset, damaged: offset < bytes.length };
+  record.writeUInt32LE(crc32c(record, crc32c(record, 0, 0, 4), 8, total), 4);
+  return record;
+}
+
+/** Where the valid record at `at` ends, or -1 when there is none (short, or a checksum that does not hold). */
+export function validRecordEnd(data: Buffer, at: number): number {
+  if (at + RECORD_HEADER_BYTES > data.length) return -1;
+  const end = at + RECORD_HEADER_BYTES + data.readUInt32LE(at);
+  if (end > data.length) return -1;
+  const crc = crc32c(data, crc32c(data, 0, at, at + 4), at + 8, end);
+  return crc === data.readUInt32LE(at + 4) ? end : -1;
+}
+
+/** A whole record's type and payload (a view), or undefined when it is not exactly one valid record. */
+export function unframeRecord(record: Buffer): { type: number; payload: Buffer } | undefined {
+  if (validRecordEnd(record, 0) !== record.length) return undefined;
+  return { type: record[8]!, payload: record.subarray(RECORD_HEADER_BYTES) };
 }

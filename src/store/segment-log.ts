@@ -1,5 +1,4 @@
 import type { Log } from "../log.js";
-import { crc32c } from "./crc32c.js";
 import {
   CorruptRecordError,
   type DamageVisitor,
@@ -9,9 +8,13 @@ import {
   type RecoveryReport,
   type Visitor,
 } from "./log-position.js";
+import { PendingRecords, unwritten } from "./pending-records.js";
 import { ReadHandles } from "./read-handles.js";
-import { recoverSegments, segmentPath } from "./segment-recovery.js";
-import { anyRecordType, MAGIC, type Plausible, RECORD_HEADER_BYTES } from "./segment-scan.js";
+import { frameRecord } from "./record-framing.js";
+import { MESSAGE_LOG_FORMAT, type SegmentFormat, segmentPath } from "./segment-format.js";
+import { type ReadRecord, type RecordLocator, readRecord, readRecords } from "./segment-reads.js";
+import { recoverSegments } from "./segment-recovery.js";
+import { anyRecordType, type Plausible } from "./segment-scan.js";
 import type { StoreFs } from "./store-fs.js";
 
 export {
@@ -24,9 +27,24 @@ export {
   type SegmentDamage,
   type Visitor,
 } from "./log-position.js";
-export { RECORD_HEADER_BYTES } from "./segment-scan.js";
+export { RECORD_HEADER_BYTES } from "./record-framing.js";
+
+/** A record to write: its type and payload. */
+export interface LogRecord {
+  readonly type: number;
+  readonly payload: Uint8Array;
+}
 
 export interface SegmentLogOptions {
+  /** The magic, file names and label of this log (the message log's by default). */
+  readonly format?: SegmentFormat;
+  /**
+   * Records that open every segment this log starts (at start() and at each rotation),
+   * written and synced with its magic: a checkpoint of the owner's state as of everything
+   * appended so far, so that older segments can be deleted without losing what they
+   * established.
+   */
+  readonly checkpoint?: () => readonly LogRecord[];
   /** Read descriptors kept open for finished segments (an LRU); the active one is extra. */
   readonly readHandles?: number;
   /** How long a failed write or segment rotation waits before it is tried again. */
@@ -59,7 +77,8 @@ interface Segment {
  * An append-only log in numbered segment files with a checksum per record and
  * group commit: appends collect in memory, flush() writes them with one vectored
  * write, and durability callbacks fire after the fdatasync that covers them (one
- * fdatasync in flight at a time; appends made meanwhile share the next one).
+ * fdatasync in flight at a time; appends made meanwhile share the next one). The
+ * durable message store and the Raft log store both keep their data in one.
  *
  * A write error (ENOSPC, EIO) fails that batch's callbacks but keeps its records:
  * they stay buffered (and readable) and are written again, at the offsets already
@@ -74,11 +93,12 @@ export class SegmentLog {
   private readonly segments = new Map<number, Segment>();
   private active!: Segment;
   private activeFd = -1;
-  /** Records not yet in the file, one buffer each, in offset order from active.size. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  /** Unwritten records by offset in the active segment, so reads see them. */
-  private pendingRecords = new Map<number, Buffer>();
+  /** Bytes at the start of the active segment that are not records appended to it: magic and checkpoint. */
+  private activeStartBytes = 0;
+  /** The checkpoint's share of those, which does not count towards the segment's size. */
+  private checkpointBytes = 0;
+  /** Records not yet in the file, in offset order from active.size. */
+  private readonly pending = new PendingRecords();
   private pendingWaiters: Durable[] = [];
   private writtenWaiters: Durable[] = [];
   private syncing = false;
@@ -86,9 +106,21 @@ export class SegmentLog {
   /** Old active descriptors to close once the fdatasync running on them returns. */
   private closeAfterSync: number[] = [];
   private readonly handles: ReadHandles;
+  private readonly format: SegmentFormat;
   private readonly retryMs: number;
   private readonly clock: () => number;
   private retryAtMs = 0;
+  /** Writes to the active segment, and how many of them a finished fdatasync covers. */
+  private writes = 0;
+  private syncedWrites = 0;
+  /**
+   * Whether a finished fdatasync covers the active segment's header (its magic and
+   * checkpoint). Until it does, a crash may take the header with it, so an owner
+   * deleting older segments keeps the one before the active segment.
+   */
+  activeStartDurable = false;
+  /** The newest segment found by recover(), continued by start() if a new one cannot be made. */
+  private lastRecovered: number | undefined;
   /** Set after an fdatasync failure: the log accepts no more durable writes. */
   failed: Error | undefined;
   /** The last write error, until a write succeeds again (ENOSPC clears when space returns). */
@@ -103,6 +135,7 @@ export class SegmentLog {
     private readonly options: SegmentLogOptions = {},
   ) {
     this.handles = new ReadHandles(fs, options.readHandles ?? DEFAULT_READ_HANDLES);
+    this.format = options.format ?? MESSAGE_LOG_FORMAT;
     this.retryMs = options.retryMs ?? 1000;
     this.clock = options.clock ?? Date.now;
   }
@@ -112,31 +145,42 @@ export class SegmentLog {
     return readHandles + 2;
   }
 
+  /** recover() then start(): scans what is there and starts a new active segment. */
+  open(visit: Visitor, onDamage: DamageVisitor = () => {}): RecoveryReport {
+    const report = this.recover(visit, onDamage);
+    this.start();
+    return report;
+  }
+
   /**
    * Scans existing segments in order (verifying checksums, skipping damaged
-   * records), then starts a new active segment. Each file is open only while
-   * it is scanned.
+   * records, cutting a torn tail off the last one); each file is open only while
+   * it is scanned. Writes nothing else: an owner that finds the damage
+   * unacceptable can stop here.
    */
-  open(visit: Visitor, onDamage: DamageVisitor = () => {}): RecoveryReport {
+  recover(visit: Visitor, onDamage: DamageVisitor = () => {}): RecoveryReport {
     this.fs.mkdirSync(this.dir);
     const { segments, report } = recoverSegments(
       this.fs,
       this.dir,
+      this.format,
       this.options.plausible ?? anyRecordType,
       visit,
       onDamage,
     );
     for (const seg of segments) this.segments.set(seg.n, seg);
-    this.startFirstSegment(segments.at(-1)?.n);
+    this.lastRecovered = segments.at(-1)?.n;
     return report;
   }
 
   /**
-   * Each boot starts a new segment, so a segment is never appended to after a
-   * crash. When that is impossible (a full disk), the last one continues: its torn
-   * tail is cut off already, so it ends on a whole record.
+   * Starts the active segment, after recover(). Each boot starts a new segment,
+   * so a segment is never appended to after a crash. When that is impossible (a
+   * full disk), the last one continues: its torn tail is cut off already, so it
+   * ends on a whole record.
    */
-  private startFirstSegment(last: number | undefined): void {
+  start(): void {
+    const last = this.lastRecovered;
     try {
       const n = (last ?? 0) + 1;
       this.useActive(n, this.createSegment(n));
@@ -146,48 +190,41 @@ export class SegmentLog {
       this.retryAtMs = this.clock() + this.retryMs;
       this.options.log?.error(
         { segment: last, err: errText(e) },
-        `could not start a new message log segment (${errText(e)}); appending to segment ${last} until one can be started`,
+        `could not start a new ${this.format.label} segment (${errText(e)}); appending to segment ${last} until one can be started`,
       );
       const seg = this.segments.get(last)!;
       this.activeFd = this.fs.openSync(seg.path, "r+");
       this.active = seg;
+      this.activeStartBytes = this.format.magic.length;
+      this.checkpointBytes = 0;
+      // Recovery synced it, header and all.
+      this.activeStartDurable = true;
     }
   }
 
   /** Appends a record (buffered until flush); returns its position. */
-  append(type: number, parts: readonly Buffer[]): LogPosition {
-    let len = 0;
-    for (const p of parts) len += p.length;
-    const total = RECORD_HEADER_BYTES + len;
+  append(type: number, parts: readonly Uint8Array[]): LogPosition {
+    const record = frameRecord(type, parts);
+    const held = this.active.size + this.pending.bytes;
+    // A segment takes at least one record after its checkpoint, so rotation always
+    // progresses; a big checkpoint (many Raft groups) does not shrink its room for records.
     if (
-      this.active.size + this.pendingBytes + total > this.segmentBytes &&
-      this.active.size + this.pendingBytes > MAGIC.length
-    ) {
+      held + record.length - this.checkpointBytes > this.segmentBytes &&
+      held > this.activeStartBytes
+    )
       this.rotate();
-    }
-    const record = Buffer.allocUnsafe(total);
-    record.writeUInt32LE(len, 0);
-    record[8] = type;
-    let at = RECORD_HEADER_BYTES;
-    for (const p of parts) {
-      p.copy(record, at);
-      at += p.length;
-    }
-    record.writeUInt32LE(crc32c(record, crc32c(record, 0, 0, 4), 8, total), 4);
-    const offset = this.active.size + this.pendingBytes;
-    this.pending.push(record);
-    this.pendingBytes += total;
-    this.pendingRecords.set(offset, record);
-    return { segment: this.active.n, offset, length: total };
+    const offset = this.active.size + this.pending.bytes;
+    this.pending.push(record, offset);
+    return { segment: this.active.n, offset, length: record.length };
   }
 
   get hasPending(): boolean {
-    return this.pendingBytes > 0;
+    return this.pending.bytes > 0;
   }
 
   /** Bytes of records appended but not in a file yet (held in memory while writes fail). */
   get unwrittenBytes(): number {
-    return this.pendingBytes;
+    return this.pending.bytes;
   }
 
   /** Descriptors open now: the active segment and the cached read handles. */
@@ -201,7 +238,7 @@ export class SegmentLog {
       cb(this.failed);
       return;
     }
-    if (this.pendingBytes > 0) {
+    if (this.pending.bytes > 0) {
       this.pendingWaiters.push(cb);
       return;
     }
@@ -220,12 +257,11 @@ export class SegmentLog {
   }
 
   private writePending(): void {
-    if (this.pendingBytes === 0) return;
+    if (this.pending.bytes === 0) return;
     // While the disk refuses writes, try once per retry interval, not every turn:
     // each try copies everything held. Waiters wait for that try.
     if (this.writeError && this.clock() < this.retryAtMs) return;
-    const { count, bytes } = this.nextBatch();
-    const batch = count === this.pending.length ? this.pending : this.pending.slice(0, count);
+    const { batch, count, bytes } = this.pending.nextBatch(MAX_WRITE_BYTES);
     let written = 0;
     let error: Error | undefined;
     try {
@@ -249,7 +285,7 @@ export class SegmentLog {
     if (!error) {
       this.written(count, bytes);
       if (this.writeError) this.writesResumed();
-      if (this.pendingBytes > 0) {
+      if (this.pending.bytes > 0) {
         // A backlog (held through a full disk) goes out in slices, one a turn.
         this.options.wake?.();
         return;
@@ -262,29 +298,11 @@ export class SegmentLog {
     this.writeFailed(error, written);
   }
 
-  /**
-   * The records the next write takes: all of them, or whole records up to
-   * MAX_WRITE_BYTES (at least one), so no single write stalls the event loop.
-   */
-  private nextBatch(): { count: number; bytes: number } {
-    if (this.pendingBytes <= MAX_WRITE_BYTES)
-      return { count: this.pending.length, bytes: this.pendingBytes };
-    let count = 0;
-    let bytes = 0;
-    while (
-      count < this.pending.length &&
-      (count === 0 || bytes + this.pending[count]!.length <= MAX_WRITE_BYTES)
-    ) {
-      bytes += this.pending[count]!.length;
-      count++;
-    }
-    return { count, bytes };
-  }
-
   private writeFailed(error: Error, written: number): void {
     const waiters = this.pendingWaiters;
     this.pendingWaiters = [];
-    this.keepWholeRecords(written);
+    const whole = this.pending.wholeRecordsIn(written);
+    if (whole.count > 0) this.written(whole.count, whole.bytes);
     try {
       // Cut a partial record off so the file ends on a whole one; the retry
       // rewrites from there anyway, so a failure here loses nothing.
@@ -292,8 +310,8 @@ export class SegmentLog {
     } catch {}
     if (!this.writeError)
       this.options.log?.error(
-        { segment: this.active.n, heldBytes: this.pendingBytes, err: errText(error) },
-        `message log write failed (${errText(error)}): ${this.pendingBytes} bytes of records are kept in memory and written again every ${this.retryMs} ms until it succeeds`,
+        { segment: this.active.n, heldBytes: this.pending.bytes, err: errText(error) },
+        `${this.format.label} write failed (${errText(error)}): ${this.pending.bytes} bytes of records are kept in memory and written again every ${this.retryMs} ms until it succeeds`,
       );
     this.writeError = error;
     this.retryAtMs = this.clock() + this.retryMs;
@@ -303,47 +321,32 @@ export class SegmentLog {
   private writesResumed(): void {
     this.options.log?.warn(
       { segment: this.active.n, err: errText(this.writeError) },
-      `message log writes succeed again (after ${errText(this.writeError)}); the records held in memory are written`,
+      `${this.format.label} writes succeed again (after ${errText(this.writeError)}); the records held in memory are written`,
     );
     this.writeError = undefined;
   }
 
   /** The first `count` pending records (`bytes` long) are in the file now. */
   private written(count: number, bytes: number): void {
-    if (count === this.pending.length) {
-      this.pendingRecords = new Map();
-      this.pending = [];
-    } else {
-      let offset = this.active.size;
-      for (let i = 0; i < count; i++) {
-        this.pendingRecords.delete(offset);
-        offset += this.pending[i]!.length;
-      }
-      this.pending = this.pending.slice(count);
-    }
-    this.pendingBytes -= bytes;
+    this.pending.written(count, bytes, this.active.size);
     this.active.size += bytes;
-  }
-
-  /** After a short write, the whole records that reached the file count as written. */
-  private keepWholeRecords(written: number): void {
-    let count = 0;
-    let bytes = 0;
-    while (count < this.pending.length && bytes + this.pending[count]!.length <= written) {
-      bytes += this.pending[count]!.length;
-      count++;
-    }
-    if (count > 0) this.written(count, bytes);
+    this.writes++;
   }
 
   private startSync(): void {
     if (this.syncing || this.writtenWaiters.length === 0) return;
     this.syncing = true;
     this.syncFd = this.activeFd;
+    const fd = this.activeFd;
+    const covers = this.writes;
     const batch = this.writtenWaiters;
     this.writtenWaiters = [];
     this.fs.fdatasync(this.syncFd, (err) => {
       this.syncing = false;
+      if (!err && fd === this.activeFd) {
+        this.syncedWrites = Math.max(this.syncedWrites, covers);
+        this.activeStartDurable = true;
+      }
       for (const fd of this.closeAfterSync.splice(0)) this.closeQuietly(fd);
       if (err) this.failed = err;
       for (const w of batch) w(err ?? undefined);
@@ -366,11 +369,12 @@ export class SegmentLog {
   private rotate(): void {
     if ((this.writeError || this.rotationError) && this.clock() < this.retryAtMs) return;
     // A backlog is written a slice a turn by flush(), never from inside an append.
-    if (this.pendingBytes > MAX_WRITE_BYTES) return;
+    if (this.pending.bytes > MAX_WRITE_BYTES) return;
     this.writePending();
-    if (this.pendingBytes > 0) return;
+    if (this.pending.bytes > 0) return;
     try {
-      this.fs.fdatasyncSync(this.activeFd);
+      // Skipped when a finished fdatasync covers every write (a rotation after an idle spell).
+      if (this.writes > this.syncedWrites) this.fs.fdatasyncSync(this.activeFd);
     } catch (e) {
       this.failSync(e as Error);
       return;
@@ -379,6 +383,7 @@ export class SegmentLog {
     const done = this.writtenWaiters;
     this.writtenWaiters = [];
     for (const w of done) w(undefined);
+    const label = this.format.label;
     let fd: number;
     try {
       fd = this.createSegment(this.active.n + 1);
@@ -386,7 +391,7 @@ export class SegmentLog {
       if (!this.rotationError)
         this.options.log?.error(
           { segment: this.active.n, err: errText(e) },
-          `could not start message log segment ${this.active.n + 1} (${errText(e)}); appending to segment ${this.active.n} and trying again every ${this.retryMs} ms`,
+          `could not start ${label} segment ${this.active.n + 1} (${errText(e)}); appending to segment ${this.active.n} and trying again every ${this.retryMs} ms`,
         );
       this.rotationError = e as Error;
       this.retryAtMs = this.clock() + this.retryMs;
@@ -395,7 +400,7 @@ export class SegmentLog {
     if (this.rotationError) {
       this.options.log?.warn(
         { segment: this.active.n + 1, err: errText(this.rotationError) },
-        `message log segment ${this.active.n + 1} started (earlier attempts failed: ${errText(this.rotationError)})`,
+        `${label} segment ${this.active.n + 1} started (earlier attempts failed: ${errText(this.rotationError)})`,
       );
       this.rotationError = undefined;
     }
@@ -412,14 +417,24 @@ export class SegmentLog {
     for (const w of waiters) w(err);
   }
 
-  /** Creates segment `n` with its magic, durably; returns its descriptor. Leaves no half-made file. */
+  /**
+   * Creates segment `n` with its magic and the owner's checkpoint, and makes its
+   * name durable; returns its descriptor. Leaves no half-made file. The header
+   * becomes durable with the first fdatasync of the records after it (until then
+   * a crash leaves at most a torn tail in the newest segment); activeStartDurable
+   * says when it has.
+   */
   private createSegment(n: number): number {
-    const path = this.pathOf(n);
+    const path = segmentPath(this.dir, n, this.format);
+    const head = [this.format.magic];
+    for (const { type, payload } of this.options.checkpoint?.() ?? [])
+      head.push(frameRecord(type, [payload]));
+    let bytes = 0;
+    for (const b of head) bytes += b.length;
     const fd = this.fs.openSync(path, "w+");
     try {
-      if (this.fs.writevSync(fd, [MAGIC], 0) !== MAGIC.length)
+      if (this.fs.writevSync(fd, head, 0) !== bytes)
         throw Object.assign(new Error("short write of the segment header"), { code: "EIO" });
-      this.fs.fdatasyncSync(fd);
       this.fs.fsyncDirSync(this.dir);
     } catch (e) {
       this.closeQuietly(fd);
@@ -428,13 +443,18 @@ export class SegmentLog {
       } catch {}
       throw e;
     }
-    this.segments.set(n, { n, path, size: MAGIC.length });
+    this.segments.set(n, { n, path, size: bytes });
     return fd;
   }
 
   private useActive(n: number, fd: number): void {
     this.active = this.segments.get(n)!;
     this.activeFd = fd;
+    this.activeStartBytes = this.active.size;
+    this.checkpointBytes = this.active.size - this.format.magic.length;
+    this.writes = 0;
+    this.syncedWrites = 0;
+    this.activeStartDurable = false;
   }
 
   /**
@@ -442,91 +462,31 @@ export class SegmentLog {
    * Throws CorruptRecordError when it can never be read, or the file system's
    * error (EMFILE, EIO) when it cannot be read now.
    */
-  read(pos: LogPosition): { type: number; payload: Buffer } {
-    let record: Buffer;
-    if (pos.segment === this.active.n && pos.offset >= this.active.size) {
-      const held = this.pendingRecords.get(pos.offset);
-      if (!held) throw new CorruptRecordError(pos, "no record");
-      record = held;
-    } else {
-      record = Buffer.allocUnsafe(pos.length);
-      this.readFully(this.readFd(pos), record, pos.offset, pos);
-    }
-    return this.checkRecord(record, pos);
+  read(pos: LogPosition): ReadRecord {
+    return readRecord(this.fs, this.locator, pos);
   }
 
-  private readFd(pos: LogPosition): number {
-    if (pos.segment === this.active.n) return this.activeFd;
-    const seg = this.segments.get(pos.segment);
-    if (!seg) throw new CorruptRecordError(pos, "segment file gone");
-    return this.handles.get(seg.n, seg.path);
+  /** Reads several records in order; adjacent ones in a file with one read (segment-reads.ts). */
+  readMany(positions: readonly LogPosition[]): ReadRecord[] {
+    return readRecords(this.fs, this.locator, positions);
   }
 
-  private checkRecord(record: Buffer, pos: LogPosition): { type: number; payload: Buffer } {
-    const len = record.readUInt32LE(0);
-    const crc = crc32c(record, crc32c(record, 0, 0, 4), 8, record.length);
-    if (len + RECORD_HEADER_BYTES !== record.length || crc !== record.readUInt32LE(4)) {
-      throw new CorruptRecordError(pos, "checksum mismatch");
-    }
-    return { type: record[8]!, payload: record.subarray(RECORD_HEADER_BYTES) };
-  }
-
-  /**
-   * Reads several records in order. Records that sit next to each other in one
-   * written segment (a queue's page-outs usually do) are fetched with a single
-   * read of up to 1 MiB, then each is checked by its CRC.
-   */
-  readMany(positions: readonly LogPosition[]): { type: number; payload: Buffer }[] {
-    const out: { type: number; payload: Buffer }[] = [];
-    let i = 0;
-    while (i < positions.length) {
-      const first = positions[i]!;
-      const inFile = (p: LogPosition) =>
-        this.segments.has(p.segment) &&
-        !(p.segment === this.active.n && p.offset + p.length > this.active.size);
-      let j = i + 1;
-      let end = first.offset + first.length;
-      while (
-        inFile(first) &&
-        j < positions.length &&
-        positions[j]!.segment === first.segment &&
-        positions[j]!.offset === end &&
-        end + positions[j]!.length - first.offset <= 1024 * 1024 &&
-        inFile(positions[j]!)
-      ) {
-        end += positions[j]!.length;
-        j++;
+  private readonly locator: RecordLocator = {
+    locate: (pos) => {
+      if (pos.segment === this.active.n && pos.offset >= this.active.size) {
+        const held = this.pending.at(pos.offset);
+        if (!held) throw new CorruptRecordError(pos, "no record");
+        return { held };
       }
-      if (j === i + 1) {
-        out.push(this.read(first));
-      } else {
-        const run = Buffer.allocUnsafe(end - first.offset);
-        this.readFully(this.readFd(first), run, first.offset, first);
-        for (let k = i; k < j; k++) {
-          const p = positions[k]!;
-          out.push(
-            this.checkRecord(
-              run.subarray(p.offset - first.offset, p.offset - first.offset + p.length),
-              p,
-            ),
-          );
-        }
-      }
-      i = j;
-    }
-    return out;
-  }
-
-  /** Reads the bytes of `pos` (and any after it, to fill `buf`); a file that ends first lost them. */
-  private readFully(fd: number, buf: Buffer, position: number, pos: LogPosition): void {
-    let done = 0;
-    while (done < buf.length) {
-      const n = this.fs.readSync(fd, buf, done, buf.length - done, position + done);
-      if (n === 0)
-        throw new CorruptRecordError(pos, `unexpected end of file at ${position + done}`);
-      done += n;
-    }
-  }
+      if (pos.segment === this.active.n) return { fd: this.activeFd };
+      const seg = this.segments.get(pos.segment);
+      if (!seg) throw new CorruptRecordError(pos, "segment file gone");
+      return { fd: this.handles.get(seg.n, seg.path) };
+    },
+    inFile: (pos) =>
+      this.segments.has(pos.segment) &&
+      !(pos.segment === this.active.n && pos.offset + pos.length > this.active.size),
+  };
 
   get activeSegment(): number {
     return this.active.n;
@@ -540,7 +500,7 @@ export class SegmentLog {
   get diskBytes(): number {
     let total = 0;
     for (const s of this.segments.values()) total += s.size;
-    return total + this.pendingBytes;
+    return total + this.pending.bytes;
   }
 
   /**
@@ -558,10 +518,28 @@ export class SegmentLog {
 
   close(): void {
     this.retryAtMs = 0;
-    for (let left = -1; this.pendingBytes > 0 && this.pendingBytes !== left; ) {
-      left = this.pendingBytes;
+    for (let left = -1; this.pending.bytes > 0 && this.pending.bytes !== left; ) {
+      left = this.pending.bytes;
       this.writePending();
     }
+    this.release();
+  }
+
+  /**
+   * Closes without writing what is still buffered, as a crash would: the
+   * records not yet written are gone, and whoever waits for them is told so.
+   */
+  abandon(): void {
+    const waiters = [...this.pendingWaiters, ...this.writtenWaiters];
+    this.pendingWaiters = [];
+    this.writtenWaiters = [];
+    this.pending.clear();
+    this.release();
+    const err = new Error(`${this.format.label} abandoned before this write was durable`);
+    for (const w of waiters) w(err);
+  }
+
+  private release(): void {
     this.handles.closeAll();
     for (const fd of [this.activeFd, ...this.closeAfterSync.splice(0)]) this.closeQuietly(fd);
     this.activeFd = -1;
@@ -576,22 +554,4 @@ export class SegmentLog {
       // already closed
     }
   }
-
-  private pathOf(n: number): string {
-    return segmentPath(this.dir, n);
-  }
-}
-
-/** The buffers' bytes after the first `skip`. */
-function unwritten(buffers: readonly Buffer[], skip: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const b of buffers) {
-    if (skip >= b.length) {
-      skip -= b.length;
-      continue;
-    }
-    out.push(skip > 0 ? b.subarray(skip) : b);
-    skip = 0;
-  }
-  return out;
 }

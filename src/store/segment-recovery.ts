@@ -1,13 +1,7 @@
-import { join } from "node:path";
 import type { DamageVisitor, RecoveryReport, Visitor } from "./log-position.js";
+import { type SegmentFormat, segmentNumbersIn, segmentPath } from "./segment-format.js";
 import { type Plausible, scanSegment } from "./segment-scan.js";
 import type { StoreFs } from "./store-fs.js";
-
-const SUFFIX = ".wlog";
-
-export function segmentPath(dir: string, n: number): string {
-  return join(dir, `${String(n).padStart(12, "0")}${SUFFIX}`);
-}
 
 /** A segment found at recovery: its number, file and valid size. */
 export interface RecoveredSegment {
@@ -25,16 +19,12 @@ export interface RecoveredSegment {
 export function recoverSegments(
   fs: StoreFs,
   dir: string,
+  format: SegmentFormat,
   plausible: Plausible,
   visit: Visitor,
   onDamage: DamageVisitor,
 ): { segments: RecoveredSegment[]; report: RecoveryReport } {
-  const numbers = fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith(SUFFIX))
-    .map((f) => Number.parseInt(f, 10))
-    .filter((n) => Number.isFinite(n))
-    .sort((a, b) => a - b);
+  const numbers = segmentNumbersIn(fs, dir, format);
   const report: RecoveryReport = {
     segments: numbers.length,
     records: 0,
@@ -44,12 +34,19 @@ export function recoverSegments(
     skippedBytes: 0,
   };
   const segments = numbers.map((n, i) =>
-    recoverSegment(fs, dir, n, i === numbers.length - 1, { plausible, visit, onDamage, report }),
+    recoverSegment(fs, dir, n, i === numbers.length - 1, {
+      format,
+      plausible,
+      visit,
+      onDamage,
+      report,
+    }),
   );
   return { segments, report };
 }
 
 interface Scan {
+  readonly format: SegmentFormat;
   readonly plausible: Plausible;
   readonly visit: Visitor;
   readonly onDamage: DamageVisitor;
@@ -61,9 +58,9 @@ function recoverSegment(
   dir: string,
   n: number,
   isLast: boolean,
-  { plausible, visit, onDamage, report }: Scan,
+  { format, plausible, visit, onDamage, report }: Scan,
 ): RecoveredSegment {
-  const path = segmentPath(dir, n);
+  const path = segmentPath(dir, n, format);
   const fd = fs.openSync(path, isLast ? "r+" : "r");
   try {
     const fileSize = fs.fstatSize(fd);
@@ -71,6 +68,7 @@ function recoverSegment(
     readFully(fs, fd, data);
     const scan = scanSegment(
       data,
+      format.magic,
       (type, payload, offset, length) => {
         report.records++;
         visit(type, payload, { segment: n, offset, length });
@@ -83,9 +81,14 @@ function recoverSegment(
     if (scan.tail && isLast) {
       // A torn tail: the crash cut the last write short. Nothing past it was ever synced.
       fs.ftruncateSync(fd, scan.end);
-      fs.fdatasyncSync(fd);
       report.truncatedBytes += scan.tail.bytes;
       size = scan.end;
+    }
+    if (isLast) {
+      // A process crash leaves written records in the page cache, where this scan found
+      // them; they are synced before a newer segment exists, so a power loss later can
+      // never tear a segment that is not the last (which would read as damage).
+      fs.fdatasyncSync(fd);
     } else if (scan.tail) {
       // A finished segment was fdatasync'ed whole before the next began: a bad end is damage.
       damaged.push({ ...scan.tail, segment: n });

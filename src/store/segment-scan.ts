@@ -1,9 +1,4 @@
-import { crc32c } from "./crc32c.js";
-
-/** Every segment file starts with this; a format change gets a new magic. */
-export const MAGIC = Buffer.from("WARRENL1");
-/** Record header: payload length (u32 LE), CRC-32C of length, type and payload (u32 LE), type (u8). */
-export const RECORD_HEADER_BYTES = 9;
+import { RECORD_HEADER_BYTES, validRecordEnd } from "./record-framing.js";
 
 /**
  * Whether a candidate record found while resynchronising could be real: cheap
@@ -53,6 +48,7 @@ const RESYNC_CRC_BUDGET_BYTES = 256 * 1024 * 1024;
  */
 export function scanSegment(
   data: Buffer,
+  magic: Buffer,
   visit: (type: number, payload: Buffer, offset: number, length: number) => void,
   plausible: Plausible = anyRecordType,
   onDamage: (region: DamagedRegion) => void = () => {},
@@ -64,13 +60,13 @@ export function scanSegment(
       onDamage(region);
     },
   };
-  if (data.length <= MAGIC.length) return finish(data, found, 0);
+  if (data.length <= magic.length) return finish(data, found, 0, magic);
   const budget = { bytes: RESYNC_CRC_BUDGET_BYTES };
-  let at = MAGIC.length;
-  if (!data.subarray(0, MAGIC.length).equals(MAGIC)) {
+  let at = magic.length;
+  if (!data.subarray(0, magic.length).equals(magic)) {
     // A damaged magic: the records after it may still be whole.
-    const next = resync(data, MAGIC.length - 1, plausible, budget);
-    if (next < 0) return finish(data, found, 0);
+    const next = resync(data, magic.length - 1, plausible, budget);
+    if (next < 0) return finish(data, found, 0, magic);
     damaged.push({ offset: 0, bytes: next, type: undefined, payload: undefined });
     at = next;
   }
@@ -82,25 +78,16 @@ export function scanSegment(
       continue;
     }
     const next = resync(data, at, plausible, budget);
-    if (next < 0) return finish(data, found, at);
-    damaged.push(describe(data, at, next));
+    if (next < 0) return finish(data, found, at, magic);
+    damaged.push(describe(data, at, next, magic));
     at = next;
   }
-  return finish(data, found, at);
+  return finish(data, found, at, magic);
 }
 
-function finish(data: Buffer, damaged: DamagedRegion[], end: number): SegmentScan {
-  const tail = end < data.length ? describe(data, end, data.length) : undefined;
+function finish(data: Buffer, damaged: DamagedRegion[], end: number, magic: Buffer): SegmentScan {
+  const tail = end < data.length ? describe(data, end, data.length, magic) : undefined;
   return { damaged, end, tail };
-}
-
-/** The end of the valid record at `at`, or -1. */
-function validRecordEnd(data: Buffer, at: number): number {
-  if (at + RECORD_HEADER_BYTES > data.length) return -1;
-  const end = at + RECORD_HEADER_BYTES + data.readUInt32LE(at);
-  if (end > data.length) return -1;
-  const crc = crc32c(data, crc32c(data, 0, at, at + 4), at + 8, end);
-  return crc === data.readUInt32LE(at + 4) ? end : -1;
 }
 
 /**
@@ -142,8 +129,8 @@ function nextHeaderPlausible(data: Buffer, at: number, plausible: Plausible): bo
   );
 }
 
-function describe(data: Buffer, at: number, next: number): DamagedRegion {
-  if (at < MAGIC.length || at + RECORD_HEADER_BYTES > next) {
+function describe(data: Buffer, at: number, next: number, magic: Buffer): DamagedRegion {
+  if (at < magic.length || at + RECORD_HEADER_BYTES > next) {
     return { offset: at, bytes: next - at, type: undefined, payload: undefined };
   }
   const claimed = at + RECORD_HEADER_BYTES + data.readUInt32LE(at);

@@ -1,19 +1,20 @@
 /**
  * One group's latest snapshot in its own file, replaced atomically: write a temporary file,
- * fdatasync it, rename it over the old one, fsync the directory. The file is a single
- * checksummed record (record-framing.ts) holding
+ * fdatasync it, rename it over the old one, fsync the directory. The file is the magic
+ * `WARRENS1` and one record in the shared framing (record-framing.ts) whose type is the mark
+ * (1 install, 2 compact) and whose payload is
  *
- *   u8 mark (install or compact) | u64 index | u64 term | string membership | bytes data
+ *   u64 index | u64 term | string membership (JSON) | bytes data
  *
- * so a torn or corrupt snapshot is detected, never half-read.
+ * so a torn or corrupt snapshot is detected, never half-read. Every file operation goes
+ * through StoreFs, so tests can make it fail.
  */
-import { open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Snapshot } from "../raft/types.js";
 import { ByteReader, ByteWriter } from "./byte-codec.js";
 import { decodeMembershipJson, encodeMembershipJson } from "./raft-wal-codec.js";
-import { frameRecord, scanRecords } from "./record-framing.js";
-import { fsyncDirectory } from "./segment-file.js";
+import { frameRecord, unframeRecord } from "./record-framing.js";
+import type { StoreFs } from "./store-fs.js";
 
 export type SnapshotFileMark = "install" | "compact";
 
@@ -22,7 +23,11 @@ export interface StoredSnapshot {
   readonly snapshot: Snapshot;
 }
 
+const MAGIC = Buffer.from("WARRENS1");
 const SUFFIX = ".snap";
+const MARK_CODES = { install: 1, compact: 2 } as const;
+/** A big snapshot is written a slice at a time, yielding between slices, so no write stalls the event loop. */
+const WRITE_SLICE_BYTES = 8 * 1024 * 1024;
 
 /** Group ids are queue names: hex keeps any of them a safe file name. */
 export function snapshotFileName(groupId: string): string {
@@ -33,62 +38,97 @@ function groupIdOf(fileName: string): string {
   return Buffer.from(fileName.slice(0, -SUFFIX.length), "hex").toString("utf8");
 }
 
-export async function writeSnapshotFile(
-  directory: string,
-  groupId: string,
-  stored: StoredSnapshot,
-): Promise<void> {
+function encodeSnapshotFile(stored: StoredSnapshot): Buffer {
   const { meta, data } = stored.snapshot;
   const payload = new ByteWriter()
-    .u8(stored.mark === "install" ? 1 : 2)
     .u64(meta.index)
     .u64(meta.term)
     .string(encodeMembershipJson(meta.membership))
     .bytes(data)
     .finish();
-  const path = join(directory, snapshotFileName(groupId));
-  const temporary = `${path}.tmp`;
-  const handle = await open(temporary, "w");
-  try {
-    await handle.writeFile(frameRecord(payload));
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
-  await fsyncDirectory(directory);
+  return Buffer.concat([MAGIC, frameRecord(MARK_CODES[stored.mark], [payload])]);
 }
 
-export async function removeSnapshotFile(directory: string, groupId: string): Promise<void> {
+function decodeSnapshotFile(name: string, bytes: Buffer): StoredSnapshot {
+  const record = bytes.subarray(0, MAGIC.length).equals(MAGIC)
+    ? unframeRecord(bytes.subarray(MAGIC.length))
+    : undefined;
+  const mark = record?.type === 1 ? "install" : record?.type === 2 ? "compact" : undefined;
+  if (record === undefined || mark === undefined) {
+    throw new Error(`snapshot file ${name} is damaged`);
+  }
+  const r = new ByteReader(record.payload);
+  const index = r.u64();
+  const term = r.u64();
+  const membership = decodeMembershipJson(r.string());
+  const data = new Uint8Array(r.bytes());
+  return { mark, snapshot: { meta: { index, term, membership }, data } };
+}
+
+export async function writeSnapshotFile(
+  fs: StoreFs,
+  directory: string,
+  groupId: string,
+  stored: StoredSnapshot,
+): Promise<void> {
+  const bytes = encodeSnapshotFile(stored);
+  const path = join(directory, snapshotFileName(groupId));
+  const temporary = `${path}.tmp`;
+  const fd = fs.openSync(temporary, "w");
   try {
-    await unlink(join(directory, snapshotFileName(groupId)));
+    let written = 0;
+    while (written < bytes.length) {
+      if (written > 0) await new Promise((resolve) => setImmediate(resolve));
+      const end = Math.min(bytes.length, written + WRITE_SLICE_BYTES);
+      const n = fs.writevSync(fd, [bytes.subarray(written, end)], written);
+      if (n <= 0) throw Object.assign(new Error("short write of a snapshot file"), { code: "EIO" });
+      written += n;
+    }
+    await new Promise<void>((resolve, reject) =>
+      fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())),
+    );
+  } catch (e) {
+    closeQuietly(fs, fd);
+    try {
+      fs.unlinkSync(temporary);
+    } catch {}
+    throw e;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(temporary, path);
+  fs.fsyncDirSync(directory);
+}
+
+export function removeSnapshotFile(fs: StoreFs, directory: string, groupId: string): void {
+  try {
+    fs.unlinkSync(join(directory, snapshotFileName(groupId)));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
     throw error;
   }
-  await fsyncDirectory(directory);
+  fs.fsyncDirSync(directory);
 }
 
 /** Reads every group's snapshot; leftover temporary files (a crash mid-write) are removed. */
-export async function readSnapshotFiles(directory: string): Promise<Map<string, StoredSnapshot>> {
+export function readSnapshotFiles(fs: StoreFs, directory: string): Map<string, StoredSnapshot> {
   const snapshots = new Map<string, StoredSnapshot>();
-  for (const name of await readdir(directory)) {
+  for (const name of fs.readdirSync(directory)) {
+    if (name.includes("/")) continue;
     if (name.endsWith(".tmp")) {
-      await unlink(join(directory, name));
+      fs.unlinkSync(join(directory, name));
       continue;
     }
     if (!name.endsWith(SUFFIX)) continue;
-    const scan = scanRecords(await readFile(join(directory, name)));
-    if (scan.damaged || scan.payloads.length !== 1) {
-      throw new Error(`snapshot file ${name} is damaged`);
-    }
-    const r = new ByteReader(scan.payloads[0]);
-    const mark: SnapshotFileMark = r.u8() === 1 ? "install" : "compact";
-    const index = r.u64();
-    const term = r.u64();
-    const membership = decodeMembershipJson(r.string());
-    const data = new Uint8Array(r.bytes());
-    snapshots.set(groupIdOf(name), { mark, snapshot: { meta: { index, term, membership }, data } });
+    snapshots.set(
+      groupIdOf(name),
+      decodeSnapshotFile(name, fs.readFileSync(join(directory, name))),
+    );
   }
   return snapshots;
+}
+
+function closeQuietly(fs: StoreFs, fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {}
 }

@@ -1,4 +1,10 @@
 /**
+ * Where an EXTERNAL (x509) login takes the user name from: the certificate's whole
+ * subject (RabbitMQ's default) or its CN (RabbitMQ's ssl_cert_login_from values).
+ */
+export type CertLoginFrom = "distinguished_name" | "common_name";
+
+/**
  * Every limit and default of a node, with RabbitMQ's defaults where RabbitMQ has
  * the same setting (DESIGN §3.3: a limit on everything, each a named setting).
  */
@@ -29,6 +35,14 @@ export interface BrokerSettings {
   readonly maxConnections: number;
   /** TCP keepalive probes after this many idle seconds; 0 leaves keepalive off (RabbitMQ's default). */
   readonly tcpKeepaliveSec: number;
+  /**
+   * SASL mechanisms offered in connection.start, in this order (RabbitMQ's
+   * auth_mechanisms; default PLAIN and AMQPLAIN). EXTERNAL is offered only on amqps
+   * connections whose client certificate verified.
+   */
+  readonly authMechanisms: readonly string[];
+  /** Where EXTERNAL takes the user name from (RabbitMQ's ssl_cert_login_from). */
+  readonly sslCertLoginFrom: CertLoginFrom;
 }
 
 export const DEFAULT_SETTINGS: BrokerSettings = {
@@ -47,4 +61,6 @@ export const DEFAULT_SETTINGS: BrokerSettings = {
   consumerTimeoutMs: 30 * 60 * 1000,
   maxConnections: 0,
   tcpKeepaliveSec: 0,
+  authMechanisms: ["PLAIN", "AMQPLAIN"],
+  sslCertLoginFrom: "distinguished_name",
 };

@@ -13,12 +13,14 @@ interface Record {
 
 /**
  * Rate-limits failed logins per client address: after 10 failures within a
- * minute, new connections from that address are refused at once for 30 s, before
- * any handshake, so a password-guessing loop cannot hold descriptors or CPU.
+ * minute, every login from that address is refused for 30 s whatever its
+ * credentials (they are not even checked), so a password-guessing loop learns
+ * nothing. The refusal is the one a wrong password gets (403 ACCESS_REFUSED), so
+ * clients report it as a refused login, over TLS too.
  */
 export class LoginThrottle {
   private readonly byAddress = new Map<string, Record>();
-  /** Connections refused because their address was cooling off. */
+  /** Logins refused because their address was cooling off. */
   refused = 0;
 
   failed(address: string, nowMs: number): void {

@@ -102,6 +102,36 @@ describe("Go amqp091-go client", () => {
     });
   });
 
+  test("TestChannelExceptionWithCloseIssue43, 50 times: a channel.close crossing the broker's 404 leaves channel 2 and the connection working", async () => {
+    // Timing-dependent in the client's suite; 50 runs failed 50 times before the fix.
+    assert.deepEqual(await go("channel_exception_close"), {
+      runs: 50,
+      failed: 0,
+      firstFailure: null,
+    });
+  });
+
+  test("TestConcurrentClose, 50 times: 32 goroutines closing one connection get nil, ErrClosed or a socket error, never a 501 EOF", async () => {
+    const r = await go<{ runs: number; failedRuns: number; firstFailure: unknown }>(
+      "concurrent_close",
+    );
+    assert.deepEqual(
+      { runs: r.runs, failedRuns: r.failedRuns, firstFailure: r.firstFailure },
+      { runs: 50, failedRuns: 0, firstFailure: null },
+    );
+  });
+
+  test("TestIntegrationConsumeFlow: Flow(false) is refused with 540 NOT_IMPLEMENTED, closing that connection only", async () => {
+    assert.deepEqual(await go("consume_flow"), {
+      firstBody: "pub 1",
+      code: 540,
+      reason: "NOT_IMPLEMENTED - active=false",
+      fromServer: true,
+      subConnectionClosed: true,
+      publisherDeclare: null,
+    });
+  });
+
   test("under a memory alarm a publisher gets connection.blocked through NotifyBlocked", {
     skip: warrenOnly("starts its own Warren with a memory watermark"),
   }, async () => {

@@ -96,6 +96,15 @@ describe("channel methods that close the connection", () => {
     });
   });
 
+  test("channel.flow active=false is 540 NOT_IMPLEMENTED (consumers use prefetch)", async () => {
+    await expectHardError((c) => c.sendMethod(1, { name: "channel.flow", active: false }), {
+      replyCode: 540,
+      replyText: "NOT_IMPLEMENTED - active=false",
+      classId: 20,
+      methodId: 20,
+    });
+  });
+
   test("channel.flow active=true is answered with flow-ok active=true", async () => {
     const { client } = await RawAmqpClient.open(broker.host, broker.port);
     try {

@@ -8,11 +8,18 @@ import { type CertFiles, createTestPki, type TestPki, tlsArgs } from "../support
 import { warrenOnly } from "../support/warren-only.js";
 
 // pika 1.2 (Debian's python3-pika) over amqps, with and without a client
-// certificate, with PLAIN and with EXTERNAL. The scenarios are in
-// python/pika_tls_scenarios.py.
+// certificate, with PLAIN and with EXTERNAL (turned on as RabbitMQ's
+// rabbitmq_auth_mechanism_ssl with ssl_cert_login_from = common_name). The scenarios
+// are in python/pika_tls_scenarios.py.
 
 const skip = warrenOnly("Warren is started with TLS flags");
 const CAROL_PASSWORD = "carol-over-tls";
+const WITH_EXTERNAL = [
+  "--auth-mechanisms",
+  "PLAIN,AMQPLAIN,EXTERNAL",
+  "--ssl-cert-login-from",
+  "common_name",
+];
 
 let pki: TestPki;
 const dataDirs: string[] = [];
@@ -32,8 +39,11 @@ function users(): string {
 before(async () => {
   if (skip) return;
   pki = createTestPki();
-  peer = await startBroker({ dataDir: users(), args: tlsArgs(pki, "peer") });
-  required = await startBroker({ dataDir: users(), args: tlsArgs(pki, "peer-required") });
+  peer = await startBroker({ dataDir: users(), args: [...tlsArgs(pki, "peer"), ...WITH_EXTERNAL] });
+  required = await startBroker({
+    dataDir: users(),
+    args: [...tlsArgs(pki, "peer-required"), ...WITH_EXTERNAL],
+  });
 });
 
 after(async () => {

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import amqp from "amqplib";
 import { type Connection, withTimeout } from "../support/amqplib-helpers.js";
 import { type BrokerUnderTest, startBroker } from "../support/broker-process.js";
+import { startMgmtBroker } from "../support/mgmt-broker.js";
 import { RawAmqpClient } from "../support/raw-amqp-client.js";
 import { seededDataDir } from "../support/seeded-definitions.js";
 import { createTestPki, type TestPki, tlsArgs } from "../support/tls-certs.js";
@@ -12,23 +13,46 @@ import { warrenOnly } from "../support/warren-only.js";
 // amqps with amqplib (and a raw client to read connection.start), against Warren
 // started with a throwaway PKI made by openssl. "alice" has no password: she can
 // only log in with EXTERNAL, her certificate's CN. "bob" logs in with PLAIN.
+// EXTERNAL is offered only where the operator turns it on (RabbitMQ's auth_mechanisms),
+// as these tests do with WITH_EXTERNAL.
 
 const skip = warrenOnly("Warren is started with TLS flags");
 const BOB_PASSWORD = "bob-tls-password";
+/** RabbitMQ's rabbitmq_auth_mechanism_ssl with ssl_cert_login_from = common_name. */
+const WITH_EXTERNAL = [
+  "--auth-mechanisms",
+  "PLAIN,AMQPLAIN,EXTERNAL",
+  "--ssl-cert-login-from",
+  "common_name",
+];
+/** The user RabbitMQ's default (distinguished_name) names for pki.client("dn-user"). */
+const DN_USER = "CN=dn-user,O=Warren tests";
 
 let pki: TestPki;
 
 interface TlsBroker {
   readonly broker: BrokerUnderTest;
   readonly dataDir: string;
+  /** The management API, when asked for. */
+  readonly mgmtUrl?: string;
 }
 
-async function startTls(verify: "none" | "peer" | "peer-required"): Promise<TlsBroker> {
+async function startTls(
+  verify: "none" | "peer" | "peer-required",
+  extraArgs: readonly string[] = [],
+  options: { mgmt?: boolean } = {},
+): Promise<TlsBroker> {
   const dataDir = seededDataDir([
     { name: "alice", permission: [".*", ".*", ".*"] },
     { name: "bob", password: BOB_PASSWORD, permission: [".*", ".*", ".*"] },
+    { name: DN_USER, permission: [".*", ".*", ".*"] },
   ]);
-  const broker = await startBroker({ dataDir, args: tlsArgs(pki, verify) });
+  const args = [...tlsArgs(pki, verify), ...extraArgs];
+  if (options.mgmt) {
+    const m = await startMgmtBroker({ dataDir, args });
+    return { broker: m.broker, dataDir, mgmtUrl: m.mgmtUrl };
+  }
+  const broker = await startBroker({ dataDir, args });
   return { broker, dataDir };
 }
 
@@ -90,10 +114,35 @@ before(() => {
 
 after(() => pki?.remove());
 
-describe("amqps with --tls-verify peer", { skip }, () => {
+describe("amqps with the default mechanisms (PLAIN, AMQPLAIN)", { skip }, () => {
   let b: TlsBroker;
   before(async () => {
     b = await startTls("peer");
+  });
+  after(() => stopTls(b));
+
+  test("a verified client certificate does not bring EXTERNAL into connection.start", async () => {
+    assert.equal(await offeredMechanisms(b, pki.client("alice")), "PLAIN AMQPLAIN");
+  });
+
+  test("a client with a certificate logs in with its password", async () => {
+    const conn = await connectTls(b, { client: pki.client("alice") });
+    assert.equal(await roundTrip(conn, "password over tls"), "password over tls");
+    await conn.close();
+  });
+
+  test("a client that wants EXTERNAL is told it is not offered", async () => {
+    await assert.rejects(
+      connectTls(b, { client: pki.client("alice"), external: true }),
+      /SASL mechanism EXTERNAL is not provided by the server/,
+    );
+  });
+});
+
+describe("amqps with --tls-verify peer and EXTERNAL on", { skip }, () => {
+  let b: TlsBroker;
+  before(async () => {
+    b = await startTls("peer", WITH_EXTERNAL);
   });
   after(() => stopTls(b));
 
@@ -173,10 +222,50 @@ describe("amqps with --tls-verify peer", { skip }, () => {
   });
 });
 
+describe("EXTERNAL with ssl_cert_login_from = distinguished_name (RabbitMQ's default)", {
+  skip,
+}, () => {
+  let b: TlsBroker;
+  before(async () => {
+    b = await startTls("peer", ["--auth-mechanisms", "PLAIN,EXTERNAL"], { mgmt: true });
+  });
+  after(() => stopTls(b));
+
+  test("the user is named by the certificate's whole subject, last RDN first", async () => {
+    const conn = await connectTls(b, { client: pki.client("dn-user"), external: true });
+    assert.equal(await roundTrip(conn, "by dn"), "by dn");
+    // The management API shows the subject the same way (RabbitMQ's peer_cert_subject).
+    const res = await fetch(`${b.mgmtUrl}/api/connections`, {
+      headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}` },
+    });
+    const rows = (await res.json()) as { user: string; peer_cert_subject: string | null }[];
+    assert.deepEqual(
+      rows.filter((r) => r.user === DN_USER).map((r) => r.peer_cert_subject),
+      [DN_USER],
+    );
+    await conn.close();
+    await b.broker.waitForLog((l) =>
+      String(l.msg).includes(`user '${DN_USER}' authenticated and granted access to vhost '/'`),
+    );
+  });
+
+  test("a certificate whose CN alone names a user is refused", async () => {
+    await assert.rejects(
+      connectTls(b, { client: pki.client("alice"), external: true }),
+      /ACCESS_REFUSED - Login was refused using authentication mechanism EXTERNAL/,
+    );
+    await b.broker.waitForLog((l) =>
+      String(l.msg).includes(
+        "EXTERNAL login refused: user 'CN=alice,O=Warren tests' - invalid credentials",
+      ),
+    );
+  });
+});
+
 describe("amqps with --tls-verify peer-required", { skip }, () => {
   let b: TlsBroker;
   before(async () => {
-    b = await startTls("peer-required");
+    b = await startTls("peer-required", WITH_EXTERNAL);
   });
   after(() => stopTls(b));
 
@@ -227,8 +316,8 @@ describe("amqps configuration errors", { skip }, () => {
   });
 });
 
-describe("amqps and the node's admission rules", { skip }, () => {
-  test("after ten failed logins an address is refused before any TLS handshake", async () => {
+describe("amqps and the failed-login cool-off", { skip }, () => {
+  test("after ten failed logins the address gets 403 at login, not a TLS error, and the log says why", async () => {
     const b = await startTls("peer");
     try {
       for (let i = 0; i < 10; i++) {
@@ -239,17 +328,26 @@ describe("amqps and the node's admission rules", { skip }, () => {
           /ACCESS_REFUSED/,
         );
       }
+      // The right password now gets the same answer as a wrong one: the handshake
+      // completes and the login is refused, so the client can say what happened.
       await assert.rejects(
         connectTls(b),
-        /before secure TLS connection was established|ECONNRESET/,
+        /ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN/,
       );
       await b.broker.waitForLog((l) =>
-        String(l.msg).includes("refusing AMQP connection from 127.0.0.1: too many failed logins"),
+        /PLAIN login refused: too many failed logins from 127\.0\.0\.1; refused for another \d+ s$/.test(
+          String(l.msg),
+        ),
       );
       assert.equal(
         b.broker.logs.some((l) => String(l.msg).startsWith("TLS server: error during handshake")),
         false,
-        "a refused socket is logged once, by the admission rule",
+        "no TLS handshake was cut short",
+      );
+      // Plain AMQP from the same address gets the same answer.
+      await assert.rejects(
+        amqp.connect(`amqp://bob:${BOB_PASSWORD}@127.0.0.1:${b.broker.port}`),
+        /ACCESS_REFUSED/,
       );
     } finally {
       await stopTls(b);

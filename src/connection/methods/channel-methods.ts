@@ -15,13 +15,15 @@ export function channelOpen(ch: Channel, _m: M<"channel.open">): void {
 }
 
 /**
- * channel.flow from the client: active=false asks us to stop deliveries on this
- * channel until it sends active=true (AMQP 0-9-1 §1.5.2.3).
+ * channel.flow from the client. AMQP 0-9-1 §1.5.2.3 lets a client stop deliveries
+ * with active=false; RabbitMQ refuses that with 540 NOT_IMPLEMENTED, closing the
+ * connection (rabbit_channel), and clients' own test suites expect exactly that
+ * (amqp091-go's TestIntegrationConsumeFlow panics on a flow-ok). Consumers hold
+ * deliveries back with prefetch instead. active=true changes nothing and is answered.
  */
 export function channelFlow(ch: Channel, m: M<"channel.flow">): void {
-  ch.flowActive = m.active;
-  ch.send({ name: "channel.flow-ok", active: m.active });
-  if (m.active) ch.resumeDeliveries();
+  if (!m.active) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "active=false");
+  ch.send({ name: "channel.flow-ok", active: true });
 }
 
 /** The client's answer to a channel.flow we sent; we never send one, so nothing to do. */

@@ -6,8 +6,9 @@ import { PRODUCT, VERSION } from "../../version.js";
 import type { User } from "../../vhost/users.js";
 import type { AmqpConnection } from "../amqp-connection.js";
 import { clientInfoFrom, clientProperty, isLoopback } from "../client-info.js";
-import { parseCredentials } from "../sasl.js";
+import { parseCredentials, SUPPORTED_MECHANISMS } from "../sasl.js";
 import { EXTERNAL, externalLogin, offeredMechanisms } from "../sasl-external.js";
+import { updateSecret } from "./update-secret.js";
 
 const str = (s: string): FieldValue => ({ type: "S", value: Buffer.from(s) });
 const bool = (value: boolean): FieldValue => ({ type: "t", value });
@@ -48,7 +49,7 @@ export function sendStart(conn: AmqpConnection): void {
     versionMajor: 0,
     versionMinor: 9,
     serverProperties: serverProperties(conn),
-    mechanisms: offeredMechanisms(conn.transport).join(" "),
+    mechanisms: offeredMechanisms(conn.transport, conn.broker.settings.authMechanisms).join(" "),
     locales: "en_US",
   });
 }
@@ -99,18 +100,20 @@ function unexpectedMethod(method: Method): AmqpError {
 function startOk(conn: AmqpConnection, m: Extract<Method, { name: "connection.start-ok" }>): void {
   conn.client = clientInfoFrom(m.clientProperties);
   conn.authMechanism = m.mechanism;
-  if (!offeredMechanisms(conn.transport).includes(m.mechanism)) {
+  const { broker } = conn;
+  if (!offeredMechanisms(conn.transport, broker.settings.authMechanisms).includes(m.mechanism)) {
     // RabbitMQ: "invalid" for a mechanism it knows but does not offer here, "unknown" otherwise.
-    const known = m.mechanism === EXTERNAL ? "invalid" : "unknown";
+    const known = SUPPORTED_MECHANISMS.includes(m.mechanism) ? "invalid" : "unknown";
     throw connectionError(
       ReplyCode.COMMAND_INVALID,
       `${known} authentication mechanism '${m.mechanism}'`,
     );
   }
-  const { broker } = conn;
+  const coolOffMs = broker.loginThrottle.coolingOff(conn.transport.remoteAddress, broker.clock());
+  if (coolOffMs > 0) return refuseThrottled(conn, coolOffMs);
   let user: User | undefined;
   if (m.mechanism === EXTERNAL) {
-    const login = externalLogin(conn.transport, broker.users);
+    const login = externalLogin(conn.transport, broker.users, broker.settings.sslCertLoginFrom);
     if ("refused" in login) return refuseLogin(conn, login.refused);
     broker.log.debug(
       { connection: conn.name, user: login.username },
@@ -158,6 +161,28 @@ function refuseLogin(conn: AmqpConnection, reason: string): void {
     { connection: conn.name, peer: conn.peer, mechanism: conn.authMechanism },
     `Error on AMQP connection ${conn.name}: ${conn.authMechanism} login refused: ${reason}`,
   );
+  closeRefusedLogin(conn);
+}
+
+/**
+ * A login from an address cooling off after too many failures (vhost/login-throttle),
+ * refused before its credentials are looked at, so guessing learns nothing. It is
+ * refused here rather than at accept so that every client, amqps ones included, gets
+ * the same answer as for a wrong password (on amqps a refusal at accept could only be
+ * a reset during the TLS handshake, which clients report without a reason). Logged
+ * as any refused login is; not counted as a failure, so retrying does not prolong
+ * the cool-off.
+ */
+function refuseThrottled(conn: AmqpConnection, coolOffMs: number): void {
+  const address = conn.transport.remoteAddress;
+  conn.broker.log.error(
+    { connection: conn.name, peer: conn.peer, mechanism: conn.authMechanism },
+    `Error on AMQP connection ${conn.name}: ${conn.authMechanism} login refused: too many failed logins from ${address}; refused for another ${Math.ceil(coolOffMs / 1000)} s`,
+  );
+  closeRefusedLogin(conn);
+}
+
+function closeRefusedLogin(conn: AmqpConnection): void {
   if (conn.client.capabilities.has("authentication_failure_close")) {
     conn.close(
       ReplyCode.ACCESS_REFUSED,
@@ -247,36 +272,4 @@ function open(conn: AmqpConnection, m: Extract<Method, { name: "connection.open"
     },
     `connection ${conn.name}: user '${user.name}' authenticated and granted access to vhost '${vhost.name}'`,
   );
-}
-
-/**
- * connection.update-secret (RabbitMQ extension, used with expiring tokens). With
- * password users the new secret must authenticate the same user; the connection
- * keeps its user either way and a wrong secret closes it, as a failed re-check of
- * credentials does in RabbitMQ.
- */
-function updateSecret(
-  conn: AmqpConnection,
-  m: Extract<Method, { name: "connection.update-secret" }>,
-): void {
-  if (conn.state !== "open" || !conn.user) throw unexpectedMethod(m);
-  const secret = (m.newSecret as Buffer).toString("utf8");
-  if (!conn.broker.users.authenticate(conn.user.name, secret)) {
-    conn.broker.log.warn(
-      { connection: conn.name, user: conn.user.name, reason: m.reason },
-      "connection.update-secret refused: the new secret does not authenticate the connection's user",
-    );
-    throw new AmqpError(
-      ReplyCode.NOT_ALLOWED,
-      `NOT_ALLOWED - New secret was refused by one of the backends`,
-      10,
-      70,
-      "connection",
-    );
-  }
-  conn.broker.log.info(
-    { connection: conn.name, user: conn.user.name, reason: m.reason },
-    "connection secret updated",
-  );
-  conn.send(0, { name: "connection.update-secret-ok" });
 }

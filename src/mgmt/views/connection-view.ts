@@ -37,7 +37,8 @@ export function connectionView(conn: AmqpConnection, node: string): Json {
     name: conn.name,
     node,
     peer_cert_issuer: null,
-    peer_cert_subject: t.peerCertificate?.commonName ? `CN=${t.peerCertificate.commonName}` : null,
+    // RabbitMQ shows the subject as rabbit_ssl:peer_cert_subject writes it (the DN).
+    peer_cert_subject: t.peerCertificate?.distinguishedName ?? null,
     peer_cert_validity: null,
     peer_host: t.remoteAddress,
     peer_port: t.remotePort,
@@ -105,7 +106,7 @@ export function channelView(ch: Channel, node: string): Json {
     pending_raft_commands: 0,
     pid: channelPid(ch, node),
     prefetch_count: ch.prefetchCount,
-    state: ch.state === "open" ? (ch.flowActive ? "running" : "flow") : "closing",
+    state: ch.state === "open" ? "running" : "closing",
     transactional: ch.mode === "tx",
     user: conn.user?.name ?? "",
     user_who_performed_action: conn.user?.name ?? "",

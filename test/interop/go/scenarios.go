@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
+	"strconv"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -27,11 +30,14 @@ var scenarios = map[string]func(url string) (result, error){
 	"consumer_cancel_notify":   consumerCancelNotify,
 	"blocked":                  blocked,
 	"heartbeat":                heartbeat,
+	"channel_exception_close":  channelExceptionClose,
+	"concurrent_close":         concurrentClose,
+	"consume_flow":             consumeFlow,
 }
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: scenarios SCENARIO AMQP_URL")
+		fmt.Fprintln(os.Stderr, "usage: scenarios SCENARIO AMQP_URL (RUNS=n repeats the racy ones)")
 		os.Exit(2)
 	}
 	run, ok := scenarios[os.Args[1]]
@@ -477,5 +483,164 @@ func heartbeat(url string) (result, error) {
 		"closedWhileIdle":   closeErr,
 		"connectionClosed":  conn.IsClosed(),
 		"declareAfter":      errText(declareErr),
+	}, nil
+}
+
+// runs is how many times a timing-dependent scenario repeats (RUNS, default 50).
+func runs() int {
+	if n, err := strconv.Atoi(os.Getenv("RUNS")); err == nil && n > 0 {
+		return n
+	}
+	return 50
+}
+
+// amqp091-go's TestChannelExceptionWithCloseIssue43, repeated: a publish to a missing
+// exchange makes the broker close channel 1 with 404 while the client closes channel 1 itself
+// (the two channel.close frames cross); channel 2 must still declare an exchange. A broker
+// that frees the channel at the client's close treats the close-ok the client owes for the
+// broker's close as a frame on an unopened channel and closes the connection with 504.
+func channelExceptionClose(url string) (result, error) {
+	exchange := unique("go-still-exists")
+	n, failed := runs(), 0
+	var firstFailure interface{}
+	for i := 0; i < n; i++ {
+		conn, c1, err := dial(url)
+		if err != nil {
+			return nil, err
+		}
+		c2, err := conn.Channel()
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		if err := c1.Publish("nonexisting-exchange", "", false, false, amqp.Publishing{}); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		// The test ignores this one's result too: the broker's close may come first.
+		c1.Close()
+		declareErr := c2.ExchangeDeclare(exchange, "direct", false, true, false, false, nil)
+		if declareErr != nil {
+			failed++
+			if firstFailure == nil {
+				firstFailure = fmt.Sprintf("run %d: %v", i, declareErr)
+			}
+		}
+		conn.Close()
+	}
+	if conn, ch, err := dial(url); err == nil {
+		ch.ExchangeDelete(exchange, false, false)
+		conn.Close()
+	}
+	return result{"runs": n, "failed": failed, "firstFailure": firstFailure}, nil
+}
+
+// amqp091-go's TestConcurrentClose, repeated: 32 goroutines close one connection at once.
+// Each must get nil, ErrClosed, or a *net.OpError (a write after the socket closed); an
+// *amqp.Error (501 "EOF": the broker ended the stream before the close-ok for another
+// goroutine's connection.close) is what the test fails on.
+func concurrentClose(url string) (result, error) {
+	const concurrency = 32
+	n, failedRuns := runs(), 0
+	outcomes := map[string]int{}
+	var firstFailure interface{}
+	var mu sync.Mutex
+	for i := 0; i < n; i++ {
+		conn, err := amqp.DialConfig(url, amqp.Config{Dial: amqp.DefaultDial(waitLimit)})
+		if err != nil {
+			return nil, err
+		}
+		var wg sync.WaitGroup
+		wg.Add(concurrency)
+		failed := false
+		for g := 0; g < concurrency; g++ {
+			go func() {
+				defer wg.Done()
+				err := conn.Close()
+				kind := "nil"
+				var amqpErr *amqp.Error
+				var netErr *net.OpError
+				switch {
+				case err == nil:
+				case err == amqp.ErrClosed:
+					kind = "ErrClosed"
+				case errors.As(err, &netErr):
+					kind = "net.OpError"
+				case errors.As(err, &amqpErr):
+					kind = "amqp.Error"
+				default:
+					kind = "other"
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				outcomes[kind]++
+				if kind == "amqp.Error" {
+					failed = true
+					if firstFailure == nil {
+						firstFailure = err.Error()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if failed {
+			failedRuns++
+		}
+	}
+	return result{"runs": n, "failedRuns": failedRuns, "outcomes": outcomes, "firstFailure": firstFailure}, nil
+}
+
+// amqp091-go's TestIntegrationConsumeFlow: channel.flow active=false from a consumer. RabbitMQ
+// refuses it with 540 NOT_IMPLEMENTED, closing the connection, and the test expects exactly
+// that; a flow-ok instead makes Flow return nil, on which the test panics.
+func consumeFlow(url string) (result, error) {
+	queue := unique("go-consumer-flow")
+	pubConn, pub, err := dial(url)
+	if err != nil {
+		return nil, err
+	}
+	defer pubConn.Close()
+	subConn, sub, err := dial(url)
+	if err != nil {
+		return nil, err
+	}
+	defer subConn.Close()
+	if _, err := pub.QueueDeclare(queue, false, true, false, false, nil); err != nil {
+		return nil, err
+	}
+	defer pub.QueueDelete(queue, false, false, false)
+	if err := sub.Qos(1, 0, false); err != nil {
+		return nil, err
+	}
+	messages, err := sub.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, body := range []string{"pub 1", "pub 2"} {
+		if err := pub.Publish("", queue, false, false, amqp.Publishing{Body: []byte(body)}); err != nil {
+			return nil, err
+		}
+	}
+	var first amqp.Delivery
+	select {
+	case first = <-messages:
+	case <-time.After(waitLimit):
+		return nil, errors.New("no first delivery")
+	}
+	flowErr := sub.Flow(false)
+	var amqpErr *amqp.Error
+	if !errors.As(flowErr, &amqpErr) {
+		return result{"firstBody": string(first.Body), "flowError": errText(flowErr)}, nil
+	}
+	// The publisher's connection is another connection: it goes on. (The queue itself went
+	// with its only consumer: it was declared auto-delete, as in the test.)
+	_, declareErr := pub.QueueDeclare("", false, false, true, false, nil)
+	return result{
+		"firstBody":           string(first.Body),
+		"code":                amqpErr.Code,
+		"reason":              amqpErr.Reason,
+		"fromServer":          amqpErr.Server,
+		"subConnectionClosed": subConn.IsClosed(),
+		"publisherDeclare":    errText(declareErr),
 	}, nil
 }

@@ -6,6 +6,7 @@ asserts on it. Exceptions the scenario expects are reported, not raised.
 """
 
 import json
+import struct
 import sys
 import uuid
 
@@ -221,6 +222,78 @@ def connect_error(url, vhost=None):
         return {"error": type(e).__name__, "detail": str(inner) if inner is not None else str(e)}
 
 
+def _teach_pika_update_secret():
+    """Debian's pika 1.2 predates connection.update-secret: pika 1.3 added the two
+    methods to its spec and Connection.update_secret, which sends UpdateSecret on
+    channel 0 and waits for UpdateSecretOk (its TestUpdateSecret). This adds the same
+    two methods to pika 1.2's spec, so the scenario sends what pika 1.3 sends."""
+    spec = pika.spec
+    if hasattr(spec.Connection, "UpdateSecret"):
+        return
+
+    class UpdateSecret(pika.amqp_object.Method):
+        INDEX = 0x000A0046  # 10, 70
+        NAME = "Connection.UpdateSecret"
+
+        def __init__(self, new_secret=b"", reason=""):
+            self.new_secret = new_secret
+            self.reason = reason
+
+        @property
+        def synchronous(self):
+            return True
+
+        def encode(self):
+            value = self.new_secret
+            if isinstance(value, str):
+                value = value.encode("utf-8")
+            pieces = [struct.pack(">I", len(value)), value]
+            pika.data.encode_short_string(pieces, self.reason)
+            return pieces
+
+    class UpdateSecretOk(pika.amqp_object.Method):
+        INDEX = 0x000A0047  # 10, 71
+        NAME = "Connection.UpdateSecretOk"
+
+        @property
+        def synchronous(self):
+            return False
+
+        def decode(self, encoded, offset=0):
+            return self
+
+        def encode(self):
+            return []
+
+    spec.Connection.UpdateSecret = UpdateSecret
+    spec.Connection.UpdateSecretOk = UpdateSecretOk
+    spec.methods[UpdateSecret.INDEX] = UpdateSecret
+    spec.methods[UpdateSecretOk.INDEX] = UpdateSecretOk
+
+
+def _update_secret(conn, new_secret, reason):
+    """pika 1.3's BlockingConnection.update_secret: the RPC on channel 0, then wait."""
+    replies = []
+    conn._impl._rpc(0, pika.spec.Connection.UpdateSecret(new_secret, reason),
+                    replies.append, [pika.spec.Connection.UpdateSecretOk])
+    conn._flush_output(lambda: bool(replies))
+    return replies[0]
+
+
+def update_secret(url):
+    _teach_pika_update_secret()
+    conn = connect(url)
+    ok = [_update_secret(conn, secret, "reason").method.NAME
+          for secret in ("new_secret", "another secret")]
+    ch = conn.channel()
+    q = temp_queue(ch)
+    ch.confirm_delivery()
+    ch.basic_publish("", q, b"after update-secret")
+    _, _, body = ch.basic_get(q, auto_ack=True)
+    conn.close()
+    return {"okFrames": ok, "body": body.decode() if body is not None else None}
+
+
 SCENARIOS = {
     "publish_consume": publish_consume,
     "mandatory_return": mandatory_return,
@@ -232,6 +305,7 @@ SCENARIOS = {
     "heartbeat": heartbeat,
     "capabilities": capabilities,
     "connect_error": connect_error,
+    "update_secret": update_secret,
 }
 
 if __name__ == "__main__":

@@ -168,3 +168,45 @@ test("ten failed logins from one address start a cool-off; a good login clears t
   assert.equal(b.loginThrottle.coolingOff("10.0.0.7", Date.now()), 0);
   assert.equal(b.counters.loginFailures, 10);
 });
+
+test("during the cool-off even the right password is refused with 403, unchecked, and logged with the reason", () => {
+  let now = 1_000_000;
+  const lines: string[] = [];
+  const log = { ...silentLog, error: (_: unknown, msg: string) => lines.push(msg) };
+  const b = new Broker(DEFAULT_SETTINGS, log, () => now);
+  b.bootstrapDefaults();
+  // Not guest: guest may only log in from loopback, and these come from 10.0.0.x.
+  b.users.addUser("ops", "ops-password");
+  b.users.setPermission("/", "ops", { configure: ".*", write: ".*", read: ".*" });
+  for (let i = 0; i < 10; i++) {
+    assert.throws(() => new InProcessClient(b, "10.0.0.7").handshake("ops", "wrong"));
+  }
+  lines.length = 0;
+  const refused = [1, 2, 3].map(() => {
+    const c = new InProcessClient(b, "10.0.0.7");
+    assert.throws(() => c.handshake("ops", "ops-password"), /no connection.tune/);
+    return c;
+  });
+  for (const c of refused) {
+    assert.deepEqual(closeOf(c), {
+      code: 403,
+      text: "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.",
+    });
+  }
+  const reasons = lines.filter((l) => l.includes("login refused"));
+  assert.equal(reasons.length, 3, "each refusal says why in the log");
+  assert.match(
+    reasons[0]!,
+    /PLAIN login refused: too many failed logins from 10\.0\.0\.7; refused for another 30 s$/,
+  );
+  assert.equal(b.counters.loginFailures, 10, "refusals in the cool-off are not failures");
+  // Other addresses log in as usual meanwhile.
+  const other = new InProcessClient(b, "10.0.0.8");
+  other.handshake("ops", "ops-password");
+  assert.equal(other.conn.state, "open");
+  // The cool-off ends 30 s after the tenth failure, however often the address retried.
+  now += 30_001;
+  const after = new InProcessClient(b, "10.0.0.7");
+  after.handshake("ops", "ops-password");
+  assert.equal(after.conn.state, "open");
+});

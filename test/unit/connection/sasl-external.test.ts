@@ -5,15 +5,24 @@ import { silentLog } from "../../../src/log.js";
 import { PROTOCOL_HEADER } from "../../../src/protocol/generated/constants.js";
 import type { Method } from "../../../src/protocol/generated/methods.js";
 import { Broker } from "../../../src/vhost/broker.js";
-import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
+import { type BrokerSettings, DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import { InProcessClient } from "../../support/in-process-client.js";
 
-// SASL EXTERNAL as RabbitMQ's rabbitmq_auth_mechanism_ssl (ssl_cert_login_from =
-// common_name): offered on amqps connections with a verified client certificate,
-// whose CN names the user; no password is checked.
+// SASL EXTERNAL as RabbitMQ's rabbitmq_auth_mechanism_ssl: offered only when the
+// operator lists it (auth_mechanisms), and then only on amqps connections with a
+// verified client certificate, whose subject (or CN, ssl_cert_login_from =
+// common_name) names the user; no password is checked.
 
-function brokerWithUser(log: Log = silentLog): Broker {
-  const broker = new Broker(DEFAULT_SETTINGS, log);
+const WITH_EXTERNAL: Partial<BrokerSettings> = {
+  authMechanisms: ["PLAIN", "AMQPLAIN", "EXTERNAL"],
+  sslCertLoginFrom: "common_name",
+};
+
+function brokerWithUser(
+  log: Log = silentLog,
+  settings: Partial<BrokerSettings> = WITH_EXTERNAL,
+): Broker {
+  const broker = new Broker({ ...DEFAULT_SETTINGS, ...settings }, log);
   broker.bootstrapDefaults();
   broker.users.addUser("alice", "not-used-by-external");
   broker.users.setPermission("/", "alice", { configure: ".*", write: ".*", read: ".*" });
@@ -64,7 +73,38 @@ test("an amqps connection without a client certificate is not offered EXTERNAL",
   assert.equal(mechanisms(startOk(client, "PLAIN")), "PLAIN AMQPLAIN");
 });
 
-test("an amqps connection with a verified client certificate is offered EXTERNAL", () => {
+test("by default a verified client certificate does not bring EXTERNAL: PLAIN and AMQPLAIN only", () => {
+  const client = new InProcessClient(brokerWithUser(silentLog, {}), "127.0.0.1", {
+    tls: true,
+    peerCertificate: { commonName: "alice", distinguishedName: "CN=alice,O=Warren tests" },
+  });
+  assert.equal(mechanisms(startOk(client, "PLAIN")), "PLAIN AMQPLAIN");
+});
+
+test("EXTERNAL where the operator did not list it is an invalid mechanism (503)", () => {
+  const client = new InProcessClient(brokerWithUser(silentLog, {}), "127.0.0.1", {
+    tls: true,
+    peerCertificate: { commonName: "alice", distinguishedName: "CN=alice,O=Warren tests" },
+  });
+  assert.equal(
+    closeOf(startOk(client, "EXTERNAL")),
+    "503 COMMAND_INVALID - invalid authentication mechanism 'EXTERNAL'",
+  );
+});
+
+test("the mechanisms are offered in the operator's order, and only those", () => {
+  const b = brokerWithUser(silentLog, { authMechanisms: ["EXTERNAL", "AMQPLAIN"] });
+  const cert = { commonName: "alice", distinguishedName: "CN=alice" };
+  const offered = new InProcessClient(b, "127.0.0.1", { tls: true, peerCertificate: cert });
+  assert.equal(mechanisms(startOk(offered, "EXTERNAL")), "EXTERNAL AMQPLAIN");
+  const plain = new InProcessClient(b);
+  assert.equal(
+    closeOf(startOk(plain, "PLAIN")),
+    "503 COMMAND_INVALID - invalid authentication mechanism 'PLAIN'",
+  );
+});
+
+test("with EXTERNAL listed, an amqps connection with a verified client certificate is offered it", () => {
   const client = new InProcessClient(brokerWithUser(), "127.0.0.1", {
     tls: true,
     peerCertificate: { commonName: "alice" },
@@ -120,6 +160,27 @@ test("EXTERNAL where it is not offered is an invalid mechanism (503)", () => {
     closeOf(startOk(client, "EXTERNAL")),
     "503 COMMAND_INVALID - invalid authentication mechanism 'EXTERNAL'",
   );
+});
+
+test("EXTERNAL logs in the user the certificate's subject names by default (distinguished_name)", () => {
+  const b = brokerWithUser(silentLog, { authMechanisms: ["PLAIN", "EXTERNAL"] });
+  b.users.addUser("CN=alice,O=Warren tests", "");
+  b.users.setPermission("/", "CN=alice,O=Warren tests", { configure: "", write: "", read: "" });
+  const client = new InProcessClient(b, "127.0.0.1", {
+    tls: true,
+    peerCertificate: { commonName: "alice", distinguishedName: "CN=alice,O=Warren tests" },
+  });
+  assert.ok(startOk(client, "EXTERNAL").some((m) => m.name === "connection.tune"));
+  assert.equal(client.conn.user?.name, "CN=alice,O=Warren tests");
+});
+
+test("in distinguished_name mode the CN alone names no user", () => {
+  const b = brokerWithUser(silentLog, { authMechanisms: ["PLAIN", "EXTERNAL"] });
+  const client = new InProcessClient(b, "127.0.0.1", {
+    tls: true,
+    peerCertificate: { commonName: "alice", distinguishedName: "CN=alice,O=Warren tests" },
+  });
+  assert.equal(closeOf(startOk(client, "EXTERNAL")), LOGIN_REFUSED);
 });
 
 test("a mechanism Warren does not know is an unknown mechanism (503)", () => {

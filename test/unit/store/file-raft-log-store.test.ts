@@ -4,13 +4,14 @@
  * deletion of segments that snapshots have made unnecessary.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import type { LogEntry } from "../../../src/raft/index.js";
 import { FileRaftLogStore } from "../../../src/store/file-raft-log-store.js";
 import { writeSnapshotFile } from "../../../src/store/snapshot-file.js";
+import { nodeFs } from "../../../src/store/store-fs.js";
 
 const founders = { voters: ["a", "b", "c"], learners: [] };
 let directory: string;
@@ -59,6 +60,8 @@ test("a write torn at any byte is cut off on recovery and every earlier sync is 
     if (loaded.hardState.commitIndex === 5) assert.equal(last, 6);
     await reopened.abandon();
     assert.equal((await stat(path)).size <= cut, true, "the torn tail was truncated");
+    // Each open starts a new segment; remove it so the next cut tears the newest segment again.
+    for (const name of await walFiles()) if (name > segment) await rm(join(directory, "wal", name));
   }
 });
 
@@ -118,7 +121,10 @@ test("an installed snapshot whose WAL mark never became durable still wipes the 
   await store.close();
   // The crash window: the snapshot file is durable, the WAL mark after it is not.
   const snapshot = { meta: { index: 8, term: 2, membership: founders }, data: new Uint8Array([8]) };
-  await writeSnapshotFile(join(directory, "snapshots"), "g", { mark: "install", snapshot });
+  await writeSnapshotFile(nodeFs, join(directory, "snapshots"), "g", {
+    mark: "install",
+    snapshot,
+  });
   const reopened = await FileRaftLogStore.open(directory);
   const loaded = reopened.load("g")!;
   assert.deepEqual(loaded.snapshot, snapshot);
@@ -174,4 +180,78 @@ test("regression: an installed snapshot whose mark sat in a deleted segment keep
     [4, 5],
   );
   await reopened.close();
+});
+
+test("a segment is deleted only once every sync with records in it is durable", async () => {
+  // Segment deletion runs when a sync becomes durable. A later sync whose records span
+  // several segments may still be in flight then: the segments holding its first records
+  // (here: group b's creation and first entries) must stay until it is durable too.
+  const store = await FileRaftLogStore.open(directory, { segmentSizeBytes: 256 });
+  store.createGroup("a", founders);
+  store.write("a", [{ type: "entries", entries: entries(1, 3) }]);
+  await store.sync();
+  const covered = { meta: { index: 3, term: 1, membership: founders }, data: new Uint8Array([3]) };
+  store.write("a", [{ type: "compact", snapshot: covered }]);
+  await store.sync();
+  store.write("a", [{ type: "hardState", hardState: { term: 1, votedFor: "a", commitIndex: 3 } }]);
+  const first = store.sync();
+  // One turn: the first sync's fdatasync is in flight when the second sync appends.
+  await new Promise((resolve) => setImmediate(resolve));
+  store.createGroup("b", founders);
+  const big = (index: number): LogEntry => ({
+    index,
+    term: 1,
+    kind: "command",
+    data: new Uint8Array(200).fill(index),
+  });
+  store.write(
+    "b",
+    [1, 2, 3, 4].map((i) => ({ type: "entries", entries: [big(i)] }) as const),
+  );
+  const second = store.sync();
+  await Promise.all([first, second]);
+  const expected = store.load("b");
+  assert.deepEqual(
+    expected!.entries.map((e) => e.index),
+    [1, 2, 3, 4],
+  );
+  await store.close();
+  const reopened = await FileRaftLogStore.open(directory, { segmentSizeBytes: 256 });
+  assert.deepEqual(reopened.load("b"), expected);
+  await reopened.close();
+});
+
+test("regression: damage in the middle of the newest segment refuses the open instead of cutting off the records after it", async () => {
+  // The store before the one segment log took any bad record in the newest segment for a
+  // torn write and truncated everything after it: entries 4 to 6 here, durable and acked.
+  const store = await FileRaftLogStore.open(directory);
+  store.createGroup("g", founders);
+  for (let i = 1; i <= 6; i++) {
+    store.write("g", [{ type: "entries", entries: entries(i, i) }]);
+    await store.sync();
+  }
+  await store.close();
+  const files = await walFiles();
+  const path = join(directory, "wal", files[files.length - 1]);
+  const bytes = await readFile(path);
+  const at = bytes.indexOf("payload-3");
+  assert.ok(at > 0);
+  bytes[at] ^= 0x01;
+  await writeFile(path, bytes);
+  await assert.rejects(FileRaftLogStore.open(directory), /damaged/);
+  bytes[at] ^= 0x01;
+  await writeFile(path, bytes);
+  const reopened = await FileRaftLogStore.open(directory);
+  assert.deepEqual(
+    reopened.load("g")!.entries.map((e) => e.index),
+    [1, 2, 3, 4, 5, 6],
+    "the refused open changed nothing",
+  );
+  await reopened.close();
+});
+
+test("WAL files of the earlier, unreleased format are refused with what to do", async () => {
+  await mkdir(join(directory, "wal"), { recursive: true });
+  await writeFile(join(directory, "wal", "00000000000000000001.wal"), Buffer.alloc(16));
+  await assert.rejects(FileRaftLogStore.open(directory), /earlier, unreleased format.*remove/);
 });

@@ -2,6 +2,7 @@ import { channelError } from "../protocol/amqp-error.js";
 import type { FieldTable } from "../protocol/field-table.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { Exchange } from "../routing/exchange.js";
+import type { User, UserStore } from "../vhost/users.js";
 import type { Channel } from "./channel.js";
 
 export type PermissionKind = "configure" | "write" | "read";
@@ -84,10 +85,19 @@ export function checkPermission(
   resource: "queue" | "exchange",
   name: string,
 ): void {
-  const conn = ch.conn;
-  const user = conn.user!;
-  const vhost = ch.vhost.name;
-  const perm = conn.broker.users.permission(vhost, user.name);
+  checkUserPermission(ch.conn.broker.users, ch.vhost.name, ch.conn.user!, kind, resource, name);
+}
+
+/** The same check for a user outside a channel (the HTTP API's publish). */
+export function checkUserPermission(
+  users: UserStore,
+  vhost: string,
+  user: User,
+  kind: PermissionKind,
+  resource: "queue" | "exchange",
+  name: string,
+): void {
+  const perm = users.permission(vhost, user.name);
   // The default exchange is "amq.default" for permission checks and in the refusal (rabbit_access_control).
   const resourceName = resource === "exchange" && name === "" ? "amq.default" : name;
   if (perm && permits(perm[kind], resourceName)) return;
@@ -109,11 +119,21 @@ export function checkTopicPermission(
   exchange: Exchange,
   routingKeys: () => readonly string[],
 ): void {
+  const users = ch.conn.broker.users;
+  checkUserTopicPermission(users, ch.vhost.name, ch.conn.user!, kind, exchange, routingKeys);
+}
+
+/** The same check for a user outside a channel (the HTTP API's publish). */
+export function checkUserTopicPermission(
+  users: UserStore,
+  vhost: string,
+  user: User,
+  kind: "write" | "read",
+  exchange: Exchange,
+  routingKeys: () => readonly string[],
+): void {
   if (exchange.definition.type !== "topic") return;
-  const conn = ch.conn;
-  const user = conn.user!;
-  const vhost = ch.vhost.name;
-  const perm = conn.broker.users.topicPermission(vhost, user.name, exchange.name);
+  const perm = users.topicPermission(vhost, user.name, exchange.name);
   if (!perm) return;
   const pattern = expandTopicPattern(perm[kind] === "" ? "^$" : perm[kind], {
     username: user.name,

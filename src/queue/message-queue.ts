@@ -3,6 +3,7 @@ import { enqueueClassic } from "./classic-enqueue.js";
 import { classicQueueStats } from "./classic-stats.js";
 import { ColdIndex } from "./cold-index.js";
 import { Consumer, type ConsumerOptions, type ConsumerSink } from "./consumer.js";
+import { ConsumerSet } from "./consumer-set.js";
 import { DetachedEntries } from "./detached-entries.js";
 import type { EnqueueOutcome } from "./enqueue-outcome.js";
 import { entryBytes } from "./memory-budget.js";
@@ -14,7 +15,6 @@ import { NO_SETTINGS, type QueueSettings } from "./queue-settings.js";
 import type { Queue, QueueDefinition, QueueStats } from "./queue-type.js";
 import { HOT_BUDGET_BYTES, type Ready, ReadyList } from "./ready-list.js";
 import { RetryDelays } from "./retry-delays.js";
-import { SingleActiveConsumer } from "./single-active-consumer.js";
 
 export type { ClassicStore, DiscardReason, QueueHooks } from "./queue-hooks.js";
 export type { QueueDefinition } from "./queue-type.js";
@@ -63,9 +63,7 @@ export class MessageQueue implements Queue {
   private mayExpire = false;
   /** Expiry or limits left work for upkeep() (the owner was asked once to call it). */
   private upkeepPending = false;
-  private consumers: Consumer[] = [];
-  private readonly sac = new SingleActiveConsumer();
-  private roundRobin = 0;
+  private readonly consumers = new ConsumerSet(() => this.settings.singleActiveConsumer);
   private dispatching = false;
 
   constructor(
@@ -111,16 +109,16 @@ export class MessageQueue implements Queue {
   }
 
   get consumerCount(): number {
-    return this.consumers.length;
+    return this.consumers.size;
   }
 
   get consumerList(): readonly Consumer[] {
-    return this.consumers;
+    return this.consumers.all;
   }
 
   /** The single active consumer, for single-active-consumer queues. */
   get activeConsumer(): Consumer | undefined {
-    return this.settings.singleActiveConsumer ? this.sac.active : undefined;
+    return this.consumers.active;
   }
 
   /** New settings (a policy changed): length limits apply to what is there at once. */
@@ -186,7 +184,7 @@ export class MessageQueue implements Queue {
     this.ready.push(entry);
     this.totals.published++;
     this.enforceLimits();
-    if (this.consumers.length > 0) this.dispatch(nowMs);
+    if (this.consumers.size > 0) this.dispatch(nowMs);
     // A TTL of 0 means "now or never": what no consumer took at once expires.
     if (entry.expiresAtMs <= nowMs && this.ready.peek() === entry) this.expire(nowMs + 1);
   }
@@ -256,11 +254,7 @@ export class MessageQueue implements Queue {
 
   addConsumer(options: ConsumerOptions, sink: ConsumerSink, nowMs: number): Consumer {
     const consumer = new Consumer(options, this, sink, nowMs);
-    // Keep consumers ordered by priority, highest first; equal priorities in arrival order.
-    let at = this.consumers.length;
-    while (at > 0 && this.consumers[at - 1]!.priority < consumer.priority) at--;
-    this.consumers.splice(at, 0, consumer);
-    this.sac.added(consumer, this.consumers);
+    this.consumers.add(consumer);
     this.hadConsumer = true;
     this.lastUsedMs = nowMs;
     this.dispatch(nowMs);
@@ -273,12 +267,9 @@ export class MessageQueue implements Queue {
   }
 
   removeConsumer(consumer: Consumer, nowMs: number): void {
-    const at = this.consumers.indexOf(consumer);
-    if (at < 0) return;
-    this.consumers.splice(at, 1);
-    this.sac.removed(consumer, this.consumers);
+    if (!this.consumers.remove(consumer)) return;
     this.lastUsedMs = nowMs;
-    if (this.consumers.length === 0) {
+    if (this.consumers.size === 0) {
       // With no consumer the queue is a store: publishers it held go on.
       this.pressure.settle(nowMs);
       this.hooks.lastConsumerGone(this);
@@ -286,7 +277,7 @@ export class MessageQueue implements Queue {
   }
 
   hasExclusiveConsumer(): boolean {
-    return this.consumers.some((c) => c.options.exclusive);
+    return this.consumers.hasExclusive();
   }
 
   /** Hands ready messages to consumers with credit, up to a batch limit; expired ones are dropped. */
@@ -296,7 +287,7 @@ export class MessageQueue implements Queue {
     try {
       let sent = 0;
       while (this.ready.length > 0) {
-        const consumer = this.pickConsumer();
+        const consumer = this.consumers.pick();
         if (!consumer) return;
         if (sent++ === DISPATCH_BATCH) {
           this.hooks.dispatchLater(this);
@@ -401,7 +392,7 @@ export class MessageQueue implements Queue {
       this.dispatch(nowMs);
     }
     if (this.mayExpire) this.expire(nowMs);
-    if (this.ready.pageInStalled && this.consumers.length > 0) this.dispatch(nowMs);
+    if (this.ready.pageInStalled && this.consumers.size > 0) this.dispatch(nowMs);
   }
 
   /** Drops expired messages from the head (a slice now, the rest through upkeep()). */
@@ -423,9 +414,7 @@ export class MessageQueue implements Queue {
   /** Whether x-expires says this queue has been unused long enough to be deleted. */
   isExpired(nowMs: number): boolean {
     const expires = this.settings.expiresMs;
-    return (
-      expires !== undefined && this.consumers.length === 0 && nowMs - this.lastUsedMs >= expires
-    );
+    return expires !== undefined && this.consumers.size === 0 && nowMs - this.lastUsedMs >= expires;
   }
 
   // --- end -----------------------------------------------------------------
@@ -449,9 +438,7 @@ export class MessageQueue implements Queue {
     if (this.deleted) return 0;
     const count = this.purge();
     this.deleted = true;
-    const consumers = this.consumers;
-    this.consumers = [];
-    for (const c of consumers) c.sink.cancelledByQueue(c, "queue-deleted");
+    for (const c of this.consumers.takeAll()) c.sink.cancelledByQueue(c, "queue-deleted");
     return count;
   }
 
@@ -503,7 +490,7 @@ export class MessageQueue implements Queue {
     if (!consumer) return;
     consumer.unacked--;
     // A single active consumer hands over once the old one has nothing outstanding.
-    if (this.sac.settle(consumer, this.consumers)) this.dispatch(nowMs);
+    if (this.consumers.settled(consumer)) this.dispatch(nowMs);
   }
 
   private countDelivery(entry: QueueEntry): void {
@@ -525,36 +512,5 @@ export class MessageQueue implements Queue {
     consumer.unacked++;
     this.hooks.delivering(this, entry);
     consumer.sink.deliver(consumer, entry, this);
-  }
-
-  /**
-   * Round-robin among the consumers of the highest priority that can take a
-   * message; lower priorities are served only while all higher ones are blocked
-   * (RabbitMQ consumer priorities). A single-active-consumer queue serves only
-   * its active consumer.
-   */
-  private pickConsumer(): Consumer | undefined {
-    if (this.settings.singleActiveConsumer) {
-      const c = this.sac.active;
-      return c?.belowPrefetch && c.sink.hasCredit(c) ? c : undefined;
-    }
-    const cs = this.consumers;
-    let start = 0;
-    while (start < cs.length) {
-      const priority = cs[start]!.priority;
-      let end = start + 1;
-      while (end < cs.length && cs[end]!.priority === priority) end++;
-      const size = end - start;
-      for (let k = 0; k < size; k++) {
-        const offset = (this.roundRobin + k) % size;
-        const c = cs[start + offset]!;
-        if (c.belowPrefetch && c.sink.hasCredit(c)) {
-          this.roundRobin = offset + 1;
-          return c;
-        }
-      }
-      start = end;
-    }
-    return undefined;
   }
 }

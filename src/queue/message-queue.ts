@@ -48,8 +48,6 @@ export class MessageQueue implements Queue {
   unackedBytes = 0;
   /** Set when the queue was deleted; late acks and requeues are then ignored. */
   deleted = false;
-  /** Whether a consumer was ever attached (auto-delete only applies after the first). */
-  hadConsumer = false;
   /** Last consume, get or declaration: x-expires counts from here while there are no consumers. */
   lastUsedMs: number;
   /** Running totals for management stats and the doctor (RabbitMQ's per-queue message_stats). */
@@ -255,7 +253,6 @@ export class MessageQueue implements Queue {
   addConsumer(options: ConsumerOptions, sink: ConsumerSink, nowMs: number): Consumer {
     const consumer = new Consumer(options, this, sink, nowMs);
     this.consumers.add(consumer);
-    this.hadConsumer = true;
     this.lastUsedMs = nowMs;
     this.dispatch(nowMs);
     return consumer;

@@ -28,7 +28,7 @@ export interface QueueHooks {
   settledCold(queue: Queue, record: ColdRecord): void;
   /** The entry is about to be delivered (its delivery count was just raised). */
   delivering(queue: Queue, entry: QueueEntry): void;
-  /** The last consumer went away (auto-delete queues are deleted then). */
+  /** The last of its consumers went away: it had one, so an auto-delete queue goes now. */
   lastConsumerGone(queue: Queue): void;
   /** Dispatch stopped at its batch limit with work left: call dispatch() again soon. */
   dispatchLater(queue: Queue): void;

@@ -3,7 +3,6 @@ import type { FieldTable } from "../protocol/field-table.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { Exchange } from "../routing/exchange.js";
 import type { User, UserStore } from "../vhost/users.js";
-import type { Channel } from "./channel.js";
 
 export type PermissionKind = "configure" | "write" | "read";
 
@@ -33,6 +32,18 @@ export type PermissionKind = "configure" | "write" | "read";
  * BCC keys), and in AMQP 0-9-1 a binding from a topic exchange needs read on its
  * binding key.
  */
+
+/**
+ * Whom a check is for, in which vhost: a channel (its connection's user), or the
+ * management API acting as the request's user.
+ */
+export interface PermissionScope {
+  readonly conn: {
+    readonly user: User | undefined;
+    readonly broker: { readonly users: UserStore };
+  };
+  readonly vhost: { readonly name: string; exchange(name: string): Exchange | undefined };
+}
 
 const NEVER = /(?!)/;
 /** Compiled patterns; the cache is dropped whole when it reaches this size. */
@@ -80,24 +91,15 @@ export function expandTopicPattern(
  * vhost, checked against the resource name. Refusal is 403 in RabbitMQ's words.
  */
 export function checkPermission(
-  ch: Channel,
+  ch: PermissionScope,
   kind: PermissionKind,
   resource: "queue" | "exchange",
   name: string,
 ): void {
-  checkUserPermission(ch.conn.broker.users, ch.vhost.name, ch.conn.user!, kind, resource, name);
-}
-
-/** The same check for a user outside a channel (the HTTP API's publish). */
-export function checkUserPermission(
-  users: UserStore,
-  vhost: string,
-  user: User,
-  kind: PermissionKind,
-  resource: "queue" | "exchange",
-  name: string,
-): void {
-  const perm = users.permission(vhost, user.name);
+  const conn = ch.conn;
+  const user = conn.user!;
+  const vhost = ch.vhost.name;
+  const perm = conn.broker.users.permission(vhost, user.name);
   // The default exchange is "amq.default" for permission checks and in the refusal (rabbit_access_control).
   const resourceName = resource === "exchange" && name === "" ? "amq.default" : name;
   if (perm && permits(perm[kind], resourceName)) return;
@@ -114,26 +116,16 @@ export function checkUserPermission(
  * exchange types, everything is allowed. The keys are asked for only when needed.
  */
 export function checkTopicPermission(
-  ch: Channel,
-  kind: "write" | "read",
-  exchange: Exchange,
-  routingKeys: () => readonly string[],
-): void {
-  const users = ch.conn.broker.users;
-  checkUserTopicPermission(users, ch.vhost.name, ch.conn.user!, kind, exchange, routingKeys);
-}
-
-/** The same check for a user outside a channel (the HTTP API's publish). */
-export function checkUserTopicPermission(
-  users: UserStore,
-  vhost: string,
-  user: User,
+  ch: PermissionScope,
   kind: "write" | "read",
   exchange: Exchange,
   routingKeys: () => readonly string[],
 ): void {
   if (exchange.definition.type !== "topic") return;
-  const perm = users.topicPermission(vhost, user.name, exchange.name);
+  const conn = ch.conn;
+  const user = conn.user!;
+  const vhost = ch.vhost.name;
+  const perm = conn.broker.users.topicPermission(vhost, user.name, exchange.name);
   if (!perm) return;
   const pattern = expandTopicPattern(perm[kind] === "" ? "^$" : perm[kind], {
     username: user.name,
@@ -154,7 +146,7 @@ export function checkUserTopicPermission(
  * on the binding key when the source is a topic exchange.
  */
 export function checkBindingPermissions(
-  ch: Channel,
+  ch: PermissionScope,
   source: string,
   destination: { readonly kind: "queue" | "exchange"; readonly name: string },
   bindingKey: string,
@@ -174,7 +166,11 @@ export function checkBindingPermissions(
  * (rabbit_channel, queue.declare). A value that is not a string is left to the
  * argument checks.
  */
-export function checkDeadLetterPermissions(ch: Channel, queue: string, args: FieldTable): void {
+export function checkDeadLetterPermissions(
+  ch: PermissionScope,
+  queue: string,
+  args: FieldTable,
+): void {
   const dlx = stringArgument(args, "x-dead-letter-exchange");
   if (dlx === undefined) return;
   checkPermission(ch, "read", "queue", queue);
@@ -183,7 +179,7 @@ export function checkDeadLetterPermissions(ch: Channel, queue: string, args: Fie
 
 /** The same for a new exchange with an alternate exchange (rabbit_channel, exchange.declare). */
 export function checkAlternateExchangePermissions(
-  ch: Channel,
+  ch: PermissionScope,
   exchange: string,
   args: FieldTable,
 ): void {

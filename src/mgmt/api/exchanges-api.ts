@@ -1,9 +1,12 @@
-import { checkUserPermission, checkUserTopicPermission } from "../../connection/permissions.js";
+import {
+  checkPermission,
+  checkTopicPermission,
+  type PermissionScope,
+} from "../../connection/permissions.js";
 import { AmqpError, fitReplyText } from "../../protocol/amqp-error.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
 import type { EnqueueResult } from "../../queue/enqueue-outcome.js";
 import type { Exchange } from "../../routing/exchange.js";
-import type { Broker } from "../../vhost/broker.js";
 import { type Publisher, type PublishOutcome, publishMessage } from "../../vhost/publishing.js";
 import type { User } from "../../vhost/users.js";
 import { DirectError } from "../direct/direct-channel.js";
@@ -132,19 +135,22 @@ async function publish(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse>
   const user = req.user!;
   let outcome: PublishOutcome;
   try {
-    // The user's channel limit applies, as it does to a client's publish.
+    // As on a channel of its own (RabbitMQ's management plugin publishes on one): the
+    // user's channel limit admits it, and it counts as a channel while it runs.
     broker.admitChannel(user.name);
+    broker.counters.channelsOpened++;
     try {
       checkEncodable(exchange, routingKey);
       outcome = publishMessage(
         broker,
         vhost,
-        httpPublisher(broker, vhost.name, user),
+        httpPublisher({ conn: { user, broker }, vhost }),
         { exchange, routingKey, mandatory: true, properties, body: payload },
         broker.clock(),
       );
     } finally {
       broker.channelClosed(user.name);
+      broker.counters.channelsClosed++;
     }
   } catch (e) {
     throw amqpErrorToHttp(e);
@@ -172,13 +178,11 @@ function checkEncodable(exchange: string, routingKey: string): void {
 }
 
 /** The HTTP user as a publisher: their permissions; no reply consumer, no socket to hold back. */
-function httpPublisher(broker: Broker, vhost: string, user: User): Publisher {
+function httpPublisher(scope: PermissionScope & { conn: { user: User } }): Publisher {
   return {
-    user,
-    checkExchangeWrite: (name) =>
-      checkUserPermission(broker.users, vhost, user, "write", "exchange", name),
-    checkRoutingKeys: (exchange, keys) =>
-      checkUserTopicPermission(broker.users, vhost, user, "write", exchange, keys),
+    user: scope.conn.user,
+    checkExchangeWrite: (name) => checkPermission(scope, "write", "exchange", name),
+    checkRoutingKeys: (exchange, keys) => checkTopicPermission(scope, "write", exchange, keys),
     replyKey: undefined,
   };
 }

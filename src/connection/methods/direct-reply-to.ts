@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { channelError, connectionError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
-import { REPLY_TO_QUEUE, replyKeyOf, withReplyAddress } from "../../vhost/reply-to.js";
+import { REPLY_TO_QUEUE, replyKeyOf } from "../../vhost/reply-to.js";
 import type { Channel } from "../channel.js";
 
 type M<N extends Method["name"]> = Extract<Method, { name: N }>;
@@ -30,14 +30,6 @@ export function consumeReplyTo(ch: Channel, m: M<"basic.consume">): void {
   ch.replyKey = randomBytes(18).toString("base64url");
   ch.conn.broker.replyConsumers.set(ch.replyKey, ch);
   if (!m.noWait) ch.send({ name: "basic.consume-ok", consumerTag: tag });
-}
-
-/**
- * A request published with reply-to "amq.rabbitmq.reply-to": the property is
- * rewritten to this channel's private reply address. Returns the new raw properties.
- */
-export function rewriteReplyTo(ch: Channel, properties: Buffer): Buffer {
-  return withReplyAddress(properties, ch.replyKey);
 }
 
 /** Whether a name is the reply pseudo-queue or a live reply address. */

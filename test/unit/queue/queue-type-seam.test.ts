@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { History } from "../../../src/doctor/history.js";
+import { silentLog } from "../../../src/log.js";
 import { queueView } from "../../../src/mgmt/views/queue-view.js";
 import type { FieldTable } from "../../../src/protocol/field-table.js";
+import type { DefinitionsSnapshot } from "../../../src/store/definitions-store.js";
+import { Broker } from "../../../src/vhost/broker.js";
+import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
+import { restoreSnapshot } from "../../../src/vhost/definitions.js";
 import { heldQueueType } from "../../support/held-queue-type.js";
 import { type InProcessClient, openClient, testBroker } from "../../support/in-process-client.js";
 
@@ -144,5 +149,39 @@ describe("the queue-type seam", () => {
       classId: 50,
       methodId: 10,
     });
+  });
+
+  test("definitions naming a queue type the node does not run are refused at restore, not turned into classic queues", async () => {
+    const saved: { snapshot?: DefinitionsSnapshot } = {};
+    const persistence = {
+      store: undefined as never,
+      saveDefinitions: (snapshot: DefinitionsSnapshot) => {
+        saved.snapshot = snapshot;
+      },
+      schedule: (fn: () => void) => fn(),
+    };
+    const writer = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, persistence);
+    writer.queueTypes.register(heldQueueType("held"));
+    writer.bootstrapDefaults();
+    const client = openClient(writer);
+    client.declareQueue(1, "h", { durable: true, arguments: held() });
+    client.pump();
+    await new Promise((r) => setImmediate(r));
+    const snapshot = saved.snapshot!;
+    assert.deepEqual(
+      snapshot.queues.map((q) => q.name),
+      ["h"],
+    );
+
+    const without = new Broker(DEFAULT_SETTINGS, silentLog);
+    assert.throws(
+      () => without.restoringDefinitions(() => restoreSnapshot(without, snapshot)),
+      /invalid arg 'x-queue-type' for queue 'h' in vhost '\/': "unsupported queue type 'held'"/,
+    );
+
+    const withType = new Broker(DEFAULT_SETTINGS, silentLog);
+    withType.queueTypes.register(heldQueueType("held"));
+    withType.restoringDefinitions(() => restoreSnapshot(withType, snapshot));
+    assert.equal(withType.vhosts.get("/")!.queues.get("h")!.type, "held");
   });
 });

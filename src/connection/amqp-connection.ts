@@ -11,8 +11,8 @@ import {
   ReplyCode,
 } from "../protocol/generated/constants.js";
 import type { Method } from "../protocol/generated/methods.js";
-import type { MessageQueue } from "../queue/message-queue.js";
 import type { QueuePressure } from "../queue/queue-pressure.js";
+import type { Queue } from "../queue/queue-type.js";
 import type { Broker } from "../vhost/broker.js";
 import type { User } from "../vhost/users.js";
 import type { VirtualHost } from "../vhost/virtual-host.js";
@@ -366,9 +366,9 @@ export class AmqpConnection {
   // --- publisher flow control ----------------------------------------------
 
   /** A publish reached these queues: one that falls behind holds this connection. */
-  routed(queues: readonly MessageQueue[], nowMs: number): void {
+  routed(queues: readonly Queue[], nowMs: number): void {
     for (const q of queues) {
-      if (this.flow.published(q.pressure, nowMs)) {
+      if (q.pressure && this.flow.published(q.pressure, nowMs)) {
         this.broker.counters.flowPauses++;
         this.gate.sync();
       }

@@ -1,11 +1,11 @@
 import { AmqpError, channelError, fitReplyText } from "../protocol/amqp-error.js";
 import type { Command } from "../protocol/command-assembler.js";
-import { withHeader } from "../protocol/content-properties.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { Consumer, ConsumerSink } from "../queue/consumer.js";
-import type { Message, QueueEntry } from "../queue/message.js";
-import type { MessageQueue } from "../queue/message-queue.js";
+import type { Message } from "../queue/message.js";
+import type { Queue, QueueDelivery } from "../queue/queue-type.js";
 import { requeueAll } from "../vhost/chores.js";
+import type { Publisher } from "../vhost/publishing.js";
 import type { VirtualHost } from "../vhost/virtual-host.js";
 import type { AmqpConnection } from "./amqp-connection.js";
 import { ConfirmTracker } from "./confirm-tracker.js";
@@ -14,8 +14,9 @@ import { handleChannelCommand } from "./methods/dispatch.js";
 /** A message delivered on this channel and not yet acknowledged. */
 export interface Delivery {
   readonly tag: number;
-  readonly queue: MessageQueue;
-  readonly entry: QueueEntry;
+  readonly queue: Queue;
+  /** What the queue handed out; it takes the same object back to settle. */
+  readonly entry: QueueDelivery;
   /** Undefined for basic.get deliveries. */
   readonly consumer: Consumer | undefined;
   /** For the delivery acknowledgement timeout (consumer_timeout). */
@@ -53,6 +54,8 @@ export class Channel implements ConsumerSink {
   txActions: TxAction[] = [];
   /** Delivery tags settled inside the open transaction (settled for real at tx.commit). */
   readonly txPendingTags = new Set<number>();
+  /** What publishing asks of this channel (methods/publish.ts makes it on the first publish). */
+  publisher: Publisher | undefined;
   /** Key of this channel's amq.rabbitmq.reply-to consumer, when it has one. */
   replyKey: string | undefined;
   replyConsumerTag: string | undefined;
@@ -177,10 +180,10 @@ export class Channel implements ConsumerSink {
     return this.globalPrefetchCount === 0 || this.consumerUnacked < this.globalPrefetchCount;
   }
 
-  deliver(consumer: Consumer, entry: QueueEntry, queue: MessageQueue): void {
+  deliver(consumer: Consumer, entry: QueueDelivery, queue: Queue): void {
     const tag = this.nextDeliveryTag++;
     const m = entry.message;
-    const properties = deliveryProperties(entry, queue);
+    const properties = queue.deliveryProperties(entry);
     this.conn.writer.content(
       this.id,
       {
@@ -206,7 +209,7 @@ export class Channel implements ConsumerSink {
   }
 
   /** A basic.get result: get-ok with the message; returns its delivery tag. */
-  deliverGet(entry: QueueEntry, queue: MessageQueue, noAck: boolean): void {
+  deliverGet(entry: QueueDelivery, queue: Queue, noAck: boolean): void {
     const tag = this.nextDeliveryTag++;
     const m = entry.message;
     this.conn.writer.content(
@@ -219,7 +222,7 @@ export class Channel implements ConsumerSink {
         routingKey: m.routingKey,
         messageCount: queue.messageCount,
       },
-      deliveryProperties(entry, queue),
+      queue.deliveryProperties(entry),
       m.body,
     );
     this.conn.requestFlush();
@@ -407,20 +410,4 @@ export class Channel implements ConsumerSink {
   unknownTag(tag: number) {
     return channelError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${tag}`);
   }
-}
-
-/**
- * The properties a delivery carries: as published, except that a redelivery from a
- * queue with a delivery limit or retry delay carries x-delivery-count, the number
- * of earlier deliveries (as RabbitMQ's quorum queues do).
- */
-function deliveryProperties(entry: QueueEntry, queue: MessageQueue): Buffer {
-  const s = queue.settings;
-  if (entry.deliveryCount <= 1 || (s.deliveryLimit === undefined && s.retryDelayMs === undefined)) {
-    return entry.message.properties;
-  }
-  return withHeader(entry.message.properties, entry.message.summary, "x-delivery-count", {
-    type: "l",
-    value: BigInt(entry.deliveryCount - 1),
-  });
 }

@@ -1,6 +1,6 @@
 import type { BrokerCounters } from "../vhost/broker.js";
 
-/** One queue at one moment: depths and running totals (MessageQueue.stats). */
+/** One queue at one moment: depths and running totals (from Queue.stats()). */
 export interface QueueSample {
   readonly vhost: string;
   readonly name: string;

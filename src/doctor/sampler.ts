@@ -13,13 +13,17 @@ export function takeSample(
   const unroutable = new Map<string, number>();
   for (const vhost of broker.vhosts.values()) {
     for (const q of vhost.queues.values()) {
+      const s = q.stats();
       queues.set(queueKey(vhost.name, q.name), {
         vhost: vhost.name,
         name: q.name,
-        ready: q.messageCount,
-        unacked: q.unacked,
-        consumers: q.consumerCount,
-        ...q.stats,
+        ready: s.messagesReady,
+        unacked: s.messagesUnacknowledged,
+        consumers: s.consumers,
+        published: s.published,
+        delivered: s.delivered,
+        redelivered: s.redelivered,
+        acked: s.acked,
       });
     }
     for (const e of vhost.exchanges.values()) {

@@ -1,6 +1,5 @@
 import type { FieldTable } from "../protocol/field-table.js";
-import type { QueueEntry } from "./message.js";
-import type { MessageQueue } from "./message-queue.js";
+import type { Queue, QueueDelivery } from "./queue-type.js";
 
 /** Why a consumer stopped without its client asking. */
 export type CancelReason = "queue-deleted" | "single-active-handover";
@@ -12,7 +11,8 @@ export type CancelReason = "queue-deleted" | "single-active-handover";
  */
 export interface ConsumerSink {
   hasCredit(consumer: Consumer): boolean;
-  deliver(consumer: Consumer, entry: QueueEntry, queue: MessageQueue): void;
+  /** `consumer.queue` hands `delivery` over; the channel sends it and settles it later. */
+  deliver(consumer: Consumer, delivery: QueueDelivery, queue: Queue): void;
   /** The queue ended the consumer (deleted): the channel sends basic.cancel to its client. */
   cancelledByQueue(consumer: Consumer, reason: CancelReason): void;
 }
@@ -35,7 +35,7 @@ export class Consumer {
 
   constructor(
     readonly options: ConsumerOptions,
-    readonly queue: MessageQueue,
+    readonly queue: Queue,
     readonly sink: ConsumerSink,
     nowMs: number,
   ) {

@@ -1,54 +1,23 @@
-import type { FieldTable } from "../protocol/field-table.js";
-import { ColdIndex, type ColdRecord } from "./cold-index.js";
+import { withHeader } from "../protocol/content-properties.js";
+import { enqueueClassic } from "./classic-enqueue.js";
+import { classicQueueStats } from "./classic-stats.js";
+import { ColdIndex } from "./cold-index.js";
 import { Consumer, type ConsumerOptions, type ConsumerSink } from "./consumer.js";
+import { ConsumerSet } from "./consumer-set.js";
 import { DetachedEntries } from "./detached-entries.js";
-import { entryBytes, type MemoryBudget } from "./memory-budget.js";
+import type { EnqueueOutcome } from "./enqueue-outcome.js";
+import { entryBytes } from "./memory-budget.js";
 import type { Message, QueueEntry, StoredRef } from "./message.js";
 import { PriorityReadyList } from "./priority-ready.js";
+import type { QueueHooks } from "./queue-hooks.js";
 import { QueuePressure } from "./queue-pressure.js";
 import { NO_SETTINGS, type QueueSettings } from "./queue-settings.js";
-import { HOT_BUDGET_BYTES, type Pager, type Ready, ReadyList } from "./ready-list.js";
+import type { Queue, QueueDefinition, QueueStats } from "./queue-type.js";
+import { HOT_BUDGET_BYTES, type Ready, ReadyList } from "./ready-list.js";
 import { RetryDelays } from "./retry-delays.js";
-import { SingleActiveConsumer } from "./single-active-consumer.js";
 
-/** Why a message left a queue without being acknowledged (RabbitMQ's x-death reasons). */
-export type DiscardReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
-
-/** What a queue tells its owner (the vhost) about; the owner wires storage and dead-lettering. */
-export interface QueueHooks {
-  /** A message left the queue for good: acknowledged, or delivered with no-ack. */
-  settled(queue: MessageQueue, entry: QueueEntry): void;
-  /** A message left the queue unacknowledged: dead-letter it or drop it. */
-  discarded(queue: MessageQueue, entry: QueueEntry, reason: DiscardReason): void;
-  /** A cold (on-disk) entry left the queue without being read back (purge, delete). */
-  settledCold(queue: MessageQueue, record: ColdRecord): void;
-  /** The entry is about to be delivered (its delivery count was just raised). */
-  delivering(queue: MessageQueue, entry: QueueEntry): void;
-  /** The last consumer went away (auto-delete queues are deleted then). */
-  lastConsumerGone(queue: MessageQueue): void;
-  /** Dispatch stopped at its batch limit with work left: call dispatch() again soon. */
-  dispatchLater(queue: MessageQueue): void;
-  /**
-   * Entries left the queue all at once (purge, delete): let them go (settled() and
-   * settledCold() for each) a slice at a time, on later turns.
-   */
-  releaseLater(queue: MessageQueue, entries: DetachedEntries): void;
-  /** Expiry or a length limit has more to drop than one slice: call upkeep() until it is done. */
-  upkeepLater(queue: MessageQueue): void;
-  /** Moves entries out of memory once the queue is long; absent when there is no store. */
-  pager?(queue: MessageQueue): Pager | undefined;
-  /** The node's budget for entries in memory, shared by every queue. */
-  readonly memory?: MemoryBudget;
-}
-
-export interface QueueDefinition {
-  readonly name: string;
-  readonly vhost: string;
-  readonly durable: boolean;
-  readonly exclusive: boolean;
-  readonly autoDelete: boolean;
-  readonly arguments: FieldTable;
-}
+export type { ClassicStore, DiscardReason, QueueHooks } from "./queue-hooks.js";
+export type { QueueDefinition } from "./queue-type.js";
 
 /** Deliveries (and expired entries dropped) one dispatch call makes before yielding the event loop. */
 const DISPATCH_BATCH = 1000;
@@ -60,15 +29,17 @@ const DISPATCH_BATCH = 1000;
 export const DROP_SLICE = 5000;
 
 /**
- * A classic queue's semantics, independent of storage and sockets: ready messages
- * in order (by priority level for x-max-priority queues), consumers served
- * round-robin within the highest priority that has credit (or only the single
- * active consumer), message TTL, length limits with RabbitMQ's overflow modes,
- * delivery limits, and Warren's retry delays. Time enters as `nowMs`; nothing
- * here touches I/O. Dead-lettering and storage happen in the hooks.
+ * The classic queue (queue type "classic"): its semantics, independent of storage
+ * and sockets: ready messages in order (by priority level for x-max-priority
+ * queues), consumers served round-robin within the highest priority that has
+ * credit (or only the single active consumer), message TTL, length limits with
+ * RabbitMQ's overflow modes, delivery limits, and Warren's retry delays. Time
+ * enters as `nowMs`; nothing here touches I/O. Dead-lettering and storage happen
+ * in the hooks. Code outside src/queue sees it only as a `Queue`.
  */
-export class MessageQueue {
+export class MessageQueue implements Queue {
   readonly kind = "queue" as const;
+  readonly type = "classic";
   readonly ready: Ready;
   /** Returned messages waiting for their retry delay (counted as ready). */
   readonly delayed: RetryDelays;
@@ -77,14 +48,10 @@ export class MessageQueue {
   unackedBytes = 0;
   /** Set when the queue was deleted; late acks and requeues are then ignored. */
   deleted = false;
-  /** Whether a consumer was ever attached (auto-delete only applies after the first). */
-  hadConsumer = false;
-  /** The connection that owns an exclusive queue (compared by identity). */
-  exclusiveOwner: object | null = null;
   /** Last consume, get or declaration: x-expires counts from here while there are no consumers. */
   lastUsedMs: number;
   /** Running totals for management stats and the doctor (RabbitMQ's per-queue message_stats). */
-  readonly stats = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
+  readonly totals = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
   settings: QueueSettings = NO_SETTINGS;
   /** The definitions version that holds this queue: a redeclaration waits only until it is saved. */
   definitionsVersion = 0;
@@ -94,9 +61,7 @@ export class MessageQueue {
   private mayExpire = false;
   /** Expiry or limits left work for upkeep() (the owner was asked once to call it). */
   private upkeepPending = false;
-  private consumers: Consumer[] = [];
-  private readonly sac = new SingleActiveConsumer();
-  private roundRobin = 0;
+  private readonly consumers = new ConsumerSet(() => this.settings.singleActiveConsumer);
   private dispatching = false;
 
   constructor(
@@ -106,6 +71,8 @@ export class MessageQueue {
     /** The queue's id in the message store (records name queues by id, not by name). */
     readonly storeId = 0,
     settings: QueueSettings = NO_SETTINGS,
+    /** The connection that owns an exclusive queue (compared by identity). */
+    readonly exclusiveOwner: object | null = null,
   ) {
     this.lastUsedMs = nowMs;
     this.settings = settings;
@@ -140,16 +107,16 @@ export class MessageQueue {
   }
 
   get consumerCount(): number {
-    return this.consumers.length;
+    return this.consumers.size;
   }
 
   get consumerList(): readonly Consumer[] {
-    return this.consumers;
+    return this.consumers.all;
   }
 
   /** The single active consumer, for single-active-consumer queues. */
   get activeConsumer(): Consumer | undefined {
-    return this.settings.singleActiveConsumer ? this.sac.active : undefined;
+    return this.consumers.active;
   }
 
   /** New settings (a policy changed): length limits apply to what is there at once. */
@@ -199,15 +166,23 @@ export class MessageQueue {
     };
   }
 
-  /** Adds a message; `ref` is the stored record holding this queue's claim, if any. */
-  enqueue(message: Message, nowMs: number, ref?: StoredRef): void {
+  /**
+   * Adds a message, written to the store first when it is persistent and this
+   * queue durable; the outcome settles after the fdatasync then.
+   */
+  enqueue(message: Message, nowMs: number): EnqueueOutcome {
+    return enqueueClassic([this], message, nowMs, this.hooks.store);
+  }
+
+  /** Adds an accepted message; `ref` is the stored record holding this queue's claim, if any. */
+  put(message: Message, nowMs: number, ref?: StoredRef): void {
     const entry = this.newEntry(message, ref);
     // Entries keep the expiry they got on arrival even if the TTL setting changes later.
     if (entry.expiresAtMs !== Number.POSITIVE_INFINITY) this.mayExpire = true;
     this.ready.push(entry);
-    this.stats.published++;
+    this.totals.published++;
     this.enforceLimits();
-    if (this.consumers.length > 0) this.dispatch(nowMs);
+    if (this.consumers.size > 0) this.dispatch(nowMs);
     // A TTL of 0 means "now or never": what no consumer took at once expires.
     if (entry.expiresAtMs <= nowMs && this.ready.peek() === entry) this.expire(nowMs + 1);
   }
@@ -254,7 +229,7 @@ export class MessageQueue {
   private needsUpkeep(): true {
     if (!this.upkeepPending) {
       this.upkeepPending = true;
-      this.hooks.upkeepLater(this);
+      this.hooks.upkeepLater(this, (nowMs) => this.upkeep(nowMs));
     }
     return true;
   }
@@ -277,12 +252,7 @@ export class MessageQueue {
 
   addConsumer(options: ConsumerOptions, sink: ConsumerSink, nowMs: number): Consumer {
     const consumer = new Consumer(options, this, sink, nowMs);
-    // Keep consumers ordered by priority, highest first; equal priorities in arrival order.
-    let at = this.consumers.length;
-    while (at > 0 && this.consumers[at - 1]!.priority < consumer.priority) at--;
-    this.consumers.splice(at, 0, consumer);
-    this.sac.added(consumer, this.consumers);
-    this.hadConsumer = true;
+    this.consumers.add(consumer);
     this.lastUsedMs = nowMs;
     this.dispatch(nowMs);
     return consumer;
@@ -294,12 +264,9 @@ export class MessageQueue {
   }
 
   removeConsumer(consumer: Consumer, nowMs: number): void {
-    const at = this.consumers.indexOf(consumer);
-    if (at < 0) return;
-    this.consumers.splice(at, 1);
-    this.sac.removed(consumer, this.consumers);
+    if (!this.consumers.remove(consumer)) return;
     this.lastUsedMs = nowMs;
-    if (this.consumers.length === 0) {
+    if (this.consumers.size === 0) {
       // With no consumer the queue is a store: publishers it held go on.
       this.pressure.settle(nowMs);
       this.hooks.lastConsumerGone(this);
@@ -307,7 +274,7 @@ export class MessageQueue {
   }
 
   hasExclusiveConsumer(): boolean {
-    return this.consumers.some((c) => c.options.exclusive);
+    return this.consumers.hasExclusive();
   }
 
   /** Hands ready messages to consumers with credit, up to a batch limit; expired ones are dropped. */
@@ -317,7 +284,7 @@ export class MessageQueue {
     try {
       let sent = 0;
       while (this.ready.length > 0) {
-        const consumer = this.pickConsumer();
+        const consumer = this.consumers.pick();
         if (!consumer) return;
         if (sent++ === DISPATCH_BATCH) {
           this.hooks.dispatchLater(this);
@@ -371,7 +338,7 @@ export class MessageQueue {
 
   /** An unacknowledged delivery was acknowledged. */
   ack(entry: QueueEntry, consumer: Consumer | undefined, nowMs: number): void {
-    this.stats.acked++;
+    this.totals.acked++;
     this.release(entry, consumer, nowMs);
     this.hooks.settled(this, entry);
   }
@@ -422,7 +389,7 @@ export class MessageQueue {
       this.dispatch(nowMs);
     }
     if (this.mayExpire) this.expire(nowMs);
-    if (this.ready.pageInStalled && this.consumers.length > 0) this.dispatch(nowMs);
+    if (this.ready.pageInStalled && this.consumers.size > 0) this.dispatch(nowMs);
   }
 
   /** Drops expired messages from the head (a slice now, the rest through upkeep()). */
@@ -444,9 +411,7 @@ export class MessageQueue {
   /** Whether x-expires says this queue has been unused long enough to be deleted. */
   isExpired(nowMs: number): boolean {
     const expires = this.settings.expiresMs;
-    return (
-      expires !== undefined && this.consumers.length === 0 && nowMs - this.lastUsedMs >= expires
-    );
+    return expires !== undefined && this.consumers.size === 0 && nowMs - this.lastUsedMs >= expires;
   }
 
   // --- end -----------------------------------------------------------------
@@ -470,10 +435,42 @@ export class MessageQueue {
     if (this.deleted) return 0;
     const count = this.purge();
     this.deleted = true;
-    const consumers = this.consumers;
-    this.consumers = [];
-    for (const c of consumers) c.sink.cancelledByQueue(c, "queue-deleted");
+    for (const c of this.consumers.takeAll()) c.sink.cancelledByQueue(c, "queue-deleted");
     return count;
+  }
+
+  // --- figures -------------------------------------------------------------
+
+  stats(): QueueStats {
+    return classicQueueStats(this);
+  }
+
+  peekReady(max: number): QueueEntry[] {
+    if (max === 1) {
+      const head = this.messageCount > 0 ? this.ready.peek() : undefined;
+      return head ? [head] : [];
+    }
+    if (this.ready.inMemory === 0) return [];
+    return this.ready.toArray().slice(0, max);
+  }
+
+  /**
+   * The properties a delivery carries: as published, except that a redelivery from a
+   * queue with a delivery limit or retry delay carries x-delivery-count, the number
+   * of earlier deliveries (as RabbitMQ's quorum queues do).
+   */
+  deliveryProperties(entry: QueueEntry): Buffer {
+    const s = this.settings;
+    if (
+      entry.deliveryCount <= 1 ||
+      (s.deliveryLimit === undefined && s.retryDelayMs === undefined)
+    ) {
+      return entry.message.properties;
+    }
+    return withHeader(entry.message.properties, entry.message.summary, "x-delivery-count", {
+      type: "l",
+      value: BigInt(entry.deliveryCount - 1),
+    });
   }
 
   /** A delivery awaiting its ack stays in memory: it counts against the node's budget. */
@@ -490,12 +487,12 @@ export class MessageQueue {
     if (!consumer) return;
     consumer.unacked--;
     // A single active consumer hands over once the old one has nothing outstanding.
-    if (this.sac.settle(consumer, this.consumers)) this.dispatch(nowMs);
+    if (this.consumers.settled(consumer)) this.dispatch(nowMs);
   }
 
   private countDelivery(entry: QueueEntry): void {
-    this.stats.delivered++;
-    if (entry.redelivered) this.stats.redelivered++;
+    this.totals.delivered++;
+    if (entry.redelivered) this.totals.redelivered++;
   }
 
   private deliverTo(consumer: Consumer, entry: QueueEntry, nowMs: number): void {
@@ -512,36 +509,5 @@ export class MessageQueue {
     consumer.unacked++;
     this.hooks.delivering(this, entry);
     consumer.sink.deliver(consumer, entry, this);
-  }
-
-  /**
-   * Round-robin among the consumers of the highest priority that can take a
-   * message; lower priorities are served only while all higher ones are blocked
-   * (RabbitMQ consumer priorities). A single-active-consumer queue serves only
-   * its active consumer.
-   */
-  private pickConsumer(): Consumer | undefined {
-    if (this.settings.singleActiveConsumer) {
-      const c = this.sac.active;
-      return c?.belowPrefetch && c.sink.hasCredit(c) ? c : undefined;
-    }
-    const cs = this.consumers;
-    let start = 0;
-    while (start < cs.length) {
-      const priority = cs[start]!.priority;
-      let end = start + 1;
-      while (end < cs.length && cs[end]!.priority === priority) end++;
-      const size = end - start;
-      for (let k = 0; k < size; k++) {
-        const offset = (this.roundRobin + k) % size;
-        const c = cs[start + offset]!;
-        if (c.belowPrefetch && c.sink.hasCredit(c)) {
-          this.roundRobin = offset + 1;
-          return c;
-        }
-      }
-      start = end;
-    }
-    return undefined;
   }
 }

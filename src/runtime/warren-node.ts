@@ -5,7 +5,7 @@ import { MgmtService } from "../mgmt/mgmt-service.js";
 import { readHeaders } from "../protocol/content-properties.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { ColdIndex } from "../queue/cold-index.js";
-import type { MessageQueue } from "../queue/message-queue.js";
+import type { Queue } from "../queue/queue-type.js";
 import { delayOf } from "../routing/delayed-messages.js";
 import type { Exchange } from "../routing/exchange.js";
 import { DefinitionsStore, type LoadedDefinitions } from "../store/definitions-store.js";
@@ -228,10 +228,12 @@ export class WarrenNode {
         );
       }
     }
-    const durable = new Map<number, MessageQueue>();
+    const durable = new Map<number, Queue>();
     const delayed = new Map<number, Exchange>();
     for (const vhost of broker.vhosts.values()) {
-      for (const q of vhost.queues.values()) if (q.isDurable) durable.set(q.storeId, q);
+      // Queues whose messages are in the message store; other types recover their own.
+      for (const q of vhost.queues.values())
+        if (q.isDurable && q.adoptRecovered) durable.set(q.storeId, q);
       for (const e of vhost.exchanges.values())
         if (e.delayed && e.definition.durable) delayed.set(e.storeId, e);
     }
@@ -246,7 +248,7 @@ export class WarrenNode {
     }
     if (!snapshot) broker.bootstrapDefaults();
     for (const [id, recovered] of recovery.queues) {
-      durable.get(id)?.adoptRecovered(recovered.entries);
+      durable.get(id)?.adoptRecovered?.(recovered.entries);
       const exchange = delayed.get(id);
       if (exchange) this.rehold(exchange, recovered.entries);
     }
@@ -296,7 +298,7 @@ export class WarrenNode {
    * skipped, where, and which queues lost what (as far as the damaged records
    * still tell). The same facts are in /metrics and `warrenctl doctor`.
    */
-  private reportDamage(r: StoreRecovery["report"], durable: Map<number, MessageQueue>): void {
+  private reportDamage(r: StoreRecovery["report"], durable: Map<number, Queue>): void {
     if (r.damaged.length === 0) return;
     const name = (id: number) => {
       const q = durable.get(id);

@@ -2,15 +2,14 @@ import type { AmqpConnection } from "../connection/amqp-connection.js";
 import type { Log } from "../log.js";
 import type { AmqpError } from "../protocol/amqp-error.js";
 import { readHeaders } from "../protocol/content-properties.js";
+import { classicQueueType } from "../queue/classic-queue-type.js";
+import { ACCEPTED, afterSync, type EnqueueOutcome } from "../queue/enqueue-outcome.js";
 import { MemoryBudget } from "../queue/memory-budget.js";
 import type { Message, StoredRef } from "../queue/message.js";
-import type {
-  DiscardReason,
-  MessageQueue,
-  QueueDefinition,
-  QueueHooks,
-} from "../queue/message-queue.js";
+import type { DiscardReason, QueueHooks } from "../queue/queue-hooks.js";
 import { type QueueSettings, resolveQueueSettings } from "../queue/queue-settings.js";
+import type { Queue, QueueDefinition } from "../queue/queue-type.js";
+import { QueueTypes, queueTypeName } from "../queue/queue-types.js";
 import type { Exchange } from "../routing/exchange.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { MessageStore } from "../store/message-store.js";
@@ -74,14 +73,6 @@ const byReason = (): Record<DiscardReason, number> => ({
   maxlen: 0,
   delivery_limit: 0,
 });
-
-/** What Broker.enqueue did with a routed message. */
-export interface EnqueueOutcome {
-  /** A persistent message was stored for durable queues: its confirm waits for fdatasync. */
-  readonly mustSync: boolean;
-  /** A queue refused it (x-overflow reject-publish): its confirm is a nack. */
-  readonly rejected: boolean;
-}
 
 /** What the broker needs of a connection: enough to list it and to close it. */
 export interface RegisteredConnection {
@@ -165,7 +156,7 @@ export class Broker {
   resources: Readonly<ResourceStats> | undefined;
   readonly startedAtMs: number;
   /** Queues whose dispatch stopped at its batch limit, to resume on the next turn. */
-  readonly pendingDispatch = new Set<MessageQueue>();
+  readonly pendingDispatch = new Set<Queue>();
   readonly store: MessageStore | undefined;
   /**
    * Memory all queues together may use for entries before they page new ones to the
@@ -174,6 +165,8 @@ export class Broker {
   readonly memory = new MemoryBudget();
   /** Work done in slices on later turns (purges, deletes, mass expiry); the runtime runs it. */
   readonly chores = new Chores();
+  /** The queue types this node runs, by x-queue-type: classic, and any registered later. */
+  readonly queueTypes = new QueueTypes();
   private readonly queueHooks: QueueHooks;
   private nextMessageId = 1;
   private nextConnectionId = 1;
@@ -205,8 +198,9 @@ export class Broker {
       });
     const hooks = storageQueueHooks(this.store, {
       discarded: (queue, entry, reason) => deadLetter(this, queue, entry, reason),
+      // Called when the last of its consumers left: it had one (auto-delete's condition).
       lastConsumerGone: (queue) => {
-        if (queue.definition.autoDelete && queue.hadConsumer) {
+        if (queue.definition.autoDelete) {
           this.vhosts.get(queue.definition.vhost)?.removeQueue(queue);
         }
       },
@@ -218,9 +212,11 @@ export class Broker {
     this.queueHooks = {
       ...hooks,
       memory: this.memory,
+      store: this.store,
       releaseLater: (queue, entries) => this.chores.add(releaseChore(queue, entries, hooks)),
-      upkeepLater: (queue) => this.chores.add(upkeepChore(queue)),
+      upkeepLater: (queue, upkeep) => this.chores.add(upkeepChore(queue, upkeep)),
     };
+    this.queueTypes.register(classicQueueType(this.queueHooks));
   }
 
   /** The default vhost and user, for a node starting with no definitions. */
@@ -241,7 +237,7 @@ export class Broker {
   addVhost(name: string): VirtualHost {
     const existing = this.vhosts.get(name);
     if (existing) return existing;
-    const vhost = new VirtualHost(name, this.queueHooks, {
+    const vhost = new VirtualHost(name, this.queueTypes, {
       queueDeleted: () => {
         this.counters.queuesDeleted++;
       },
@@ -377,40 +373,17 @@ export class Broker {
   }
 
   /**
-   * Puts a routed message on its queues. A persistent message bound for durable
-   * queues is written to the store first, once for all of them, so its confirm
-   * must wait for the store. A queue at its length limit with x-overflow
-   * reject-publish(-dlx) refuses the message (and its confirm becomes a nack).
+   * Puts a routed message on its queues, each type's queues together (classic
+   * queues write a persistent message once for all of them). The outcome says when
+   * its confirm may go, or that a queue refused it.
    */
-  enqueue(queues: readonly MessageQueue[], message: Message, nowMs: number): EnqueueOutcome {
-    const accepting: MessageQueue[] = [];
-    let rejected = false;
-    for (const q of queues) {
-      if (q.accepts(message)) accepting.push(q);
-      else {
-        rejected = true;
-        q.refuse(message);
-      }
-    }
-    let ref: StoredRef | undefined;
-    if (this.store && message.persistent) {
-      const durable = accepting.filter((q) => q.isDurable);
-      if (durable.length > 0) {
-        ref = this.store.write(
-          message,
-          durable.map((q) => q.storeId),
-          true,
-        );
-      }
-    }
-    for (const q of accepting) q.enqueue(message, nowMs, ref && q.isDurable ? ref : undefined);
-    return { mustSync: ref !== undefined, rejected };
+  enqueue(queues: readonly Queue[], message: Message, nowMs: number): EnqueueOutcome {
+    return this.queueTypes.enqueue(queues, message, nowMs);
   }
 
   /** The settings of a queue: its arguments with the policies that match it. */
   queueSettings(def: QueueDefinition): QueueSettings {
-    const type = def.arguments.get("x-queue-type");
-    const queueType = type?.type === "S" ? type.value.toString() : "classic";
+    const queueType = queueTypeName(def);
     return resolveQueueSettings(
       def.arguments,
       this.policies.match("policy", def.vhost, "queue", def.name, queueType),
@@ -468,15 +441,15 @@ export class Broker {
   /**
    * An x-delayed-message exchange keeps a message until its x-delay passes. A
    * persistent message held by a durable exchange is stored (under the exchange's
-   * store id), so its confirm waits for the store and it survives a restart.
+   * store id), so it is safe (and confirmed) once fdatasync'ed, and survives a restart.
    */
-  holdDelayed(exchange: Exchange, message: Message, dueAtMs: number): boolean {
+  holdDelayed(exchange: Exchange, message: Message, dueAtMs: number): EnqueueOutcome {
     let ref: StoredRef | undefined;
     if (this.store && message.persistent && exchange.definition.durable) {
       ref = this.store.write(message, [exchange.storeId], true);
     }
     exchange.delayed!.hold(message, dueAtMs, ref);
-    return ref !== undefined;
+    return ref ? afterSync(this.store!) : ACCEPTED;
   }
 
   /** Routes the delayed messages whose time has come, as new publishes to the exchange. */

@@ -1,8 +1,8 @@
 import type { Consumer } from "../queue/consumer.js";
 import type { DetachedEntries } from "../queue/detached-entries.js";
-import type { QueueEntry } from "../queue/message.js";
-import type { MessageQueue, QueueDefinition, QueueHooks } from "../queue/message-queue.js";
+import type { QueueHooks } from "../queue/queue-hooks.js";
 import type { QueueSettings } from "../queue/queue-settings.js";
+import type { Queue, QueueDefinition, QueueDelivery } from "../queue/queue-type.js";
 import type { PolicyStore } from "./policies.js";
 import type { VirtualHost } from "./virtual-host.js";
 
@@ -66,7 +66,7 @@ export class Chores {
 
 /** Lets go of a purged or deleted queue's entries: settle or release records, memory credits. */
 export function releaseChore(
-  queue: MessageQueue,
+  queue: Queue,
   entries: DetachedEntries,
   hooks: Pick<QueueHooks, "settled" | "settledCold">,
 ): Chore {
@@ -86,8 +86,8 @@ export function releaseChore(
 
 /** A delivery to requeue: the queue it came from, the entry, and its consumer (if any). */
 export interface Requeue {
-  readonly queue: MessageQueue;
-  readonly entry: QueueEntry;
+  readonly queue: Queue;
+  readonly entry: QueueDelivery;
   readonly consumer: Consumer | undefined;
 }
 
@@ -162,12 +162,15 @@ export function policyChore(broker: PolicySource, vhost: VirtualHost): Chore {
   };
 }
 
-/** Drops expired messages and messages over a length limit that did not fit in one slice. */
-export function upkeepChore(queue: MessageQueue): Chore {
+/**
+ * Drops expired messages and messages over a length limit that did not fit in one
+ * slice: `upkeep` does a slice and says whether it is done.
+ */
+export function upkeepChore(queue: Queue, upkeep: (nowMs: number) => boolean): Chore {
   return {
     get what() {
       return `dropping expired or over-limit messages of queue '${queue.name}' in vhost '${queue.definition.vhost}'`;
     },
-    step: (_units, nowMs) => queue.upkeep(nowMs),
+    step: (_units, nowMs) => upkeep(nowMs),
   };
 }

@@ -1,8 +1,8 @@
 import { readHeaders } from "../protocol/content-properties.js";
 import type { FieldTable } from "../protocol/field-table.js";
 import { deadLetterMessage, isDeadLetterCycle } from "../queue/dead-letter.js";
-import type { QueueEntry } from "../queue/message.js";
-import type { DiscardReason, MessageQueue } from "../queue/message-queue.js";
+import type { DiscardReason } from "../queue/queue-hooks.js";
+import type { Queue, QueueDelivery } from "../queue/queue-type.js";
 import type { Broker } from "./broker.js";
 
 /**
@@ -13,8 +13,8 @@ import type { Broker } from "./broker.js";
  */
 export function deadLetter(
   broker: Broker,
-  queue: MessageQueue,
-  entry: QueueEntry,
+  queue: Queue,
+  entry: QueueDelivery,
   reason: DiscardReason,
 ): void {
   const settings = queue.settings;
@@ -64,7 +64,7 @@ export function deadLetter(
     return;
   }
   let headers: FieldTable | undefined;
-  const targets = new Set<MessageQueue>();
+  const targets = new Set<Queue>();
   for (const routingKey of dl.routingKeys) {
     const input = {
       routingKey,

@@ -1,5 +1,5 @@
 import { fromTaggedJson, toTaggedJson } from "../protocol/field-table-json.js";
-import type { MessageQueue } from "../queue/message-queue.js";
+import type { Queue } from "../queue/queue-type.js";
 import type { Binding } from "../routing/binding.js";
 import type { Exchange } from "../routing/exchange.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
@@ -106,7 +106,7 @@ function exchangeRecord(vhost: string, e: Exchange): Snapshot["exchanges"][numbe
   }));
 }
 
-function queueRecord(vhost: string, q: MessageQueue): Snapshot["queues"][number] {
+function queueRecord(vhost: string, q: Queue): Snapshot["queues"][number] {
   return once(q, () => ({
     vhost,
     name: q.name,

@@ -1,7 +1,7 @@
 import { channelError } from "../protocol/amqp-error.js";
 import type { FieldTable, FieldValue } from "../protocol/field-table.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
-import type { QueueDefinition } from "../queue/message-queue.js";
+import type { QueueDefinition } from "../queue/queue-type.js";
 import { fieldValuesEqual } from "../routing/binding.js";
 import type { ExchangeDefinition } from "../routing/exchange.js";
 

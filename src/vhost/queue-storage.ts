@@ -1,16 +1,17 @@
 import type { Log } from "../log.js";
 import type { ColdRecord } from "../queue/cold-index.js";
 import type { Message, QueueEntry, StoredRef } from "../queue/message.js";
-import type { DiscardReason, MessageQueue, QueueHooks } from "../queue/message-queue.js";
+import type { DiscardReason, QueueHooks } from "../queue/queue-hooks.js";
+import type { Queue } from "../queue/queue-type.js";
 import type { PageIn, Pager } from "../queue/ready-list.js";
 import type { MessageStore } from "../store/message-store.js";
 import { CorruptRecordError, errText } from "../store/segment-log.js";
 
 /** What the queue hooks report back to the broker. */
 export interface QueueEvents {
-  discarded(queue: MessageQueue, entry: QueueEntry, reason: DiscardReason): void;
-  lastConsumerGone(queue: MessageQueue): void;
-  dispatchLater(queue: MessageQueue): void;
+  discarded(queue: Queue, entry: QueueEntry, reason: DiscardReason): void;
+  lastConsumerGone(queue: Queue): void;
+  dispatchLater(queue: Queue): void;
   /** Where read failures of paged-out messages are reported. */
   readonly log?: Log;
 }
@@ -20,7 +21,7 @@ export interface QueueEvents {
  * persistent and the queue durable (RabbitMQ drops transient messages of durable
  * queues on restart). Other stored claims are page-outs, forgotten on restart.
  */
-function survives(queue: MessageQueue, persistent: boolean): boolean {
+function survives(queue: Queue, persistent: boolean): boolean {
   return persistent && queue.isDurable;
 }
 
@@ -32,14 +33,9 @@ function survives(queue: MessageQueue, persistent: boolean): boolean {
 export function storageQueueHooks(
   store: MessageStore | undefined,
   events: QueueEvents,
-): Omit<QueueHooks, "releaseLater" | "upkeepLater"> {
+): Omit<QueueHooks, "releaseLater" | "upkeepLater" | "store"> {
   const lastPageOut: LastPageOut = { message: undefined, ref: undefined };
-  const endClaim = (
-    queue: MessageQueue,
-    msgId: number,
-    ref: QueueEntry["ref"],
-    persistent: boolean,
-  ) => {
+  const endClaim = (queue: Queue, msgId: number, ref: QueueEntry["ref"], persistent: boolean) => {
     if (!store || !ref) return;
     // A deleted queue's claims end without records: its id leaves the definitions.
     if (survives(queue, persistent) && !queue.deleted) store.settle(queue.storeId, msgId, ref);
@@ -75,7 +71,7 @@ interface LastPageOut {
 
 function storePager(
   store: MessageStore,
-  queue: MessageQueue,
+  queue: Queue,
   log: Log | undefined,
   last: LastPageOut,
 ): Pager {

@@ -1,8 +1,9 @@
 import { channelError } from "../protocol/amqp-error.js";
 import type { FieldTable } from "../protocol/field-table.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
-import { MessageQueue, type QueueDefinition, type QueueHooks } from "../queue/message-queue.js";
 import type { QueueSettings } from "../queue/queue-settings.js";
+import type { Queue, QueueDefinition } from "../queue/queue-type.js";
+import type { QueueTypes } from "../queue/queue-types.js";
 import type { Binding, Destination, RoutingInput } from "../routing/binding.js";
 import {
   DELAYED_TYPE,
@@ -28,7 +29,7 @@ const PREDECLARED: readonly [string, string][] = [
 
 /** What a vhost reports to the broker around it (storage, metrics, logs). */
 export interface VhostListener {
-  queueDeleted(vhost: VirtualHost, queue: MessageQueue): void;
+  queueDeleted(vhost: VirtualHost, queue: Queue): void;
   /** A durable exchange, queue or binding was added or removed. */
   definitionsChanged(): void;
   /** A fresh id for a new queue's records in the message store (never reused). */
@@ -46,7 +47,7 @@ export interface VhostListener {
  */
 export class VirtualHost implements ExchangeLookup {
   readonly exchanges = new Map<string, Exchange>();
-  readonly queues = new Map<string, MessageQueue>();
+  readonly queues = new Map<string, Queue>();
   /** Beyond RabbitMQ: where unroutable messages go instead of vanishing (set by an operator). */
   unroutableQueue: string | undefined;
   /** Unroutable publishes in this vhost (each exchange counts its own too). */
@@ -60,7 +61,8 @@ export class VirtualHost implements ExchangeLookup {
 
   constructor(
     readonly name: string,
-    readonly queueHooks: QueueHooks,
+    /** Builds each queue by the type its x-queue-type names. */
+    readonly queueTypes: QueueTypes,
     private readonly listener: VhostListener,
   ) {
     for (const [name, type] of PREDECLARED) {
@@ -105,7 +107,7 @@ export class VirtualHost implements ExchangeLookup {
     return e;
   }
 
-  requireQueue(name: string): MessageQueue {
+  requireQueue(name: string): Queue {
     const q = this.queues.get(name);
     if (!q) throw channelError(ReplyCode.NOT_FOUND, `no queue '${name}' in vhost '${this.name}'`);
     return q;
@@ -162,48 +164,47 @@ export class VirtualHost implements ExchangeLookup {
 
   // --- queues --------------------------------------------------------------
 
-  declareQueue(def: QueueDefinition, owner: object, nowMs: number): MessageQueue {
+  declareQueue(def: QueueDefinition, owner: object, nowMs: number): Queue {
     const existing = this.queues.get(def.name);
     if (existing) {
       this.assertNotLocked(existing, owner);
       assertQueueEquivalent(existing.definition, def);
       return existing;
     }
-    const queue = new MessageQueue(
-      def,
-      this.queueHooks,
+    const queue = this.queueTypes.create({
+      definition: def,
+      storeId: this.listener.newQueueId(),
+      settings: this.listener.queueSettings(def),
+      exclusiveOwner: def.exclusive ? owner : null,
       nowMs,
-      this.listener.newQueueId(),
-      this.listener.queueSettings(def),
-    );
-    if (def.exclusive) queue.exclusiveOwner = owner;
+    });
     this.queues.set(def.name, queue);
     if (queue.isDurable) this.listener.definitionsChanged();
     return queue;
   }
 
   /** A durable queue from the definitions file, with the store id its records use. */
-  restoreQueue(def: QueueDefinition, storeId: number, nowMs: number): MessageQueue {
-    const queue = new MessageQueue(
-      def,
-      this.queueHooks,
-      nowMs,
+  restoreQueue(def: QueueDefinition, storeId: number, nowMs: number): Queue {
+    const queue = this.queueTypes.create({
+      definition: def,
       storeId,
-      this.listener.queueSettings(def),
-    );
+      settings: this.listener.queueSettings(def),
+      exclusiveOwner: null,
+      nowMs,
+    });
     this.queues.set(def.name, queue);
     return queue;
   }
 
   /** RabbitMQ's 405 for another connection's exclusive queue. */
-  assertNotLocked(queue: MessageQueue, owner: object): void {
+  assertNotLocked(queue: Queue, owner: object): void {
     if (queue.exclusiveOwner !== null && queue.exclusiveOwner !== owner) {
       throw lockedQueueError(queue.name, this.name);
     }
   }
 
   /** Deletes a queue; returns its ready message count. */
-  deleteQueue(queue: MessageQueue, ifUnused: boolean, ifEmpty: boolean): number {
+  deleteQueue(queue: Queue, ifUnused: boolean, ifEmpty: boolean): number {
     if (ifUnused && queue.consumerCount > 0) {
       throw channelError(
         ReplyCode.PRECONDITION_FAILED,
@@ -219,7 +220,7 @@ export class VirtualHost implements ExchangeLookup {
     return this.removeQueue(queue);
   }
 
-  removeQueue(queue: MessageQueue): number {
+  removeQueue(queue: Queue): number {
     if (this.queues.get(queue.name) !== queue) return 0;
     this.queues.delete(queue.name);
     for (const b of [...this.bindingsOf(queue)]) this.dropBinding(b);
@@ -259,9 +260,7 @@ export class VirtualHost implements ExchangeLookup {
     const source = this.exchanges.get(b.source);
     const dest = b.destination;
     const destDurable =
-      dest.kind === "queue"
-        ? (dest as MessageQueue).isDurable
-        : (dest as Exchange).definition.durable;
+      dest.kind === "queue" ? (dest as Queue).isDurable : (dest as Exchange).definition.durable;
     return (source?.definition.durable ?? false) && destDurable;
   }
 
@@ -299,10 +298,10 @@ export class VirtualHost implements ExchangeLookup {
   // --- publishing ----------------------------------------------------------
 
   /** The queues a message published to `exchange` reaches. */
-  route(exchange: Exchange, input: RoutingInput): MessageQueue[] {
+  route(exchange: Exchange, input: RoutingInput): Queue[] {
     const hits = routeMessage(this, exchange, input);
-    const out: MessageQueue[] = [];
-    for (const d of hits) out.push(d as MessageQueue);
+    const out: Queue[] = [];
+    for (const d of hits) out.push(d as Queue);
     return out;
   }
 }

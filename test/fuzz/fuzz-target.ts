@@ -110,8 +110,8 @@ export class FuzzTarget {
           problems.push(`exclusive queue '${q.name}' outlived its owner`);
         if (q.consumerCount > 0)
           problems.push(`queue '${q.name}' kept ${q.consumerCount} consumers of a closed channel`);
-        if (q.unacked !== 0)
-          problems.push(`queue '${q.name}' counts ${q.unacked} unacked messages`);
+        const unacked = q.stats().messagesUnacknowledged;
+        if (unacked !== 0) problems.push(`queue '${q.name}' counts ${unacked} unacked messages`);
       }
     }
     return problems;

@@ -1,5 +1,5 @@
 import type { Method } from "../../protocol/generated/methods.js";
-import type { MessageQueue } from "../../queue/message-queue.js";
+import type { Queue } from "../../queue/queue-type.js";
 import type { Channel, Delivery } from "../channel.js";
 
 type M<N extends Method["name"]> = Extract<Method, { name: N }>;
@@ -28,7 +28,7 @@ function select(ch: Channel, tag: number, multiple: boolean): Delivery[] {
 function settle(ch: Channel, deliveries: Delivery[], outcome: Outcome): void {
   const apply = () => {
     const now = ch.now;
-    const touched = new Set<MessageQueue>();
+    const touched = new Set<Queue>();
     for (const d of deliveries) {
       ch.forget(d);
       ch.txPendingTags.delete(d.tag);

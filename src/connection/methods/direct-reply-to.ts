@@ -1,15 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { channelError, connectionError } from "../../protocol/amqp-error.js";
-import { editProperties } from "../../protocol/content-properties.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
+import { REPLY_TO_QUEUE, replyKeyOf } from "../../vhost/reply-to.js";
 import type { Channel } from "../channel.js";
 
 type M<N extends Method["name"]> = Extract<Method, { name: N }>;
 
-/** RabbitMQ's direct reply-to pseudo-queue. */
-export const REPLY_TO_QUEUE = "amq.rabbitmq.reply-to";
-const REPLY_TO_PREFIX = `${REPLY_TO_QUEUE}.`;
+export { REPLY_TO_QUEUE, replyKeyOf };
 
 /**
  * basic.consume on amq.rabbitmq.reply-to: the channel becomes a reply consumer.
@@ -32,24 +30,6 @@ export function consumeReplyTo(ch: Channel, m: M<"basic.consume">): void {
   ch.replyKey = randomBytes(18).toString("base64url");
   ch.conn.broker.replyConsumers.set(ch.replyKey, ch);
   if (!m.noWait) ch.send({ name: "basic.consume-ok", consumerTag: tag });
-}
-
-/**
- * A request published with reply-to "amq.rabbitmq.reply-to": the property is
- * rewritten to this channel's private reply address. Returns the new raw properties.
- */
-export function rewriteReplyTo(ch: Channel, properties: Buffer): Buffer {
-  if (!ch.replyKey) {
-    throw channelError(ReplyCode.PRECONDITION_FAILED, "fast reply consumer does not exist");
-  }
-  return editProperties(properties, { replyTo: REPLY_TO_PREFIX + ch.replyKey });
-}
-
-/** The reply key of a routing key addressed to a reply consumer, if it is one. */
-export function replyKeyOf(routingKey: string): string | undefined {
-  return routingKey.startsWith(REPLY_TO_PREFIX)
-    ? routingKey.slice(REPLY_TO_PREFIX.length)
-    : undefined;
 }
 
 /** Whether a name is the reply pseudo-queue or a live reply address. */

@@ -1,11 +1,23 @@
 import { channelError } from "../../protocol/amqp-error.js";
 import type { FieldValue } from "../../protocol/field-table.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
-import type { QueueDefinition } from "../../queue/message-queue.js";
+import type { QueueDefinition, QueueType } from "../../queue/queue-type.js";
+import { queueTypeName } from "../../queue/queue-types.js";
 import { TYPE_NAMES } from "../../vhost/equivalence.js";
 
-/** Queue types this node can create. */
-const QUEUE_TYPES = new Set(["classic"]);
+/** The queue types a node runs, by name (QueueTypes). */
+export interface KnownQueueTypes {
+  get(name: string): QueueType | undefined;
+}
+
+const CLASSIC: QueueType = {
+  name: "classic",
+  create: () => {
+    throw new Error("only for argument checks");
+  },
+};
+/** Without a node's registry: classic queues only. */
+const CLASSIC_ONLY: KnownQueueTypes = { get: (name) => (name === "classic" ? CLASSIC : undefined) };
 /** Arguments that only other queue types accept (RabbitMQ refuses them on classic queues). */
 const OTHER_TYPES_ONLY = new Set([
   "x-max-age",
@@ -48,7 +60,6 @@ function oneOf(values: string[], error: (s: string) => string): Check {
 
 /** The x-arguments RabbitMQ validates at declaration, with the error shapes it reports. */
 const CHECKS: Record<string, Check> = {
-  "x-queue-type": oneOf([...QUEUE_TYPES], (s) => `"unsupported queue type '${s}'"`),
   "x-message-ttl": integer(0, MAX_EXPIRY_MS),
   "x-expires": integer(1, MAX_EXPIRY_MS),
   "x-max-length": integer(0),
@@ -67,8 +78,27 @@ const CHECKS: Record<string, Check> = {
     v.type === "t" ? undefined : `{unacceptable_type,${TYPE_NAMES[v.type]}}`,
 };
 
-export function validateQueueArguments(def: QueueDefinition): void {
+/**
+ * RabbitMQ's checks of a declaration's arguments. A queue type with rules of its
+ * own applies them; the others (classic, and a type this node does not run, which
+ * is refused when its x-queue-type comes up) get the classic queue's rules.
+ */
+export function validateQueueArguments(
+  def: QueueDefinition,
+  types: KnownQueueTypes = CLASSIC_ONLY,
+): void {
+  const type = types.get(queueTypeName(def));
+  if (type?.validateArguments) {
+    type.validateArguments(def);
+    return;
+  }
   const args = def.arguments;
+  const knownType = (v: FieldValue) => {
+    const s = text(v);
+    return s !== undefined && types.get(s)
+      ? undefined
+      : `"unsupported queue type '${s ?? TYPE_NAMES[v.type]}'"`;
+  };
   for (const [key, value] of args) {
     if (OTHER_TYPES_ONLY.has(key)) {
       throw channelError(
@@ -77,7 +107,9 @@ export function validateQueueArguments(def: QueueDefinition): void {
       );
     }
     // Own keys only: a client's "constructor" or "__proto__" is an unknown argument.
-    const problem = Object.hasOwn(CHECKS, key) ? CHECKS[key]!(value) : undefined;
+    const check =
+      key === "x-queue-type" ? knownType : Object.hasOwn(CHECKS, key) ? CHECKS[key] : undefined;
+    const problem = check?.(value);
     if (problem) throw invalid(def, key, problem);
   }
   for (const key of ["x-dead-letter-exchange", "x-dead-letter-routing-key"]) {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { channelError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
-import type { MessageQueue } from "../../queue/message-queue.js";
+import type { Queue } from "../../queue/queue-type.js";
 import { limitErrors, limitReached } from "../../vhost/limits.js";
 import { lockedQueueError } from "../../vhost/virtual-host.js";
 import type { Channel } from "../channel.js";
@@ -31,7 +31,7 @@ export function resolveQueueName(ch: Channel, name: string): string {
 }
 
 /** The named queue, checked for existence and for another connection's exclusivity. */
-export function lookupQueue(ch: Channel, name: string): MessageQueue {
+export function lookupQueue(ch: Channel, name: string): Queue {
   const queue = ch.vhost.requireQueue(resolveQueueName(ch, name));
   ch.vhost.assertNotLocked(queue, ch.conn);
   return queue;
@@ -39,7 +39,7 @@ export function lookupQueue(ch: Channel, name: string): MessageQueue {
 
 export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise<void> {
   const vhost = ch.vhost;
-  let queue: MessageQueue;
+  let queue: Queue;
   if (m.passive && isReplyQueue(ch, m.queue)) {
     // The reply pseudo-queue "exists" with one consumer (RabbitMQ direct reply-to).
     ch.send({ name: "queue.declare-ok", queue: m.queue, messageCount: 0, consumerCount: 1 });
@@ -73,7 +73,7 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
     }
     if (!existing) {
       checkDeadLetterPermissions(ch, name, m.arguments);
-      validateQueueArguments(definition);
+      validateQueueArguments(definition, vhost.queueTypes);
       const limit = vhost.limits.maxQueues;
       if (limitReached(limit, vhost.queues.size)) {
         ch.conn.broker.counters.refusedByLimit.vhost_queues++;

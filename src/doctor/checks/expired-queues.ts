@@ -1,4 +1,4 @@
-import type { MessageQueue } from "../../queue/message-queue.js";
+import type { Queue } from "../../queue/queue-type.js";
 import { type Check, type Finding, seconds } from "../finding.js";
 import { REPLY_QUEUE } from "./queue-backlogs.js";
 
@@ -17,7 +17,7 @@ export function isTransientQueue(name: string): boolean {
 const EXPIRY_SLACK_MS = 5_000;
 
 /** The queue's expiry (x-expires or an expires policy), in ms. */
-export type ExpiryOf = (q: MessageQueue) => number | undefined;
+export type ExpiryOf = (q: Queue) => number | undefined;
 
 /** The expiry the queue's settings carry (its x-expires argument and policies resolved). */
 export const expiryFromSettings: ExpiryOf = (q) => q.settings.expiresMs;
@@ -39,7 +39,7 @@ export function expiredQueues(expiryOf: ExpiryOf = expiryFromSettings): Check {
       for (const vhost of input.broker.vhosts.values()) {
         for (const q of vhost.queues.values()) {
           if (q.consumerCount > 0) continue;
-          const unusedMs = input.nowMs - q.lastUsedMs;
+          const unusedMs = input.nowMs - q.stats().lastUsedMs;
           const expires = expiryOf(q);
           const what = `queue '${q.name}' in vhost '${vhost.name}': unused for ${seconds(unusedMs)}, ${q.messageCount} messages`;
           if (expires !== undefined) {

@@ -1,4 +1,4 @@
-import type { QueueEntry } from "../../queue/message.js";
+import type { QueueDelivery } from "../../queue/queue-type.js";
 import { type Check, type Finding, plural, seconds } from "../finding.js";
 import { queueKey } from "../history.js";
 
@@ -8,7 +8,7 @@ export const POISON_DELIVERIES = 10;
 interface Suspect {
   readonly queue: string;
   readonly vhost: string;
-  readonly entry: QueueEntry;
+  readonly entry: QueueDelivery;
   readonly where: string;
 }
 
@@ -22,7 +22,7 @@ export const poisonLoops: Check = {
   description: "messages redelivered again and again (a consumer that keeps rejecting or crashing)",
   run(input): Finding[] {
     const suspects = new Map<string, Suspect>();
-    const note = (vhost: string, queue: string, entry: QueueEntry, where: string) => {
+    const note = (vhost: string, queue: string, entry: QueueDelivery, where: string) => {
       if (entry.deliveryCount < POISON_DELIVERIES) return;
       const key = `${queueKey(vhost, queue)}\u0000${entry.message.id}`;
       if (!suspects.has(key)) suspects.set(key, { queue, vhost, entry, where });
@@ -42,7 +42,7 @@ export const poisonLoops: Check = {
     }
     for (const vhost of input.broker.vhosts.values()) {
       for (const q of vhost.queues.values()) {
-        const head = q.messageCount > 0 ? q.ready.peek() : undefined;
+        const head = q.peekReady(1)[0];
         if (head) note(vhost.name, q.name, head, "waiting at the head of the queue");
       }
     }

@@ -1,5 +1,5 @@
 import { Channel } from "../../connection/channel.js";
-import type { MessageQueue } from "../../queue/message-queue.js";
+import type { Queue, QueueStats } from "../../queue/queue-type.js";
 import { type Check, type DoctorInput, type Finding, plural, seconds } from "../finding.js";
 import { type QueueSample, queueKey } from "../history.js";
 
@@ -22,7 +22,7 @@ const ZERO = {
   redelivered: 0,
 };
 
-function consumersOf(q: MessageQueue): string[] {
+function consumersOf(q: Queue): string[] {
   return q.consumerList.map((c) => {
     const t = c.sink instanceof Channel ? c.sink.conn.transport : undefined;
     const peer = t ? `${t.remoteAddress}:${t.remotePort}` : "?";
@@ -33,7 +33,7 @@ function consumersOf(q: MessageQueue): string[] {
   });
 }
 
-function describe(q: MessageQueue): string {
+function describe(q: Queue): string {
   return `queue '${q.name}' in vhost '${q.definition.vhost}'`;
 }
 
@@ -55,10 +55,11 @@ export const stalledConsumers: Check = {
       for (const q of vhost.queues.values()) {
         const base: Omit<QueueSample, "vhost" | "name"> =
           baseline.queues.get(queueKey(vhost.name, q.name)) ?? ZERO;
-        const depth = q.messageCount + q.unacked;
+        const s = q.stats();
+        const depth = s.messagesReady + s.messagesUnacknowledged;
         const grew = depth - (base.ready + base.unacked);
         if (grew < STALL_GROWTH) continue;
-        const finding = backlogFinding(this.id, q, grew, depth, base, elapsedMs);
+        const finding = backlogFinding(this.id, q, s, grew, depth, base, elapsedMs);
         if (finding) findings.push(finding);
       }
     }
@@ -68,16 +69,17 @@ export const stalledConsumers: Check = {
 
 function backlogFinding(
   check: string,
-  q: MessageQueue,
+  q: Queue,
+  s: QueueStats,
   grew: number,
   depth: number,
   base: Omit<QueueSample, "vhost" | "name">,
   elapsedMs: number,
 ): Finding | undefined {
   const isReply = REPLY_QUEUE.test(q.name);
-  const acked = q.stats.acked - base.acked;
-  const delivered = q.stats.delivered - base.delivered;
-  const published = q.stats.published - base.published;
+  const acked = s.acked - base.acked;
+  const delivered = s.delivered - base.delivered;
+  const published = s.published - base.published;
   const anyNoAck = q.consumerList.some((c) => c.options.noAck);
   const progress = anyNoAck ? delivered : acked;
   const growth = `${describe(q)} grew by ${grew} to ${depth} messages in ${seconds(elapsedMs)}`;
@@ -148,13 +150,14 @@ export const rpcReplyQueues: Check = {
     for (const vhost of input.broker.vhosts.values()) {
       for (const q of vhost.queues.values()) {
         if (!REPLY_QUEUE.test(q.name) || q.consumerCount > 0 || q.messageCount === 0) continue;
+        const s = q.stats();
         findings.push({
           check: this.id,
           severity: "critical",
           title: `${describe(q)} holds ${plural(q.messageCount, "reply", "replies")} and has no consumer`,
           evidence: [
-            `${q.messageCount} ready, 0 consumers, unused for ${seconds(input.nowMs - q.lastUsedMs)}`,
-            `${q.stats.published} messages arrived since the node started`,
+            `${s.messagesReady} ready, 0 consumers, unused for ${seconds(input.nowMs - s.lastUsedMs)}`,
+            `${s.published} messages arrived since the node started`,
           ],
           remedy:
             "The RPC caller that owns this queue is gone or stopped consuming, so these replies will never " +
@@ -174,9 +177,8 @@ function orphanedRequests(input: DoctorInput, vhostName: string): Finding[] {
   const vhost = input.broker.vhosts.get(vhostName)!;
   const missing = new Map<string, { count: number; queues: Set<string> }>();
   for (const q of vhost.queues.values()) {
-    if (q.ready.inMemory === 0) continue;
     // Only the head of each queue: enough to see the pattern, bounded in cost.
-    for (const entry of q.ready.toArray().slice(0, 50)) {
+    for (const entry of q.peekReady(50)) {
       const replyTo = entry.message.summary.replyTo;
       if (!replyTo || replyTo.startsWith("amq.rabbitmq.reply-to") || vhost.queues.has(replyTo))
         continue;

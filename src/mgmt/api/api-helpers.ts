@@ -1,5 +1,5 @@
 import { AmqpConnection } from "../../connection/amqp-connection.js";
-import type { MessageQueue } from "../../queue/message-queue.js";
+import type { Queue } from "../../queue/queue-type.js";
 import type { User } from "../../vhost/users.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
 import { DirectChannel, DirectError } from "../direct/direct-channel.js";
@@ -28,14 +28,14 @@ export function listedVhosts(ctx: NodeContext, req: ApiRequest): VirtualHost[] {
   return req.params.vhost !== undefined ? [pathVhost(ctx, req)] : visibleVhosts(ctx, req.user!);
 }
 
-export function pathQueue(ctx: NodeContext, req: ApiRequest): MessageQueue {
+export function pathQueue(ctx: NodeContext, req: ApiRequest): Queue {
   const q = pathVhost(ctx, req).queues.get(req.params.name ?? "");
   if (!q) throw notFound();
   return q;
 }
 
 /** The connection that owns an exclusive queue, for owner_pid_details. */
-export function queueOwner(q: MessageQueue): QueueOwner | undefined {
+export function queueOwner(q: Queue): QueueOwner | undefined {
   const owner = q.exclusiveOwner;
   if (!(owner instanceof AmqpConnection)) return undefined;
   return {
@@ -49,7 +49,7 @@ export function queueOwner(q: MessageQueue): QueueOwner | undefined {
  * The policy and operator policy a queue's settings came from, and their merged
  * definition as RabbitMQ shows it (for numeric keys both set, the lower wins).
  */
-export function queuePolicies(ctx: NodeContext, q: MessageQueue): QueuePolicies {
+export function queuePolicies(ctx: NodeContext, q: Queue): QueuePolicies {
   const { policy, operatorPolicy } = q.settings;
   const vhost = q.definition.vhost;
   const p = policy ? ctx.broker.policies.get("policy", vhost, policy) : undefined;

@@ -1,5 +1,15 @@
+import {
+  checkPermission,
+  checkTopicPermission,
+  type PermissionScope,
+} from "../../connection/permissions.js";
+import { AmqpError, fitReplyText } from "../../protocol/amqp-error.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
+import type { EnqueueResult } from "../../queue/enqueue-outcome.js";
 import type { Exchange } from "../../routing/exchange.js";
+import { type Publisher, type PublishOutcome, publishMessage } from "../../vhost/publishing.js";
+import type { User } from "../../vhost/users.js";
+import { DirectError } from "../direct/direct-channel.js";
 import { decodePayload, propertiesFromJson } from "../direct/json-properties.js";
 import {
   type ApiRequest,
@@ -18,7 +28,13 @@ import { listResponse } from "../http/list-query.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
 import { bindingRows, bindingView, exchangeView } from "../views/topology-view.js";
-import { listedVhosts, pathVhost, queryFlag, withDirectChannel } from "./api-helpers.js";
+import {
+  directErrorToHttp,
+  listedVhosts,
+  pathVhost,
+  queryFlag,
+  withDirectChannel,
+} from "./api-helpers.js";
 
 /** The default exchange is "amq.default" in URLs and "" everywhere else (RabbitMQ). */
 export function exchangeName(pathName: string): string {
@@ -104,8 +120,9 @@ async function declareExchange(ctx: NodeContext, req: ApiRequest): Promise<HttpR
 }
 
 /**
- * POST /api/exchanges/{vhost}/{name}/publish: a mandatory publish in confirm mode
- * on a management channel; {"routed": false} when no queue took it.
+ * POST /api/exchanges/{vhost}/{name}/publish: published as RabbitMQ's HTTP publish
+ * does (mandatory, answered once it is confirmed), through the vhost's publish
+ * with the request's user; {"routed": false} when no queue took it.
  */
 async function publish(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse> {
   const vhost = pathVhost(ctx, req);
@@ -113,9 +130,65 @@ async function publish(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse>
   const routingKey = stringField(body, "routing_key");
   const properties = propertiesFromJson(objectField(body, "properties") ?? {});
   const payload = decodePayload(body.payload, body.payload_encoding);
-  const result = await withDirectChannel(ctx, req, vhost.name, "amqp", (ch) =>
-    ch.publish(exchangeName(req.params.name!), routingKey, properties, payload),
+  const exchange = exchangeName(req.params.name!);
+  const broker = ctx.broker;
+  const user = req.user!;
+  let outcome: PublishOutcome;
+  try {
+    // As on a channel of its own (RabbitMQ's management plugin publishes on one): the
+    // user's channel limit admits it, and it counts as a channel while it runs.
+    broker.admitChannel(user.name);
+    broker.counters.channelsOpened++;
+    try {
+      checkEncodable(exchange, routingKey);
+      outcome = publishMessage(
+        broker,
+        vhost,
+        httpPublisher({ conn: { user, broker }, vhost }),
+        { exchange, routingKey, mandatory: true, properties, body: payload },
+        broker.clock(),
+      );
+    } finally {
+      broker.channelClosed(user.name);
+      broker.counters.channelsClosed++;
+    }
+  } catch (e) {
+    throw amqpErrorToHttp(e);
+  }
+  const result = await new Promise<EnqueueResult>((resolve) =>
+    outcome.enqueue.whenSettled(resolve),
   );
-  if (result.nacked) throw badRequest("Unable to publish message. Check queue limits.");
-  return json({ routed: result.routed });
+  if (!result.accepted) throw badRequest("Unable to publish message. Check queue limits.");
+  return json({ routed: !outcome.returned });
+}
+
+/**
+ * A name or key an AMQP frame could not carry (over 255 bytes) is refused as the
+ * frame codec would refuse it: no client could have sent it, and no basic.deliver
+ * could carry it to a consumer.
+ */
+function checkEncodable(exchange: string, routingKey: string): void {
+  const long =
+    Buffer.byteLength(exchange) > 255
+      ? "exchange name"
+      : Buffer.byteLength(routingKey) > 255
+        ? "routing key"
+        : undefined;
+  if (long) throw new AmqpError(502, `SYNTAX_ERROR - ${long} is longer than 255 bytes`);
+}
+
+/** The HTTP user as a publisher: their permissions; no reply consumer, no socket to hold back. */
+function httpPublisher(scope: PermissionScope & { conn: { user: User } }): Publisher {
+  return {
+    user: scope.conn.user,
+    checkExchangeWrite: (name) => checkPermission(scope, "write", "exchange", name),
+    checkRoutingKeys: (exchange, keys) => checkTopicPermission(scope, "write", exchange, keys),
+    replyKey: undefined,
+  };
+}
+
+/** A publish refused with an AMQP error, in the words RabbitMQ's HTTP publish answers with. */
+function amqpErrorToHttp(e: unknown): unknown {
+  if (!(e instanceof AmqpError)) return e;
+  return directErrorToHttp(new DirectError(e.replyCode, fitReplyText(e.replyText)), "amqp");
 }

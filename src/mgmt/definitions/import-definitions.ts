@@ -188,7 +188,7 @@ export async function importDefinitions(
         arguments: args(q),
       };
       const existed = v.queues.has(def.name);
-      if (!existed) validateQueueArguments(def);
+      if (!existed) validateQueueArguments(def, v.queueTypes);
       v.declareQueue(def, IMPORT_OWNER, b.clock());
       if (!existed) b.counters.queuesDeclared++;
       summary.queues++;

@@ -1,73 +1,72 @@
-import type { MessageQueue } from "../../queue/message-queue.js";
+import type { QueueStats } from "../../queue/queue-type.js";
 import type { NodeContext } from "../node-context.js";
-import { queueCounts } from "../views/queue-view.js";
 import type { Exposition, Sample } from "./exposition.js";
 
-type QueueMetric = [name: string, help: string, value: (q: MessageQueue) => number];
+type QueueMetric = [name: string, help: string, value: (s: QueueStats) => number];
 
 /** rabbitmq_prometheus's queue families (queue_coarse_metrics and queue_metrics). */
 const QUEUE_METRICS: QueueMetric[] = [
   [
     "rabbitmq_queue_messages_ready",
     "Messages ready to be delivered to consumers",
-    (q) => q.messageCount,
+    (s) => s.messagesReady,
   ],
   [
     "rabbitmq_queue_messages_unacked",
     "Messages delivered to consumers but not yet acknowledged",
-    (q) => q.unacked,
+    (s) => s.messagesUnacknowledged,
   ],
   [
     "rabbitmq_queue_messages",
     "Sum of ready and unacknowledged messages - total queue depth",
-    (q) => q.messageCount + q.unacked,
+    (s) => s.messagesReady + s.messagesUnacknowledged,
   ],
-  ["rabbitmq_queue_consumers", "Consumers on a queue", (q) => q.consumerCount],
+  ["rabbitmq_queue_consumers", "Consumers on a queue", (s) => s.consumers],
   [
     "rabbitmq_queue_process_memory_bytes",
     "Memory in bytes used by the queue (an estimate)",
-    (q) => queueCounts(q).memory,
+    (s) => s.memoryBytes,
   ],
   [
     "rabbitmq_queue_messages_ram",
     "Ready and unacknowledged messages stored in memory",
-    (q) => queueCounts(q).readyRam + q.unacked,
+    (s) => s.messagesReadyRam + s.messagesUnacknowledged,
   ],
   [
     "rabbitmq_queue_messages_ram_bytes",
     "Size of ready and unacknowledged messages stored in memory",
-    (q) => queueCounts(q).bytesRam,
+    (s) => s.messageBytesRam,
   ],
   [
     "rabbitmq_queue_messages_ready_ram",
     "Ready messages stored in memory",
-    (q) => queueCounts(q).readyRam,
+    (s) => s.messagesReadyRam,
   ],
   [
     "rabbitmq_queue_messages_unacked_ram",
     "Unacknowledged messages stored in memory",
-    (q) => q.unacked,
+    (s) => s.messagesUnacknowledged,
   ],
   [
     "rabbitmq_queue_messages_bytes",
     "Size in bytes of ready and unacknowledged messages",
-    (q) => q.ready.bytes + q.unackedBytes,
+    (s) => s.messageBytesReady + s.messageBytesUnacknowledged,
   ],
-  ["rabbitmq_queue_messages_ready_bytes", "Size in bytes of ready messages", (q) => q.ready.bytes],
+  [
+    "rabbitmq_queue_messages_ready_bytes",
+    "Size in bytes of ready messages",
+    (s) => s.messageBytesReady,
+  ],
   [
     "rabbitmq_queue_messages_unacked_bytes",
     "Size in bytes of all unacknowledged messages",
-    (q) => q.unackedBytes,
+    (s) => s.messageBytesUnacknowledged,
   ],
-  [
-    "rabbitmq_queue_messages_paged_out",
-    "Messages paged out to disk",
-    (q) => queueCounts(q).pagedOut,
-  ],
+  ["rabbitmq_queue_messages_paged_out", "Messages paged out to disk", (s) => s.messagesPagedOut],
   [
     "rabbitmq_queue_messages_paged_out_bytes",
     "Size in bytes of messages paged out to disk",
-    (q) => queueCounts(q).bytesPagedOut,
+    (s) => s.messageBytesPagedOut,
   ],
 ];
 
@@ -86,13 +85,15 @@ export function writeObjectMetrics(exp: Exposition, ctx: NodeContext, perObject:
   const conns = ctx.connections();
   const channels = conns.flatMap((c) => [...c.channels.values()]);
   const queues = [...ctx.broker.vhosts.values()].flatMap((v) => [...v.queues.values()]);
+  // One snapshot per queue serves every family.
+  const stats = queues.map((q) => q.stats());
   for (const [name, help, value] of QUEUE_METRICS) {
     const samples: Sample[] = perObject
-      ? queues.map((q) => ({
+      ? queues.map((q, i) => ({
           labels: { vhost: q.definition.vhost, queue: q.name },
-          value: value(q),
+          value: value(stats[i]!),
         }))
-      : [{ value: sum(queues.map(value)) }];
+      : [{ value: sum(stats.map(value)) }];
     exp.family(name, "gauge", help, samples);
   }
 

@@ -14,12 +14,13 @@ export function vhostTotals(vhost: VirtualHost) {
   let acked = 0;
   let redelivered = 0;
   for (const q of vhost.queues.values()) {
-    ready += q.messageCount;
-    unacked += q.unacked;
-    published += q.stats.published;
-    delivered += q.stats.delivered;
-    acked += q.stats.acked;
-    redelivered += q.stats.redelivered;
+    const s = q.stats();
+    ready += s.messagesReady;
+    unacked += s.messagesUnacknowledged;
+    published += s.published;
+    delivered += s.delivered;
+    acked += s.acked;
+    redelivered += s.redelivered;
   }
   return { ready, unacked, published, delivered, acked, redelivered };
 }

@@ -31,13 +31,14 @@ export function queueTotals(ctx: NodeContext) {
   let acked = 0;
   for (const vhost of ctx.broker.vhosts.values()) {
     for (const q of vhost.queues.values()) {
-      const c = queueCounts(q);
+      const s = q.stats();
+      const c = queueCounts(s);
       queues++;
       ready += c.ready;
       unacked += c.unacked;
       bytesRam += c.bytesRam;
       indexBytes += c.pagedOut * 41;
-      acked += q.stats.acked;
+      acked += s.acked;
     }
   }
   return { ready, unacked, queues, bytesRam, indexBytes, acked };

@@ -1,17 +1,6 @@
 import type { History } from "../../doctor/history.js";
-import type { MessageQueue } from "../../queue/message-queue.js";
+import type { Queue, QueueStats } from "../../queue/queue-type.js";
 import { details, isoTime, type Json, sorted, tableJson } from "./format.js";
-
-/** Bytes a message entry costs in memory beyond its body (entry, message, property bytes). */
-const ENTRY_OVERHEAD_BYTES = 120;
-/** ColdIndex: about 41 bytes per message kept only on disk. */
-const COLD_ENTRY_BYTES = 41;
-
-/** The queue type RabbitMQ reports: x-queue-type, or classic. */
-export function queueType(q: MessageQueue): string {
-  const t = q.definition.arguments.get("x-queue-type");
-  return t?.type === "S" ? t.value.toString() : "classic";
-}
 
 /** Counts a queue's list entry and the metrics share. */
 export interface QueueCounts {
@@ -27,35 +16,19 @@ export interface QueueCounts {
   readonly memory: number;
 }
 
-export function queueCounts(q: MessageQueue): QueueCounts {
-  const ready = q.messageCount;
-  const readyRam = q.ready.inMemory;
-  const pagedOut = ready - readyRam;
-  const readyBytes = q.ready.bytes;
-  // ReadyList keeps one byte total; split it by the share of entries in memory.
-  const readyBytesRam = ready > 0 ? Math.round((readyBytes * readyRam) / ready) : 0;
-  const bytesRam = readyBytesRam + q.unackedBytes;
+/** The counts of a queue's stats snapshot, in the words the views and metrics use. */
+export function queueCounts(s: QueueStats): QueueCounts {
   return {
-    ready,
-    unacked: q.unacked,
-    readyBytes,
-    unackedBytes: q.unackedBytes,
-    readyRam,
-    pagedOut,
-    bytesRam,
-    bytesPagedOut: readyBytes - readyBytesRam,
-    memory:
-      1024 + (readyRam + q.unacked) * ENTRY_OVERHEAD_BYTES + bytesRam + pagedOut * COLD_ENTRY_BYTES,
+    ready: s.messagesReady,
+    unacked: s.messagesUnacknowledged,
+    readyBytes: s.messageBytesReady,
+    unackedBytes: s.messageBytesUnacknowledged,
+    readyRam: s.messagesReadyRam,
+    pagedOut: s.messagesPagedOut,
+    bytesRam: s.messageBytesRam,
+    bytesPagedOut: s.messageBytesPagedOut,
+    memory: s.memoryBytes,
   };
-}
-
-/** The fraction of consumers that could take a message now (RabbitMQ's consumer_capacity). */
-export function consumerCapacity(q: MessageQueue): number {
-  const cs = q.consumerList;
-  if (cs.length === 0) return 0;
-  let ready = 0;
-  for (const c of cs) if (c.active && c.belowPrefetch && c.sink.hasCredit(c)) ready++;
-  return ready / cs.length;
 }
 
 /** The policies applied to a queue, and their merged definition. */
@@ -73,30 +46,29 @@ export interface QueueOwner {
 
 /** A queue as /api/queues shows it (RabbitMQ 3.x field names). */
 export function queueView(
-  q: MessageQueue,
+  q: Queue,
   node: string,
   history: History,
   owner: QueueOwner | undefined,
   policies: QueuePolicies,
 ): Json {
-  const c = queueCounts(q);
+  const s = q.stats();
+  const c = queueCounts(s);
   const d = q.definition;
   const rates = history.queueRates(d.vhost, d.name);
-  const s = q.stats;
-  const exclusiveConsumer = q.consumerList.find((x) => x.options.exclusive);
-  const capacity = consumerCapacity(q);
+  const capacity = s.consumerCapacity;
   const view: Json = {
     arguments: tableJson(d.arguments),
     auto_delete: d.autoDelete,
     consumer_capacity: capacity,
     consumer_utilisation: capacity,
-    consumers: q.consumerCount,
+    consumers: s.consumers,
     durable: d.durable,
     effective_policy_definition: policies.effective,
     exclusive: d.exclusive,
-    exclusive_consumer_tag: exclusiveConsumer?.tag ?? null,
+    exclusive_consumer_tag: s.exclusiveConsumerTag ?? null,
     head_message_timestamp: null,
-    idle_since: isoTime(q.lastUsedMs),
+    idle_since: isoTime(s.lastUsedMs),
     memory: c.memory,
     message_bytes: c.readyBytes + c.unackedBytes,
     message_bytes_paged_out: c.bytesPagedOut,
@@ -131,8 +103,8 @@ export function queueView(
     policy: policies.policy ?? null,
     recoverable_slaves: null,
     single_active_consumer_tag: null,
-    state: "running",
-    type: queueType(q),
+    state: s.state,
+    type: q.type,
     vhost: d.vhost,
   };
   if (owner) {

@@ -221,8 +221,8 @@ describe("publisher flow control", () => {
     const { broker, publisher } = setup();
     publishUntilHeld(publisher);
     const q = broker.vhosts.get("/")!.queues.get("q")!;
-    assert.equal(q.pressure.watched, true);
+    assert.equal(q.pressure!.watched, true);
     publisher.conn.socketClosed();
-    assert.equal(q.pressure.watched, false);
+    assert.equal(q.pressure!.watched, false);
   });
 });

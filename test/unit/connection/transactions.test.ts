@@ -26,7 +26,7 @@ test("basic.recover leaves a delivery nacked in the open transaction to the comm
     client.pump().map((r) => r.method.name),
     ["basic.recover-ok", "tx.commit-ok"],
   );
-  assert.equal(queue.unacked, 0);
+  assert.equal(queue.stats().messagesUnacknowledged, 0);
   assert.equal(queue.messageCount, 1, "the commit requeued it, once");
 });
 
@@ -35,11 +35,11 @@ test("basic.recover leaves a delivery acked in the open transaction alone; rollb
   client.method(1, { name: "basic.ack", deliveryTag: 1, multiple: false });
   client.method(1, { name: "basic.recover", requeue: true });
   assert.equal(queue.messageCount, 0);
-  assert.equal(queue.unacked, 1);
+  assert.equal(queue.stats().messagesUnacknowledged, 1);
   client.method(1, { name: "tx.rollback" });
   // Outstanding again: a recover now requeues it.
   client.method(1, { name: "basic.recover", requeue: true });
-  assert.equal(queue.unacked, 0);
+  assert.equal(queue.stats().messagesUnacknowledged, 0);
   assert.equal(queue.messageCount, 1);
   assert.equal(client.conn.state, "open");
 });

@@ -129,11 +129,11 @@ test("a closing channel requeues a slice of its unacknowledged deliveries at onc
   consumer.pump();
   const queue = broker.vhosts.get("/")!.queues.get("held")!;
   // Dispatch goes 1,000 at a time, as the runtime's turns would.
-  for (let turn = 0; turn < 20 && queue.unacked < count; turn++) {
+  for (let turn = 0; turn < 20 && queue.stats().messagesUnacknowledged < count; turn++) {
     broker.runPendingDispatch();
     consumer.pump();
   }
-  assert.equal(queue.unacked, count, "no prefetch limit: everything is out");
+  assert.equal(queue.stats().messagesUnacknowledged, count, "no prefetch limit: everything is out");
   consumer.method(1, {
     name: "channel.close",
     replyCode: 200,
@@ -142,7 +142,11 @@ test("a closing channel requeues a slice of its unacknowledged deliveries at onc
     methodId: 0,
   });
   assert.equal(queue.messageCount, REQUEUE_SLICE, "the first slice is back at once");
-  assert.equal(queue.messageCount + queue.unacked, count, "the rest still count as unacknowledged");
+  assert.equal(
+    queue.messageCount + queue.stats().messagesUnacknowledged,
+    count,
+    "the rest still count as unacknowledged",
+  );
   assert.equal(broker.chores.size, 1);
   assert.match(
     broker.chores.describe()[0]!,
@@ -150,5 +154,5 @@ test("a closing channel requeues a slice of its unacknowledged deliveries at onc
   );
   broker.chores.runAll(0);
   assert.equal(queue.messageCount, count);
-  assert.equal(queue.unacked, 0);
+  assert.equal(queue.stats().messagesUnacknowledged, 0);
 });

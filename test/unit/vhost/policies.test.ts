@@ -199,7 +199,7 @@ test("unroutable messages are counted per vhost and exchange, and captured once 
   client.publish(1, "amq.direct", "nobody", "kept");
   const q = vhost.queues.get("unroutable.capture")!;
   assert.equal(q.messageCount, 1);
-  assert.equal(q.ready.toArray()[0]!.message.routingKey, "nobody");
+  assert.equal(q.peekReady(1)[0]!.message.routingKey, "nobody");
   assert.equal(broker.counters.unroutableCaptured, 1);
   assert.throws(() => broker.setUnroutableCapture("/", "missing"), /does not exist/);
 });

@@ -2,7 +2,7 @@ import { channelError } from "../protocol/amqp-error.js";
 import type { FieldTable } from "../protocol/field-table.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { Exchange } from "../routing/exchange.js";
-import type { Channel } from "./channel.js";
+import type { User, UserStore } from "../vhost/users.js";
 
 export type PermissionKind = "configure" | "write" | "read";
 
@@ -32,6 +32,18 @@ export type PermissionKind = "configure" | "write" | "read";
  * BCC keys), and in AMQP 0-9-1 a binding from a topic exchange needs read on its
  * binding key.
  */
+
+/**
+ * Whom a check is for, in which vhost: a channel (its connection's user), or the
+ * management API acting as the request's user.
+ */
+export interface PermissionScope {
+  readonly conn: {
+    readonly user: User | undefined;
+    readonly broker: { readonly users: UserStore };
+  };
+  readonly vhost: { readonly name: string; exchange(name: string): Exchange | undefined };
+}
 
 const NEVER = /(?!)/;
 /** Compiled patterns; the cache is dropped whole when it reaches this size. */
@@ -79,7 +91,7 @@ export function expandTopicPattern(
  * vhost, checked against the resource name. Refusal is 403 in RabbitMQ's words.
  */
 export function checkPermission(
-  ch: Channel,
+  ch: PermissionScope,
   kind: PermissionKind,
   resource: "queue" | "exchange",
   name: string,
@@ -104,7 +116,7 @@ export function checkPermission(
  * exchange types, everything is allowed. The keys are asked for only when needed.
  */
 export function checkTopicPermission(
-  ch: Channel,
+  ch: PermissionScope,
   kind: "write" | "read",
   exchange: Exchange,
   routingKeys: () => readonly string[],
@@ -134,7 +146,7 @@ export function checkTopicPermission(
  * on the binding key when the source is a topic exchange.
  */
 export function checkBindingPermissions(
-  ch: Channel,
+  ch: PermissionScope,
   source: string,
   destination: { readonly kind: "queue" | "exchange"; readonly name: string },
   bindingKey: string,
@@ -154,7 +166,11 @@ export function checkBindingPermissions(
  * (rabbit_channel, queue.declare). A value that is not a string is left to the
  * argument checks.
  */
-export function checkDeadLetterPermissions(ch: Channel, queue: string, args: FieldTable): void {
+export function checkDeadLetterPermissions(
+  ch: PermissionScope,
+  queue: string,
+  args: FieldTable,
+): void {
   const dlx = stringArgument(args, "x-dead-letter-exchange");
   if (dlx === undefined) return;
   checkPermission(ch, "read", "queue", queue);
@@ -163,7 +179,7 @@ export function checkDeadLetterPermissions(ch: Channel, queue: string, args: Fie
 
 /** The same for a new exchange with an alternate exchange (rabbit_channel, exchange.declare). */
 export function checkAlternateExchangePermissions(
-  ch: Channel,
+  ch: PermissionScope,
   exchange: string,
   args: FieldTable,
 ): void {

@@ -1,3 +1,7 @@
+import {
+  exchangeDeclareCommand,
+  exchangeDeleteCommand,
+} from "../../connection/methods/exchange-methods.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
 import type { Exchange } from "../../routing/exchange.js";
 import { decodePayload, propertiesFromJson } from "../direct/json-properties.js";
@@ -18,7 +22,14 @@ import { listResponse } from "../http/list-query.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
 import { bindingRows, bindingView, exchangeView } from "../views/topology-view.js";
-import { listedVhosts, pathVhost, queryFlag, withDirectChannel } from "./api-helpers.js";
+import {
+  asManagementChannel,
+  definitionsDurable,
+  listedVhosts,
+  pathVhost,
+  queryFlag,
+  withDirectChannel,
+} from "./api-helpers.js";
 
 /** The default exchange is "amq.default" in URLs and "" everywhere else (RabbitMQ). */
 export function exchangeName(pathName: string): string {
@@ -48,17 +59,12 @@ export function exchangeRoutes(router: Router, ctx: NodeContext): void {
   router.put("/api/exchanges/:vhost/:name", "management", (req) => declareExchange(ctx, req));
   router.delete("/api/exchanges/:vhost/:name", "management", async (req) => {
     const e = pathExchange(ctx, req);
-    await withDirectChannel(ctx, req, req.params.vhost!, "explanation", (ch) =>
-      ch.call(
-        {
-          name: "exchange.delete",
-          exchange: e.name,
-          ifUnused: queryFlag(req, "if-unused"),
-          noWait: false,
-        },
-        ["exchange.delete-ok"],
-      ),
-    );
+    const ifUnused = queryFlag(req, "if-unused");
+    const method = { name: "exchange.delete", exchange: e.name, ifUnused, noWait: false } as const;
+    await asManagementChannel(ctx, req, pathVhost(ctx, req), method, async (r) => {
+      await ctx.broker.submit(exchangeDeleteCommand(r, e.name, ifUnused));
+      await definitionsDurable(ctx);
+    });
     return NO_CONTENT;
   });
   router.post("/api/exchanges/:vhost/:name/publish", "management", (req) => publish(ctx, req));
@@ -79,27 +85,35 @@ export function exchangeRoutes(router: Router, ctx: NodeContext): void {
   }
 }
 
+/** PUT /api/exchanges/{vhost}/{name}: exchange.declare as the request's user. */
 async function declareExchange(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse> {
   const vhost = pathVhost(ctx, req);
   const name = exchangeName(req.params.name!);
   const body = jsonBody(req);
   const existed = vhost.exchanges.has(name);
-  await withDirectChannel(ctx, req, vhost.name, "explanation", (ch) =>
-    ch.call(
-      {
-        name: "exchange.declare",
-        exchange: name,
-        type: stringField(body, "type"),
-        passive: false,
-        durable: boolField(body, "durable", true),
-        autoDelete: boolField(body, "auto_delete", false),
-        internal: boolField(body, "internal", false),
-        noWait: false,
-        arguments: fromPlainJson(objectField(body, "arguments") ?? {}),
-      },
-      ["exchange.declare-ok"],
-    ),
-  );
+  const request = {
+    name,
+    type: stringField(body, "type"),
+    durable: boolField(body, "durable", true),
+    autoDelete: boolField(body, "auto_delete", false),
+    internal: boolField(body, "internal", false),
+    arguments: fromPlainJson(objectField(body, "arguments") ?? {}),
+  };
+  const method = {
+    name: "exchange.declare",
+    exchange: name,
+    type: request.type,
+    passive: false,
+    durable: request.durable,
+    autoDelete: request.autoDelete,
+    internal: request.internal,
+    noWait: false,
+    arguments: request.arguments,
+  } as const;
+  await asManagementChannel(ctx, req, vhost, method, async (r) => {
+    await ctx.broker.submit(exchangeDeclareCommand(r, request));
+    await definitionsDurable(ctx);
+  });
   return existed ? NO_CONTENT : CREATED;
 }
 

@@ -1,8 +1,8 @@
-import { channelError } from "../../protocol/amqp-error.js";
-import type { FieldValue } from "../../protocol/field-table.js";
-import { ReplyCode } from "../../protocol/generated/constants.js";
-import type { QueueDefinition } from "../../queue/message-queue.js";
-import { TYPE_NAMES } from "../../vhost/equivalence.js";
+import { channelError } from "../protocol/amqp-error.js";
+import type { FieldValue } from "../protocol/field-table.js";
+import { ReplyCode } from "../protocol/generated/constants.js";
+import type { QueueDefinition } from "../queue/message-queue.js";
+import { TYPE_NAMES } from "./equivalence.js";
 
 /** Queue types this node can create. */
 const QUEUE_TYPES = new Set(["classic"]);

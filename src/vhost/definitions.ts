@@ -1,6 +1,7 @@
 import { toTaggedJson } from "../protocol/field-table-json.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { Broker } from "./broker.js";
+import { isPredeclaredExchange } from "./commands/exchange-commands.js";
 import {
   type BindingMeta,
   type ExchangeMeta,
@@ -47,7 +48,8 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
   for (const vhost of state.vhosts.values()) {
     for (const e of vhost.exchanges.values()) {
       const d = e.definition;
-      if (!d.durable || d.name === "" || d.name.startsWith("amq.")) continue;
+      // Not only the predeclared ones: an import may make a durable amq.* exchange.
+      if (!d.durable || isPredeclaredExchange(d.name)) continue;
       snapshot.exchanges.push(exchangeRecord(vhost.name, e));
     }
     for (const q of vhost.queues.values()) {

@@ -24,6 +24,11 @@ const PREDECLARED: readonly [string, string][] = [
   ["amq.match", "headers"],
 ];
 
+/** Whether every vhost has this exchange from birth (definitions.json does not hold it). */
+export function isPredeclaredExchange(name: string): boolean {
+  return PREDECLARED.some(([n]) => n === name);
+}
+
 /** Adds a new vhost's predeclared exchanges to it, with their effects. */
 export function addPredeclaredExchanges(v: VhostMeta, changes: Changes): void {
   for (const [name, type] of PREDECLARED) {
@@ -102,6 +107,15 @@ export function deleteExchange(
   state: MetadataState,
   c: ExchangeDelete,
 ): CommandOutcome<Results["exchange.delete"]> {
+  // Every vhost has these from birth: definitions.json does not even hold them.
+  if (c.exchange === "")
+    throw channelError(ReplyCode.ACCESS_REFUSED, "operation not permitted on the default exchange");
+  if (c.exchange.startsWith("amq.")) {
+    throw channelError(
+      ReplyCode.ACCESS_REFUSED,
+      `deletion of system exchange '${c.exchange}' in vhost '${c.vhost}' not allowed`,
+    );
+  }
   const v = state.vhosts.get(c.vhost);
   // RabbitMQ 3.x+: deleting a missing exchange succeeds.
   if (!v?.exchanges.has(c.exchange)) return unchanged({ deleted: false });

@@ -139,6 +139,11 @@ export class BindingTable {
     if (list.length === 0) this.byDestination.delete(key);
   }
 
+  /** Every binding, by source in the order sources were first bound, then as made. */
+  all(): BindingMeta[] {
+    return [...this.bySource.values()].flatMap((set) => [...set]);
+  }
+
   /** Bindings whose source is this exchange, in the order they were made (a copy). */
   fromSource(exchange: string): BindingMeta[] {
     return [...(this.bySource.get(exchange) ?? [])];

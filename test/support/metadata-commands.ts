@@ -17,17 +17,20 @@ const exchangeName = fc.constantFrom("e1", "e2", "amq.direct", "amq.x", "");
 const owner = fc.constantFrom("node-a/1", "node-a/2", "node-b/1");
 const s = (v: string) => ({ type: "S" as const, value: Buffer.from(v) });
 
+/** Mostly arguments a queue, exchange or binding takes; some that one of them refuses. */
 const tables: FieldTable[] = [
+  new Map(),
+  new Map(),
   new Map(),
   new Map([["x-message-ttl", { type: "I", value: 1000 }]]),
   new Map([["x-message-ttl", { type: "l", value: 1000n }]]),
-  new Map([["x-max-length", { type: "I", value: -1 }]]),
-  new Map([["x-queue-type", s("quorum")]]),
   new Map([["x-dead-letter-exchange", s("e1")]]),
   new Map([["alternate-exchange", s("e2")]]),
-  new Map([["x-match", s("all")]]),
-  new Map([["x-match", { type: "I", value: 1 }]]),
   new Map([["x-delayed-type", s("direct")]]),
+  new Map([["x-match", s("any")]]),
+  new Map([["x-max-length", { type: "I", value: -1 }]]),
+  new Map([["x-queue-type", s("quorum")]]),
+  new Map([["x-match", { type: "I", value: 1 }]]),
 ];
 const args = fc.constantFrom(...tables).map(toTaggedJson);
 const client = fc.option(fc.record({ owner: owner }, { requiredKeys: [] }), { nil: undefined });
@@ -47,20 +50,22 @@ function withOptional<T extends Record<string, unknown>>(
 const policy = fc.record({
   vhost,
   name: fc.constantFrom("p1", "p2"),
-  pattern: fc.constantFrom("^q", ".*", "(a+)+(?=b)", "["),
-  applyTo: fc.constantFrom("queues", "exchanges", "all", "nonsense" as "all"),
-  priority: fc.constantFrom(0, 1, 1.5),
+  // Mostly valid, so policies get set and cleared; each part sometimes refused.
+  pattern: fc.constantFrom("^q", ".*", "^e", ".*", "(a+)+(?=b)", "["),
+  applyTo: fc.constantFrom("queues", "exchanges", "all", "all", "nonsense" as "all"),
+  priority: fc.constantFrom(0, 1, 2, 1.5),
   definition: fc.constantFrom<Record<string, unknown>>(
     { "message-ttl": 5000 },
     { "max-length": 3, expires: 60000 },
     { "alternate-exchange": "e2" },
     { "ha-mode": "all" },
+    { "max-length": 3 },
     { "max-lenght": 1 },
     {},
   ),
 });
 
-export const metadataCommand: fc.Arbitrary<MetadataCommand> = fc.oneof(
+const otherCommand = fc.oneof(
   vhost.map((v) => ({ type: "vhost.add" as const, vhost: v })),
   fc.constantFrom("v1", "v2").map((v) => ({ type: "vhost.delete" as const, vhost: v })),
   withOptional(
@@ -121,74 +126,158 @@ export const metadataCommand: fc.Arbitrary<MetadataCommand> = fc.oneof(
     vhost,
     name: fc.constantFrom("p1", "p2"),
   }),
+  fc.integer({ min: 1, max: 20 }).map((n) => ({ type: "queue-ids.raise" as const, atLeast: n })),
+  fc.constant({ type: "definitions.save" as const }),
+);
+
+/** Mostly the default vhost, where the topology grows; sometimes one that may not exist. */
+const topologyVhost = fc.constantFrom("/", "/", "/", "/", "v1");
+
+/**
+ * Each name usually comes with the same definition, so redeclarations are mostly
+ * equivalent and the topology grows; one time in five anything goes (406s, unknown
+ * types, reserved names).
+ */
+const exchangeProfiles = [
+  { exchange: "e1", exchangeType: "fanout", durable: true, autoDelete: false, arguments: {} },
+  { exchange: "e2", exchangeType: "topic", durable: false, autoDelete: true, arguments: {} },
+  {
+    exchange: "e3",
+    exchangeType: "x-consistent-hash",
+    durable: true,
+    autoDelete: false,
+    arguments: {},
+  },
+  {
+    exchange: "e4",
+    exchangeType: "x-delayed-message",
+    durable: true,
+    autoDelete: true,
+    arguments: toTaggedJson(new Map([["x-delayed-type", s("direct")]])),
+  },
+];
+const anyExchange = fc.record({
+  exchange: exchangeName,
+  exchangeType: fc.constantFrom("direct", "fanout", "headers", "x-delayed-message", "bogus"),
+  durable: fc.boolean(),
+  autoDelete: fc.boolean(),
+  arguments: args,
+});
+const exchangeDeclare = withOptional(
+  fc
+    .tuple(
+      fc.oneof({ arbitrary: fc.constantFrom(...exchangeProfiles), weight: 4 }, anyExchange),
+      topologyVhost,
+      fc.boolean(),
+    )
+    .map(([profile, vhost, internal]) => ({
+      type: "exchange.declare" as const,
+      vhost,
+      internal: internal && profile.exchange === "e9",
+      ...profile,
+    })),
+  { client: fc.constant({}) },
+);
+
+const queueProfiles = [
+  { queue: "q1", durable: true, exclusive: false, autoDelete: false, arguments: {} },
+  { queue: "q2", durable: false, exclusive: false, autoDelete: true, arguments: {} },
+  { queue: "q3", durable: true, exclusive: true, autoDelete: false, arguments: {} },
+];
+const anyQueue = fc.record({
+  queue: queueName,
+  durable: fc.boolean(),
+  exclusive: fc.boolean(),
+  autoDelete: fc.boolean(),
+  arguments: args,
+});
+const queueDeclare = fc
+  .tuple(
+    fc.oneof({ arbitrary: fc.constantFrom(...queueProfiles), weight: 4 }, anyQueue),
+    topologyVhost,
+    fc.oneof({ arbitrary: fc.constant({ owner: "node-a/1" }), weight: 3 }, client),
+  )
+  .map(([profile, vhost, by]) => ({
+    type: "queue.declare" as const,
+    vhost,
+    ...profile,
+    ...(by === undefined ? {} : { client: by }),
+  }));
+
+const bindingEnds = fc.oneof(
+  fc.record({
+    destinationKind: fc.constant("queue" as const),
+    destination: fc.constantFrom("q1", "q2", "q3"),
+  }),
+  fc.record({
+    destinationKind: fc.constant("exchange" as const),
+    destination: fc.constantFrom("e1", "e2", "e3", ""),
+  }),
+);
+const binding = fc
+  .tuple(
+    topologyVhost,
+    fc.constantFrom("e1", "e2", "e3", "e4", "amq.direct", "amq.fanout", ""),
+    bindingEnds,
+    fc.constantFrom("", "k", "5", "a.#"),
+    fc.oneof({ arbitrary: fc.constant(toTaggedJson(new Map())), weight: 4 }, args),
+  )
+  .map(([vhost, source, ends, routingKey, a]) => ({
+    vhost,
+    source,
+    ...ends,
+    routingKey,
+    arguments: a,
+  }));
+
+const topologyCommand = fc.oneof(
+  { arbitrary: exchangeDeclare, weight: 3 },
+  { arbitrary: queueDeclare, weight: 3 },
+  {
+    arbitrary: withOptional(
+      binding.map((b) => ({ type: "binding.add" as const, ...b })),
+      {
+        client,
+      },
+    ),
+    weight: 5,
+  },
+  binding.map((b) => ({ type: "binding.remove" as const, ...b })),
   withOptional(
     fc.record({
-      type: fc.constant("exchange.declare" as const),
-      vhost,
-      exchange: exchangeName,
-      exchangeType: fc.constantFrom(
-        "direct",
-        "fanout",
-        "topic",
-        "headers",
-        "x-consistent-hash",
-        "x-delayed-message",
-        "bogus",
-      ),
-      durable: fc.boolean(),
-      autoDelete: fc.boolean(),
-      internal: fc.boolean(),
-      arguments: args,
+      type: fc.constant("queue.delete" as const),
+      vhost: topologyVhost,
+      queue: queueName,
     }),
-    { client: fc.constant({}) },
+    { id: fc.integer({ min: 1, max: 8 }), client },
   ),
   fc.record({
     type: fc.constant("exchange.delete" as const),
-    vhost,
-    exchange: exchangeName,
+    vhost: topologyVhost,
+    exchange: fc.constantFrom("e1", "e2", "e3", "e4", "amq.direct", ""),
     ifUnused: fc.boolean(),
   }),
-  withOptional(
-    fc.record({
-      type: fc.constant("queue.declare" as const),
-      vhost,
-      queue: queueName,
-      durable: fc.boolean(),
-      exclusive: fc.boolean(),
-      autoDelete: fc.boolean(),
-      arguments: args,
-    }),
-    { client },
-  ),
-  withOptional(fc.record({ type: fc.constant("queue.delete" as const), vhost, queue: queueName }), {
-    id: fc.integer({ min: 1, max: 8 }),
-    client,
-  }),
-  fc.record({ type: fc.constant("queues.drop-owned" as const), vhost, owner }),
-  withOptional(
-    fc.record({
-      type: fc.constant("binding.add" as const),
-      vhost,
-      source: exchangeName,
-      destinationKind: fc.constantFrom("queue" as const, "exchange" as const),
-      destination: fc.constantFrom("q1", "q2", "e1", "e2", ""),
-      routingKey: fc.constantFrom("", "k", "5"),
-      arguments: args,
-    }),
-    { client },
-  ),
-  fc.record({
-    type: fc.constant("binding.remove" as const),
-    vhost,
-    source: exchangeName,
-    destinationKind: fc.constantFrom("queue" as const, "exchange" as const),
-    destination: fc.constantFrom("q1", "q2", "e1", "e2"),
-    routingKey: fc.constantFrom("", "k", "5"),
-    arguments: args,
-  }),
-  fc.integer({ min: 1, max: 20 }).map((n) => ({ type: "queue-ids.raise" as const, atLeast: n })),
-  fc.constant({ type: "definitions.save" as const }),
+  fc.record({ type: fc.constant("queues.drop-owned" as const), vhost: topologyVhost, owner }),
+);
+
+/** Declarations, deletions and bindings come most often, so the topology grows and is taken apart. */
+export const metadataCommand: fc.Arbitrary<MetadataCommand> = fc.oneof(
+  { arbitrary: topologyCommand, weight: 4 },
+  { arbitrary: otherCommand, weight: 1 },
 ) as fc.Arbitrary<MetadataCommand>;
+
+/** Command sequences that declare a topology first, then change it and take it apart. */
+export const commandSequence = fc
+  .tuple(
+    fc.boolean(),
+    fc.array(fc.oneof(exchangeDeclare, queueDeclare), { minLength: 4, maxLength: 14 }),
+    fc.array(metadataCommand, { minLength: 10, maxLength: 60 }),
+  )
+  .map(([second, declarations, rest]): MetadataCommand[] => [
+    ...(second ? [{ type: "vhost.add" as const, vhost: "v1" }] : []),
+    ...declarations,
+    ...rest,
+  ]);
 
 /** A metadata state as plain JSON, every part of it, in its own order. */
 export function digest(state: MetadataState): unknown {

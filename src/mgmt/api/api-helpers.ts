@@ -128,6 +128,7 @@ export async function asManagementChannel<T>(
     return await fn(httpRequester(ctx, req, vhost));
   } catch (e) {
     if (e instanceof AmqpError) throw refusalToHttp(e, "explanation");
+    if (e instanceof CommandRefusedError) throw badRequest(e.message);
     throw e;
   } finally {
     broker.channelClosed(user.name);

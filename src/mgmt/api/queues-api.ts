@@ -146,6 +146,7 @@ async function getMessages(ctx: NodeContext, req: ApiRequest): Promise<HttpRespo
   if (encoding !== "auto" && encoding !== "base64")
     throw badRequest(`unknown encoding ${JSON.stringify(encoding)}`);
   const truncate = body.truncate === undefined ? undefined : intField(body, "truncate", 0);
+  // TODO(issue 15): basic.get through the queue-type interface instead of a loopback channel.
   const messages = await withDirectChannel(ctx, req, q.definition.vhost, "explanation", (ch) =>
     fetch(ch, q.name, count, mode.noAck, mode.settle),
   );

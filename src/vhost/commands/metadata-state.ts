@@ -99,12 +99,6 @@ export class BindingTable {
   private readonly bySource = new Map<string, Set<BindingMeta>>();
   private readonly byDestination = new Map<string, BindingMeta[]>();
 
-  get size(): number {
-    let n = 0;
-    for (const s of this.bySource.values()) n += s.size;
-    return n;
-  }
-
   /** The binding equal to `probe`, if there is one. */
   find(probe: BindingMeta): BindingMeta | undefined {
     const list = this.byDestination.get(destinationKey(probe.destinationKind, probe.destination));

@@ -14,7 +14,12 @@ import {
   newMetadataState,
 } from "../../../src/vhost/commands/metadata-state.js";
 import { buildSnapshot } from "../../../src/vhost/definitions.js";
-import { digest, durableDigest, metadataCommand } from "../../support/metadata-commands.js";
+import {
+  commandSequence,
+  digest,
+  durableDigest,
+  metadataCommand,
+} from "../../support/metadata-commands.js";
 
 /** What an outcome says, as data: the answer, or the refusal's class and text. */
 function answer(o: CommandOutcome<unknown>): unknown {
@@ -52,7 +57,7 @@ const kinds = (o: CommandOutcome<unknown>) =>
 
 test("the same commands give equal states and answers on two nodes, also after a trip through JSON", () => {
   fc.assert(
-    fc.property(fc.array(metadataCommand, { maxLength: 60 }), (commands) => {
+    fc.property(commandSequence, (commands) => {
       const here = bootstrapped();
       const there = bootstrapped();
       const answersHere = applyAll(here, commands);
@@ -71,23 +76,19 @@ test("the same commands give equal states and answers on two nodes, also after a
 test("a refused command changes nothing", () => {
   let refusals = 0;
   fc.assert(
-    fc.property(
-      fc.array(metadataCommand, { maxLength: 40 }),
-      metadataCommand,
-      (before, command) => {
-        const state = bootstrapped();
-        applyAll(state, before);
-        const was = JSON.stringify(digest(state));
-        const outcome = applyCommand(state, command);
-        if (outcome.ok) return;
-        refusals++;
-        assert.equal(
-          JSON.stringify(digest(state)),
-          was,
-          `${command.type} refused but changed the state`,
-        );
-      },
-    ),
+    fc.property(commandSequence, metadataCommand, (before, command) => {
+      const state = bootstrapped();
+      applyAll(state, before);
+      const was = JSON.stringify(digest(state));
+      const outcome = applyCommand(state, command);
+      if (outcome.ok) return;
+      refusals++;
+      assert.equal(
+        JSON.stringify(digest(state)),
+        was,
+        `${command.type} refused but changed the state`,
+      );
+    }),
     { numRuns: 500 },
   );
   assert.ok(refusals > 50, `only ${refusals} refusals were tried`);
@@ -95,7 +96,7 @@ test("a refused command changes nothing", () => {
 
 test("the definitions saved after any commands restore to the same durable state", () => {
   fc.assert(
-    fc.property(fc.array(metadataCommand, { maxLength: 60 }), (commands) => {
+    fc.property(commandSequence, (commands) => {
       const broker = new Broker(DEFAULT_SETTINGS, silentLog);
       broker.bootstrapDefaults();
       for (const c of commands) {
@@ -122,7 +123,7 @@ test("the definitions saved after any commands restore to the same durable state
 
 test("the live topology a node builds from the effects mirrors the definitions", () => {
   fc.assert(
-    fc.property(fc.array(metadataCommand, { maxLength: 60 }), (commands) => {
+    fc.property(commandSequence, (commands) => {
       const broker = new Broker(DEFAULT_SETTINGS, silentLog);
       broker.bootstrapDefaults();
       for (const c of commands) {

@@ -6,10 +6,9 @@
  *
  * Every implementation passes test/contract/raft-log-store-contract.ts.
  */
-import type { GroupId, GroupSetReady } from "../raft/raft-group-set.js";
+import type { GroupId } from "../raft/raft-group-set.js";
 import type { Membership, PersistedState } from "../raft/types.js";
 import type { RaftLogWrite } from "./raft-log-image.js";
-import { writesOfReady } from "./raft-log-image.js";
 
 export interface RaftLogStore {
   /** Groups with durable state. */
@@ -31,20 +30,4 @@ export interface RaftLogStore {
    * shutting down after an I/O error, and for crash tests.
    */
   abandon(): Promise<void>;
-}
-
-/**
- * Carries out the persistence part of a group set's batch (ready.ts steps 1-5): stage every
- * group's writes, then one sync for all of them when any group needs it.
- */
-export async function persistBatch(store: RaftLogStore, batch: GroupSetReady): Promise<void> {
-  let staged = false;
-  for (const { groupId, ready } of batch.groups) {
-    const writes = writesOfReady(ready);
-    if (writes.length === 0) continue;
-    store.write(groupId, writes);
-    staged = true;
-  }
-  // Writes that need no fdatasync (a commit index moving) ride along with the next one.
-  if (staged && batch.mustSync) await store.sync();
 }

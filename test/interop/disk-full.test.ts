@@ -130,7 +130,13 @@ test("a disk that fills while a queue pages out loses no confirmed message and h
     const said = (text: string) => broker!.logs.some((l) => String(l.msg).includes(text));
     assert.ok(said("message store cannot write to disk (ENOSPC"), "the write failure was logged");
     assert.ok(said("disk resource limit alarm set"), "the disk alarm was raised");
-    assert.ok(said("alarm cleared: message store cannot write"), "and cleared");
+    // Cleared (the alarm's text may have turned into a failed segment start meanwhile, when
+    // a rotation fell inside the full-disk window: whichever it was, it cleared).
+    const lastIndex = (prefix: string) =>
+      broker!.logs.map((l) => String(l.msg).startsWith(prefix)).lastIndexOf(true);
+    const lastSet = lastIndex("alarm set: ");
+    const lastCleared = lastIndex("alarm cleared: ");
+    assert.ok(lastCleared > lastSet, "and cleared");
     assert.ok(blocked > 0, "the publisher was blocked while the store could not write");
   } finally {
     // A blocked connection cannot close cleanly: bound each close, then stop the broker.

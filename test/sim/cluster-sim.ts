@@ -10,15 +10,16 @@
  * Safety invariants are checked continuously (invariant-checker.ts); a run replays exactly
  * from its seed.
  */
-import type { GroupId, LogEntry, MembershipChange, NodeId } from "../../src/raft/index.js";
+import type { MachineFactory } from "../../src/cluster/index.js";
+import type { GroupId, MembershipChange, NodeId } from "../../src/raft/index.js";
 import { EMPTY_MEMBERSHIP, RaftMachine } from "../../src/raft/index.js";
 import { EventQueue } from "./event-queue.js";
 import type { Violation } from "./invariant-checker.js";
-import { entryKey, InvariantChecker } from "./invariant-checker.js";
+import { InvariantChecker } from "./invariant-checker.js";
 import { Nemesis } from "./nemesis.js";
 import { Prng } from "./prng.js";
 import { CALM_NETWORK, SimNetwork } from "./sim-network.js";
-import type { DriverPolicy, MachineFactory, NodeSettings, SimWorld } from "./sim-node.js";
+import type { DriverFactory, NodeSettings, SimWorld } from "./sim-node.js";
 import { CORRECT_DRIVER, SimNode } from "./sim-node.js";
 
 export interface SimConfig {
@@ -31,7 +32,8 @@ export interface SimConfig {
   readonly faults?: boolean;
   readonly membershipChanges?: boolean;
   readonly createMachine?: MachineFactory;
-  readonly driver?: DriverPolicy;
+  /** Builds each node's Raft driver; a planted bug may use a subclass. */
+  readonly createDriver?: DriverFactory;
   readonly trace?: (line: string) => void;
   /** Overrides of the per-seed node settings, e.g. a slow disk. */
   readonly settings?: Partial<NodeSettings>;
@@ -70,15 +72,16 @@ export class ClusterSim implements SimWorld {
   readonly checker: InvariantChecker;
   readonly network: SimNetwork;
   readonly settings: NodeSettings;
-  readonly driver: DriverPolicy;
+  readonly createDriver: DriverFactory;
   readonly createMachine: MachineFactory;
   readonly nodes = new Map<NodeId, SimNode>();
   readonly groupIds: GroupId[];
   readonly nodeCount: number;
   private readonly spareIds: NodeId[];
-  private readonly pending = new Map<string, string>();
   private readonly confirmed: Confirmation[] = [];
   private readonly confirmedKeys = new Set<string>();
+  /** Proposals the driver reported lost: another entry was applied at their index. */
+  private readonly lost: Confirmation[] = [];
   private proposals = 0;
   membershipChanges = 0;
   private readonly nemesis: Nemesis;
@@ -112,7 +115,7 @@ export class ClusterSim implements SimWorld {
       maxSendDelayMs: prng.pick([0.2, 2]),
       ...config.settings,
     };
-    this.driver = config.driver ?? CORRECT_DRIVER;
+    this.createDriver = config.createDriver ?? CORRECT_DRIVER;
     this.createMachine =
       config.createMachine ?? ((options, persisted) => new RaftMachine(options, persisted));
     this.spareIds = [`n${this.nodeCount + 1}`, `n${this.nodeCount + 2}`];
@@ -161,6 +164,7 @@ export class ClusterSim implements SimWorld {
       this.queue.runUntil(chaosMs, stop);
       if (!stop()) this.checkLiveness(chaosMs + (this.config.livenessMs ?? DEFAULT_LIVENESS_MS));
       if (!stop()) this.checkConfirmedSurvived();
+      if (!stop()) this.checkLostNeverCommitted();
     } catch (error) {
       // The core's own assertions (e.g. a follower asked to overwrite a committed entry).
       const message = error instanceof Error ? error.message : String(error);
@@ -199,28 +203,29 @@ export class ClusterSim implements SimWorld {
     this.propose(this.prng.pick(leaders), groupId, `p${this.proposals}`);
   }
 
+  /**
+   * A proposal is confirmed when the driver that accepted it reports it applied (at its
+   * index, with its term), as a quorum queue confirms a publish.
+   */
   private propose(node: SimNode, groupId: GroupId, key: string): void {
     this.proposals++;
-    const result = node.propose(groupId, key);
-    if (result?.ok) this.pending.set(`${node.id}|${groupId}|${result.index}|${result.term}`, key);
-  }
-
-  /** A proposal is confirmed when the node that accepted it applies it, as a queue confirms. */
-  onApplied(node: SimNode, groupId: GroupId, entry: LogEntry): void {
-    const id = `${node.id}|${groupId}|${entry.index}|${entry.term}`;
-    const key = this.pending.get(id);
-    if (key === undefined) return;
-    this.pending.delete(id);
-    if (entryKey(entry) !== key) {
-      this.checker.fault(
-        "confirmation",
-        groupId,
-        `${node.id} applied ${entryKey(entry)} for ${key}`,
-      );
-      return;
-    }
-    this.confirmed.push({ groupId, index: entry.index, key });
-    this.confirmedKeys.add(key);
+    node.propose(groupId, key, (outcome) => {
+      if (outcome.status === "lost") {
+        this.lost.push({ groupId, index: outcome.index, key });
+        return;
+      }
+      if (outcome.status !== "applied") return;
+      if (outcome.result !== key) {
+        this.checker.fault(
+          "confirmation",
+          groupId,
+          `${node.id} applied ${outcome.result} for ${key}`,
+        );
+        return;
+      }
+      this.confirmed.push({ groupId, index: outcome.index, key });
+      this.confirmedKeys.add(key);
+    });
   }
 
   private changeSomething(): void {
@@ -232,7 +237,7 @@ export class ClusterSim implements SimWorld {
     if (this.prng.chance(0.15)) {
       const target = this.prng.pick(voters);
       this.trace(`${leader.id} transfers ${groupId} to ${target}`);
-      leader.act(groupId, (m) => m.transferLeadership(target));
+      leader.act(groupId, (driver) => driver.transferLeadership(groupId, target));
       return;
     }
     let change: MembershipChange;
@@ -253,7 +258,7 @@ export class ClusterSim implements SimWorld {
       if (!joiner.hosts(groupId)) joiner.hostGroup(groupId, EMPTY_MEMBERSHIP);
       change = { type: "addLearner", nodeId };
     }
-    const result = leader.act(groupId, (m) => m.proposeMembershipChange(change));
+    const result = leader.act(groupId, (driver) => driver.changeMembership(groupId, change));
     if (result?.ok) {
       this.membershipChanges++;
       this.trace(`${leader.id} proposes ${change.type} ${change.nodeId} in ${groupId}`);
@@ -363,6 +368,15 @@ export class ClusterSim implements SimWorld {
       const held = this.checker.committedKeyAt(groupId, index);
       if (held !== key) {
         this.checker.fault("confirmed entry lost", groupId, `${key} at ${index} became ${held}`);
+      }
+    }
+  }
+
+  /** A proposal reported lost was never committed: its index holds another entry. */
+  private checkLostNeverCommitted(): void {
+    for (const { groupId, index, key } of this.lost) {
+      if (this.checker.committedKeyAt(groupId, index) === key) {
+        this.checker.fault("lost proposal committed", groupId, `${key} at ${index}`);
       }
     }
   }

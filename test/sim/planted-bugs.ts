@@ -2,8 +2,10 @@
  * Deliberate bugs, planted from test code only, to show the simulator is sharp: each breaks
  * one rule Raft's safety depends on, and the simulator must notice within a bounded number
  * of seeds. The production classes carry no flags for them: a bug is a subclass overriding
- * one decision of RaftMachine, or a driver policy the simulated runtime follows.
+ * one decision of RaftMachine, or the order of effects of the RaftDriver.
  */
+import type { DriverBatch } from "../../src/cluster/index.js";
+import { RaftDriver } from "../../src/cluster/index.js";
 import { RaftMachine } from "../../src/raft/index.js";
 import type { SimConfig } from "./cluster-sim.js";
 
@@ -18,6 +20,15 @@ class VotesWithoutLogCheck extends RaftMachine {
 class CommitsOldTermByCounting extends RaftMachine {
   protected override canCommitByCounting(): boolean {
     return true;
+  }
+}
+
+/** Persist before you send, broken: votes and acknowledgements leave before the fdatasync. */
+class SendsBeforePersisting extends RaftDriver {
+  protected override carryOut(batch: DriverBatch): void {
+    this.write(batch);
+    this.send(batch);
+    this.whenDurable(batch, () => this.finish(batch));
   }
 }
 
@@ -43,7 +54,7 @@ export const PLANTED_BUGS: readonly PlantedBug[] = [
   {
     name: "send-before-persist",
     rule: "persist before answering (votes and acknowledgements)",
-    config: { driver: { sendBeforePersist: true } },
+    config: { createDriver: (config) => new SendsBeforePersisting(config) },
   },
 ];
 

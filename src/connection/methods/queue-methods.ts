@@ -28,8 +28,9 @@ type M<N extends Method["name"]> = Extract<Method, { name: N }>;
 
 /**
  * Who asks for a change: a channel, or the management API acting as the request's
- * user. `owner` is the connection that would own an exclusive queue and for which
- * another connection's exclusive queue is locked (the management API has none).
+ * user. The functions below also take the owner: the connection that would own an
+ * exclusive queue and for which another connection's is locked (the management API
+ * has none).
  */
 export interface Requester extends PermissionScope {
   readonly conn: PermissionScope["conn"] & { readonly broker: Broker };

@@ -7,6 +7,7 @@ import type { Log } from "../log.js";
 import type { ListenAddress } from "../runtime/amqp-listener.js";
 import type { Broker } from "../vhost/broker.js";
 import { accessRoutes } from "./api/access-api.js";
+import { definitionsDurable } from "./api/api-helpers.js";
 import { bindingRoutes } from "./api/bindings-api.js";
 import { connectionRoutes } from "./api/connections-api.js";
 import { exchangeRoutes } from "./api/exchanges-api.js";
@@ -19,7 +20,7 @@ import { unroutableRoutes } from "./api/unroutable-api.js";
 import { warrenRoutes } from "./api/warren-api.js";
 import { authenticate, requireAccess } from "./http/auth.js";
 import { HttpListener } from "./http/http-listener.js";
-import { HttpError, type HttpRequest, type HttpResponse, notFound } from "./http/http-types.js";
+import { type HttpRequest, type HttpResponse, notFound } from "./http/http-types.js";
 import { Router } from "./http/router.js";
 import { metricsDispatch } from "./metrics/metrics-endpoint.js";
 import {
@@ -100,23 +101,9 @@ export function managementDispatch(ctx: NodeContext, router: Router) {
     // A 2xx for a change means the change survives a crash, as a declare-ok does: any
     // request that changed something durable is answered once definitions.json is saved.
     const after = ctx.broker.definitionsVersion;
-    if (after !== before) await durable(ctx, after);
+    if (after !== before) await definitionsDurable(ctx, after);
     return response;
   };
-}
-
-/** Waits until the definitions up to `version` are on disk; a failed save is a 503. */
-async function durable(ctx: NodeContext, version: number): Promise<void> {
-  try {
-    await ctx.broker.definitionsSaved(version);
-  } catch (e) {
-    throw new HttpError(
-      503,
-      "definitions_not_saved",
-      `the change was applied but could not be saved to disk (${(e as Error).message}); ` +
-        "it is lost if the node stops before a later save succeeds",
-    );
-  }
 }
 
 /**

@@ -268,7 +268,7 @@ export class WarrenNode {
       storedIds !== this.unclaimedQueueIds.join(",") ||
       (snapshot && snapshot.nextQueueId < broker.peekNextQueueId())
     ) {
-      broker.definitionsChanged();
+      broker.submitNow({ type: "definitions.save" });
     }
   }
 

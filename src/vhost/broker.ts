@@ -16,20 +16,25 @@ import type { MessageStore } from "../store/message-store.js";
 import { type AlarmResource, AlarmState, type ResourceStats } from "./alarms.js";
 import type { BrokerSettings } from "./broker-settings.js";
 import { Chores, POLICY_SLICE, policyChore, releaseChore, upkeepChore } from "./chores.js";
+import {
+  type Applied,
+  type CommandSubmitter,
+  LocalCommands,
+  type Submitted,
+} from "./commands/command-submitter.js";
+import type { MetadataCommand, ResultOf } from "./commands/command-types.js";
+import { EffectsRunner } from "./commands/effects-runner.js";
+import { type MetadataState, newMetadataState, type VhostMeta } from "./commands/metadata-state.js";
+import { OwnerKeys } from "./commands/owner-keys.js";
 import { deadLetter } from "./dead-lettering.js";
 import { buildSnapshot } from "./definitions.js";
 import { DefinitionsSaver } from "./definitions-saver.js";
 import { type LimitRefusal, limitErrors, limitReached } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
-import {
-  NO_EFFECT_KEYS,
-  type Policy,
-  type PolicyKind,
-  PolicyStore,
-  validatePolicy,
-} from "./policies.js";
+import { HASHING_ALGORITHM, hashPassword } from "./password-hash.js";
+import type { Policy, PolicyKind, PolicyStore } from "./policies.js";
 import { storageQueueHooks } from "./queue-storage.js";
-import { UserStore } from "./users.js";
+import type { UserStore } from "./users.js";
 import { VirtualHost } from "./virtual-host.js";
 
 /** A channel that consumes amq.rabbitmq.reply-to, found by the key in its reply address. */
@@ -111,8 +116,15 @@ export interface BrokerPersistence {
  * runtime owns one Broker; connection and channel code reach everything through it.
  */
 export class Broker {
+  /** The live vhosts, built from the definitions (`metadata`) by the effects of commands. */
   readonly vhosts = new Map<string, VirtualHost>();
-  readonly users = new UserStore();
+  /** The queue types this node runs, by x-queue-type: classic, and any registered later. */
+  readonly queueTypes = new QueueTypes();
+  /**
+   * The definitions as plain data: changed only by applying metadata commands
+   * (`commands.submit`), never field by field.
+   */
+  readonly metadata: MetadataState = newMetadataState(this.queueTypes);
   readonly connections = new Set<RegisteredConnection>();
   readonly replyConsumers = new Map<string, ReplyConsumer>();
   readonly counters: BrokerCounters = {
@@ -144,7 +156,6 @@ export class Broker {
     loginFailures: 0,
     queuesExpired: 0,
   };
-  readonly policies = new PolicyStore();
   readonly connectionEvents: ConnectionEvents = {};
   readonly alarms = new AlarmState();
   readonly loginThrottle = new LoginThrottle();
@@ -165,15 +176,19 @@ export class Broker {
   readonly memory = new MemoryBudget();
   /** Work done in slices on later turns (purges, deletes, mass expiry); the runtime runs it. */
   readonly chores = new Chores();
-  /** The queue types this node runs, by x-queue-type: classic, and any registered later. */
-  readonly queueTypes = new QueueTypes();
+  /** Names for the connections that own exclusive queues, as commands carry them. */
+  readonly owners: OwnerKeys;
+  /**
+   * Where every definitions change goes: applied here and now on one node (the
+   * cluster replaces it with the metadata Raft group's submitter).
+   */
+  commands: CommandSubmitter;
+  private readonly effects: EffectsRunner;
+  /** Saves definitions.json when effects ask (group commit); waited on for durable replies. */
+  private readonly definitionsSaver: DefinitionsSaver | undefined;
   private readonly queueHooks: QueueHooks;
   private nextMessageId = 1;
   private nextConnectionId = 1;
-  private nextQueueId = 1;
-  /** While definitions are being restored at start, changes are not saved back. */
-  private restoring = false;
-  private readonly definitionsSaver: DefinitionsSaver | undefined;
 
   constructor(
     readonly settings: BrokerSettings,
@@ -183,7 +198,8 @@ export class Broker {
   ) {
     this.startedAtMs = clock();
     this.store = persistence?.store;
-    this.definitionsSaver =
+    this.owners = new OwnerKeys(settings.nodeName);
+    const saver =
       persistence &&
       new DefinitionsSaver({
         build: () => buildSnapshot(this),
@@ -196,6 +212,9 @@ export class Broker {
               "and is lost if the node stops before a later save succeeds",
           ),
       });
+    this.definitionsSaver = saver;
+    this.effects = new EffectsRunner(this, saver);
+    this.commands = new LocalCommands(this.metadata, this.effects);
     const hooks = storageQueueHooks(this.store, {
       discarded: (queue, entry, reason) => deadLetter(this, queue, entry, reason),
       // Called when the last of its consumers left: it had one (auto-delete's condition).
@@ -219,37 +238,75 @@ export class Broker {
     this.queueTypes.register(classicQueueType(this.queueHooks));
   }
 
+  /** Users, their permissions and topic permissions (part of the definitions). */
+  get users(): UserStore {
+    return this.metadata.users;
+  }
+
+  /** Policies and operator policies (part of the definitions). */
+  get policies(): PolicyStore {
+    return this.metadata.policies;
+  }
+
+  /** Submits a definitions change (see `commands`). */
+  submit<C extends MetadataCommand>(command: C): Submitted<ResultOf<C>> {
+    return this.commands.submit(command);
+  }
+
+  /**
+   * Submits a change and needs its answer now: for the node's own conveniences
+   * (bootstrap, the VirtualHost and Broker helpers below, tests), which run on a
+   * submitter that applies at once. A replicated submitter must be awaited instead.
+   */
+  submitNow<C extends MetadataCommand>(command: C): Applied<ResultOf<C>> {
+    const submitted = this.commands.submit(command);
+    if (submitted instanceof Promise)
+      throw new Error(`${command.type} needs a submitter that applies at once`);
+    return submitted;
+  }
+
   /** The default vhost and user, for a node starting with no definitions. */
   bootstrapDefaults(): void {
     const { defaultVhost, defaultUser, defaultPass } = this.settings;
-    this.addVhost(defaultVhost);
+    this.submitNow({ type: "vhost.add", vhost: defaultVhost });
     if (defaultUser) {
-      this.users.addUser(defaultUser, defaultPass, ["administrator"]);
-      this.users.setPermission(defaultVhost, defaultUser, {
+      this.submitNow({
+        type: "user.put",
+        user: defaultUser,
+        passwordHash: hashPassword(defaultPass),
+        hashingAlgorithm: HASHING_ALGORITHM,
+        tags: ["administrator"],
+      });
+      this.submitNow({
+        type: "permission.set",
+        vhost: defaultVhost,
+        user: defaultUser,
         configure: ".*",
         write: ".*",
         read: ".*",
       });
     }
-    this.definitionsChanged();
   }
 
+  /** Adds a vhost (nothing when it exists); returns the live vhost. */
   addVhost(name: string): VirtualHost {
-    const existing = this.vhosts.get(name);
-    if (existing) return existing;
-    const vhost = new VirtualHost(name, this.queueTypes, {
+    this.submitNow({ type: "vhost.add", vhost: name });
+    return this.vhosts.get(name)!;
+  }
+
+  /** The live vhost for a vhost's definitions; the effects runner adds it to `vhosts`. */
+  newVirtualHost(meta: VhostMeta): VirtualHost {
+    return new VirtualHost(meta, this.queueTypes, {
       queueDeleted: () => {
         this.counters.queuesDeleted++;
       },
-      definitionsChanged: () => this.definitionsChanged(),
-      newQueueId: () => this.nextQueueId++,
       queueSettings: (def) => this.queueSettings(def),
       exchangePolicy: (vhostName, exchange) =>
         this.policies.match("policy", vhostName, "exchange", exchange),
+      submitNow: (command) => this.submitNow(command),
+      ownerKey: (owner) => this.owners.keyOf(owner),
+      forgetOwner: (owner) => this.owners.forget(owner),
     });
-    this.vhosts.set(name, vhost);
-    this.definitionsChanged();
-    return vhost;
   }
 
   /**
@@ -313,23 +370,11 @@ export class Broker {
   }
 
   /**
-   * Deletes a vhost with everything in it: its connections are closed with 320
-   * (RabbitMQ's text), its queues deleted (their stored messages released), its
-   * policies dropped.
+   * Deletes a vhost with everything in it (the vhost.delete command): its connections
+   * are closed with 320, its queues deleted, its policies and permissions dropped.
    */
   deleteVhost(name: string): boolean {
-    const vhost = this.vhosts.get(name);
-    if (!vhost) return false;
-    for (const c of [...this.connections]) {
-      if (c.vhost?.name === name) c.close(320, `CONNECTION_FORCED - vhost '${name}' is deleted`);
-    }
-    for (const q of [...vhost.queues.values()]) vhost.removeQueue(q);
-    this.vhosts.delete(name);
-    this.policies.dropVhost(name);
-    this.users.dropVhost(name);
-    this.log.info({ vhost: name }, `deleted vhost '${name}'`);
-    this.definitionsChanged();
-    return true;
+    return this.submitNow({ type: "vhost.delete", vhost: name }).result.deleted;
   }
 
   /**
@@ -337,19 +382,7 @@ export class Broker {
    * queue instead of vanishing (undefined turns capture off). The queue must exist.
    */
   setUnroutableCapture(vhostName: string, queue: string | undefined): void {
-    const vhost = this.vhosts.get(vhostName);
-    if (!vhost) throw new Error(`vhost '${vhostName}' does not exist`);
-    if (queue !== undefined && !vhost.queues.has(queue)) {
-      throw new Error(`queue '${queue}' does not exist in vhost '${vhostName}'`);
-    }
-    vhost.unroutableQueue = queue;
-    this.log.info(
-      { vhost: vhostName, queue },
-      queue
-        ? `unroutable messages in vhost '${vhostName}' are captured in queue '${queue}'`
-        : `unroutable capture off in vhost '${vhostName}'`,
-    );
-    this.definitionsChanged();
+    this.submitNow({ type: "vhost.set-unroutable-capture", vhost: vhostName, queue });
   }
 
   newMessageId(): number {
@@ -361,11 +394,12 @@ export class Broker {
   }
 
   peekNextQueueId(): number {
-    return this.nextQueueId;
+    return this.metadata.nextQueueId;
   }
 
+  /** Queue ids the message store holds records of are never given out again. */
   raiseNextQueueId(atLeast: number): void {
-    this.nextQueueId = Math.max(this.nextQueueId, atLeast);
+    this.submitNow({ type: "queue-ids.raise", atLeast });
   }
 
   raiseNextMessageId(atLeast: number): void {
@@ -393,37 +427,11 @@ export class Broker {
 
   /** Stores a policy after checking it, and applies it to what it matches at once. */
   setPolicy(kind: PolicyKind, policy: Policy): void {
-    if (!this.vhosts.has(policy.vhost)) throw new Error(`vhost '${policy.vhost}' does not exist`);
-    const problems = validatePolicy(kind, policy);
-    if (problems.length > 0) throw new Error(`Validation failed: ${problems.join("; ")}`);
-    this.policies.set(kind, policy);
-    const ignored = Object.keys(policy.definition).filter((k) => NO_EFFECT_KEYS.has(k));
-    this.log.info(
-      {
-        kind,
-        vhost: policy.vhost,
-        policy: policy.name,
-        pattern: policy.pattern,
-        definition: policy.definition,
-      },
-      `${kind === "policy" ? "policy" : "operator policy"} '${policy.name}' set in vhost '${policy.vhost}'` +
-        (ignored.length ? `; keys with no effect on classic queues: ${ignored.join(", ")}` : ""),
-    );
-    this.applyPolicies(policy.vhost);
-    this.definitionsChanged();
+    this.submitNow({ type: "policy.set", kind, policy });
   }
 
   clearPolicy(kind: PolicyKind, vhost: string, name: string): boolean {
-    const cleared = this.policies.clear(kind, vhost, name);
-    if (cleared) {
-      this.log.info(
-        { kind, vhost, policy: name },
-        `${kind === "policy" ? "policy" : "operator policy"} '${name}' cleared in vhost '${vhost}'`,
-      );
-      this.applyPolicies(vhost);
-      this.definitionsChanged();
-    }
-    return cleared;
+    return this.submitNow({ type: "policy.clear", kind, vhost, name }).result.cleared;
   }
 
   /**
@@ -502,23 +510,18 @@ export class Broker {
 
   /** Runs `fn` without saving the definitions it changes (restoring them at start). */
   restoringDefinitions(fn: () => void): void {
-    this.restoring = true;
-    try {
-      fn();
-    } finally {
-      this.restoring = false;
-    }
+    this.effects.withoutSaving(fn);
   }
 
-  /** Something durable changed: save the definitions in this turn's group commit. */
-  definitionsChanged(): void {
-    if (this.restoring) return;
-    this.definitionsSaver?.changed();
+  /** The definitions version that first held a queue: its declare-ok waits until that is saved. */
+  queueDefinitionsVersion(vhost: string, queue: string): number {
+    const meta = this.metadata.vhosts.get(vhost)?.queues.get(queue);
+    return meta ? this.effects.queueVersion(meta) : 0;
   }
 
   /** Counts durable changes: compare it before and after an operation to see whether it made any. */
   get definitionsVersion(): number {
-    return this.definitionsSaver?.version ?? 0;
+    return this.effects.definitionsVersion;
   }
 
   /**

@@ -1,84 +1,85 @@
 import { channelError } from "../protocol/amqp-error.js";
-import type { FieldTable } from "../protocol/field-table.js";
+import { toTaggedJson } from "../protocol/field-table-json.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { QueueSettings } from "../queue/queue-settings.js";
 import type { Queue, QueueDefinition } from "../queue/queue-type.js";
 import type { QueueTypes } from "../queue/queue-types.js";
 import type { Binding, Destination, RoutingInput } from "../routing/binding.js";
-import {
-  DELAYED_TYPE,
-  delayedRoutingType,
-  Exchange,
-  type ExchangeDefinition,
-  isKnownExchangeType,
-} from "../routing/exchange.js";
+import { Exchange } from "../routing/exchange.js";
 import { type ExchangeLookup, routeMessage } from "../routing/route.js";
-import { assertExchangeEquivalent, assertQueueEquivalent } from "./equivalence.js";
+import type { Applied } from "./commands/command-submitter.js";
+import type { MetadataCommand, ResultOf } from "./commands/command-types.js";
+import type { BindingMeta, ExchangeMeta, QueueMeta, VhostMeta } from "./commands/metadata-state.js";
+import { lockedQueueError } from "./commands/topology-changes.js";
 import type { VhostLimits } from "./limits.js";
 import type { Policy } from "./policies.js";
 
-/** Exchanges every vhost has from birth (AMQP 0-9-1 §3.1.3.1 plus RabbitMQ's amq.match). */
-const PREDECLARED: readonly [string, string][] = [
-  ["", "direct"],
-  ["amq.direct", "direct"],
-  ["amq.fanout", "fanout"],
-  ["amq.topic", "topic"],
-  ["amq.headers", "headers"],
-  ["amq.match", "headers"],
-];
+export { lockedQueueError };
 
 /** What a vhost reports to the broker around it (storage, metrics, logs). */
 export interface VhostListener {
   queueDeleted(vhost: VirtualHost, queue: Queue): void;
-  /** A durable exchange, queue or binding was added or removed. */
-  definitionsChanged(): void;
-  /** A fresh id for a new queue's records in the message store (never reused). */
-  newQueueId(): number;
   /** A new queue's settings: its arguments and the policies that match it. */
   queueSettings(def: QueueDefinition): QueueSettings;
   /** The policy that applies to an exchange (for alternate-exchange). */
   exchangePolicy(vhost: string, exchange: string): Policy | undefined;
+  /** Applies a definitions command on this node now (see `VirtualHost.declareQueue`). */
+  submitNow<C extends MetadataCommand>(command: C): Applied<ResultOf<C>>;
+  /** The key that names an exclusive queue's owner in commands. */
+  ownerKey(owner: object): string;
+  /** The owner is gone: its key is not needed any more. */
+  forgetOwner(owner: object): void;
 }
 
 /**
- * One virtual host's topology: exchanges, queues and the bindings between them,
- * with RabbitMQ's rules for declaring, deleting and binding. Pure: time comes in
- * as `nowMs`, errors leave as AmqpErrors carrying RabbitMQ's reply texts.
+ * One virtual host's live topology: the exchanges (with their routing tables), the
+ * queues and the bindings between them, built from the vhost's definitions
+ * (`VhostMeta`) by the effects of metadata commands (`attach...`/`detach...`). The
+ * rules for declaring, deleting and binding are those commands' (vhost/commands/);
+ * the few changes made here (`declareQueue`, `removeQueue`, ...) submit commands too.
+ * Pure: time comes in as `nowMs`, errors leave as AmqpErrors with RabbitMQ's texts.
  */
 export class VirtualHost implements ExchangeLookup {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
-  /** Beyond RabbitMQ: where unroutable messages go instead of vanishing (set by an operator). */
-  unroutableQueue: string | undefined;
   /** Unroutable publishes in this vhost (each exchange counts its own too). */
   unroutable = 0;
-  /** Queue type for declarations without x-queue-type. */
-  defaultQueueType = "classic";
-  /** RabbitMQ's vhost limits (max-connections, max-queues). */
-  limits: VhostLimits = {};
   /** Bindings by destination, so deleting a queue or exchange can drop its bindings. */
   private readonly bindingsTo = new Map<Destination, Binding[]>();
+  /** The live binding each binding definition was built into. */
+  private readonly built = new WeakMap<BindingMeta, Binding>();
 
   constructor(
-    readonly name: string,
+    readonly meta: VhostMeta,
     /** Builds each queue by the type its x-queue-type names. */
     readonly queueTypes: QueueTypes,
     private readonly listener: VhostListener,
-  ) {
-    for (const [name, type] of PREDECLARED) {
-      this.exchanges.set(
-        name,
-        new Exchange({
-          name,
-          vhost: this.name,
-          type,
-          durable: true,
-          autoDelete: false,
-          internal: false,
-          arguments: new Map(),
-        }),
-      );
-    }
+  ) {}
+
+  get name(): string {
+    return this.meta.name;
+  }
+
+  /** Beyond RabbitMQ: where unroutable messages go instead of vanishing (set by an operator). */
+  get unroutableQueue(): string | undefined {
+    return this.meta.unroutableQueue;
+  }
+
+  /** Queue type for declarations without x-queue-type. */
+  get defaultQueueType(): string {
+    return this.meta.defaultQueueType;
+  }
+
+  /**
+   * RabbitMQ's vhost limits (max-connections, max-queues). Operators change them with
+   * the vhost.set-limit command; tests set them here directly.
+   */
+  get limits(): VhostLimits {
+    return this.meta.limits;
+  }
+
+  set limits(limits: VhostLimits) {
+    this.meta.limits = limits;
   }
 
   // --- lookups -------------------------------------------------------------
@@ -113,98 +114,18 @@ export class VirtualHost implements ExchangeLookup {
     return q;
   }
 
-  // --- exchanges -----------------------------------------------------------
-
-  declareExchange(def: ExchangeDefinition, storeId?: number): Exchange {
-    const existing = this.exchanges.get(def.name);
-    if (existing) {
-      assertExchangeEquivalent(existing.definition, def);
-      return existing;
-    }
-    if (def.type === DELAYED_TYPE && !delayedRoutingType(def.arguments)) {
-      throw channelError(
-        ReplyCode.PRECONDITION_FAILED,
-        "Invalid argument, 'x-delayed-type' must be an existing exchange type",
-      );
-    }
-    if (!isKnownExchangeType(def.type)) {
-      // RabbitMQ 3.12.x and later: channel error 406 (older versions closed the connection with 503).
-      throw channelError(ReplyCode.PRECONDITION_FAILED, `unknown exchange type '${def.type}'`);
-    }
-    const exchange = new Exchange(
-      def,
-      def.type === DELAYED_TYPE ? (storeId ?? this.listener.newQueueId()) : 0,
-    );
-    exchange.policy = this.listener.exchangePolicy(this.name, def.name);
-    this.exchanges.set(def.name, exchange);
-    if (def.durable) this.listener.definitionsChanged();
-    return exchange;
-  }
-
-  deleteExchange(name: string, ifUnused: boolean): void {
-    const exchange = this.exchanges.get(name);
-    if (!exchange) return; // RabbitMQ 3.x+: deleting a missing exchange succeeds.
-    // In use means bound as a source (RabbitMQ's has_for_source).
-    if (ifUnused && exchange.bindingCount > 0) {
-      throw channelError(
-        ReplyCode.PRECONDITION_FAILED,
-        `exchange '${name}' in vhost '${this.name}' in use`,
-      );
-    }
-    this.removeExchange(exchange);
-  }
-
-  private removeExchange(exchange: Exchange): void {
-    this.exchanges.delete(exchange.name);
-    for (const b of [...exchange.bindings]) this.dropBinding(b);
-    for (const b of [...this.bindingsOf(exchange)]) this.dropBinding(b);
-    this.bindingsTo.delete(exchange);
-    if (exchange.definition.durable) this.listener.definitionsChanged();
-  }
-
-  // --- queues --------------------------------------------------------------
-
-  declareQueue(def: QueueDefinition, owner: object, nowMs: number): Queue {
-    const existing = this.queues.get(def.name);
-    if (existing) {
-      this.assertNotLocked(existing, owner);
-      assertQueueEquivalent(existing.definition, def);
-      return existing;
-    }
-    const queue = this.queueTypes.create({
-      definition: def,
-      storeId: this.listener.newQueueId(),
-      settings: this.listener.queueSettings(def),
-      exclusiveOwner: def.exclusive ? owner : null,
-      nowMs,
-    });
-    this.queues.set(def.name, queue);
-    if (queue.isDurable) this.listener.definitionsChanged();
-    return queue;
-  }
-
-  /** A durable queue from the definitions file, with the store id its records use. */
-  restoreQueue(def: QueueDefinition, storeId: number, nowMs: number): Queue {
-    const queue = this.queueTypes.create({
-      definition: def,
-      storeId,
-      settings: this.listener.queueSettings(def),
-      exclusiveOwner: null,
-      nowMs,
-    });
-    this.queues.set(def.name, queue);
-    return queue;
-  }
-
   /** RabbitMQ's 405 for another connection's exclusive queue. */
-  assertNotLocked(queue: Queue, owner: object): void {
+  assertNotLocked(queue: Queue, owner: object | undefined): void {
     if (queue.exclusiveOwner !== null && queue.exclusiveOwner !== owner) {
       throw lockedQueueError(queue.name, this.name);
     }
   }
 
-  /** Deletes a queue; returns its ready message count. */
-  deleteQueue(queue: Queue, ifUnused: boolean, ifEmpty: boolean): number {
+  /**
+   * queue.delete's if-unused and if-empty: about consumers and messages, which live
+   * with the queue, so they are checked here before the delete command is submitted.
+   */
+  assertDeletable(queue: Queue, ifUnused: boolean, ifEmpty: boolean): void {
     if (ifUnused && queue.consumerCount > 0) {
       throw channelError(
         ReplyCode.PRECONDITION_FAILED,
@@ -217,59 +138,126 @@ export class VirtualHost implements ExchangeLookup {
         `queue '${queue.name}' in vhost '${this.name}' not empty`,
       );
     }
+  }
+
+  // --- changes, as commands applied on this node -----------------------------
+  // The AMQP handlers and the management API submit their commands themselves; these
+  // serve the node's own triggers (auto-delete, x-expires, a closed connection's
+  // exclusive queues) and tests. They need a submitter that applies at once.
+
+  /** Declares a queue owned (when exclusive) by `owner`, as a client would. */
+  declareQueue(def: QueueDefinition, owner: object, nowMs: number): Queue {
+    const applied = this.listener.submitNow({
+      type: "queue.declare",
+      vhost: this.name,
+      queue: def.name,
+      durable: def.durable,
+      exclusive: def.exclusive,
+      autoDelete: def.autoDelete,
+      arguments: toTaggedJson(def.arguments),
+      client: { owner: this.listener.ownerKey(owner) },
+    });
+    const queue = this.queues.get(def.name)!;
+    if (applied.result.created) queue.declared(nowMs);
+    return queue;
+  }
+
+  /** Deletes a queue after checking if-unused and if-empty; returns its ready message count. */
+  deleteQueue(queue: Queue, ifUnused: boolean, ifEmpty: boolean): number {
+    this.assertDeletable(queue, ifUnused, ifEmpty);
     return this.removeQueue(queue);
   }
 
+  /** Deletes this queue (not a newer one of the same name); returns its ready message count. */
   removeQueue(queue: Queue): number {
-    if (this.queues.get(queue.name) !== queue) return 0;
-    this.queues.delete(queue.name);
-    for (const b of [...this.bindingsOf(queue)]) this.dropBinding(b);
-    this.bindingsTo.delete(queue);
-    const count = queue.delete();
-    this.listener.queueDeleted(this, queue);
-    if (queue.isDurable) this.listener.definitionsChanged();
-    return count;
+    return this.listener.submitNow({
+      type: "queue.delete",
+      vhost: this.name,
+      queue: queue.name,
+      id: queue.storeId,
+    }).messagesDropped;
   }
 
   /** Deletes the exclusive queues a closing connection owned. */
   dropExclusiveQueues(owner: object): void {
-    for (const q of [...this.queues.values()]) {
-      if (q.exclusiveOwner === owner) this.removeQueue(q);
+    if ([...this.queues.values()].some((q) => q.exclusiveOwner === owner)) {
+      const key = this.listener.ownerKey(owner);
+      this.listener.submitNow({ type: "queues.drop-owned", vhost: this.name, owner: key });
     }
+    this.listener.forgetOwner(owner);
   }
 
-  // --- bindings ------------------------------------------------------------
+  // --- the live topology, built by the effects of commands -------------------
 
-  bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
-    if (source.name === "") throw defaultExchangeAccess(destination, this.name);
-    if (destination.kind === "exchange" && destination.name === "") {
-      throw defaultExchangeAccess(destination, this.name);
-    }
-    const binding: Binding = { source: source.name, destination, routingKey, arguments: args };
-    source.router.validate?.(binding);
-    if (source.findBinding(binding)) return; // binding is idempotent
+  attachExchange(meta: ExchangeMeta): Exchange {
+    const exchange = new Exchange(meta.definition, meta.storeId);
+    exchange.policy = this.listener.exchangePolicy(this.name, meta.definition.name);
+    this.exchanges.set(meta.definition.name, exchange);
+    return exchange;
+  }
+
+  detachExchange(name: string): void {
+    const exchange = this.exchanges.get(name);
+    if (!exchange) return;
+    this.exchanges.delete(name);
+    this.bindingsTo.delete(exchange);
+  }
+
+  /** Builds a queue (new, or from the definitions file with the store id its records use). */
+  attachQueue(meta: QueueMeta, owner: object | null, nowMs: number): Queue {
+    const def = meta.definition;
+    const queue = this.queueTypes.create({
+      definition: def,
+      storeId: meta.id,
+      settings: this.listener.queueSettings(def),
+      exclusiveOwner: def.exclusive ? owner : null,
+      nowMs,
+    });
+    this.queues.set(def.name, queue);
+    return queue;
+  }
+
+  /** Stops a queue: consumers cancelled, messages let go; returns its ready message count. */
+  detachQueue(meta: QueueMeta): number {
+    const queue = this.queues.get(meta.definition.name);
+    if (!queue || queue.storeId !== meta.id) return 0;
+    this.queues.delete(queue.name);
+    this.bindingsTo.delete(queue);
+    const count = queue.delete();
+    this.listener.queueDeleted(this, queue);
+    return count;
+  }
+
+  attachBinding(meta: BindingMeta): void {
+    const source = this.exchanges.get(meta.source);
+    const destination =
+      meta.destinationKind === "queue"
+        ? this.queues.get(meta.destination)
+        : this.exchanges.get(meta.destination);
+    if (!source || !destination) return;
+    const binding: Binding = {
+      source: meta.source,
+      destination,
+      routingKey: meta.routingKey,
+      arguments: meta.arguments,
+    };
     source.addBinding(binding);
     const list = this.bindingsTo.get(destination);
     if (list) list.push(binding);
     else this.bindingsTo.set(destination, [binding]);
-    if (this.isDurableBinding(binding)) this.listener.definitionsChanged();
+    this.built.set(meta, binding);
   }
 
-  /** RabbitMQ keeps a binding across restarts when both its ends are durable. */
-  private isDurableBinding(b: Binding): boolean {
-    const source = this.exchanges.get(b.source);
-    const dest = b.destination;
-    const destDurable =
-      dest.kind === "queue" ? (dest as Queue).isDurable : (dest as Exchange).definition.durable;
-    return (source?.definition.durable ?? false) && destDurable;
-  }
-
-  unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
-    if (source.name === "") throw defaultExchangeAccess(destination, this.name);
-    const probe: Binding = { source: source.name, destination, routingKey, arguments: args };
-    const binding = source.findBinding(probe);
-    if (!binding) return; // RabbitMQ: unbinding a missing binding succeeds
-    this.dropBinding(binding);
+  detachBinding(meta: BindingMeta): void {
+    const binding = this.built.get(meta);
+    if (!binding) return;
+    this.built.delete(meta);
+    this.exchanges.get(binding.source)?.removeBinding(binding);
+    const list = this.bindingsTo.get(binding.destination);
+    if (list) {
+      const at = list.indexOf(binding);
+      if (at >= 0) list.splice(at, 1);
+    }
   }
 
   bindingsOf(destination: Destination): readonly Binding[] {
@@ -282,19 +270,6 @@ export class VirtualHost implements ExchangeLookup {
     return out;
   }
 
-  private dropBinding(binding: Binding): void {
-    if (this.isDurableBinding(binding)) this.listener.definitionsChanged();
-    const source = this.exchanges.get(binding.source);
-    source?.removeBinding(binding);
-    const list = this.bindingsTo.get(binding.destination);
-    if (list) {
-      const at = list.indexOf(binding);
-      if (at >= 0) list.splice(at, 1);
-    }
-    // An auto-delete exchange goes when its last binding as a source goes.
-    if (source?.definition.autoDelete && source.bindingCount === 0) this.removeExchange(source);
-  }
-
   // --- publishing ----------------------------------------------------------
 
   /** The queues a message published to `exchange` reaches. */
@@ -304,21 +279,4 @@ export class VirtualHost implements ExchangeLookup {
     for (const d of hits) out.push(d as Queue);
     return out;
   }
-}
-
-function defaultExchangeAccess(destination: Destination, vhost: string) {
-  const what = destination.kind === "queue" ? "queue" : "exchange";
-  return channelError(
-    ReplyCode.ACCESS_REFUSED,
-    `operation not permitted on the default exchange (binding ${what} '${destination.name}' in vhost '${vhost}')`,
-  );
-}
-
-export function lockedQueueError(queue: string, vhost: string) {
-  return channelError(
-    ReplyCode.RESOURCE_LOCKED,
-    `cannot obtain exclusive access to locked queue '${queue}' in vhost '${vhost}'. ` +
-      "It could be originally declared on another connection or the exclusive property " +
-      "value does not match that of the original declaration.",
-  );
 }

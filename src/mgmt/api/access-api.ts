@@ -51,12 +51,12 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
   router.get("/api/vhosts/:vhost", "management", (req) =>
     json(vhostView(pathVhost(ctx, req), node, ctx.connections())),
   );
-  router.put("/api/vhosts/:vhost", "administrator", (req) => {
+  router.put("/api/vhosts/:vhost", "administrator", async (req) => {
     jsonBody(req);
-    return addVhost(ctx, req.params.vhost!, req.user!.name) ? CREATED : NO_CONTENT;
+    return (await addVhost(ctx, req.params.vhost!, req.user!.name)) ? CREATED : NO_CONTENT;
   });
-  router.delete("/api/vhosts/:vhost", "administrator", (req) => {
-    if (!deleteVhost(ctx, req.params.vhost!, req.user!.name)) throw notFound();
+  router.delete("/api/vhosts/:vhost", "administrator", async (req) => {
+    if (!(await deleteVhost(ctx, req.params.vhost!, req.user!.name))) throw notFound();
     return NO_CONTENT;
   });
   router.get("/api/vhosts/:vhost/permissions", "administrator", (req) => {
@@ -80,11 +80,11 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
       req.query,
     );
   });
-  router.post("/api/users/bulk-delete", "administrator", (req) => {
+  router.post("/api/users/bulk-delete", "administrator", async (req) => {
     const users = jsonBody(req).users;
     if (!Array.isArray(users) || users.some((u) => typeof u !== "string"))
       throw badRequest("users must be a list of names");
-    for (const u of users) deleteUser(ctx, u, req.user!.name);
+    for (const u of users) await deleteUser(ctx, u, req.user!.name);
     return NO_CONTENT;
   });
   router.get("/api/users/:user", "administrator", (req) => {
@@ -92,7 +92,7 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
     if (!u) throw notFound();
     return json(userView(u));
   });
-  router.put("/api/users/:user", "administrator", (req) => {
+  router.put("/api/users/:user", "administrator", async (req) => {
     const body = jsonBody(req);
     const tags = parseTags(body.tags);
     const existing = b.users.users.get(req.params.user!);
@@ -109,11 +109,11 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
     // Changing only the tags keeps the password, as RabbitMQ does.
     else if (existing) secret = existing;
     else throw badRequest("password or password_hash must be set");
-    const result = putUser(ctx, req.params.user!, secret, tags, req.user!.name);
+    const result = await putUser(ctx, req.params.user!, secret, tags, req.user!.name);
     return result === "created" ? CREATED : NO_CONTENT;
   });
-  router.delete("/api/users/:user", "administrator", (req) => {
-    if (!deleteUser(ctx, req.params.user!, req.user!.name)) throw notFound();
+  router.delete("/api/users/:user", "administrator", async (req) => {
+    if (!(await deleteUser(ctx, req.params.user!, req.user!.name))) throw notFound();
     return NO_CONTENT;
   });
   router.get("/api/users/:user/permissions", "administrator", (req) => {
@@ -135,17 +135,17 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
     if (!p) throw notFound();
     return json(permissionView(req.params.user!, req.params.vhost!, p));
   });
-  router.put("/api/permissions/:vhost/:user", "administrator", (req) => {
+  router.put("/api/permissions/:vhost/:user", "administrator", async (req) => {
     const vhost = req.params.vhost!;
     const user = req.params.user!;
     if (!b.vhosts.has(vhost)) throw badRequest(`vhost_not_found: '${vhost}'`);
     if (!b.users.users.has(user)) throw badRequest(`user_not_found: '${user}'`);
     const existed = b.users.permission(vhost, user) !== undefined;
-    setPermission(ctx, vhost, user, permissionBody(req), req.user!.name);
+    await setPermission(ctx, vhost, user, permissionBody(req), req.user!.name);
     return existed ? NO_CONTENT : CREATED;
   });
-  router.delete("/api/permissions/:vhost/:user", "administrator", (req) => {
-    if (!clearPermission(ctx, req.params.vhost!, req.params.user!, req.user!.name))
+  router.delete("/api/permissions/:vhost/:user", "administrator", async (req) => {
+    if (!(await clearPermission(ctx, req.params.vhost!, req.params.user!, req.user!.name)))
       throw notFound();
     return NO_CONTENT;
   });

@@ -1,6 +1,10 @@
-import type { FieldTable } from "../../protocol/field-table.js";
+import {
+  type BindingRequest,
+  bindCommand,
+  unbindCommand,
+} from "../../connection/methods/queue-methods.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
-import type { DirectChannel } from "../direct/direct-channel.js";
+import type { Method } from "../../protocol/generated/methods.js";
 import {
   type ApiRequest,
   badRequest,
@@ -21,7 +25,7 @@ import {
   bindingView,
   propertiesKey,
 } from "../views/topology-view.js";
-import { listedVhosts, pathVhost, withDirectChannel } from "./api-helpers.js";
+import { asManagementChannel, definitionsDurable, listedVhosts, pathVhost } from "./api-helpers.js";
 import { exchangeName } from "./exchanges-api.js";
 
 const BETWEEN = "/api/bindings/:vhost/e/:source/:dtype/:destination";
@@ -55,30 +59,17 @@ function one(ctx: NodeContext, req: ApiRequest): BindingRow {
   return row;
 }
 
-function bindMethod(
-  row: { source: string; destination: string; routingKey: string; arguments: FieldTable },
-  type: "queue" | "exchange",
-  unbind: boolean,
-): Parameters<DirectChannel["call"]>[0] {
-  if (type === "queue") {
-    const common = {
-      queue: row.destination,
-      exchange: row.source,
-      routingKey: row.routingKey,
-      arguments: row.arguments,
-    };
+/** The AMQP method a binding request stands for (its names must fit in a frame). */
+function bindMethod(row: BindingRequest, unbind: boolean): Method {
+  const common = { routingKey: row.routingKey, arguments: row.arguments };
+  if (row.destinationKind === "queue") {
+    const names = { queue: row.destination, exchange: row.source, ...common };
     return unbind
-      ? { name: "queue.unbind", ...common }
-      : { name: "queue.bind", ...common, noWait: false };
+      ? { name: "queue.unbind", ...names }
+      : { name: "queue.bind", ...names, noWait: false };
   }
-  return {
-    name: unbind ? "exchange.unbind" : "exchange.bind",
-    destination: row.destination,
-    source: row.source,
-    routingKey: row.routingKey,
-    noWait: false,
-    arguments: row.arguments,
-  };
+  const names = { destination: row.destination, source: row.source, ...common, noWait: false };
+  return { name: unbind ? "exchange.unbind" : "exchange.bind", ...names };
 }
 
 /** /api/bindings: list, create (POST), show and delete one binding by its properties key. */
@@ -103,12 +94,18 @@ export function bindingRoutes(router: Router, ctx: NodeContext): void {
   router.delete(`${BETWEEN}/:props`, "management", async (req) => {
     const row = one(ctx, req);
     if (row.source === "") throw badRequest("cannot delete the default exchange's bindings");
-    const type = destinationType(req);
-    await withDirectChannel(ctx, req, req.params.vhost!, "explanation", (ch) =>
-      ch.call(bindMethod(row, type, true), [
-        type === "queue" ? "queue.unbind-ok" : "exchange.unbind-ok",
-      ]),
-    );
+    const binding: BindingRequest = {
+      source: row.source,
+      destinationKind: destinationType(req),
+      destination: row.destination,
+      routingKey: row.routingKey,
+      arguments: row.arguments,
+    };
+    const vhost = pathVhost(ctx, req);
+    await asManagementChannel(ctx, req, vhost, bindMethod(binding, true), async (r) => {
+      await ctx.broker.submit(unbindCommand(r, binding));
+      await definitionsDurable(ctx);
+    });
     return NO_CONTENT;
   });
 }
@@ -116,21 +113,21 @@ export function bindingRoutes(router: Router, ctx: NodeContext): void {
 async function createBinding(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse> {
   between(ctx, req);
   const body = jsonBody(req);
-  const type = destinationType(req);
-  const row = {
+  const binding: BindingRequest = {
     source: exchangeName(req.params.source!),
+    destinationKind: destinationType(req),
     destination: req.params.destination!,
     routingKey: stringField(body, "routing_key", ""),
     arguments: fromPlainJson(objectField(body, "arguments") ?? {}),
   };
-  await withDirectChannel(ctx, req, req.params.vhost!, "explanation", (ch) =>
-    ch.call(bindMethod(row, type, false), [
-      type === "queue" ? "queue.bind-ok" : "exchange.bind-ok",
-    ]),
-  );
-  const key = propertiesKey(row.routingKey, row.arguments);
+  const vhost = pathVhost(ctx, req);
+  await asManagementChannel(ctx, req, vhost, bindMethod(binding, false), async (r) => {
+    await ctx.broker.submit(bindCommand(r, binding, undefined));
+    await definitionsDurable(ctx);
+  });
+  const key = propertiesKey(binding.routingKey, binding.arguments);
   return {
     status: 201,
-    headers: { location: `${encodeURIComponent(row.destination)}/${key}` },
+    headers: { location: `${encodeURIComponent(binding.destination)}/${key}` },
   };
 }

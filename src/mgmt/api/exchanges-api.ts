@@ -1,15 +1,18 @@
 import {
+  exchangeDeclareCommand,
+  exchangeDeleteCommand,
+} from "../../connection/methods/exchange-methods.js";
+import {
   checkPermission,
   checkTopicPermission,
   type PermissionScope,
 } from "../../connection/permissions.js";
-import { AmqpError, fitReplyText } from "../../protocol/amqp-error.js";
+import { AmqpError } from "../../protocol/amqp-error.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
 import type { EnqueueResult } from "../../queue/enqueue-outcome.js";
 import type { Exchange } from "../../routing/exchange.js";
 import { type Publisher, type PublishOutcome, publishMessage } from "../../vhost/publishing.js";
 import type { User } from "../../vhost/users.js";
-import { DirectError } from "../direct/direct-channel.js";
 import { decodePayload, propertiesFromJson } from "../direct/json-properties.js";
 import {
   type ApiRequest,
@@ -29,11 +32,13 @@ import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
 import { bindingRows, bindingView, exchangeView } from "../views/topology-view.js";
 import {
-  directErrorToHttp,
+  asManagementChannel,
+  definitionsDurable,
+  httpRequester,
   listedVhosts,
   pathVhost,
   queryFlag,
-  withDirectChannel,
+  refusalToHttp,
 } from "./api-helpers.js";
 
 /** The default exchange is "amq.default" in URLs and "" everywhere else (RabbitMQ). */
@@ -64,17 +69,12 @@ export function exchangeRoutes(router: Router, ctx: NodeContext): void {
   router.put("/api/exchanges/:vhost/:name", "management", (req) => declareExchange(ctx, req));
   router.delete("/api/exchanges/:vhost/:name", "management", async (req) => {
     const e = pathExchange(ctx, req);
-    await withDirectChannel(ctx, req, req.params.vhost!, "explanation", (ch) =>
-      ch.call(
-        {
-          name: "exchange.delete",
-          exchange: e.name,
-          ifUnused: queryFlag(req, "if-unused"),
-          noWait: false,
-        },
-        ["exchange.delete-ok"],
-      ),
-    );
+    const ifUnused = queryFlag(req, "if-unused");
+    const method = { name: "exchange.delete", exchange: e.name, ifUnused, noWait: false } as const;
+    await asManagementChannel(ctx, req, pathVhost(ctx, req), method, async (r) => {
+      await ctx.broker.submit(exchangeDeleteCommand(r, e.name, ifUnused));
+      await definitionsDurable(ctx);
+    });
     return NO_CONTENT;
   });
   router.post("/api/exchanges/:vhost/:name/publish", "management", (req) => publish(ctx, req));
@@ -95,27 +95,35 @@ export function exchangeRoutes(router: Router, ctx: NodeContext): void {
   }
 }
 
+/** PUT /api/exchanges/{vhost}/{name}: exchange.declare as the request's user. */
 async function declareExchange(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse> {
   const vhost = pathVhost(ctx, req);
   const name = exchangeName(req.params.name!);
   const body = jsonBody(req);
   const existed = vhost.exchanges.has(name);
-  await withDirectChannel(ctx, req, vhost.name, "explanation", (ch) =>
-    ch.call(
-      {
-        name: "exchange.declare",
-        exchange: name,
-        type: stringField(body, "type"),
-        passive: false,
-        durable: boolField(body, "durable", true),
-        autoDelete: boolField(body, "auto_delete", false),
-        internal: boolField(body, "internal", false),
-        noWait: false,
-        arguments: fromPlainJson(objectField(body, "arguments") ?? {}),
-      },
-      ["exchange.declare-ok"],
-    ),
-  );
+  const request = {
+    name,
+    type: stringField(body, "type"),
+    durable: boolField(body, "durable", true),
+    autoDelete: boolField(body, "auto_delete", false),
+    internal: boolField(body, "internal", false),
+    arguments: fromPlainJson(objectField(body, "arguments") ?? {}),
+  };
+  const method = {
+    name: "exchange.declare",
+    exchange: name,
+    type: request.type,
+    passive: false,
+    durable: request.durable,
+    autoDelete: request.autoDelete,
+    internal: request.internal,
+    noWait: false,
+    arguments: request.arguments,
+  } as const;
+  await asManagementChannel(ctx, req, vhost, method, async (r) => {
+    await ctx.broker.submit(exchangeDeclareCommand(r, request));
+    await definitionsDurable(ctx);
+  });
   return existed ? NO_CONTENT : CREATED;
 }
 
@@ -144,7 +152,7 @@ async function publish(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse>
       outcome = publishMessage(
         broker,
         vhost,
-        httpPublisher({ conn: { user, broker }, vhost }),
+        httpPublisher(httpRequester(ctx, req, vhost), user),
         { exchange, routingKey, mandatory: true, properties, body: payload },
         broker.clock(),
       );
@@ -153,7 +161,8 @@ async function publish(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse>
       broker.counters.channelsClosed++;
     }
   } catch (e) {
-    throw amqpErrorToHttp(e);
+    // A publish refused with an AMQP error, in the words RabbitMQ's HTTP publish answers with.
+    throw e instanceof AmqpError ? refusalToHttp(e, "amqp") : e;
   }
   const result = await new Promise<EnqueueResult>((resolve) =>
     outcome.enqueue.whenSettled(resolve),
@@ -178,17 +187,11 @@ function checkEncodable(exchange: string, routingKey: string): void {
 }
 
 /** The HTTP user as a publisher: their permissions; no reply consumer, no socket to hold back. */
-function httpPublisher(scope: PermissionScope & { conn: { user: User } }): Publisher {
+function httpPublisher(scope: PermissionScope, user: User): Publisher {
   return {
-    user: scope.conn.user,
+    user,
     checkExchangeWrite: (name) => checkPermission(scope, "write", "exchange", name),
     checkRoutingKeys: (exchange, keys) => checkTopicPermission(scope, "write", exchange, keys),
     replyKey: undefined,
   };
-}
-
-/** A publish refused with an AMQP error, in the words RabbitMQ's HTTP publish answers with. */
-function amqpErrorToHttp(e: unknown): unknown {
-  if (!(e instanceof AmqpError)) return e;
-  return directErrorToHttp(new DirectError(e.replyCode, fitReplyText(e.replyText)), "amqp");
 }

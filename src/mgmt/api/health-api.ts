@@ -1,7 +1,9 @@
+import { queueDeclareCommand } from "../../connection/methods/queue-methods.js";
+import { AmqpError } from "../../protocol/amqp-error.js";
 import { type ApiRequest, badRequest, type HttpResponse, json } from "../http/http-types.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
-import { pathVhost, withDirectChannel } from "./api-helpers.js";
+import { httpRequester, pathVhost, refusalToHttp, withDirectChannel } from "./api-helpers.js";
 
 const OK: HttpResponse = json({ status: "ok" });
 
@@ -87,19 +89,21 @@ async function aliveness(ctx: NodeContext, req: ApiRequest): Promise<HttpRespons
   const vhost = pathVhost(ctx, req);
   try {
     await withDirectChannel(ctx, req, vhost.name, "amqp", async (ch) => {
-      await ch.call(
-        {
-          name: "queue.declare",
-          queue: "aliveness-test",
-          passive: false,
-          durable: false,
-          exclusive: false,
-          autoDelete: false,
-          noWait: false,
-          arguments: new Map(),
-        },
-        ["queue.declare-ok"],
-      );
+      const request = {
+        name: "aliveness-test",
+        durable: false,
+        exclusive: false,
+        autoDelete: false,
+        arguments: new Map(),
+      };
+      try {
+        await ctx.broker.submit(
+          queueDeclareCommand(httpRequester(ctx, req, vhost), request, true, undefined),
+        );
+      } catch (e) {
+        if (e instanceof AmqpError) throw refusalToHttp(e, "amqp");
+        throw e;
+      }
       const { routed } = await ch.publish(
         "",
         "aliveness-test",

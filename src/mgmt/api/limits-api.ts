@@ -1,10 +1,4 @@
-import {
-  limitsByRabbitName,
-  USER_LIMIT_NAMES,
-  type UserLimits,
-  VHOST_LIMIT_NAMES,
-  type VhostLimits,
-} from "../../vhost/limits.js";
+import { limitsByRabbitName, USER_LIMIT_NAMES, VHOST_LIMIT_NAMES } from "../../vhost/limits.js";
 import type { User } from "../../vhost/users.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
 import {
@@ -17,7 +11,7 @@ import {
 } from "../http/http-types.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
-import { listedVhosts, pathVhost } from "./api-helpers.js";
+import { listedVhosts, pathVhost, submitChange } from "./api-helpers.js";
 
 type Names = Readonly<Record<string, string>>;
 
@@ -40,48 +34,38 @@ export function limitValue(names: Names, what: string, name: string, value: unkn
   return n;
 }
 
-/** Sets (or, with undefined, clears) one vhost limit, logs it and saves the definitions. */
-export function setVhostLimit(
+/** Sets (or, with undefined, clears) one vhost limit (the vhost.set-limit command) and logs it. */
+export async function setVhostLimit(
   ctx: NodeContext,
   vhost: VirtualHost,
   name: keyof typeof VHOST_LIMIT_NAMES,
   value: number | undefined,
   byUser: string,
-): void {
-  const key = VHOST_LIMIT_NAMES[name];
-  const limits: VhostLimits = { ...vhost.limits };
-  if (value === undefined) delete limits[key];
-  else limits[key] = value;
-  vhost.limits = limits;
+): Promise<void> {
+  await submitChange(ctx, { type: "vhost.set-limit", vhost: vhost.name, limit: name, value });
   ctx.log.info(
     { vhost: vhost.name, limit: name, value: value ?? null, by: byUser },
     value === undefined
       ? `Clearing vhost limit '${name}' for vhost '${vhost.name}' (by user '${byUser}')`
       : `Setting vhost limit '${name}' to ${value} for vhost '${vhost.name}' (by user '${byUser}')`,
   );
-  ctx.broker.definitionsChanged();
 }
 
-/** Sets (or, with undefined, clears) one user limit, logs it and saves the definitions. */
-export function setUserLimit(
+/** Sets (or, with undefined, clears) one user limit (the user.set-limit command) and logs it. */
+export async function setUserLimit(
   ctx: NodeContext,
   user: User,
   name: keyof typeof USER_LIMIT_NAMES,
   value: number | undefined,
   byUser: string,
-): void {
-  const key = USER_LIMIT_NAMES[name];
-  const limits: UserLimits = { ...user.limits };
-  if (value === undefined) delete limits[key];
-  else limits[key] = value;
-  user.limits = Object.keys(limits).length > 0 ? limits : undefined;
+): Promise<void> {
+  await submitChange(ctx, { type: "user.set-limit", user: user.name, limit: name, value });
   ctx.log.info(
     { user: user.name, limit: name, value: value ?? null, by: byUser },
     value === undefined
       ? `Clearing user limit '${name}' for user '${user.name}' (by user '${byUser}')`
       : `Setting user limit '${name}' to ${value} for user '${user.name}' (by user '${byUser}')`,
   );
-  ctx.broker.definitionsChanged();
 }
 
 /** A vhost's limits as /api/vhost-limits lists them: {"vhost": "/", "value": {...}}. */
@@ -117,18 +101,18 @@ export function limitRoutes(router: Router, ctx: NodeContext): void {
     json(listedVhosts(ctx, req).flatMap((v) => vhostLimitsJson(v) ?? []));
   router.get("/api/vhost-limits", "management", listVhosts);
   router.get("/api/vhost-limits/:vhost", "management", listVhosts);
-  router.put("/api/vhost-limits/:vhost/:name", "administrator", (req) => {
+  router.put("/api/vhost-limits/:vhost/:name", "administrator", async (req) => {
     const vhost = pathVhost(ctx, req);
     const name = req.params.name!;
     const value = limitValue(VHOST_LIMIT_NAMES, "limits", name, bodyValue(req));
-    setVhostLimit(ctx, vhost, name as keyof typeof VHOST_LIMIT_NAMES, value, req.user!.name);
+    await setVhostLimit(ctx, vhost, name as keyof typeof VHOST_LIMIT_NAMES, value, req.user!.name);
     return NO_CONTENT;
   });
-  router.delete("/api/vhost-limits/:vhost/:name", "administrator", (req) => {
+  router.delete("/api/vhost-limits/:vhost/:name", "administrator", async (req) => {
     const vhost = pathVhost(ctx, req);
     const name = req.params.name! as keyof typeof VHOST_LIMIT_NAMES;
     if (vhost.limits[VHOST_LIMIT_NAMES[name]] === undefined) throw notFound();
-    setVhostLimit(ctx, vhost, name, undefined, req.user!.name);
+    await setVhostLimit(ctx, vhost, name, undefined, req.user!.name);
     return NO_CONTENT;
   });
 
@@ -142,18 +126,18 @@ export function limitRoutes(router: Router, ctx: NodeContext): void {
   router.get("/api/user-limits/:user", "administrator", (req) =>
     json([userLimitsJson(pathUser(ctx, req))].flatMap((l) => l ?? [])),
   );
-  router.put("/api/user-limits/:user/:name", "administrator", (req) => {
+  router.put("/api/user-limits/:user/:name", "administrator", async (req) => {
     const user = pathUser(ctx, req);
     const name = req.params.name!;
     const value = limitValue(USER_LIMIT_NAMES, "user limits", name, bodyValue(req));
-    setUserLimit(ctx, user, name as keyof typeof USER_LIMIT_NAMES, value, req.user!.name);
+    await setUserLimit(ctx, user, name as keyof typeof USER_LIMIT_NAMES, value, req.user!.name);
     return NO_CONTENT;
   });
-  router.delete("/api/user-limits/:user/:name", "administrator", (req) => {
+  router.delete("/api/user-limits/:user/:name", "administrator", async (req) => {
     const user = pathUser(ctx, req);
     const name = req.params.name! as keyof typeof USER_LIMIT_NAMES;
     if (user.limits?.[USER_LIMIT_NAMES[name]] === undefined) throw notFound();
-    setUserLimit(ctx, user, name, undefined, req.user!.name);
+    await setUserLimit(ctx, user, name, undefined, req.user!.name);
     return NO_CONTENT;
   });
 }

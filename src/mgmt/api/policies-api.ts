@@ -13,7 +13,7 @@ import {
 import { listResponse } from "../http/list-query.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
-import { pathVhost, visibleVhosts } from "./api-helpers.js";
+import { pathVhost, submitChange, visibleVhosts } from "./api-helpers.js";
 import type { PolicyPort } from "./node-api.js";
 
 /** A policy as RabbitMQ's API and definitions files show it. */
@@ -49,13 +49,14 @@ export function policyFromJson(vhost: string, name: string, body: Record<string,
   };
 }
 
-/** Sets a policy through the broker (which validates, applies and logs it); 400 when invalid. */
-export function setPolicy(ctx: NodeContext, kind: PolicyKind, p: Policy, byUser: string): void {
-  try {
-    ctx.broker.setPolicy(kind, p);
-  } catch (e) {
-    throw badRequest((e as Error).message);
-  }
+/** Sets a policy (the policy.set command validates, applies and logs it); 400 when invalid. */
+export async function setPolicy(
+  ctx: NodeContext,
+  kind: PolicyKind,
+  p: Policy,
+  byUser: string,
+): Promise<void> {
+  await submitChange(ctx, { type: "policy.set", kind, policy: p });
   ctx.log.info(
     { kind, vhost: p.vhost, policy: p.name, by: byUser },
     `policy change by user '${byUser}': ${kind} '${p.name}' in vhost '${p.vhost}' set`,
@@ -99,17 +100,23 @@ function routesFor(router: Router, ctx: NodeContext, kind: PolicyKind, base: str
     if (!p) throw notFound();
     return json(policyJson(p));
   });
-  router.put(`${base}/:vhost/:name`, "management", (req) => {
+  router.put(`${base}/:vhost/:name`, "management", async (req) => {
     requirePolicyAccess(req, kind, true);
     const vhost = pathVhost(ctx, req).name;
     const existed = b.policies.get(kind, vhost, req.params.name!) !== undefined;
-    setPolicy(ctx, kind, policyFromJson(vhost, req.params.name!, jsonBody(req)), req.user!.name);
+    await setPolicy(
+      ctx,
+      kind,
+      policyFromJson(vhost, req.params.name!, jsonBody(req)),
+      req.user!.name,
+    );
     return existed ? NO_CONTENT : CREATED;
   });
-  router.delete(`${base}/:vhost/:name`, "management", (req) => {
+  router.delete(`${base}/:vhost/:name`, "management", async (req) => {
     requirePolicyAccess(req, kind, true);
     const vhost = pathVhost(ctx, req).name;
-    if (!b.clearPolicy(kind, vhost, req.params.name!)) throw notFound();
+    const command = { type: "policy.clear", kind, vhost, name: req.params.name! } as const;
+    if (!(await submitChange(ctx, command)).cleared) throw notFound();
     ctx.log.info(
       { kind, vhost, policy: req.params.name, by: req.user!.name },
       `policy change by user '${req.user!.name}': ${kind} '${req.params.name}' in vhost '${vhost}' cleared`,
@@ -128,10 +135,10 @@ export function policyRoutes(router: Router, ctx: NodeContext): void {
 export function policyPort(ctx: NodeContext): PolicyPort {
   return {
     exportAll: (vhost) => ctx.broker.policies.list("policy", vhost).map(policyJson),
-    importer: (policies, intoVhost) => {
+    importer: async (policies, intoVhost) => {
       for (const p of policies) {
         const vhost = intoVhost ?? stringField(p, "vhost", "/");
-        setPolicy(
+        await setPolicy(
           ctx,
           "policy",
           policyFromJson(vhost, stringField(p, "name"), p),

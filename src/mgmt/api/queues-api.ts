@@ -1,3 +1,8 @@
+import {
+  purgeQueue,
+  queueDeclareCommand,
+  queueDeleteCommand,
+} from "../../connection/methods/queue-methods.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
 import type { DirectChannel } from "../direct/direct-channel.js";
 import { encodePayload, propertiesToJson } from "../direct/json-properties.js";
@@ -20,6 +25,8 @@ import type { NodeContext } from "../node-context.js";
 import { queueView } from "../views/queue-view.js";
 import { bindingRows, bindingView } from "../views/topology-view.js";
 import {
+  asManagementChannel,
+  definitionsDurable,
   listedVhosts,
   pathQueue,
   pathVhost,
@@ -49,24 +56,19 @@ export function queueRoutes(router: Router, ctx: NodeContext): void {
   router.put("/api/queues/:vhost/:name", "management", (req) => declareQueue(ctx, req));
   router.delete("/api/queues/:vhost/:name", "management", async (req) => {
     const q = pathQueue(ctx, req);
-    await withDirectChannel(ctx, req, q.definition.vhost, "explanation", (ch) =>
-      ch.call(
-        {
-          name: "queue.delete",
-          queue: q.name,
-          ifUnused: queryFlag(req, "if-unused"),
-          ifEmpty: queryFlag(req, "if-empty"),
-          noWait: false,
-        },
-        ["queue.delete-ok"],
-      ),
-    );
+    const options = { ifUnused: queryFlag(req, "if-unused"), ifEmpty: queryFlag(req, "if-empty") };
+    const method = { name: "queue.delete", queue: q.name, ...options, noWait: false } as const;
+    await asManagementChannel(ctx, req, pathVhost(ctx, req), method, async (r) => {
+      await ctx.broker.submit(queueDeleteCommand(r, q.name, options, undefined));
+      await definitionsDurable(ctx);
+    });
     return NO_CONTENT;
   });
   router.delete("/api/queues/:vhost/:name/contents", "management", async (req) => {
     const q = pathQueue(ctx, req);
-    await withDirectChannel(ctx, req, q.definition.vhost, "explanation", (ch) =>
-      ch.call({ name: "queue.purge", queue: q.name, noWait: false }, ["queue.purge-ok"]),
+    const method = { name: "queue.purge", queue: q.name, noWait: false } as const;
+    await asManagementChannel(ctx, req, pathVhost(ctx, req), method, (r) =>
+      purgeQueue(r, q.name, undefined),
     );
     return NO_CONTENT;
   });
@@ -84,27 +86,38 @@ export function queueRoutes(router: Router, ctx: NodeContext): void {
   });
 }
 
+/** PUT /api/queues/{vhost}/{name}: queue.declare as the request's user (never exclusive). */
 async function declareQueue(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse> {
   const vhost = pathVhost(ctx, req);
   const name = req.params.name!;
   const body = jsonBody(req);
   const existed = vhost.queues.has(name);
-  const args = fromPlainJson(objectField(body, "arguments") ?? {});
-  await withDirectChannel(ctx, req, vhost.name, "explanation", (ch) =>
-    ch.call(
-      {
-        name: "queue.declare",
-        queue: name,
-        passive: false,
-        durable: boolField(body, "durable", true),
-        exclusive: false,
-        autoDelete: boolField(body, "auto_delete", false),
-        noWait: false,
-        arguments: args,
-      },
-      ["queue.declare-ok"],
-    ),
-  );
+  const request = {
+    name,
+    durable: boolField(body, "durable", true),
+    exclusive: false,
+    autoDelete: boolField(body, "auto_delete", false),
+    arguments: fromPlainJson(objectField(body, "arguments") ?? {}),
+  };
+  const method = {
+    name: "queue.declare",
+    queue: name,
+    passive: false,
+    durable: request.durable,
+    exclusive: false,
+    autoDelete: request.autoDelete,
+    noWait: false,
+    arguments: request.arguments,
+  } as const;
+  await asManagementChannel(ctx, req, vhost, method, async (r) => {
+    const applied = await ctx.broker.submit(
+      queueDeclareCommand(r, request, name !== "", undefined),
+    );
+    const queue = vhost.requireQueue(name);
+    queue.declared(ctx.broker.clock());
+    // As declare-ok: once the queue is on disk (an existing one's save may be in flight).
+    if (queue.isDurable) await definitionsDurable(ctx, applied.version);
+  });
   return existed ? NO_CONTENT : CREATED;
 }
 
@@ -133,6 +146,7 @@ async function getMessages(ctx: NodeContext, req: ApiRequest): Promise<HttpRespo
   if (encoding !== "auto" && encoding !== "base64")
     throw badRequest(`unknown encoding ${JSON.stringify(encoding)}`);
   const truncate = body.truncate === undefined ? undefined : intField(body, "truncate", 0);
+  // TODO(issue 15): basic.get through the queue-type interface instead of a loopback channel.
   const messages = await withDirectChannel(ctx, req, q.definition.vhost, "explanation", (ch) =>
     fetch(ch, q.name, count, mode.noAck, mode.settle),
   );

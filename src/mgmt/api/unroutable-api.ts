@@ -2,7 +2,7 @@ import { notAuthorised } from "../http/auth.js";
 import { type ApiRequest, badRequest, json, jsonBody, NO_CONTENT } from "../http/http-types.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
-import { listedVhosts, pathVhost } from "./api-helpers.js";
+import { listedVhosts, pathVhost, submitChange } from "./api-helpers.js";
 
 /**
  * Beyond RabbitMQ: unroutable messages counted per vhost, and their capture into a named
@@ -20,18 +20,18 @@ export function unroutableRoutes(router: Router, ctx: NodeContext): void {
     );
   router.get("/api/warren/unroutable", "management", list);
   router.get("/api/warren/unroutable/:vhost", "management", list);
-  router.put("/api/warren/unroutable/:vhost", "management", (req) => {
+  router.put("/api/warren/unroutable/:vhost", "management", async (req) => {
     requirePolicymaker(req);
     const vhost = pathVhost(ctx, req).name;
     const queue = jsonBody(req).capture_queue;
     if (typeof queue !== "string" || queue === "")
       throw badRequest('expected {"capture_queue": "<queue name>"}');
-    setCapture(ctx, req, vhost, queue);
+    await setCapture(ctx, req, vhost, queue);
     return NO_CONTENT;
   });
-  router.delete("/api/warren/unroutable/:vhost", "management", (req) => {
+  router.delete("/api/warren/unroutable/:vhost", "management", async (req) => {
     requirePolicymaker(req);
-    setCapture(ctx, req, pathVhost(ctx, req).name, undefined);
+    await setCapture(ctx, req, pathVhost(ctx, req).name, undefined);
     return NO_CONTENT;
   });
 }
@@ -41,17 +41,15 @@ function requirePolicymaker(req: ApiRequest): void {
     throw notAuthorised("Not policymaker user");
 }
 
-function setCapture(
+/** The vhost.set-unroutable-capture command (400 when the queue does not exist), logged with who asked. */
+async function setCapture(
   ctx: NodeContext,
   req: ApiRequest,
   vhost: string,
   queue: string | undefined,
-): void {
-  try {
-    ctx.broker.setUnroutableCapture(vhost, queue);
-  } catch (e) {
-    throw badRequest((e as Error).message);
-  }
+): Promise<void> {
+  const command = { type: "vhost.set-unroutable-capture", vhost } as const;
+  await submitChange(ctx, queue === undefined ? command : { ...command, queue });
   ctx.log.info(
     { vhost, queue, by: req.user!.name },
     `unroutable capture change by user '${req.user!.name}' in vhost '${vhost}': ${queue === undefined ? "off" : `queue '${queue}'`}`,

@@ -1,18 +1,16 @@
-import { validateQueueArguments } from "../../connection/methods/queue-arguments.js";
 import { AmqpError } from "../../protocol/amqp-error.js";
-import { fromPlainJson } from "../../protocol/field-table-json.js";
+import { fromPlainJson, toTaggedJson } from "../../protocol/field-table-json.js";
+import type { MetadataCommand } from "../../vhost/commands/command-types.js";
 import { USER_LIMIT_NAMES, VHOST_LIMIT_NAMES } from "../../vhost/limits.js";
 import type { VirtualHost } from "../../vhost/virtual-host.js";
 import { addVhost, checkedPermission, putUser, setPermission } from "../api/access-actions.js";
+import { submitChange } from "../api/api-helpers.js";
 import { limitValue, setUserLimit, setVhostLimit } from "../api/limits-api.js";
 import { badRequest, boolField, objectField } from "../http/http-types.js";
 import type { NodeContext } from "../node-context.js";
 import { parseTags } from "../views/access-view.js";
 
 type Json = Record<string, unknown>;
-
-/** Imported queues belong to no connection (they are never exclusive). */
-const IMPORT_OWNER = {};
 
 function list(defs: Json, key: string): Json[] {
   const v = defs[key];
@@ -40,9 +38,9 @@ function name(o: Json): string {
   return n;
 }
 
-/** Arguments as an object ({} when absent; RabbitMQ writes none as []). */
+/** Arguments as an object ({} when absent; RabbitMQ writes none as []), as tagged JSON. */
 function args(o: Json) {
-  return fromPlainJson(objectField(o, "arguments") ?? {});
+  return toTaggedJson(fromPlainJson(objectField(o, "arguments") ?? {}));
 }
 
 /** A limits object ({"max-connections": 10}); RabbitMQ writes none as []. */
@@ -52,20 +50,25 @@ function limitEntries(limits: unknown): [string, unknown][] {
   return Object.entries(limits as Json);
 }
 
-function importUserLimits(ctx: NodeContext, u: Json, byUser: string): void {
+async function importUserLimits(ctx: NodeContext, u: Json, byUser: string): Promise<void> {
   const user = ctx.broker.users.users.get(str(u, "name"))!;
   for (const [name, value] of limitEntries(u.limits)) {
     const n = limitValue(USER_LIMIT_NAMES, "user limits", name, value);
-    setUserLimit(ctx, user, name as keyof typeof USER_LIMIT_NAMES, n, byUser);
+    await setUserLimit(ctx, user, name as keyof typeof USER_LIMIT_NAMES, n, byUser);
   }
 }
 
-function importVhostLimits(ctx: NodeContext, name: string, limits: unknown, byUser: string): void {
+async function importVhostLimits(
+  ctx: NodeContext,
+  name: string,
+  limits: unknown,
+  byUser: string,
+): Promise<void> {
   const vhost = ctx.broker.vhosts.get(name);
   if (!vhost) throw badRequest(`vhost_not_found: '${name}'`);
   for (const [limit, value] of limitEntries(limits)) {
     const n = limitValue(VHOST_LIMIT_NAMES, "limits", limit, value);
-    setVhostLimit(ctx, vhost, limit as keyof typeof VHOST_LIMIT_NAMES, n, byUser);
+    await setVhostLimit(ctx, vhost, limit as keyof typeof VHOST_LIMIT_NAMES, n, byUser);
   }
 }
 
@@ -86,8 +89,8 @@ class Slicer {
   }
 }
 
-/** Hands policies to the policy store once it exists; returns how many were applied. */
-export type PolicyImporter = (policies: Json[], vhostOverride?: string) => void;
+/** Hands policies to the policy store once it exists. */
+export type PolicyImporter = (policies: Json[], vhostOverride?: string) => Promise<void>;
 
 export interface ImportSummary {
   users: number;
@@ -130,7 +133,7 @@ export async function importDefinitions(
   if (!intoVhost) {
     for (const u of list(defs, "users")) {
       await slicer.pause();
-      putUser(
+      await putUser(
         ctx,
         str(u, "name"),
         {
@@ -144,11 +147,12 @@ export async function importDefinitions(
     }
     for (const v of list(defs, "vhosts")) {
       await slicer.pause();
-      addVhost(ctx, str(v, "name"), byUser);
+      await addVhost(ctx, str(v, "name"), byUser);
       summary.vhosts++;
     }
-    for (const u of list(defs, "users")) importUserLimits(ctx, u, byUser);
-    for (const v of list(defs, "vhosts")) importVhostLimits(ctx, str(v, "name"), v.limits, byUser);
+    for (const u of list(defs, "users")) await importUserLimits(ctx, u, byUser);
+    for (const v of list(defs, "vhosts"))
+      await importVhostLimits(ctx, str(v, "name"), v.limits, byUser);
     for (const p of list(defs, "permissions")) {
       await slicer.pause();
       const vhost = str(p, "vhost");
@@ -156,17 +160,17 @@ export async function importDefinitions(
       if (!b.vhosts.has(vhost)) throw badRequest(`vhost_not_found: '${vhost}'`);
       if (!b.users.users.has(user)) throw badRequest(`user_not_found: '${user}'`);
       const permission = checkedPermission((k) => str(p, k));
-      setPermission(ctx, vhost, user, permission, byUser);
+      await setPermission(ctx, vhost, user, permission, byUser);
       summary.permissions++;
     }
   }
   for (const p of list(defs, "parameters")) {
-    if (p.component === "vhost-limits") importVhostLimits(ctx, vhostOf(p), p.value, byUser);
+    if (p.component === "vhost-limits") await importVhostLimits(ctx, vhostOf(p), p.value, byUser);
   }
   const policies = list(defs, "policies");
   for (const p of policies) {
     await slicer.pause();
-    importPolicies([p], intoVhost);
+    await importPolicies([p], intoVhost);
   }
   summary.policies = policies.length;
   const vhost = (o: Json): VirtualHost => {
@@ -175,56 +179,66 @@ export async function importDefinitions(
     if (!v) throw badRequest(`vhost_not_found: '${name}'`);
     return v;
   };
-  try {
-    for (const q of list(defs, "queues")) {
-      await slicer.pause();
-      const v = vhost(q);
-      const def = {
-        name: name(q),
-        vhost: v.name,
-        durable: boolField(q, "durable", true),
-        exclusive: false,
-        autoDelete: boolField(q, "auto_delete", false),
-        arguments: args(q),
-      };
-      const existed = v.queues.has(def.name);
-      if (!existed) validateQueueArguments(def, v.queueTypes);
-      v.declareQueue(def, IMPORT_OWNER, b.clock());
-      if (!existed) b.counters.queuesDeclared++;
-      summary.queues++;
-    }
-    for (const e of list(defs, "exchanges")) {
-      await slicer.pause();
-      const v = vhost(e);
-      v.declareExchange({
-        name: name(e),
-        vhost: v.name,
-        type: str(e, "type"),
-        durable: boolField(e, "durable", true),
-        autoDelete: boolField(e, "auto_delete", false),
-        internal: boolField(e, "internal", false),
-        arguments: args(e),
-      });
-      summary.exchanges++;
-    }
-    for (const bd of list(defs, "bindings")) {
-      await slicer.pause();
-      const v = vhost(bd);
-      const source = v.requireExchange(str(bd, "source"));
-      const destName = str(bd, "destination");
-      const destination =
-        str(bd, "destination_type", "queue") === "exchange"
-          ? v.requireExchange(destName)
-          : v.requireQueue(destName);
-      v.bind(source, destination, str(bd, "routing_key", ""), args(bd));
-      summary.bindings++;
-    }
-  } catch (e) {
-    if (e instanceof AmqpError) {
+  // Each object is a command, as a client's declaration would be, without the rules
+  // that are a client's (amq.* names, max-queues); the first refusal stops the import.
+  const submit = async (command: MetadataCommand | (() => MetadataCommand)) => {
+    try {
+      await submitChange(ctx, typeof command === "function" ? command() : command);
+    } catch (e) {
+      if (!(e instanceof AmqpError)) throw e;
       const at = e.replyText.indexOf(" - ");
       throw badRequest(at < 0 ? e.replyText : e.replyText.slice(at + 3));
     }
-    throw e;
+  };
+  for (const q of list(defs, "queues")) {
+    await slicer.pause();
+    await submit({
+      type: "queue.declare",
+      vhost: vhost(q).name,
+      queue: name(q),
+      durable: boolField(q, "durable", true),
+      exclusive: false,
+      autoDelete: boolField(q, "auto_delete", false),
+      arguments: args(q),
+    });
+    summary.queues++;
+  }
+  for (const e of list(defs, "exchanges")) {
+    await slicer.pause();
+    await submit({
+      type: "exchange.declare",
+      vhost: vhost(e).name,
+      exchange: name(e),
+      exchangeType: str(e, "type"),
+      durable: boolField(e, "durable", true),
+      autoDelete: boolField(e, "auto_delete", false),
+      internal: boolField(e, "internal", false),
+      arguments: args(e),
+    });
+    summary.exchanges++;
+  }
+  for (const bd of list(defs, "bindings")) {
+    await slicer.pause();
+    const v = vhost(bd);
+    await submit(() => {
+      // The source is looked for first, then the destination (the command checks the
+      // destination first, as queue.bind does).
+      const source = v.requireExchange(str(bd, "source")).name;
+      const destination = str(bd, "destination");
+      const toExchange = str(bd, "destination_type", "queue") === "exchange";
+      if (toExchange) v.requireExchange(destination);
+      else v.requireQueue(destination);
+      return {
+        type: "binding.add",
+        vhost: v.name,
+        source,
+        destinationKind: toExchange ? "exchange" : "queue",
+        destination,
+        routingKey: str(bd, "routing_key", ""),
+        arguments: args(bd),
+      };
+    });
+    summary.bindings++;
   }
   ctx.log.info(
     { ...summary, by: byUser },

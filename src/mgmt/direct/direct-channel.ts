@@ -5,14 +5,13 @@ import { FrameReader } from "../../protocol/frame-reader.js";
 import { FrameType, PROTOCOL_HEADER } from "../../protocol/generated/constants.js";
 import {
   decodeMethodArgs,
-  encodeMethod,
   METHOD_INFO_BY_NAME,
   type Method,
 } from "../../protocol/generated/methods.js";
 import { Reader } from "../../protocol/wire-reader.js";
-import { Writer } from "../../protocol/wire-writer.js";
 import type { Broker } from "../../vhost/broker.js";
 import type { User } from "../../vhost/users.js";
+import { unencodable } from "./frame-fit.js";
 
 /** A channel or connection close the broker sent in answer to a direct command. */
 export class DirectError extends Error {
@@ -52,49 +51,18 @@ interface Waiter {
   readonly reject: (e: Error) => void;
 }
 
-/** Short-string arguments in the words of the HTTP API, for a refusal's text. */
-const ARGUMENT_NAMES: Readonly<Record<string, string>> = {
-  queue: "queue name",
-  exchange: "exchange name",
-  routingKey: "routing key",
-  source: "source exchange name",
-  destination: "destination name",
-  type: "exchange type",
-};
-
-/**
- * Why a method could not travel in an AMQP frame, if it could not. A client's
- * commands arrive as frames, so a name or routing key is never over 255 bytes; the
- * HTTP API's come from JSON and could be. The broker must not take in what it could
- * not send back: a queue it cannot name in a declare-ok, or a routing key no
- * basic.deliver to a consumer can carry.
- */
-function unencodable(method: Method): DirectError | undefined {
-  try {
-    encodeMethod(new Writer(64), method);
-    return undefined;
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    const long = Object.entries(method).find(
-      ([, v]) => typeof v === "string" && Buffer.byteLength(v) > 255,
-    );
-    const text = long
-      ? `${ARGUMENT_NAMES[long[0]] ?? long[0]} is longer than 255 bytes`
-      : `${method.name} cannot be sent in an AMQP frame: ${e.message}`;
-    return new DirectError(502, `SYNTAX_ERROR - ${text}`);
-  }
-}
-
 const CHANNEL = 1;
 const FRAME_MAX = 131072;
 const REPLY_TIMEOUT_MS = 30_000;
 
 /**
- * One AMQP channel opened inside the node for the management API, as RabbitMQ's
- * management plugin uses a direct connection: declarations, publishes, gets and
- * purges go through the same channel code as a client's, with the HTTP user's
- * permissions, so every rule (arguments, permissions, confirms, dead-lettering)
- * applies unchanged. No socket: frames are handed over in memory. The connection
+ * One AMQP channel opened inside the node for the management API's publishes and
+ * gets, as RabbitMQ's management plugin uses a direct connection: they go through
+ * the same channel code as a client's, with the HTTP user's permissions, so every
+ * rule (permissions, confirms, mandatory returns, dead-lettering) applies unchanged.
+ * (Declarations, deletions, bindings and purges do not come here: they submit
+ * metadata commands, as the AMQP handlers do. TODO: publishes and gets move to the
+ * vhost's publish function and the queue's get once those exist.) No socket: frames are handed over in memory. The connection
  * skips the handshake (the HTTP layer authenticated the user) and is not counted
  * or listed as a client connection; commands go straight to the Channel, and the
  * replies come back as frames, parsed as a client would.
@@ -189,7 +157,7 @@ export class DirectChannel {
       // Refused here, before the broker sees it; the channel stays open and usable.
       const refused = unencodable(method);
       if (refused) {
-        reject(refused);
+        reject(new DirectError(502, refused));
         return;
       }
       const timer = setTimeout(

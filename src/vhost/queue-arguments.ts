@@ -1,9 +1,9 @@
-import { channelError } from "../../protocol/amqp-error.js";
-import type { FieldValue } from "../../protocol/field-table.js";
-import { ReplyCode } from "../../protocol/generated/constants.js";
-import type { QueueDefinition, QueueType } from "../../queue/queue-type.js";
-import { queueTypeName } from "../../queue/queue-types.js";
-import { TYPE_NAMES } from "../../vhost/equivalence.js";
+import { channelError } from "../protocol/amqp-error.js";
+import type { FieldValue } from "../protocol/field-table.js";
+import { ReplyCode } from "../protocol/generated/constants.js";
+import type { QueueDefinition, QueueType } from "../queue/queue-type.js";
+import { queueTypeName } from "../queue/queue-types.js";
+import { TYPE_NAMES } from "./equivalence.js";
 
 /** The queue types a node runs, by name (QueueTypes). */
 export interface KnownQueueTypes {
@@ -17,7 +17,9 @@ const CLASSIC: QueueType = {
   },
 };
 /** Without a node's registry: classic queues only. */
-const CLASSIC_ONLY: KnownQueueTypes = { get: (name) => (name === "classic" ? CLASSIC : undefined) };
+export const CLASSIC_ONLY: KnownQueueTypes = {
+  get: (name) => (name === "classic" ? CLASSIC : undefined),
+};
 /** Arguments that only other queue types accept (RabbitMQ refuses them on classic queues). */
 const OTHER_TYPES_ONLY = new Set([
   "x-max-age",

@@ -27,7 +27,7 @@ import { EffectsRunner } from "./commands/effects-runner.js";
 import { type MetadataState, newMetadataState, type VhostMeta } from "./commands/metadata-state.js";
 import { OwnerKeys } from "./commands/owner-keys.js";
 import { deadLetter } from "./dead-lettering.js";
-import { buildSnapshot } from "./definitions.js";
+import { buildSnapshotInSlices } from "./definitions.js";
 import { DefinitionsSaver } from "./definitions-saver.js";
 import { type LimitRefusal, limitErrors, limitReached } from "./limits.js";
 import { LoginThrottle } from "./login-throttle.js";
@@ -202,7 +202,7 @@ export class Broker {
     const saver =
       persistence &&
       new DefinitionsSaver({
-        build: () => buildSnapshot(this),
+        build: () => buildSnapshotInSlices(this),
         save: (snapshot) => persistence.saveDefinitions(snapshot),
         schedule: (fn) => persistence.schedule(fn),
         failed: (e) =>

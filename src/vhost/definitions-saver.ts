@@ -2,7 +2,7 @@ import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 
 export interface DefinitionsSaverIo {
   /** The definitions as they are now (built when a save starts, so it holds every change so far). */
-  build(): DefinitionsSnapshot;
+  build(): DefinitionsSnapshot | Promise<DefinitionsSnapshot>;
   /** Writes the snapshot durably; resolves (or returns) once it is on disk, rejects if it cannot be. */
   save(snapshot: DefinitionsSnapshot): void | Promise<void>;
   /** Runs `fn` later in this event-loop turn, so the changes of one turn share one save. */
@@ -75,7 +75,11 @@ export class DefinitionsSaver {
     const version = this.changedVersion;
     let result: void | Promise<void>;
     try {
-      result = this.io.save(this.io.build());
+      const snapshot = this.io.build();
+      result =
+        snapshot instanceof Promise
+          ? snapshot.then((built) => this.io.save(built))
+          : this.io.save(snapshot);
     } catch (e) {
       this.finish(version, e as Error);
       return;

@@ -8,12 +8,41 @@ import {
   isDurableBinding,
   isDurableQueue,
   type QueueMeta,
+  type VhostMeta,
 } from "./commands/metadata-state.js";
 
-/** Everything durable in the broker's definitions, for definitions.json. */
+/** Records made between two yields of the event loop by `buildSnapshotInSlices`. */
+const RECORDS_PER_SLICE = 2000;
+
+/** Everything durable in the broker's definitions, for definitions.json, in one go. */
 export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
+  const snapshot = emptySnapshot(broker);
+  for (const _ of fillSnapshot(snapshot, captureTopology(broker))) {
+    // No yields: tests and small callers want it now.
+  }
+  return snapshot;
+}
+
+/**
+ * The same, with the event loop yielded every few thousand records: the snapshot of
+ * 20,000 queues and their bindings takes tens of milliseconds to make (more on the
+ * first save, which makes every record), and an import saves many times. The topology
+ * is captured first, in one turn (copies of its maps and lists, a few milliseconds for
+ * 40,000 objects), so the snapshot is the definitions as they were when the save began;
+ * changes made while it is built go to the next save.
+ */
+export async function buildSnapshotInSlices(broker: Broker): Promise<DefinitionsSnapshot> {
+  const snapshot = emptySnapshot(broker);
+  for (const _ of fillSnapshot(snapshot, captureTopology(broker))) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return snapshot;
+}
+
+/** The small sections (vhosts, policies, users, permissions); exchanges, queues and bindings empty. */
+function emptySnapshot(broker: Broker): DefinitionsSnapshot {
   const state = broker.metadata;
-  const snapshot: DefinitionsSnapshot = {
+  return {
     format: "warren-definitions-1",
     nextQueueId: state.nextQueueId,
     vhosts: [...state.vhosts.values()].map((v) => ({
@@ -45,23 +74,46 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
     queues: [],
     bindings: [],
   };
-  for (const vhost of state.vhosts.values()) {
-    for (const e of vhost.exchanges.values()) {
+}
+
+/** One vhost's exchanges, queues and bindings as they were at capture (copies). */
+interface CapturedVhost {
+  readonly name: string;
+  /** For the durability of a binding's ends, as it was at capture. */
+  readonly view: Pick<VhostMeta, "exchanges" | "queues">;
+  readonly bindings: readonly BindingMeta[];
+}
+
+function captureTopology(broker: Broker): CapturedVhost[] {
+  return [...broker.metadata.vhosts.values()].map((v) => ({
+    name: v.name,
+    view: { exchanges: new Map(v.exchanges), queues: new Map(v.queues) },
+    bindings: [...v.exchanges.keys()].flatMap((source) => v.bindings.fromSource(source)),
+  }));
+}
+
+/** Adds the durable records of the captured topology; yields after each slice of them. */
+function* fillSnapshot(snapshot: DefinitionsSnapshot, vhosts: CapturedVhost[]): Generator<void> {
+  let made = 0;
+  for (const vhost of vhosts) {
+    for (const e of vhost.view.exchanges.values()) {
       const d = e.definition;
       // Not only the predeclared ones: an import may make a durable amq.* exchange.
       if (!d.durable || isPredeclaredExchange(d.name)) continue;
       snapshot.exchanges.push(exchangeRecord(vhost.name, e));
+      if (++made % RECORDS_PER_SLICE === 0) yield;
     }
-    for (const q of vhost.queues.values()) {
-      if (isDurableQueue(q)) snapshot.queues.push(queueRecord(vhost.name, q));
+    for (const q of vhost.view.queues.values()) {
+      if (!isDurableQueue(q)) continue;
+      snapshot.queues.push(queueRecord(vhost.name, q));
+      if (++made % RECORDS_PER_SLICE === 0) yield;
     }
-    for (const source of vhost.exchanges.keys()) {
-      for (const b of vhost.bindings.fromSource(source)) {
-        if (isDurableBinding(vhost, b)) snapshot.bindings.push(bindingRecord(vhost.name, b));
-      }
+    for (const b of vhost.bindings) {
+      if (!isDurableBinding(vhost.view, b)) continue;
+      snapshot.bindings.push(bindingRecord(vhost.name, b));
+      if (++made % RECORDS_PER_SLICE === 0) yield;
     }
   }
-  return snapshot;
 }
 
 type Snapshot = DefinitionsSnapshot;

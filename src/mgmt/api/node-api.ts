@@ -1,6 +1,7 @@
 import { exportDefinitions, exportVhostDefinitions } from "../definitions/export-definitions.js";
 import { importDefinitions, type PolicyImporter } from "../definitions/import-definitions.js";
-import { badRequest, json, jsonBody, NO_CONTENT, notFound } from "../http/http-types.js";
+import { badRequest, json, NO_CONTENT, notFound } from "../http/http-types.js";
+import { jsonBodyInSlices } from "../http/json-in-slices.js";
 import { listResponse } from "../http/list-query.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
@@ -47,7 +48,7 @@ export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPor
   });
   const importAll = async (req: Parameters<Parameters<Router["post"]>[2]>[0]) => {
     const vhost = req.params.vhost !== undefined ? pathVhost(ctx, req).name : undefined;
-    const defs = jsonBody(req);
+    const defs = await jsonBodyInSlices(req);
     if (Object.keys(defs).length === 0) throw badRequest("empty definitions");
     await importDefinitions(ctx, defs, req.user!.name, policies.importer, vhost);
     // Answered once the imported durable objects are on disk (managementDispatch waits).

@@ -90,7 +90,10 @@ export function isDurableQueue(q: QueueMeta): boolean {
 }
 
 /** RabbitMQ keeps a binding across restarts when both its ends are durable. */
-export function isDurableBinding(vhost: VhostMeta, b: BindingMeta): boolean {
+export function isDurableBinding(
+  vhost: Pick<VhostMeta, "exchanges" | "queues">,
+  b: BindingMeta,
+): boolean {
   if (!vhost.exchanges.get(b.source)?.definition.durable) return false;
   if (b.destinationKind === "exchange")
     return vhost.exchanges.get(b.destination)?.definition.durable ?? false;

@@ -4,7 +4,11 @@ import { silentLog } from "../../../src/log.js";
 import type { DefinitionsSnapshot } from "../../../src/store/definitions-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
-import { buildSnapshot, restoreSnapshot } from "../../../src/vhost/definitions.js";
+import {
+  buildSnapshot,
+  buildSnapshotInSlices,
+  restoreSnapshot,
+} from "../../../src/vhost/definitions.js";
 import { memoryBroker, requester, testContext } from "../../support/mgmt-context.js";
 
 test("a durable exchange imported under an amq. name is in definitions.json and comes back after a restart", async () => {
@@ -34,4 +38,62 @@ test("a durable exchange imported under an amq. name is in definitions.json and 
     vhost.allBindings().map((b) => [b.source, b.destination.name, b.routingKey]),
     [["amq.custom", "orders", "order.#"]],
   );
+});
+
+test("definitions.json is built in slices from the definitions as they were when the save began", async () => {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+  broker.bootstrapDefaults();
+  const declare = (queue: string) =>
+    broker.submitNow({
+      type: "queue.declare",
+      vhost: "/",
+      queue,
+      durable: true,
+      exclusive: false,
+      autoDelete: false,
+      arguments: {},
+    });
+  broker.submitNow({
+    type: "exchange.declare",
+    vhost: "/",
+    exchange: "x",
+    exchangeType: "topic",
+    durable: true,
+    autoDelete: false,
+    internal: false,
+    arguments: {},
+  });
+  for (let i = 0; i < 10_000; i++) {
+    declare(`q${i}`);
+    broker.submitNow({
+      type: "binding.add",
+      vhost: "/",
+      source: "x",
+      destinationKind: "queue",
+      destination: `q${i}`,
+      routingKey: `k.${i}`,
+      arguments: {},
+    });
+  }
+  const expected = JSON.parse(JSON.stringify(buildSnapshot(broker)));
+  let turns = 0;
+  let done = false;
+  const building = buildSnapshotInSlices(broker).finally(() => {
+    done = true;
+  });
+  // Changes between the slices belong to the next save, not to this one.
+  const changing = (async () => {
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!done) turns++;
+      declare(`late${i}`);
+      broker.submitNow({ type: "queue.delete", vhost: "/", queue: `q${i}` });
+    }
+  })();
+  const built = await building;
+  await changing;
+  assert.ok(turns > 0, "no change came between the slices: the build never yielded");
+  assert.deepEqual(JSON.parse(JSON.stringify(built)), expected);
+  assert.equal(built.queues.length, 10_000);
+  assert.equal(built.bindings.length, 10_000);
 });

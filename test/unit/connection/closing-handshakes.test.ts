@@ -117,8 +117,16 @@ describe("a channel.close that crosses the broker's", () => {
       saveDefinitions: () => {},
       schedule: (fn) => saves.push(fn),
     });
+    // Runs the scheduled definitions saves (each built on a later turn, in slices) and
+    // the saves they schedule in turn, until none is left.
+    const settleSaves = async () => {
+      while (saves.length > 0) {
+        for (const fn of saves.splice(0)) fn();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
     broker.bootstrapDefaults();
-    for (const fn of saves.splice(0)) fn();
+    await settleSaves();
     const client = new InProcessClient(broker);
     client.handshake();
     client.openChannel(1);
@@ -133,8 +141,7 @@ describe("a channel.close that crosses the broker's", () => {
     // Meanwhile the delivery outlives the consumer timeout: the broker closes the channel (406).
     clock.now += DEFAULT_SETTINGS.consumerTimeoutMs + 1_000;
     client.conn.tick(clock.now);
-    for (const fn of saves.splice(0)) fn();
-    await new Promise((resolve) => setImmediate(resolve));
+    await settleSaves();
     assert.deepEqual(names(client.pump(), 1), ["channel.close", "channel.close-ok"]);
     client.method(1, { name: "channel.close-ok" });
     assert.deepEqual(names(client.pump()), []);

@@ -44,6 +44,8 @@ describe("management API: values an AMQP frame cannot carry", () => {
       noWait: false,
       arguments: new Map(),
     });
+    // The bind-ok waits for the definitions save in progress, which lands on a later turn.
+    await new Promise((resolve) => setImmediate(resolve));
     consumer.pump();
     const channelsBefore = broker.counters.channelsOpened - broker.counters.channelsClosed;
 

@@ -175,11 +175,15 @@ test("ha-* keys from OpenStack's recommended policy are accepted with no effect;
   );
 });
 
-test("policies and operator policies are saved with the definitions and restored", () => {
+/** definitions.json is built a slice at a time: the save lands on a later turn. */
+const saveLanded = () => new Promise((resolve) => setImmediate(resolve));
+
+test("policies and operator policies are saved with the definitions and restored", async () => {
   const saved: { snapshot?: DefinitionsSnapshot } = {};
   const broker = newBroker(saved);
   broker.setPolicy("policy", policy("ttl", "^rpc", { "message-ttl": 30000 }, { priority: 3 }));
   broker.setPolicy("operator_policy", policy("cap", ".*", { "max-length-bytes": 1000000 }));
+  await saveLanded();
   const restored = new Broker(DEFAULT_SETTINGS, silentLog);
   restored.restoringDefinitions(() => restoreSnapshot(restored, saved.snapshot!));
   assert.deepEqual(restored.policies.list("policy"), broker.policies.list("policy"));
@@ -204,7 +208,7 @@ test("unroutable messages are counted per vhost and exchange, and captured once 
   assert.throws(() => broker.setUnroutableCapture("/", "missing"), /does not exist/);
 });
 
-test("the unroutable capture queue is saved with the definitions and restored", () => {
+test("the unroutable capture queue is saved with the definitions and restored", async () => {
   const saved: { snapshot?: DefinitionsSnapshot } = {};
   const broker = newBroker(saved);
   const client = new InProcessClient(broker);
@@ -222,10 +226,12 @@ test("the unroutable capture queue is saved with the definitions and restored", 
   });
   client.pump();
   broker.setUnroutableCapture("/", "lost+found");
+  await saveLanded();
   const restored = new Broker(DEFAULT_SETTINGS, silentLog);
   restored.restoringDefinitions(() => restoreSnapshot(restored, saved.snapshot!));
   assert.equal(restored.vhosts.get("/")!.unroutableQueue, "lost+found");
   broker.setUnroutableCapture("/", undefined);
+  await saveLanded();
   const cleared = new Broker(DEFAULT_SETTINGS, silentLog);
   cleared.restoringDefinitions(() => restoreSnapshot(cleared, saved.snapshot!));
   assert.equal(cleared.vhosts.get("/")!.unroutableQueue, undefined);

@@ -149,6 +149,8 @@ export class WarrenNode {
    * (An address cooling off after failed logins is refused at login, with 403.)
    */
   private admission(_remoteAddress: string): string | undefined {
+    // A paused node (the minority of a partition) takes no clients: they go to the majority.
+    if (this.broker.pausedReason !== undefined) return this.broker.pausedReason;
     if (!this.resources.acceptsConnections()) {
       const s = this.resources.stats;
       return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;

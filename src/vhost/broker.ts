@@ -1,7 +1,8 @@
 import type { Log } from "../log.js";
 import type { Message, StoredRef } from "../message/message.js";
-import type { AmqpError } from "../protocol/amqp-error.js";
+import { type AmqpError, connectionError, replyText } from "../protocol/amqp-error.js";
 import { readHeaders } from "../protocol/content-properties.js";
+import { ReplyCode } from "../protocol/generated/constants.js";
 import { classicQueueType } from "../queue/classic-queue-type.js";
 import { ACCEPTED, afterSync, type EnqueueOutcome } from "../queue/enqueue-outcome.js";
 import { MemoryBudget } from "../queue/memory-budget.js";
@@ -166,6 +167,8 @@ export class Broker {
   /** Descriptor, memory, disk and event-loop figures, kept fresh by the runtime's resource monitor. */
   resources: Readonly<ResourceStats> | undefined;
   readonly startedAtMs: number;
+  /** Why the node does not serve clients now (a paused minority), or undefined while it does. */
+  pausedReason: string | undefined;
   /** Milliseconds since the epoch, from the sources the runtime (or a test) gave. */
   readonly clock: () => number;
   /** Random bytes, from the same sources: names, tags, salts. */
@@ -335,10 +338,35 @@ export class Broker {
   }
 
   /**
+   * Pauses the node (the minority side of a partition: RabbitMQ's pause_minority): every
+   * client connection is closed with 320 CONNECTION_FORCED and the reason, and
+   * `admitConnection` refuses new ones until `resume`. The runtime also stops taking
+   * sockets and the health checks answer 503 with the reason.
+   */
+  pause(reason: string): void {
+    if (this.pausedReason !== undefined) return;
+    this.pausedReason = reason;
+    this.log.error({ reason }, `pausing: ${reason}; closing client connections`);
+    for (const conn of [...this.connections]) {
+      conn.close(ReplyCode.CONNECTION_FORCED, replyText(ReplyCode.CONNECTION_FORCED, reason));
+    }
+  }
+
+  /** Serves clients again (a majority is back). */
+  resume(): void {
+    if (this.pausedReason === undefined) return;
+    this.log.info({ reason: this.pausedReason }, "resuming: the cluster's majority is back");
+    this.pausedReason = undefined;
+  }
+
+  /**
    * Admits an authenticated connection to a vhost under the node, vhost and user
    * connection limits (RabbitMQ's texts); counts it until `connectionClosed`.
    */
   admitConnection(vhost: VirtualHost, user: string): void {
+    if (this.pausedReason !== undefined) {
+      throw connectionError(ReplyCode.CONNECTION_FORCED, this.pausedReason);
+    }
     const open = [...this.connectionsByVhost.values()].reduce((a, b) => a + b, 0);
     const nodeLimit = this.settings.maxConnections;
     const refuse = (why: LimitRefusal, err: AmqpError) => {

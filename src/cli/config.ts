@@ -194,6 +194,12 @@ export function loadConfig(
     if (p > 65535) throw new Error(`${flag} must be at most 65535, got ${p}`);
   }
   const tls = tlsConfig(opt, listen);
+  const clusterPort = checkClusterPort(settings, opt("cluster-port") !== undefined, [
+    ["AMQP", port],
+    ["management", mgmtPort],
+    ["Prometheus", prometheusPort],
+    ["amqps", tls?.listen[0]?.port ?? 0],
+  ]);
   if (settings.authMechanisms.includes("EXTERNAL") && (tls?.verify ?? "none") === "none") {
     // EXTERNAL is offered only with a verified client certificate: without one it never could be.
     throw new Error(
@@ -201,7 +207,7 @@ export function loadConfig(
     );
   }
   return {
-    settings,
+    settings: { ...settings, clusterPort },
     listen,
     mgmtPort,
     prometheusPort,
@@ -272,9 +278,6 @@ function clusterSettings(
     }
     clusterPort = derived ?? 0;
   }
-  if (clusterPort !== 0 && clusterPort === amqpPort) {
-    throw new Error(`--cluster-port ${clusterPort} is the AMQP port; choose another`);
-  }
   const clusterNodes = nodesText ? parseClusterNodes(nodesText, clusterPort) : [];
   const self = clusterNodes.find((n) => n.name === nodeName);
   if (self && clusterPort !== 0 && self.port !== clusterPort) {
@@ -283,6 +286,27 @@ function clusterSettings(
     );
   }
   return { nodeName, clusterName, clusterPort, clusterNodes };
+}
+
+/**
+ * The cluster port is a listener of its own and cannot share a port with another one.
+ * A lone node whose derived default (AMQP + 20000) is taken by another of its ports gets
+ * a system-picked one instead, so a configuration that started before still starts.
+ */
+function checkClusterPort(
+  settings: BrokerSettings,
+  given: boolean,
+  others: [string, number][],
+): number {
+  const { clusterPort } = settings;
+  const clash = others.find(([, port]) => clusterPort !== 0 && port === clusterPort);
+  if (!clash) return clusterPort;
+  if (given)
+    throw new Error(`--cluster-port ${clusterPort} is the ${clash[0]} port; choose another`);
+  if (settings.clusterNodes.length === 0) return 0;
+  throw new Error(
+    `the default cluster port ${clusterPort} (AMQP port + 20000) is the ${clash[0]} port: give --cluster-port`,
+  );
 }
 
 function clusterSecret(

@@ -86,8 +86,24 @@ describe("cluster port", () => {
       /--cluster-port must be at most 65535, got 70000/,
     );
     assert.throws(
+      () => load(["--cluster-port", "15692"]),
+      /--cluster-port 15692 is the Prometheus port; choose another/,
+    );
+    assert.throws(
+      () => load(["--cluster-port", "15672"]),
+      /--cluster-port 15672 is the management port; choose another/,
+    );
+    assert.throws(
       () => load(["--cluster-port", "5672"]),
       /--cluster-port 5672 is the AMQP port; choose another/,
+    );
+  });
+
+  test("a default cluster port that another listener has is replaced for a lone node, refused for a clustered one", () => {
+    assert.equal(load(["--mgmt-port", "25672"]).settings.clusterPort, 0);
+    assert.throws(
+      () => load(["--mgmt-port", "25672", "--cluster-nodes", "warren@a:25672"]),
+      /the default cluster port 25672 \(AMQP port \+ 20000\) is the management port: give --cluster-port/,
     );
   });
 

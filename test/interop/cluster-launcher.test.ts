@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -239,4 +248,55 @@ test("bad launcher options are refused with the usage", { skip }, async () => {
   const launcher = launch(["--nodes", "0"]);
   assert.equal(await launcher.exited, 64);
   assert.match(launcher.output(), /--nodes must be a whole number from 1 to 9, got '0'/);
+});
+
+// The same refusals through the real `warren` binary: the exit code and what stderr says.
+
+function runWarren(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    [join(REPO_ROOT, "dist/src/cli/warren.js"), "--port", "0", "--host", "127.0.0.1", ...args],
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, WARREN_LOG_LEVEL: "error" } },
+  );
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (t: string) => {
+    stderr += t;
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    }),
+  );
+}
+
+test("warren refuses a bad node name with exit 64 and says what a name looks like", {
+  skip,
+}, async () => {
+  const r = await runWarren(["--node-name", "a@b@c", "--data-dir", join(root, "badname")]);
+  assert.equal(r.code, 64);
+  assert.match(
+    r.stderr,
+    /^warren: --node-name 'a@b@c' is not a valid node name: it has more than one '@' \(expected name@host, e\.g\. warren@\S+\)\n/,
+  );
+});
+
+test("warren refuses a cookie file others can read, with Erlang's words and the chmod to run", {
+  skip,
+}, async () => {
+  const dataDir = join(root, "open-cookie");
+  mkdirSync(dataDir);
+  const cookie = join(dataDir, ".warren-cookie");
+  writeFileSync(cookie, "secret\n");
+  chmodSync(cookie, 0o644);
+  const r = await runWarren(["--data-dir", dataDir, "--mgmt-port", "0", "--prometheus-port", "0"]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `warren: could not start: Cookie file ${cookie} must be accessible by owner only \\(its mode is 0644\\); run chmod 600 ${cookie} and start again`,
+    ),
+  );
+  assert.equal(readFileSync(cookie, "utf8"), "secret\n");
 });

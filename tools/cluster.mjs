@@ -99,7 +99,10 @@ function parseOptions(argv) {
 
 /** Every node's name, ports and data dir (RabbitMQ's offsets: +10000, +10020, +20000). */
 function plan(options) {
-  const nameHost = options.host ?? "localhost";
+  // A node name's host is where peers reach it: the listen address, unless that is a
+  // wildcard or IPv6 (a ':' cannot be in a node name), where localhost reaches it too.
+  const host = options.host;
+  const nameHost = host && !host.includes(":") && host !== "0.0.0.0" ? host : "localhost";
   return Array.from({ length: options.nodes }, (_, k) => {
     const amqp = options.basePort + k;
     return {
@@ -211,9 +214,18 @@ function startNode(node, all, options, secret) {
   follow(child.stderr, node.short, process.stderr);
 }
 
+/** How a client on this machine reaches the nodes (a wildcard address is not a destination). */
 function urlHost(host) {
-  const h = host ?? "localhost";
+  const h = host === undefined || host === "0.0.0.0" || host === "::" ? "localhost" : host;
   return h.includes(":") ? `[${h}]` : h;
+}
+
+/** The warrenctl command for a node: -n NAME:PORT as rabbitmqctl -n, or --url for IPv6. */
+function ctlHint(node, h) {
+  const port = node.ports.management;
+  return h.startsWith("[")
+    ? `warrenctl --url http://${h}:${port} status`
+    : `warrenctl -n ${node.name.split("@")[0]}@${h}:${port} status`;
 }
 
 function printTable(nodes, options) {
@@ -233,9 +245,9 @@ function printTable(nodes, options) {
       .join("  ")
       .trimEnd();
   process.stdout.write(
-    `\nWarren cluster of ${nodes.length} nodes is up (Ctrl-C stops them all):\n\n` +
+    `\nWarren cluster of ${nodes.length} node${nodes.length === 1 ? "" : "s"} is up (Ctrl-C stops them all):\n\n` +
       `${line(head)}\n${line(widths.map((w) => "-".repeat(w)))}\n${rows.map(line).join("\n")}\n\n` +
-      `warrenctl -n ${nodes[0].name}:${nodes[0].ports.management} status   asks node 1 (its management port)\n\n`,
+      `${ctlHint(nodes[0], h)}   asks node 1 (on its management port)\n\n`,
   );
 }
 

@@ -158,6 +158,11 @@ test("three nodes start on consecutive ports, answer AMQP and HTTP, and a SIGINT
         const ch = await conn.createChannel();
         const q = await ch.assertQueue("", { exclusive: true });
         assert.match(q.queue, /^amq\.gen-/);
+        // list_queues' node column as the API gives it: the node's configured name.
+        const view = (await getJson(
+          `http://127.0.0.1:${base + 10000 + i}/api/queues/%2F/${encodeURIComponent(q.queue)}`,
+        )) as { node: string };
+        assert.equal(view.node, name);
       } finally {
         await conn.close();
       }

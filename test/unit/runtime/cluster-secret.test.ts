@@ -191,7 +191,14 @@ describe("a node's start", () => {
       dataDir,
       log: capturingLog([]),
     };
-    await assert.rejects(new WarrenNode(options).start(), /must be accessible by owner only/);
+    const refused = new WarrenNode(options);
+    await assert.rejects(
+      refused.start().then(
+        // Started after all: stop it, so the failure is reported rather than hanging the run.
+        () => refused.stop().then(() => assert.fail("the node started")),
+      ),
+      /must be accessible by owner only/,
+    );
     // The lock was released: after chmod 600 the same directory starts.
     chmodSync(join(dataDir, COOKIE_FILE), 0o600);
     const node = new WarrenNode(options);

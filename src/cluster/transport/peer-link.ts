@@ -104,6 +104,7 @@ export class PeerLink {
       return;
     }
     this.connection!.writeBuffers(this.queue);
+    this.counters.writes++;
     this.counters.bytesOut += this.queuedBytes;
     this.counters.messagesOut += this.queuedMessages;
     this.queue = [];

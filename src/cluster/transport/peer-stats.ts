@@ -27,6 +27,10 @@ export interface PeerStats {
   readonly bytesIn: number;
   readonly messagesOut: number;
   readonly messagesIn: number;
+  /** Socket writes: one per event-loop turn with something to send, however many sends. */
+  readonly writes: number;
+  /** Bytes waiting to be written to this peer now (ours plus the socket's). */
+  readonly queuedBytes: number;
   /** Messages dropped on the way out, by cause. */
   readonly dropped: PeerDrops;
   /** Times the link came back after it had been up. */
@@ -37,7 +41,9 @@ export interface PeerStats {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-export type PeerCounters = Mutable<Omit<PeerStats, "dropped" | "peer" | "address">> & {
+export type PeerCounters = Mutable<
+  Omit<PeerStats, "dropped" | "peer" | "address" | "queuedBytes">
+> & {
   dropped: Mutable<PeerDrops>;
 };
 
@@ -48,6 +54,7 @@ export function newPeerCounters(): PeerCounters {
     bytesIn: 0,
     messagesOut: 0,
     messagesIn: 0,
+    writes: 0,
     dropped: { notConnected: 0, queueFull: 0, tooLarge: 0, unencodable: 0, lostWithLink: 0 },
     reconnects: 0,
     failedDials: 0,

@@ -144,6 +144,7 @@ export class TcpPeerTransport implements PeerTransport {
       peer: link.peer,
       address: formatAddress(link.address),
       ...link.counters,
+      queuedBytes: link.pendingBytes(),
       dropped: { ...link.counters.dropped },
     }));
   }

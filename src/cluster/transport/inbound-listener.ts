@@ -34,18 +34,27 @@ export class InboundListener {
   constructor(private readonly ctx: ListenerContext) {
     if (ctx.tls === null) {
       this.server = net.createServer((socket) => this.accept(socket));
-    } else {
-      const { cert, key, ca } = ctx.tls;
-      const server = tls.createServer(
-        { cert, key, ca, requestCert: true, rejectUnauthorized: true },
-        (socket) => this.accept(socket),
-      );
-      server.on("tlsClientError", (error, socket) => {
-        const address = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
-        this.ctx.log.tlsRefused(address, error.message);
-      });
-      this.server = server;
+      return;
     }
+    const { cert, key, ca } = ctx.tls;
+    // rejectUnauthorized is false so that the verdict on the peer's certificate is ours to
+    // log with its address (tls.Server would drop the socket, address and all, first).
+    const server = tls.createServer(
+      {
+        cert,
+        key,
+        ca,
+        requestCert: true,
+        rejectUnauthorized: false,
+        handshakeTimeout: ctx.handshakeTimeoutMs,
+      },
+      (socket) => this.acceptSecure(socket),
+    );
+    server.on("tlsClientError", (error) => {
+      // The socket is gone by now and its address with it.
+      this.ctx.log.tlsRefused("an unknown address", error.message);
+    });
+    this.server = server;
   }
 
   /** Listens; resolves with the bound address (the port, when 0 was asked for). */
@@ -88,8 +97,15 @@ export class InboundListener {
     });
   }
 
-  private pendingHandshakes(): number {
-    return this.timers.size;
+  private acceptSecure(socket: tls.TLSSocket): void {
+    if (socket.authorized) {
+      this.accept(socket);
+      return;
+    }
+    const address = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+    const why = socket.authorizationError?.message ?? String(socket.authorizationError);
+    this.ctx.log.tlsRefused(address, `its certificate is not trusted: ${why}`);
+    socket.destroy();
   }
 
   private accept(socket: net.Socket): void {
@@ -98,16 +114,26 @@ export class InboundListener {
       socket.destroy();
       return;
     }
-    if (this.pendingHandshakes() >= this.ctx.maxPendingHandshakes) {
+    if (this.timers.size >= this.ctx.maxPendingHandshakes) {
       this.ctx.log.tooManyHandshakes(address, this.ctx.maxPendingHandshakes);
       socket.destroy();
       return;
     }
-    const connection = new PeerConnection(socket, this.ctx.handshake(), this.ctx.connection, {
-      authenticated: (c) => this.clearTimer(c),
-      frame: (c, frame) => this.ctx.frame(c.peer!, frame, c),
-      closed: (c, cause) => this.onClosed(c, cause),
-    });
+    this.startHandshake(socket, address);
+  }
+
+  private startHandshake(socket: net.Socket, address: string): void {
+    const connection = new PeerConnection(
+      socket,
+      this.ctx.handshake(),
+      this.ctx.connection,
+      {
+        authenticated: (c) => this.clearTimer(c),
+        frame: (c, frame) => this.ctx.frame(c.peer!, frame, c),
+        closed: (c, cause) => this.onClosed(c, cause),
+      },
+      address,
+    );
     this.connections.add(connection);
     this.timers.set(
       connection,

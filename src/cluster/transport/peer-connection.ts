@@ -47,8 +47,10 @@ export class PeerConnection {
     handshake: HandshakeConfig,
     private readonly options: PeerConnectionOptions,
     private readonly events: PeerConnectionEvents,
+    remoteAddress?: string,
   ) {
-    this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+    this.remoteAddress =
+      remoteAddress ?? `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
     this.handshake = new HandshakeMachine(handshake);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5_000);

@@ -96,11 +96,11 @@ export class TransportLog {
   /** A TLS handshake failed (an untrusted certificate, or a peer not speaking TLS). */
   tlsRefused(address: string, detail: string): void {
     const host = address.slice(0, address.lastIndexOf(":"));
-    const line = this.limiter.admit(`tls ${host}`, this.now());
+    const line = this.limiter.admit(`tls ${host} ${detail}`, this.now());
     if (line === null) return;
     this.log.warn(
       { address, reason: detail, suppressed: line.suppressed },
-      `refused TLS cluster connection from ${address}: ${detail}; check that every node's certificate is signed by the cluster's CA${repeats(line.suppressed)}`,
+      `TLS handshake failed on cluster connection from ${address} (${detail}); the connection is refused; check that every node's certificate is signed by the cluster's CA${repeats(line.suppressed)}`,
     );
   }
 

@@ -53,18 +53,31 @@ export function describeFrameDefect(defect: FrameDefect): string {
   }
 }
 
-/** The header and the payload of one frame, to be written together (one writev). */
-export function encodeFrame(type: number, payload: Uint8Array): Buffer[] {
+/**
+ * The header and the payload of one frame, to be written together (one writev). The payload
+ * may come in parts (a batch's count, then its messages' bytes), checksummed without a copy.
+ */
+export function encodeFrame(type: number, payload: Uint8Array | readonly Uint8Array[]): Buffer[] {
   if (!Number.isInteger(type) || type < 0 || type > 255) throw new Error(`bad frame type ${type}`);
+  const parts = (payload instanceof Uint8Array ? [payload] : payload).map(asBuffer);
+  let length = 0;
+  let crc = 0;
+  for (const part of parts) {
+    length += part.byteLength;
+    crc = crc32c(part, crc);
+  }
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  header.writeUInt32LE(payload.byteLength, 0);
+  header.writeUInt32LE(length, 0);
   header.writeUInt8(type, 4);
-  header.writeUInt32LE(crc32c(payload), 5);
+  header.writeUInt32LE(crc, 5);
   header.writeUInt32LE(crc32c(header, 0, 0, 9), 9);
-  const body = Buffer.isBuffer(payload)
-    ? payload
-    : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  return [header, body];
+  return [header, ...parts];
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The bytes a frame with this payload takes on the wire. */

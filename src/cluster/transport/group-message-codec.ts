@@ -22,8 +22,8 @@
 import type { GroupMessage } from "../../raft/index.js";
 import type { RaftMessage, RaftMessageType } from "../../raft/messages.js";
 import type { EntryKind, LogEntry, Snapshot } from "../../raft/types.js";
-import { ByteWriter } from "../../store/byte-codec.js";
 import { WireError, WireReader } from "./wire-reader.js";
+import { WireWriter } from "./wire-writer.js";
 
 const TYPE_CODES: Record<RaftMessageType, number> = {
   vote: 1,
@@ -43,19 +43,57 @@ const KINDS: readonly EntryKind[] = ["command", "noop", "membership"];
 const MIN_MESSAGE_BYTES = 4 + 1 + 4 + 4 + 8;
 const MIN_ENTRY_BYTES = 8 + 8 + 1 + 4;
 
-/** One message's bytes; a batch is these concatenated behind a count (encodeBatch). */
-export function encodeGroupMessage({ groupId, message }: GroupMessage): Buffer {
-  const w = new ByteWriter()
-    .string(groupId)
+/** Messages encoded back to back in one buffer; message i ends at ends[i]. */
+export interface EncodedMessages {
+  readonly bytes: Buffer;
+  /** The end offset of each message that encoded (messages that failed have none). */
+  readonly ends: readonly number[];
+  /** The messages that could not be encoded (a bug in their producer), by position. */
+  readonly failed: readonly { readonly index: number; readonly error: Error }[];
+}
+
+/** Encodes every message it can; a message that cannot be encoded is left out and reported. */
+export function encodeGroupMessages(messages: readonly GroupMessage[]): EncodedMessages {
+  const w = new WireWriter();
+  const ends: number[] = [];
+  const failed: { index: number; error: Error }[] = [];
+  for (const [index, message] of messages.entries()) {
+    const start = w.position();
+    try {
+      writeGroupMessage(w, message);
+      ends.push(w.position());
+    } catch (error) {
+      w.truncate(start);
+      failed.push({ index, error: error instanceof Error ? error : new Error(String(error)) });
+    }
+  }
+  return { bytes: w.finish(), ends, failed };
+}
+
+function writeGroupMessage(w: WireWriter, { groupId, message }: GroupMessage): void {
+  w.string(groupId)
     .u8(TYPE_CODES[message.type])
     .string(message.from)
     .string(message.to)
     .u64(message.term);
   writeBody(w, message);
-  return w.finish();
 }
 
-function writeBody(w: ByteWriter, m: RaftMessage): void {
+/** The count that opens a batch payload; the messages' bytes follow it. */
+export function batchHeader(count: number): Buffer {
+  const header = Buffer.allocUnsafe(4);
+  header.writeUInt32LE(count, 0);
+  return header;
+}
+
+/** A whole batch payload in one buffer (for tests and small batches). */
+export function encodeBatch(messages: readonly GroupMessage[]): Buffer {
+  const encoded = encodeGroupMessages(messages);
+  if (encoded.failed.length > 0) throw encoded.failed[0]!.error;
+  return Buffer.concat([batchHeader(messages.length), encoded.bytes]);
+}
+
+function writeBody(w: WireWriter, m: RaftMessage): void {
   switch (m.type) {
     case "vote":
       w.u8(flag(m.preVote)).u64(m.lastIndex).u64(m.lastTerm).u8(flag(m.transfer));
@@ -83,7 +121,7 @@ function writeBody(w: ByteWriter, m: RaftMessage): void {
   }
 }
 
-function writeSnapshot(w: ByteWriter, { meta, data }: Snapshot): void {
+function writeSnapshot(w: WireWriter, { meta, data }: Snapshot): void {
   w.u64(meta.index).u64(meta.term).u32(meta.membership.voters.length);
   for (const voter of meta.membership.voters) w.string(voter);
   w.u32(meta.membership.learners.length);
@@ -99,13 +137,6 @@ function kindCode(kind: EntryKind): number {
   const code = KINDS.indexOf(kind);
   if (code < 0) throw new Error(`unknown entry kind ${kind}`);
   return code;
-}
-
-/** A batch payload from messages already encoded one by one. */
-export function encodeBatch(encoded: readonly Buffer[]): Buffer {
-  const count = Buffer.allocUnsafe(4);
-  count.writeUInt32LE(encoded.length, 0);
-  return Buffer.concat([count, ...encoded]);
 }
 
 /** The payload's messages; throws WireError for anything an encoder could not have written. */

@@ -18,7 +18,7 @@ import type { GroupMessage, NodeId } from "../../raft/index.js";
 import type { MessageReceiver, PeerTransport } from "../peer-transport.js";
 import type { Frame } from "./frame-codec.js";
 import { encodeFrame, FrameType, frameBytes } from "./frame-codec.js";
-import { decodeBatch, encodeBatch, encodeGroupMessage } from "./group-message-codec.js";
+import { batchHeader, decodeBatch, encodeGroupMessages } from "./group-message-codec.js";
 import { NONCE_BYTES } from "./handshake-codec.js";
 import type { HandshakeConfig } from "./handshake-machine.js";
 import { InboundListener } from "./inbound-listener.js";
@@ -172,30 +172,51 @@ export class TcpPeerTransport implements PeerTransport {
       link.counters.dropped.notConnected += messages.length;
       return;
     }
-    let frame: Buffer[] = [];
-    let frameBytesSoFar = BATCH_HEADER_BYTES;
-    const limit = this.options.maxFrameBytes;
-    for (const message of messages) {
-      const encoded = this.encode(link, message);
-      if (encoded === null) continue;
-      if (BATCH_HEADER_BYTES + encoded.byteLength > limit) {
+    this.packAndQueue(link, messages);
+  }
+
+  /**
+   * Encodes a send's messages into one buffer and queues them as few frames as the frame limit
+   * allows (usually one). A message too large for any frame, or one that cannot be encoded,
+   * is dropped alone, counted and logged.
+   */
+  private packAndQueue(link: PeerLink, messages: readonly GroupMessage[]): void {
+    const encoded = encodeGroupMessages(messages);
+    for (const { index, error } of encoded.failed) {
+      // A message no encoder can write is a bug in its producer; drop it, say so, carry on.
+      link.counters.dropped.unencodable++;
+      const type = messages[index]!.message.type;
+      this.log.dropped(link.peer, `a ${type} message cannot be encoded: ${error.message}`);
+    }
+    const limit = this.options.maxFrameBytes - BATCH_HEADER_BYTES;
+    let frameStart = 0;
+    let start = 0;
+    let count = 0;
+    const emit = (end: number) => {
+      if (count === 0) return;
+      const payload = [batchHeader(count), encoded.bytes.subarray(frameStart, end)];
+      this.queueFrame(link, FrameType.raftBatch, payload, count);
+      count = 0;
+    };
+    for (const end of encoded.ends) {
+      if (end - start > limit) {
+        emit(start);
         link.counters.dropped.tooLarge++;
         this.log.dropped(
-          to,
-          `a ${message.message.type} message of ${encoded.byteLength} bytes is over the frame limit of ${limit}`,
+          link.peer,
+          `a message of ${end - start} bytes is over the frame limit of ${this.options.maxFrameBytes}`,
         );
-        continue;
+        frameStart = end;
+      } else if (end - frameStart > limit) {
+        emit(start);
+        frameStart = start;
+        count = 1;
+      } else {
+        count++;
       }
-      if (frameBytesSoFar + encoded.byteLength > limit) {
-        this.queueFrame(link, FrameType.raftBatch, encodeBatch(frame), frame.length);
-        frame = [];
-        frameBytesSoFar = BATCH_HEADER_BYTES;
-      }
-      frame.push(encoded);
-      frameBytesSoFar += encoded.byteLength;
+      start = end;
     }
-    if (frame.length > 0)
-      this.queueFrame(link, FrameType.raftBatch, encodeBatch(frame), frame.length);
+    emit(start);
   }
 
   // ---------------------------------------------------------------- other frame kinds
@@ -232,22 +253,14 @@ export class TcpPeerTransport implements PeerTransport {
 
   // ---------------------------------------------------------------- internals
 
-  private encode(link: PeerLink, message: GroupMessage): Buffer | null {
-    try {
-      return encodeGroupMessage(message);
-    } catch (error) {
-      // A message no encoder can write is a bug in its producer; drop it, say so, carry on.
-      link.counters.dropped.unencodable++;
-      this.log.dropped(
-        link.peer,
-        `a ${message.message.type} message cannot be encoded: ${(error as Error).message}`,
-      );
-      return null;
-    }
-  }
-
-  private queueFrame(link: PeerLink, type: number, payload: Uint8Array, items: number): boolean {
-    const bytes = frameBytes(payload.byteLength);
+  private queueFrame(
+    link: PeerLink,
+    type: number,
+    payload: Uint8Array | readonly Uint8Array[],
+    items: number,
+  ): boolean {
+    const parts = payload instanceof Uint8Array ? [payload] : payload;
+    const bytes = frameBytes(parts.reduce((sum, part) => sum + part.byteLength, 0));
     if (link.pendingBytes() + bytes > this.options.maxQueuedBytesPerPeer) {
       link.counters.dropped.queueFull += items;
       this.log.dropped(

@@ -35,7 +35,11 @@ export interface TcpPeerTransportOptions {
   readonly log?: Log;
   /** Nonces and backoff jitter; the operating system's generator unless a test seeds one. */
   readonly random?: RandomSource;
-  /** The largest frame payload sent or accepted. [64 MiB] */
+  /**
+   * The largest frame payload sent or accepted. [16 MiB] Checksumming and decoding a frame
+   * holds the event loop (about 40 ms for 16 MiB here), so it stays well under 100 ms; a
+   * single message larger than this (a snapshot) is dropped and logged.
+   */
   readonly maxFrameBytes?: number;
   /** Bytes queued for one peer (ours plus the socket's) beyond which sends drop. [64 MiB] */
   readonly maxQueuedBytesPerPeer?: number;
@@ -67,7 +71,7 @@ export interface ResolvedTransportOptions {
   readonly now: () => number;
 }
 
-export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_QUEUED_BYTES_PER_PEER = 64 * 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;

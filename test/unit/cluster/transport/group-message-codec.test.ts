@@ -5,14 +5,13 @@ import { encodeFrame, FrameDecoder } from "../../../../src/cluster/transport/fra
 import {
   decodeBatch,
   encodeBatch,
-  encodeGroupMessage,
+  encodeGroupMessages,
 } from "../../../../src/cluster/transport/group-message-codec.js";
 import { WireError } from "../../../../src/cluster/transport/wire-reader.js";
 import type { GroupMessage } from "../../../../src/raft/index.js";
 import { groupMessage } from "./transport-fixtures.js";
 
-const batchOf = (messages: readonly GroupMessage[]) =>
-  encodeBatch(messages.map(encodeGroupMessage));
+const batchOf = (messages: readonly GroupMessage[]) => encodeBatch(messages);
 
 test("every Raft message, entries' data and snapshots included, survives the round trip", () => {
   fc.assert(
@@ -134,3 +133,23 @@ test("entry data is copied out of the payload, so a log entry does not pin a soc
   payload.fill(0);
   assert.deepEqual(data, new Uint8Array([1, 2, 3]));
 });
+
+test("a message that cannot be encoded is left out and reported; the others keep their bytes", () => {
+  const good = heartbeatOf(1);
+  const bad: GroupMessage = { groupId: "g", message: { ...good.message, term: -1 } };
+  const encoded = encodeGroupMessages([good, bad, heartbeatOf(3)]);
+  assert.deepEqual(
+    encoded.failed.map((f) => f.index),
+    [1],
+  );
+  assert.equal(encoded.ends.length, 2);
+  const payload = Buffer.concat([Buffer.from([2, 0, 0, 0]), encoded.bytes]);
+  assert.deepEqual(
+    decodeBatch(payload).map((m) => m.message.term),
+    [1, 3],
+  );
+});
+
+function heartbeatOf(term: number): GroupMessage {
+  return { groupId: "g", message: { type: "heartbeat", from: "a", to: "b", term, commitIndex: 0 } };
+}

@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { encodeFrame, FrameType } from "../../../../src/cluster/transport/frame-codec.js";
-import {
-  encodeBatch,
-  encodeGroupMessage,
-} from "../../../../src/cluster/transport/group-message-codec.js";
+import { encodeBatch } from "../../../../src/cluster/transport/group-message-codec.js";
 import type { GroupMessage } from "../../../../src/raft/index.js";
 import { TcpProxy } from "../../../support/tcp-proxy.js";
 import { dialAs, StuckPeer } from "./raw-peer.js";
@@ -245,7 +242,7 @@ test("a corrupted frame closes that connection with a log line; the node keeps s
   const raw = await dialAs(b.address, b.id, "warren@o", SECRET);
   const closed = new Promise<void>((resolve) => raw.once("close", () => resolve()));
   raw.on("error", () => {});
-  const payload = encodeBatch([encodeGroupMessage(heartbeat("g", "warren@o", b.id, 1))]);
+  const payload = encodeBatch([heartbeat("g", "warren@o", b.id, 1)]);
   const frame = Buffer.concat(encodeFrame(FrameType.raftBatch, payload));
   frame[frame.length - 3] ^= 0x10;
   raw.write(frame);
@@ -282,11 +279,37 @@ test("a Raft batch that claims to come from another node is dropped", async () =
   const raw = await dialAs(b.address, b.id, "warren@r", SECRET);
   raw.on("error", () => {});
   const forged = encodeBatch([
-    encodeGroupMessage(heartbeat("g", "warren@somebody-else", b.id, 1)),
-    encodeGroupMessage(heartbeat("g", "warren@r", b.id, 2)),
+    heartbeat("g", "warren@somebody-else", b.id, 1),
+    heartbeat("g", "warren@r", b.id, 2),
   ]);
   raw.write(Buffer.concat(encodeFrame(FrameType.raftBatch, forged)));
   await waitFor("the honest message", () => b.received.length === 1);
   assert.equal(b.received[0]!.message.term, 2);
   raw.destroy();
+});
+
+test("a send larger than a frame is split across frames; a message too large for any is dropped alone", async () => {
+  const maxFrameBytes = 2_048;
+  const a = await node("warren@s", { maxFrameBytes });
+  const b = await node("warren@t", { maxFrameBytes });
+  meshOf([a, b]);
+  await waitFor("link up", () => connectedMesh([a, b]));
+  const batch = Array.from({ length: 200 }, (_, i) => heartbeat(`group-${i}`, a.id, b.id, i + 1));
+  const huge = append("big", a.id, b.id, 1);
+  const tooLarge: GroupMessage = {
+    groupId: "big",
+    message: {
+      ...(huge.message as GroupMessage["message"] & { type: "append" }),
+      entries: [{ index: 1, term: 3, kind: "command", data: new Uint8Array(maxFrameBytes) }],
+    },
+  };
+  a.transport.send(b.id, [...batch.slice(0, 100), tooLarge, ...batch.slice(100)]);
+  await waitFor("every other message", () => b.received.length === 200);
+  assert.deepEqual(b.received, batch);
+  const stats = statsOf(a, b);
+  assert.equal(stats.dropped.tooLarge, 1);
+  assert.equal(stats.messagesOut, 200);
+  assert.equal(stats.writes, 1);
+  assert.ok(stats.bytesOut > 3 * maxFrameBytes, "the batch took several frames");
+  assert.equal(a.log.matching(/over the frame limit of 2048/).length, 1);
 });

@@ -303,7 +303,7 @@ export class TcpPeerTransport implements PeerTransport {
     } else {
       // A newer peer's kind of traffic this node does not know yet: the checksum vouches that
       // the frame is intact, so skipping it is safe.
-      this.log.dropped(peer, `frames of unknown type ${frame.type} from it are ignored`);
+      this.log.ignoredFromPeer(peer, `frames of type ${frame.type}, which this node does not know`);
     }
   }
 
@@ -324,10 +324,7 @@ export class TcpPeerTransport implements PeerTransport {
       (m) => m.message.from === link.peer && m.message.to === this.options.nodeId,
     );
     if (own.length < messages.length) {
-      this.log.dropped(
-        link.peer,
-        `${messages.length - own.length} messages it sent were not from it to this node`,
-      );
+      this.log.ignoredFromPeer(link.peer, "Raft messages not from it to this node");
     }
     link.counters.messagesIn += own.length;
     if (own.length > 0) this.receiver(own);

@@ -122,6 +122,16 @@ export class TransportLog {
     );
   }
 
+  /** Frames or messages a proven peer sent that this node sets aside (a bug or a newer peer). */
+  ignoredFromPeer(peer: NodeId, what: string): void {
+    const line = this.limiter.admit(`ignored ${peer} ${what}`, this.now());
+    if (line === null) return;
+    this.log.warn(
+      { peer, reason: what, suppressed: line.suppressed },
+      `ignoring ${what} from cluster peer ${peer}${repeats(line.suppressed)}`,
+    );
+  }
+
   listenerError(detail: string): void {
     const line = this.limiter.admit("listener", this.now());
     if (line === null) return;

@@ -15,14 +15,17 @@ export const FRAME_HEADER_BYTES = 13;
 
 /**
  * Frame types. 1-15 are the handshake's (handshake-codec.ts), 16 carries Raft messages of many
- * groups; 32 and above are left for the other kinds of traffic a cluster needs (classic-queue
- * forwarding), registered with TcpPeerTransport.onFrame.
+ * groups, 17 and 18 are the link's liveness check (empty payloads); 32 and above are left for
+ * the other kinds of traffic a cluster needs (classic-queue forwarding), registered with
+ * TcpPeerTransport.onFrame.
  */
 export const FrameType = {
   hello: 1,
   proof: 2,
   refuse: 3,
   raftBatch: 16,
+  ping: 17,
+  pong: 18,
 } as const;
 
 export interface Frame {

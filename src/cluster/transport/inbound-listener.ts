@@ -128,7 +128,7 @@ export class InboundListener {
       this.ctx.handshake(),
       this.ctx.connection,
       {
-        authenticated: (c) => this.clearTimer(c),
+        authenticated: (c) => this.onAuthenticated(c),
         frame: (c, frame) => this.ctx.frame(c.peer!, frame, c),
         closed: (c, cause) => this.onClosed(c, cause),
       },
@@ -139,6 +139,20 @@ export class InboundListener {
       connection,
       setTimeout(() => connection.close({ kind: "handshakeTimeout" }), this.ctx.handshakeTimeoutMs),
     );
+  }
+
+  /**
+   * A peer dials this node on one link at a time, so an older connection from the same peer
+   * is stale (the peer restarted, or the network dropped it without a reset): close it now
+   * rather than wait for TCP to notice.
+   */
+  private onAuthenticated(connection: PeerConnection): void {
+    this.clearTimer(connection);
+    for (const other of this.connections) {
+      if (other !== connection && other.peer === connection.peer) {
+        other.close({ kind: "local", detail: `${connection.peer} connected again` });
+      }
+    }
   }
 
   private clearTimer(connection: PeerConnection): void {

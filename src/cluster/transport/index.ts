@@ -13,6 +13,7 @@ export { FIRST_APPLICATION_FRAME_TYPE, TcpPeerTransport } from "./tcp-peer-trans
 export type { NodeTlsOptions, TcpPeerTransportOptions } from "./transport-options.js";
 export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_PENDING_HANDSHAKES,
   DEFAULT_MAX_QUEUED_BYTES_PER_PEER,

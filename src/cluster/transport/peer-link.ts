@@ -13,6 +13,7 @@ import type { NodeId } from "../../raft/index.js";
 import type { BackoffOptions } from "./backoff.js";
 import { backoffDelayMs } from "./backoff.js";
 import type { Frame } from "./frame-codec.js";
+import { encodeFrame, FrameType } from "./frame-codec.js";
 import type { HandshakeConfig } from "./handshake-machine.js";
 import type { CloseCause, PeerConnectionOptions } from "./peer-connection.js";
 import { PeerConnection } from "./peer-connection.js";
@@ -20,6 +21,8 @@ import type { PeerCounters } from "./peer-stats.js";
 import { newPeerCounters } from "./peer-stats.js";
 import type { RandomSource } from "./random-source.js";
 import type { TransportLog } from "./transport-log.js";
+
+const EMPTY = Buffer.alloc(0);
 
 export interface PeerAddress {
   readonly host: string;
@@ -38,6 +41,8 @@ export interface LinkContext {
   readonly connection: PeerConnectionOptions;
   readonly backoff: BackoffOptions;
   readonly dialTimeoutMs: number;
+  /** A link that hears nothing (not even a pong) for this long is closed and redialled. */
+  readonly idleTimeoutMs: number;
   readonly random: RandomSource;
   readonly log: TransportLog;
   now(): number;
@@ -51,6 +56,9 @@ export class PeerLink {
   private socket: Socket | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private dialTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  /** When the current connection last delivered a frame. */
+  private lastHeardMs = 0;
   /** Consecutive failed dials since the link was last up. */
   private failures = 0;
   private everUp = false;
@@ -153,7 +161,10 @@ export class PeerLink {
       this.ctx.connection,
       {
         authenticated: () => this.onUp(),
-        frame: (connection, frame) => this.ctx.frame(this.peer, frame, connection),
+        frame: (connection, frame) => {
+          this.lastHeardMs = this.ctx.now();
+          if (frame.type !== FrameType.pong) this.ctx.frame(this.peer, frame, connection);
+        },
         closed: (connection, cause) => this.onClosed(connection, cause),
       },
     );
@@ -167,10 +178,45 @@ export class PeerLink {
     this.everUp = true;
     this.ctx.log.linkUp(this.peer, formatAddress(this.address), this.failures);
     this.failures = 0;
+    this.startPings();
+  }
+
+  /**
+   * TCP alone notices a peer that vanished without a reset (a host that lost power, a
+   * partition that drops packets) only after minutes of retransmissions. The link pings a few
+   * times per idle timeout; the peer answers on the same connection; silence closes the link,
+   * which drops what waits for it and redials.
+   */
+  private startPings(): void {
+    this.lastHeardMs = this.ctx.now();
+    const everyMs = Math.max(Math.floor(this.ctx.idleTimeoutMs / 4), 1);
+    let lastTickMs = this.ctx.now();
+    this.pingTimer = setInterval(() => {
+      const connection = this.connection;
+      if (connection === null || !this.isUp()) return;
+      const nowMs = this.ctx.now();
+      // A tick that comes late means this process was paused (GC, a stall), not the peer:
+      // the pause is not the peer's silence, so it is excused.
+      const lateMs = nowMs - lastTickMs - everyMs;
+      lastTickMs = nowMs;
+      if (lateMs > everyMs) this.lastHeardMs += lateMs;
+      const silentMs = nowMs - this.lastHeardMs;
+      if (silentMs >= this.ctx.idleTimeoutMs) {
+        connection.close({ kind: "socket", detail: `no answer from the peer in ${silentMs} ms` });
+        return;
+      }
+      connection.writeBuffers(encodeFrame(FrameType.ping, EMPTY));
+    }, everyMs);
+  }
+
+  private stopPings(): void {
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    this.pingTimer = null;
   }
 
   private onClosed(connection: PeerConnection, cause: CloseCause): void {
     if (connection !== this.connection) return;
+    this.stopPings();
     this.connection = null;
     if (this.stopped) return;
     if (connection.authenticated()) {
@@ -214,6 +260,7 @@ export class PeerLink {
   }
 
   private clearTimers(): void {
+    this.stopPings();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     if (this.dialTimer !== null) clearTimeout(this.dialTimer);
     this.retryTimer = null;

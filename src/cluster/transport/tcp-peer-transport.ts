@@ -291,6 +291,11 @@ export class TcpPeerTransport implements PeerTransport {
       this.onRaftBatch(link, frame.payload, connection);
       return;
     }
+    if (frame.type === FrameType.ping) {
+      // Answered at once on the connection it came on: the dialler times its link by it.
+      connection.writeBuffers(encodeFrame(FrameType.pong, new Uint8Array(0)));
+      return;
+    }
     const handler = this.handlers.get(frame.type);
     if (handler !== undefined) {
       link.counters.messagesIn++;
@@ -348,6 +353,7 @@ export class TcpPeerTransport implements PeerTransport {
       connection: { maxFrameBytes: this.options.maxFrameBytes },
       backoff: this.options.backoff,
       dialTimeoutMs: this.options.handshakeTimeoutMs,
+      idleTimeoutMs: this.options.idleTimeoutMs,
       random: this.options.random,
       log: this.log,
       now: this.options.now,

@@ -47,6 +47,11 @@ export interface TcpPeerTransportOptions {
   readonly backoff?: BackoffOptions;
   /** Connect, TLS and handshake must complete within this. [5 s] */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * A link that hears nothing from its peer for this long (it pings four times as often) is
+   * closed and redialled. [10 s] Keep it above the longest pause a healthy node may take.
+   */
+  readonly idleTimeoutMs?: number;
   /** Inbound connections in their handshake at once; more are refused. [64] */
   readonly maxPendingHandshakes?: number;
   /** A repeated warning (bad secret, unreachable peer) is logged at most this often. [60 s] */
@@ -66,6 +71,7 @@ export interface ResolvedTransportOptions {
   readonly maxQueuedBytesPerPeer: number;
   readonly backoff: BackoffOptions;
   readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
   readonly maxPendingHandshakes: number;
   readonly repeatLogIntervalMs: number;
   readonly now: () => number;
@@ -74,6 +80,7 @@ export interface ResolvedTransportOptions {
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_QUEUED_BYTES_PER_PEER = 64 * 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
 
 export function resolveTransportOptions(
@@ -94,6 +101,7 @@ export function resolveTransportOptions(
     maxQueuedBytesPerPeer: options.maxQueuedBytesPerPeer ?? DEFAULT_MAX_QUEUED_BYTES_PER_PEER,
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     maxPendingHandshakes: options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
     repeatLogIntervalMs: options.repeatLogIntervalMs ?? DEFAULT_REPEAT_LOG_INTERVAL_MS,
     now: options.now ?? Date.now,

@@ -313,3 +313,51 @@ test("a send larger than a frame is split across frames; a message too large for
   assert.ok(stats.bytesOut > 3 * maxFrameBytes, "the batch took several frames");
   assert.equal(a.log.matching(/over the frame limit of 2048/).length, 1);
 });
+
+test("a link whose peer stops answering (no reset, no FIN) is closed after the idle timeout and redialled", async () => {
+  const stuck = new StuckPeer("warren@silent", SECRET);
+  const address = await stuck.start();
+  const a = await node("warren@u", { idleTimeoutMs: 400 });
+  try {
+    a.transport.addPeer("warren@silent", address);
+    await waitFor("link up", () => a.transport.isConnected("warren@silent"));
+    await waitFor(
+      "the silence noticed",
+      () => a.log.matching(/lost \(no answer from the peer in \d+ ms\)/).length >= 1,
+      5_000,
+    );
+    // The peer still accepts connections: the link is redialled and comes back.
+    await waitFor("redialled", () => a.transport.stats()[0]!.reconnects >= 1, 5_000);
+  } finally {
+    await stuck.stop();
+  }
+});
+
+test("a healthy idle link stays up: pings are answered", async () => {
+  const a = await node("warren@v", { idleTimeoutMs: 400 });
+  const b = await node("warren@w", { idleTimeoutMs: 400 });
+  meshOf([a, b]);
+  await waitFor("links up", () => connectedMesh([a, b]));
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  assert.ok(connectedMesh([a, b]));
+  assert.equal(statsOf(a, b).reconnects + statsOf(b, a).reconnects, 0);
+});
+
+test("when a peer dials in again, its older inbound connection is closed as stale", async () => {
+  const b = await node("warren@x");
+  b.transport.addPeer("warren@y", { host: "127.0.0.1", port: 1 });
+  const first = await dialAs(b.address, b.id, "warren@y", SECRET);
+  first.on("error", () => {});
+  first.resume();
+  const firstClosed = new Promise<void>((resolve) => first.once("close", () => resolve()));
+  const second = await dialAs(b.address, b.id, "warren@y", SECRET);
+  second.on("error", () => {});
+  await firstClosed;
+  second.write(
+    Buffer.concat(
+      encodeFrame(FrameType.raftBatch, encodeBatch([heartbeat("g", "warren@y", b.id, 3)])),
+    ),
+  );
+  await waitFor("the new connection serves", () => b.received.length === 1);
+  second.destroy();
+});

@@ -60,7 +60,12 @@ export class InboundListener {
   /** Listens; resolves with the bound address (the port, when 0 was asked for). */
   listen(address: PeerAddress): Promise<PeerAddress> {
     return new Promise((resolve, reject) => {
-      const onError = (error: Error) => reject(error);
+      const onError = (error: NodeJS.ErrnoException) => {
+        const where = `${address.host}:${address.port}`;
+        const failure = new Error(`cannot listen for cluster peers on ${where}: ${error.message}`);
+        (failure as NodeJS.ErrnoException).code = error.code;
+        reject(failure);
+      };
       this.server.once("error", onError);
       this.server.listen(address.port, address.host, () => {
         this.server.off("error", onError);

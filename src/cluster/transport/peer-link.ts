@@ -130,7 +130,14 @@ export class PeerLink {
   private dial(): void {
     if (this.stopped) return;
     this.retryTimer = null;
-    const socket = this.ctx.openSocket(this.address, () => this.onOpen(socket));
+    let socket: Socket;
+    try {
+      socket = this.ctx.openSocket(this.address, () => this.onOpen(socket));
+    } catch (error) {
+      // net.connect throws at once for some bad addresses; a dial must never throw.
+      this.failed({ kind: "socket", detail: (error as Error).message });
+      return;
+    }
     this.socket = socket;
     // Until the socket is open, its failures are this dial's (a stale socket's are not).
     socket.on("error", (error) => {

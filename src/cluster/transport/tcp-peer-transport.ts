@@ -42,6 +42,7 @@ const BATCH_HEADER_BYTES = 4;
 
 export class TcpPeerTransport implements PeerTransport {
   private readonly options: ResolvedTransportOptions;
+  private readonly secureContext: tls.SecureContext | null;
   private readonly log: TransportLog;
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly listener: InboundListener;
@@ -55,6 +56,17 @@ export class TcpPeerTransport implements PeerTransport {
 
   constructor(options: TcpPeerTransportOptions) {
     this.options = resolveTransportOptions(options);
+    // Built once, so a certificate or key that does not parse fails here, at start-up, with
+    // OpenSSL's reason, rather than at every dial.
+    const tlsOptions = this.options.tls;
+    this.secureContext =
+      tlsOptions === null
+        ? null
+        : tls.createSecureContext({
+            cert: tlsOptions.cert,
+            key: tlsOptions.key,
+            ca: tlsOptions.ca,
+          });
     this.log = new TransportLog(
       this.options.log,
       this.options.nodeId,
@@ -101,6 +113,14 @@ export class TcpPeerTransport implements PeerTransport {
   /** Adds a peer to dial (or moves it to a new address). */
   addPeer(peer: NodeId, address: PeerAddress): void {
     if (peer === this.options.nodeId) return;
+    // A wrong address is the caller's mistake to report now, not a dial that fails forever.
+    if (peer.length === 0) throw new Error("a cluster peer needs a node name");
+    if (address.host.length === 0 || !Number.isInteger(address.port)) {
+      throw new Error(`cluster peer ${peer} has no usable address (${formatAddress(address)})`);
+    }
+    if (address.port < 1 || address.port > 65_535) {
+      throw new Error(`cluster peer ${peer} has port ${address.port}, not 1-65535`);
+    }
     const link = this.links.get(peer);
     if (link !== undefined) {
       if (link.address.host !== address.host || link.address.port !== address.port) {
@@ -366,15 +386,12 @@ export class TcpPeerTransport implements PeerTransport {
     if (this.options.tls === null) {
       return net.connect({ host: address.host, port: address.port }, onOpen);
     }
-    const { cert, key, ca } = this.options.tls;
     const servername = net.isIP(address.host) === 0 ? address.host : undefined;
     return tls.connect(
       {
         host: address.host,
         port: address.port,
-        cert,
-        key,
-        ca,
+        secureContext: this.secureContext!,
         servername,
         rejectUnauthorized: true,
       },

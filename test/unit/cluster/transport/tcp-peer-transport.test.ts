@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { encodeFrame, FrameType } from "../../../../src/cluster/transport/frame-codec.js";
 import { encodeBatch } from "../../../../src/cluster/transport/group-message-codec.js";
+import { TcpPeerTransport } from "../../../../src/cluster/transport/index.js";
 import type { GroupMessage } from "../../../../src/raft/index.js";
 import { TcpProxy } from "../../../support/tcp-proxy.js";
 import { dialAs, StuckPeer } from "./raw-peer.js";
@@ -360,4 +361,50 @@ test("when a peer dials in again, its older inbound connection is closed as stal
   );
   await waitFor("the new connection serves", () => b.received.length === 1);
   second.destroy();
+});
+
+test("operator mistakes are clear errors at once: a bad peer address, a certificate that does not parse", async () => {
+  const a = await node("warren@z");
+  assert.throws(
+    () => a.transport.addPeer("warren@b", { host: "127.0.0.1", port: 70_000 }),
+    /port 70000, not 1-65535/,
+  );
+  assert.throws(
+    () => a.transport.addPeer("warren@b", { host: "", port: 25_672 }),
+    /no usable address/,
+  );
+  assert.deepEqual(a.transport.peers(), []);
+  assert.throws(
+    () =>
+      new TcpPeerTransport({
+        nodeId: "warren@tls",
+        secret: SECRET,
+        listen: { host: "127.0.0.1", port: 0 },
+        tls: { cert: "not a certificate", key: "not a key", ca: "not a CA" },
+      }),
+    /PEM|certificate|key/i,
+  );
+  assert.throws(
+    () =>
+      new TcpPeerTransport({
+        nodeId: "warren@x",
+        secret: "",
+        listen: { host: "127.0.0.1", port: 0 },
+      }),
+    /the cluster secret is empty/,
+  );
+});
+
+test("a cluster port already in use fails start() with the address and EADDRINUSE", async () => {
+  const a = await node("warren@port");
+  const clash = new TcpPeerTransport({ nodeId: "warren@clash", secret: SECRET, listen: a.address });
+  await assert.rejects(clash.start(), (error: NodeJS.ErrnoException) => {
+    assert.equal(error.code, "EADDRINUSE");
+    assert.match(
+      error.message,
+      new RegExp(`cannot listen for cluster peers on 127\\.0\\.0\\.1:${a.address.port}`),
+    );
+    return true;
+  });
+  await clash.close();
 });

@@ -50,7 +50,7 @@ export class TcpPeerTransport implements PeerTransport {
   private receiver: MessageReceiver = () => {};
   private readonly dirty = new Set<PeerLink>();
   private flushScheduled: NodeJS.Immediate | null = null;
-  private state: "new" | "started" | "closed" = "new";
+  private state: "new" | "starting" | "started" | "closed" = "new";
   /** Messages for nodes this transport does not know. */
   private unknownPeerDrops = 0;
 
@@ -92,7 +92,19 @@ export class TcpPeerTransport implements PeerTransport {
   /** Listens on the cluster port and starts dialling the peers; resolves with the bound address. */
   async start(): Promise<PeerAddress> {
     if (this.state !== "new") throw new Error("the transport was already started");
-    const bound = await this.listener.listen(this.options.listen);
+    this.state = "starting";
+    let bound: PeerAddress;
+    try {
+      bound = await this.listener.listen(this.options.listen);
+    } catch (error) {
+      if (this.state === "starting") this.state = "new";
+      throw error;
+    }
+    // close() may have come while the listener was opening: it wins.
+    if ((this.state as string) === "closed") {
+      await this.listener.close();
+      return bound;
+    }
     this.state = "started";
     for (const link of this.links.values()) link.start();
     return bound;

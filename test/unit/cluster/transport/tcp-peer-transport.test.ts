@@ -408,3 +408,30 @@ test("a cluster port already in use fails start() with the address and EADDRINUS
   });
   await clash.close();
 });
+
+test("a peer that moves to a new address is followed; a removed peer is neither dialled nor heard", async () => {
+  const a = await node("warren@move-a");
+  let b = await node("warren@move-b");
+  meshOf([a, b]);
+  await waitFor("links up", () => connectedMesh([a, b]));
+  await b.transport.close();
+  b = await node("warren@move-b");
+  b.transport.addPeer(a.id, a.address);
+  a.transport.addPeer(b.id, b.address);
+  await waitFor("a follows b to its new port", () => a.transport.isConnected(b.id), 5_000);
+  a.transport.send(b.id, [heartbeat("g", a.id, b.id, 1)]);
+  await waitFor("delivery at the new address", () => b.received.length === 1);
+
+  a.transport.removePeer(b.id);
+  assert.deepEqual(a.transport.peers(), []);
+  // b's link into a is closed and refused from now on: b is no longer a known member.
+  await waitFor("b's link into a is closed", () => !b.transport.isConnected(a.id), 5_000);
+  await waitFor(
+    "b is refused",
+    () => a.log.matching(/warren@move-b is not a known member of this cluster/).length === 1,
+    5_000,
+  );
+  b.transport.send(a.id, [heartbeat("g", b.id, a.id, 2)]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(a.received.length, 0);
+});

@@ -66,7 +66,7 @@ const driver = new RaftDriver({
   log: logWriterOf(store),
   transport,
   ticks,
-  raftOptions: { electionTicks: 10, heartbeatTicks: 1 },
+  raftOptions: { electionTicks: 10, heartbeatTicks: 1, random: Math.random },
   observer: {
     changed: (_groupId, machine) => {
       const { role, term } = machine.status();

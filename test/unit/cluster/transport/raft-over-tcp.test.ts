@@ -140,7 +140,7 @@ test("the Raft driver elects, commits, loses a node's transport and catches it u
         log: logWriterOf(store),
         transport,
         ticks: new IntervalTicks(),
-        raftOptions: { electionTicks: 10, heartbeatTicks: 1 },
+        raftOptions: { electionTicks: 10, heartbeatTicks: 1, random: Math.random },
       });
       const machines = new Map<string, ListStateMachine>();
       for (const groupId of GROUPS) {

@@ -59,7 +59,8 @@ export class TransportLog {
 
   /**
    * A handshake that failed, either side. Keyed by the remote host (not its port, which
-   * changes at every retry) and the reason, so a wrong secret gives one line per peer.
+   * changes at every retry) and the reason, so a wrong secret gives one line per peer and
+   * interval.
    */
   refused(
     direction: "from" | "to",
@@ -68,7 +69,9 @@ export class TransportLog {
   ): void {
     const { outcome } = cause;
     const host = address.slice(0, address.lastIndexOf(":"));
-    const line = this.limiter.admit(`refused ${direction} ${host} ${outcome.reason}`, this.now());
+    // Not keyed by direction: a peer with the wrong secret fails both our dial and its own,
+    // and one line about it is what the operator needs.
+    const line = this.limiter.admit(`refused ${host} ${outcome.reason}`, this.now());
     if (line === null) return;
     const claims = outcome.peer === null ? "" : ` (it says it is ${outcome.peer})`;
     const advice = ADVICE[outcome.reason] ?? "check the peer's log for why";

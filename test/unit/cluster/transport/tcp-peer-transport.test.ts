@@ -130,9 +130,10 @@ test("a peer with the wrong secret is refused on both sides, logged once per pee
   for (const n of [a, b]) {
     const lines = n.log.matching(/refused/);
     assert.ok(lines.length >= 1, `${n.id} logged no refusal`);
-    // One line per (direction, peer host, reason), never one per attempt.
+    // One line per peer host and reason, never one per attempt (the reason may be the peer's
+    // refusal when it arrives before the bad proof).
     assert.ok(
-      lines.length <= 4,
+      lines.length <= 2,
       `${n.id} logged ${lines.length} refusals:\n${lines.map((l) => l.msg).join("\n")}`,
     );
     assert.ok(

@@ -23,7 +23,8 @@ import {
   type Submitted,
 } from "./commands/command-submitter.js";
 import type { MetadataCommand, ResultOf } from "./commands/command-types.js";
-import { EffectsRunner } from "./commands/effects-runner.js";
+import type { Effect } from "./commands/effects.js";
+import { type EffectReport, EffectsRunner } from "./commands/effects-runner.js";
 import { type MetadataState, newMetadataState, type VhostMeta } from "./commands/metadata-state.js";
 import { OwnerKeys } from "./commands/owner-keys.js";
 import { deadLetter } from "./dead-lettering.js";
@@ -183,6 +184,11 @@ export class Broker {
    * cluster replaces it with the metadata Raft group's submitter).
    */
   commands: CommandSubmitter;
+  /**
+   * Whether `commands` is a cluster's replicated submitter: the metadata group's commit
+   * is then the durable record, and definitions.json only a local export nobody waits on.
+   */
+  private replicated = false;
   private readonly effects: EffectsRunner;
   /** Saves definitions.json when effects ask (group commit); waited on for durable replies. */
   private readonly definitionsSaver: DefinitionsSaver | undefined;
@@ -208,8 +214,11 @@ export class Broker {
         failed: (e) =>
           this.log.error(
             { err: String(e), code: (e as NodeJS.ErrnoException).code },
-            `could not save definitions: ${e.message}; the change is in effect but not on disk, ` +
-              "and is lost if the node stops before a later save succeeds",
+            this.replicated
+              ? `could not write the local export of the definitions (definitions.json): ${e.message}; ` +
+                  "the cluster's metadata log holds every change, so nothing is lost"
+              : `could not save definitions: ${e.message}; the change is in effect but not on disk, ` +
+                  "and is lost if the node stops before a later save succeeds",
           ),
       });
     this.definitionsSaver = saver;
@@ -251,6 +260,28 @@ export class Broker {
   /** Submits a definitions change (see `commands`). */
   submit<C extends MetadataCommand>(command: C): Submitted<ResultOf<C>> {
     return this.commands.submit(command);
+  }
+
+  /**
+   * What the cluster's metadata group applies committed commands to on this node: the
+   * definitions and the runner of their effects (cluster/metadata/MetadataMachine).
+   */
+  metadataReplica(): {
+    readonly state: MetadataState;
+    run(effects: readonly Effect[]): EffectReport;
+  } {
+    return { state: this.metadata, run: (effects) => this.effects.run(effects) };
+  }
+
+  /**
+   * Sends every definitions change through a replicated submitter from now on (a cluster's
+   * metadata group, cluster/metadata/ReplicatedCommands). The group's commit is then the
+   * durable record: replies no longer wait for definitions.json, which is still written
+   * after changes as a local export (docs/CLUSTER.md, "Metadata on Raft").
+   */
+  useReplicatedCommands(submitter: CommandSubmitter): void {
+    this.commands = submitter;
+    this.replicated = true;
   }
 
   /**
@@ -525,13 +556,15 @@ export class Broker {
   }
 
   /**
-   * A promise that settles once the definitions are on disk: with a version, up to that
+   * A promise that settles once the definitions are on disk (never in a cluster: the
+   * metadata group's commit made the change durable before it was applied here): with a version, up to that
    * change (saving again if its save failed); without one, the save scheduled or running
    * now. Undefined when there is nothing to wait for.
    */
   definitionsSaved(version?: number): Promise<void> | undefined {
     const saver = this.definitionsSaver;
-    if (!saver) return undefined;
+    // In a cluster a change is durable once committed, which happened before it applied here.
+    if (!saver || this.replicated) return undefined;
     return version === undefined ? saver.whenPendingSaved() : saver.whenSaved(version);
   }
 }

@@ -1,0 +1,99 @@
+/**
+ * The CommandSubmitter of a node in a cluster: every metadata command goes through the
+ * metadata Raft group. On the leader it is proposed here; on a follower it is forwarded to
+ * the leader (CommandForwarder). Either way the promise settles only once the command is
+ * committed by a majority and applied on THIS node (read your writes): with this node's
+ * result, or rejected with the very error LocalCommands throws for the same refusal.
+ *
+ * Without a leader (an election, or this node cut off from the majority) it retries every
+ * `retryMs` until `timeoutMs` has passed, then rejects with MetadataUnavailableError (506
+ * RESOURCE_ERROR, a channel error). A command that was appended but not seen committed in
+ * time may still take effect; the error says so.
+ */
+import type { NodeId } from "../../raft/index.js";
+import type { Applied, CommandSubmitter } from "../../vhost/commands/command-submitter.js";
+import type { MetadataCommand, ResultOf } from "../../vhost/commands/command-types.js";
+import type { LimitRefusal } from "../../vhost/limits.js";
+import type { OutcomeCallback, ProposalOutcome, ProposalReceipt } from "../proposal-outcome.js";
+import type { CommandForwarder, ForwardReply } from "./command-forwarder.js";
+import { encodeCommand, type MetadataReply, replyToWire } from "./metadata-codec.js";
+import type { MetadataMachine } from "./metadata-machine.js";
+import { Submission } from "./submission.js";
+import { REAL_TIMERS, type Timers } from "./timers.js";
+
+/** The metadata group as a proposer sees it (a RaftGroupHandle). */
+export interface MetadataProposer {
+  propose(command: Uint8Array, onOutcome: OutcomeCallback<MetadataReply>): ProposalReceipt;
+}
+
+export interface ReplicatedCommandsOptions {
+  readonly nodeId: NodeId;
+  readonly group: MetadataProposer;
+  readonly machine: MetadataMachine;
+  readonly forwarder: CommandForwarder;
+  /** Counts a refusal by a limit, as LocalCommands does through its runner. */
+  readonly refusedByLimit?: (limit: LimitRefusal) => void;
+  readonly timers?: Timers;
+  /** How long a submit may wait for a leader and the commit (default 10 s). */
+  readonly timeoutMs?: number;
+  /** The pause before asking again when no leader is known (default 50 ms). */
+  readonly retryMs?: number;
+}
+
+export const DEFAULT_SUBMIT_TIMEOUT_MS = 10_000;
+export const DEFAULT_RETRY_MS = 50;
+
+export class ReplicatedCommands implements CommandSubmitter {
+  readonly timeoutMs: number;
+  readonly retryMs: number;
+  readonly timers: Timers;
+
+  constructor(readonly options: ReplicatedCommandsOptions) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS;
+    this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
+    this.timers = options.timers ?? REAL_TIMERS;
+  }
+
+  submit<C extends MetadataCommand>(command: C): Promise<Applied<ResultOf<C>>> {
+    const bytes = encodeCommand(command);
+    return new Promise<Applied<ResultOf<C>>>((resolve, reject) => {
+      new Submission(this, bytes, {
+        applied: (reply) => resolve(reply as Applied<ResultOf<C>>),
+        refused: (error, limit) => {
+          if (limit !== undefined) this.options.refusedByLimit?.(limit);
+          reject(error);
+        },
+        failed: reject,
+      }).start();
+    });
+  }
+
+  /**
+   * The leader's side of a forward: proposes the command as its own and answers once it is
+   * applied here (or why it was not). Never forwards again: a node that is not the leader
+   * says so, with the leader it knows, and the follower asks that one.
+   */
+  serveForwarded(command: Uint8Array): Promise<ForwardReply> {
+    return new Promise((resolve) => {
+      this.options.group.propose(command, (outcome) => resolve(forwardReplyOf(outcome)));
+    });
+  }
+}
+
+function forwardReplyOf(outcome: ProposalOutcome<MetadataReply>): ForwardReply {
+  switch (outcome.status) {
+    case "applied":
+      return {
+        ok: true,
+        index: outcome.index,
+        term: outcome.term,
+        result: replyToWire(outcome.result),
+      };
+    case "refused":
+      return { ok: false, reason: outcome.reason, leaderId: outcome.leaderId };
+    case "lost":
+      return { ok: false, reason: "lost", leaderId: null };
+    case "unknown":
+      return { ok: false, reason: "unknown", leaderId: null };
+  }
+}

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { MetadataUnavailableError } from "../../../../src/cluster/metadata/index.js";
+import {
+  METADATA_GROUP_ID,
+  MetadataUnavailableError,
+} from "../../../../src/cluster/metadata/index.js";
 import { silentLog } from "../../../../src/log.js";
 import { AmqpError } from "../../../../src/protocol/amqp-error.js";
 import { Broker } from "../../../../src/vhost/broker.js";
@@ -9,9 +12,10 @@ import type {
   MetadataCommand,
   QueueDeclare,
 } from "../../../../src/vhost/commands/command-types.js";
+import { openClient } from "../../../support/in-process-client.js";
 import { digest } from "../../../support/metadata-commands.js";
 import { assertLiveMirrorsState } from "./live-topology.js";
-import { MetadataCluster, type MetaNode } from "./metadata-cluster.js";
+import { MetadataCluster, type MetaNode, waitFor } from "./metadata-cluster.js";
 
 const clusters: MetadataCluster[] = [];
 after(async () => {
@@ -23,6 +27,7 @@ async function cluster(options: Parameters<typeof MetadataCluster.start>[1] = {}
   clusters.push(c);
   await c.waitForLeader();
   await c.bootstrap();
+  await c.converged();
   return c;
 }
 
@@ -125,5 +130,217 @@ test("a declaration the definitions refuse (406) is refused on a follower with t
   });
   await c.converged();
   assert.equal(JSON.stringify(digest(follower.broker.metadata)), before);
+  assertSameEverywhere(c);
+});
+
+test("over AMQP on a follower: declare-ok comes once the group applied the queue, and an inequivalent redeclare closes the channel with 406", async () => {
+  const c = await cluster();
+  const follower = followerOf(c);
+  const client = openClient(follower.broker);
+  const waitForMethod = async (name: string) => {
+    await waitFor(
+      () => {
+        client.pump();
+        return client.names().includes(name);
+      },
+      5000,
+      name,
+    );
+    return client.received.find((r) => r.method.name === name)!.method;
+  };
+  client.declareQueue(1, "rpc", { durable: true });
+  const ok = await waitForMethod("queue.declare-ok");
+  assert.equal(ok.name === "queue.declare-ok" && ok.queue, "rpc");
+  await c.converged();
+  for (const n of c.nodes.values()) assert.ok(n.broker.vhosts.get("/")!.queues.has("rpc"), n.id);
+  client.declareQueue(1, "rpc", { durable: false });
+  const close = await waitForMethod("channel.close");
+  // The single node's answer to the same declaration.
+  const single = new Broker(DEFAULT_SETTINGS, silentLog);
+  single.bootstrapDefaults();
+  const alone = openClient(single);
+  alone.declareQueue(1, "rpc", { durable: true });
+  alone.pump();
+  alone.declareQueue(1, "rpc", { durable: false });
+  const aloneClose = alone.pump().find((r) => r.method.name === "channel.close")!.method;
+  assert.deepEqual(close, aloneClose);
+  assert.equal(close.name === "channel.close" && close.replyCode, 406);
+});
+
+test("1,000 declares from every node while the leader is isolated midway: each that resolved is on every node, once", async (t) => {
+  const c = await cluster({ timeoutMs: 2000 });
+  const nodes = [...c.nodes.values()];
+  const total = 1000;
+  const resolved: string[] = [];
+  const created = new Map<string, number>();
+  const refusals: string[] = [];
+  let next = 0;
+  let isolated: string | undefined;
+  let healTimer: NodeJS.Timeout | undefined;
+  let leaderWhileIsolated: string | undefined;
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      if (i === 300) {
+        isolated = c.leader()!.id;
+        c.isolate(isolated);
+        healTimer = setTimeout(() => {
+          leaderWhileIsolated = c.leader()?.id;
+          c.heal();
+        }, 1500);
+      }
+      const name = `q${i}`;
+      try {
+        const applied = await nodes[i % nodes.length].broker.submit(durableQueue(name));
+        resolved.push(name);
+        if (applied.result.created) created.set(name, (created.get(name) ?? 0) + 1);
+      } catch (e) {
+        assert.ok(e instanceof MetadataUnavailableError, String(e));
+        refusals.push(e.reason);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 20 }, worker));
+  clearTimeout(healTimer);
+  c.heal();
+  const newLeader = await c.waitForLeader();
+  await c.converged(10_000);
+  assert.ok(isolated !== undefined);
+  assert.ok(resolved.length >= 600, `only ${resolved.length} of ${total} resolved`);
+  for (const n of c.nodes.values()) {
+    const queues = n.broker.metadata.vhosts.get("/")!.queues;
+    const missing = resolved.filter((name) => !queues.has(name));
+    assert.deepEqual(missing, [], `${n.id} lacks declares that resolved`);
+    const ids = [...queues.values()].map((q) => q.id);
+    assert.equal(new Set(ids).size, ids.length, `${n.id}: every queue has its own id`);
+  }
+  assert.deepEqual(
+    [...created].filter(([, count]) => count > 1),
+    [],
+    "no declare created its queue twice",
+  );
+  assertSameEverywhere(c);
+  // The leader changed in the middle: the majority elected another while it was cut off.
+  assert.ok(leaderWhileIsolated !== undefined && leaderWhileIsolated !== isolated);
+  t.diagnostic(
+    `${resolved.length} resolved, ${refusals.length} refused (${[...new Set(refusals)]}), ` +
+      `leader ${isolated} isolated, ${leaderWhileIsolated} led meanwhile, ${newLeader.id} leads now`,
+  );
+});
+
+test("a follower cut off while changes are made catches up from the log when the link heals", async () => {
+  const c = await cluster();
+  const leader = c.leader()!;
+  const cutOff = followerOf(c);
+  c.isolate(cutOff.id);
+  for (let i = 0; i < 30; i++) await leader.broker.submit(durableQueue(`while-away-${i}`));
+  assert.equal(cutOff.broker.vhosts.get("/")!.queues.has("while-away-0"), false);
+  c.heal();
+  await c.converged();
+  assertSameEverywhere(c);
+});
+
+test("a follower cut off past the leader's compaction catches up from a snapshot", async () => {
+  const c = await cluster({ snapshotEveryEntries: 16 });
+  const leader = c.leader()!;
+  const cutOff = followerOf(c);
+  c.isolate(cutOff.id);
+  const appliedBefore = cutOff.meta.machine.appliedIndex();
+  for (let i = 0; i < 60; i++) await leader.broker.submit(durableQueue(`while-away-${i}`));
+  const leaderStatus = leader.driver.machine(METADATA_GROUP_ID)!.status();
+  assert.ok(
+    leaderStatus.firstIndex > appliedBefore + 1,
+    `the leader's log starts at ${leaderStatus.firstIndex}: the entries after ${appliedBefore} are gone`,
+  );
+  c.heal();
+  await c.converged();
+  assertSameEverywhere(c);
+  assert.ok(cutOff.meta.machine.appliedIndex() > appliedBefore);
+});
+
+test("the minority side applies nothing: its submits are refused with 506 after the bound, and the change is nowhere", async () => {
+  const c = await cluster({ timeoutMs: 1200 });
+  const oldLeader = c.leader()!;
+  c.isolate(oldLeader.id);
+  const before = JSON.stringify(digest(oldLeader.broker.metadata));
+  const started = Date.now();
+  await assert.rejects(
+    oldLeader.broker.submit(durableQueue("minority")) as Promise<unknown>,
+    (e: unknown) => {
+      assert.ok(e instanceof MetadataUnavailableError);
+      assert.equal(e.replyCode, 506);
+      assert.equal(e.scope, "channel");
+      assert.match(e.replyText, /^RESOURCE_ERROR - the metadata store is unavailable/);
+      return true;
+    },
+  );
+  assert.ok(Date.now() - started >= 1000, "it waited for the bound, not less");
+  assert.equal(JSON.stringify(digest(oldLeader.broker.metadata)), before, "applied nothing");
+  // The majority goes on without it.
+  const majority = [...c.nodes.values()].filter((n) => n !== oldLeader);
+  await waitFor(
+    () => majority.some((n) => n.driver.machine(METADATA_GROUP_ID)!.status().role === "leader"),
+    5000,
+    "a leader among the majority",
+  );
+  await majority[0].broker.submit(durableQueue("majority"));
+  // A follower cut off alone is refused too, and says the change was not made.
+  const lonely = majority[1];
+  c.heal();
+  await c.converged();
+  c.isolate(lonely.id);
+  await assert.rejects(
+    lonely.broker.submit(durableQueue("lonely")) as Promise<unknown>,
+    (e: unknown) => {
+      assert.ok(e instanceof MetadataUnavailableError);
+      assert.equal(e.reason, "noLeader");
+      assert.match(e.replyText, /the change was not made/);
+      return true;
+    },
+  );
+  c.heal();
+  await c.converged();
+  for (const n of c.nodes.values()) {
+    const queues = n.broker.metadata.vhosts.get("/")!.queues;
+    assert.equal(queues.has("minority"), false, `${n.id} has the minority's queue`);
+    assert.equal(queues.has("lonely"), false, `${n.id} has the lonely queue`);
+    assert.ok(queues.has("majority"), `${n.id} lacks the majority's queue`);
+  }
+  assertSameEverywhere(c);
+});
+
+test("a node restarted on its file log rebuilds its definitions and live topology from its snapshot and log alone", async () => {
+  const c = await cluster({ store: "file", snapshotEveryEntries: 8 });
+  const restarted = followerOf(c);
+  // The node's state at each index it applied, to compare with what it rebuilds.
+  const seen = new Map<number, string>();
+  for (let i = 0; i < 20; i++) {
+    await c.leader()!.broker.submit(durableQueue(`kept-${i}`));
+    await c.converged();
+    seen.set(
+      restarted.meta.machine.appliedIndex(),
+      JSON.stringify(digest(restarted.broker.metadata)),
+    );
+  }
+  await c.crash(restarted.id);
+  // Alone after the restart: what it holds comes from its own disk.
+  c.isolate(restarted.id);
+  const again = await c.restart(restarted.id);
+  assert.notEqual(again.broker, restarted.broker);
+  const persisted = again.store.load(METADATA_GROUP_ID)!;
+  const durable = Math.max(persisted.snapshot.meta.index, persisted.hardState.commitIndex);
+  assert.ok(persisted.snapshot.meta.index > 0, "it had compacted into a snapshot");
+  await waitFor(
+    () => again.meta.machine.appliedIndex() >= durable,
+    5000,
+    "the node re-applied its log",
+  );
+  assert.equal(
+    JSON.stringify(digest(again.broker.metadata)),
+    seen.get(again.meta.machine.appliedIndex()),
+  );
+  assertLiveMirrorsState(again.broker);
+  c.heal();
+  await c.converged();
   assertSameEverywhere(c);
 });

@@ -296,6 +296,25 @@ export class Broker {
     return submitted;
   }
 
+  /**
+   * Submits a change the node makes by itself (auto-delete, x-expires, a closed
+   * connection's exclusive queues). On one node it applies now and a refusal throws, as
+   * before. In a cluster nobody waits for it: the deletion takes effect when the group
+   * applies it, and a refusal or an unavailable group is logged (the queue stays; the
+   * trigger fires again, or an operator deletes it).
+   */
+  submitTrigger<C extends MetadataCommand>(command: C): Applied<ResultOf<C>> | undefined {
+    const submitted = this.commands.submit(command);
+    if (!(submitted instanceof Promise)) return submitted;
+    submitted.catch((e: Error) =>
+      this.log.warn(
+        { command: command.type, vhost: (command as { vhost?: string }).vhost, err: e.message },
+        `the node's own ${command.type} did not go through the metadata group: ${e.message}`,
+      ),
+    );
+    return undefined;
+  }
+
   /** The default vhost and user, for a node starting with no definitions. */
   bootstrapDefaults(): void {
     const { defaultVhost, defaultUser, defaultPass } = this.settings;
@@ -335,6 +354,7 @@ export class Broker {
       exchangePolicy: (vhostName, exchange) =>
         this.policies.match("policy", vhostName, "exchange", exchange),
       submitNow: (command) => this.submitNow(command),
+      submitTrigger: (command) => this.submitTrigger(command),
       ownerKey: (owner) => this.owners.keyOf(owner),
       forgetOwner: (owner) => this.owners.forget(owner),
     });

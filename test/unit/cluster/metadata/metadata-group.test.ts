@@ -344,3 +344,68 @@ test("a node restarted on its file log rebuilds its definitions and live topolog
   await c.converged();
   assertSameEverywhere(c);
 });
+
+test("a closed connection's exclusive queue and an auto-delete queue's last consumer leaving delete them on every node, without waiting", async () => {
+  const c = await cluster();
+  const follower = followerOf(c);
+  const client = openClient(follower.broker);
+  const pumpUntil = async (name: string) =>
+    waitFor(
+      () => {
+        client.pump();
+        return client.names().filter((n) => n === name).length > 0;
+      },
+      5000,
+      name,
+    );
+  client.declareQueue(1, "mine", { exclusive: true });
+  await pumpUntil("queue.declare-ok");
+  client.method(1, {
+    name: "queue.declare",
+    queue: "fleeting",
+    passive: false,
+    durable: false,
+    exclusive: false,
+    autoDelete: true,
+    noWait: false,
+    arguments: new Map(),
+  });
+  await waitFor(
+    () => {
+      client.pump();
+      return client.names().filter((n) => n === "queue.declare-ok").length === 2;
+    },
+    5000,
+    "the second declare-ok",
+  );
+  await c.converged();
+  for (const n of c.nodes.values()) {
+    const queues = n.broker.metadata.vhosts.get("/")!.queues;
+    assert.ok(queues.has("mine") && queues.has("fleeting"), `${n.id} has both queues`);
+  }
+  client.method(1, {
+    name: "basic.consume",
+    queue: "fleeting",
+    consumerTag: "t",
+    noLocal: false,
+    noAck: true,
+    exclusive: false,
+    noWait: false,
+    arguments: new Map(),
+  });
+  await pumpUntil("basic.consume-ok");
+  client.method(1, { name: "basic.cancel", consumerTag: "t", noWait: false });
+  await pumpUntil("basic.cancel-ok");
+  client.conn.socketClosed();
+  await waitFor(
+    () =>
+      [...c.nodes.values()].every((n) => {
+        const queues = n.broker.metadata.vhosts.get("/")!.queues;
+        return !queues.has("mine") && !queues.has("fleeting");
+      }),
+    5000,
+    "both queues gone from every node",
+  );
+  await c.converged();
+  assertSameEverywhere(c);
+});

@@ -285,9 +285,9 @@ test("the minority side applies nothing: its submits are refused with 506 after 
   );
   await majority[0].broker.submit(durableQueue("majority"));
   // A follower cut off alone is refused too, and says the change was not made.
-  const lonely = majority[1];
   c.heal();
   await c.converged();
+  const lonely = followerOf(c);
   c.isolate(lonely.id);
   await assert.rejects(
     lonely.broker.submit(durableQueue("lonely")) as Promise<unknown>,

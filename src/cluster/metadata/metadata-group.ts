@@ -55,6 +55,7 @@ export function startMetadataGroup(config: MetadataGroupConfig): MetadataGroup {
   });
   const commands = new ReplicatedCommands({
     nodeId: driver.nodeId,
+    homeName: broker.settings.nodeName,
     group,
     machine,
     forwarder: config.forwarder,

@@ -28,6 +28,8 @@ export interface MetadataProposer {
 
 export interface ReplicatedCommandsOptions {
   readonly nodeId: NodeId;
+  /** The name new queues declared here take as their home (default: nodeId). */
+  readonly homeName?: string;
   readonly group: MetadataProposer;
   readonly machine: MetadataMachine;
   readonly forwarder: CommandForwarder;
@@ -55,7 +57,7 @@ export class ReplicatedCommands implements CommandSubmitter {
   }
 
   submit<C extends MetadataCommand>(command: C): Promise<Applied<ResultOf<C>>> {
-    const bytes = encodeCommand(command);
+    const bytes = encodeCommand(withHome(command, this.options.homeName ?? this.options.nodeId));
     return new Promise<Applied<ResultOf<C>>>((resolve, reject) => {
       new Submission(this, bytes, {
         applied: (reply) => resolve(reply as Applied<ResultOf<C>>),
@@ -78,6 +80,15 @@ export class ReplicatedCommands implements CommandSubmitter {
       this.options.group.propose(command, (outcome) => resolve(forwardReplyOf(outcome)));
     });
   }
+}
+
+/**
+ * A new queue lives on the node whose client declared it (RabbitMQ's classic queues): the
+ * submitting node names itself, unless the command already names a home.
+ */
+function withHome<C extends MetadataCommand>(command: C, home: string): C {
+  if (command.type !== "queue.declare" || command.home !== undefined) return command;
+  return { ...command, home };
 }
 
 function forwardReplyOf(outcome: ProposalOutcome<MetadataReply>): ForwardReply {

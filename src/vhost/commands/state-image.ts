@@ -33,6 +33,7 @@ export interface QueueImage {
   readonly arguments: Args;
   readonly id: number;
   readonly owner: string | null;
+  readonly home: string | null;
 }
 
 export interface BindingImage {
@@ -91,6 +92,7 @@ export function queueImage(q: QueueMeta): QueueImage {
     arguments: toTaggedJson(d.arguments),
     id: q.id,
     owner: q.owner ?? null,
+    home: q.home ?? null,
   };
 }
 
@@ -162,6 +164,7 @@ export function queueMetaOf(vhost: string, q: QueueImage): QueueMeta {
     },
     id: q.id,
     owner: q.owner ?? undefined,
+    ...(q.home === null || q.home === undefined ? {} : { home: q.home }),
   };
 }
 

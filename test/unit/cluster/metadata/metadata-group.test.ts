@@ -100,6 +100,11 @@ test("a queue, exchange and binding declared on a follower are applied there whe
     assert.equal(v.bindingsOf(v.queues.get("orders")!).length, 1, `${n.id} has the binding`);
   }
   assertSameEverywhere(c);
+  // The queue lives where its client declared it; a redeclaration elsewhere does not move it.
+  await c.leader()!.broker.submit(durableQueue("orders"));
+  await c.converged();
+  for (const n of c.nodes.values())
+    assert.equal(n.broker.metadata.vhosts.get("/")!.queues.get("orders")!.home, follower.id);
   // The replies did not wait for a definitions.json save: the commit is the durable record.
   assert.equal(follower.broker.definitionsSaved(), undefined);
 });

@@ -50,7 +50,14 @@ function logOf(commands: readonly MetadataCommand[]): LogEntry[] {
       const data = new TextEncoder().encode(JSON.stringify({ voters: ["a"], learners: [] }));
       entries.push({ index: entries.length + 1, term, kind: "membership", data });
     }
-    entries.push({ index: entries.length + 1, term, kind: "command", data: encodeCommand(c) });
+    // In a cluster the declaring node names the new queue's home.
+    const command = c.type === "queue.declare" && i % 2 === 0 ? { ...c, home: `n${i % 3}` } : c;
+    entries.push({
+      index: entries.length + 1,
+      term,
+      kind: "command",
+      data: encodeCommand(command),
+    });
   }
   return entries;
 }

@@ -269,8 +269,9 @@ export class Broker {
   metadataReplica(): {
     readonly state: MetadataState;
     run(effects: readonly Effect[]): EffectReport;
+    readonly log: Log;
   } {
-    return { state: this.metadata, run: (effects) => this.effects.run(effects) };
+    return { state: this.metadata, run: (effects) => this.effects.run(effects), log: this.log };
   }
 
   /**

@@ -11,6 +11,7 @@
  * the change (read your writes), with its own result.
  */
 
+import type { Log } from "../../log.js";
 import type { LogEntry, Snapshot } from "../../raft/index.js";
 import { applyCommand } from "../../vhost/commands/apply-command.js";
 import { CommandRefusedError, type Effect } from "../../vhost/commands/effects.js";
@@ -25,6 +26,8 @@ import { decodeCommand, type MetadataReply, refusalData } from "./metadata-codec
 export interface MetadataReplica {
   readonly state: MetadataState;
   run(effects: readonly Effect[]): EffectReport;
+  /** Where a restore says what it did (the node's log). */
+  readonly log?: Pick<Log, "info">;
 }
 
 /** What a waiter learns about an index: applied here (with its term and reply), or not knowable. */
@@ -74,8 +77,28 @@ export class MetadataMachine implements ReplicatedStateMachine<MetadataReply> {
    */
   restore(snapshot: Snapshot): void {
     const image = snapshot.data.byteLength === 0 ? EMPTY_IMAGE : parseSnapshot(snapshot.data);
-    this.replica.run(replaceState(this.replica.state, image));
+    const effects = replaceState(this.replica.state, image);
+    // A new group's empty state is not exported over definitions.json: what a node had
+    // before it joined stays readable there until the group's first change.
+    this.replica.run(
+      snapshot.meta.index === 0 ? effects.filter((e) => e.kind !== "persist") : effects,
+    );
     this.applied = snapshot.meta.index;
+    if (snapshot.meta.index > 0) {
+      const queues = image.vhosts.reduce((n, v) => n + v.queues.length, 0);
+      const changed = effects.filter((e) => e.kind !== "log" && e.kind !== "persist").length;
+      this.replica.log?.info(
+        {
+          index: snapshot.meta.index,
+          term: snapshot.meta.term,
+          vhosts: image.vhosts.length,
+          queues,
+          changed,
+        },
+        `metadata restored from the metadata group's snapshot at index ${snapshot.meta.index} ` +
+          `(${image.vhosts.length} vhosts, ${queues} queues); ${changed} changes to the live topology`,
+      );
+    }
     this.recent.clear();
     for (const index of [...this.waiters.keys()]) {
       if (index <= this.applied) this.settle(index, { kind: "covered" });

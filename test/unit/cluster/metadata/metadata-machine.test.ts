@@ -288,3 +288,35 @@ test("a binding whose queue the snapshot replaced (same name, new id) is rebuilt
   const vhost = follower.broker.vhosts.get("/")!;
   assert.equal(vhost.bindingsOf(vhost.queues.get("q")!).length, 1);
 });
+
+test("a new group's empty snapshot does not overwrite the node's definitions.json; a later snapshot is exported", async () => {
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    await broker.definitionsSaved();
+  };
+  const saved: unknown[] = [];
+  const broker = new Broker({ ...DEFAULT_SETTINGS, nodeName: "a" }, silentLog, Date.now, {
+    store: undefined as never,
+    saveDefinitions: (snapshot) => {
+      saved.push(snapshot);
+    },
+    schedule: (fn) => fn(),
+  });
+  broker.bootstrapDefaults();
+  await settle();
+  const before = saved.length;
+  assert.ok(before > 0, "the single node saved its definitions");
+  const machine = new MetadataMachine(broker.metadataReplica());
+  machine.restore(emptySnapshot);
+  await settle();
+  assert.equal(saved.length, before, "the empty state was not saved");
+  assert.equal(broker.metadata.vhosts.size, 0, "the local definitions gave way to the group's");
+  const other = node("b");
+  for (const e of logOf([])) other.machine.apply(e);
+  machine.restore({
+    meta: { index: 3, term: 1, membership: NO_MEMBERS },
+    data: other.machine.snapshot(),
+  });
+  await settle();
+  assert.ok(saved.length > before, "the group's state is exported");
+});

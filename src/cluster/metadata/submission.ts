@@ -121,9 +121,10 @@ export class Submission {
       return;
     }
     this.inFlight = false;
+    const named = reply.leaderId;
     this.hint =
-      reply.leaderId !== null && reply.leaderId !== leaderId
-        ? { refusedBy: leaderId, leaderId: reply.leaderId }
+      named !== null && named !== leaderId && named !== this.commands.options.nodeId
+        ? { refusedBy: leaderId, leaderId: named }
         : null;
     this.lastWord = `${leaderId} did not take it (${reply.reason})`;
     this.retryLater();

@@ -284,3 +284,19 @@ test("a node that jumped past the index by a snapshot answers with the leader's 
   assert.equal(applied.result.created, true);
   assert.equal(applied.result.queue, follower.broker.metadata.vhosts.get("/")!.queues.get("q"));
 });
+
+test("a node that refuses a forward and names another leader is passed over for that one", async () => {
+  const asked: string[] = [];
+  const node = setup(notLeader("a"), {
+    forward: async (leaderId) => {
+      asked.push(leaderId);
+      if (leaderId === "a") return { ok: false, reason: "notLeader", leaderId: "c" };
+      return { ok: true, index: 2, term: 2, result: { ok: true, result: {}, messagesDropped: 0 } };
+    },
+  });
+  const submitted = node.commands.submit(declare);
+  await node.timers.advance(100);
+  node.apply(2, declare, 2);
+  await submitted;
+  assert.deepEqual(asked, ["a", "c"]);
+});

@@ -414,3 +414,43 @@ test("a closed connection's exclusive queue and an auto-delete queue's last cons
   await c.converged();
   assertSameEverywhere(c);
 });
+
+test("over AMQP on a node cut off from the majority: the declare's channel closes with 506 after the bound, the connection and its other channels stay", async () => {
+  const c = await cluster({ timeoutMs: 800 });
+  const node = followerOf(c);
+  const client = openClient(node.broker);
+  c.isolate(node.id);
+  client.declareQueue(1, "cut-off", { durable: true });
+  await waitFor(
+    () => {
+      client.pump();
+      return client.names().includes("channel.close");
+    },
+    5000,
+    "channel.close",
+  );
+  const close = client.received.find((r) => r.method.name === "channel.close")!.method;
+  assert.ok(close.name === "channel.close");
+  assert.equal(close.replyCode, 506);
+  assert.match(
+    close.replyText,
+    /^RESOURCE_ERROR - the metadata store is unavailable: .*the change was not made/,
+  );
+  assert.equal(client.closedSocket, false);
+  // The connection goes on: another channel reads the local definitions at once.
+  client.openChannel(2);
+  client.method(2, {
+    name: "exchange.declare",
+    exchange: "amq.direct",
+    type: "direct",
+    passive: true,
+    durable: true,
+    autoDelete: false,
+    internal: false,
+    noWait: false,
+    arguments: new Map(),
+  });
+  const after = client.pump().map((r) => r.method.name);
+  assert.ok(after.includes("exchange.declare-ok"), after.join(", "));
+  c.heal();
+});

@@ -5,17 +5,25 @@
  * committed by a majority and applied on THIS node (read your writes): with this node's
  * result, or rejected with the very error LocalCommands throws for the same refusal.
  *
+ * A redeclaration of a queue or exchange that exists here is answered at once from this
+ * node's definitions (local-answers.ts), as RabbitMQ does: it changes nothing either way.
+ *
  * Without a leader (an election, or this node cut off from the majority) it retries every
  * `retryMs` until `timeoutMs` has passed, then rejects with MetadataUnavailableError (506
  * RESOURCE_ERROR, a channel error). A command that was appended but not seen committed in
  * time may still take effect; the error says so.
  */
 import type { NodeId } from "../../raft/index.js";
-import type { Applied, CommandSubmitter } from "../../vhost/commands/command-submitter.js";
+import type {
+  Applied,
+  CommandSubmitter,
+  Submitted,
+} from "../../vhost/commands/command-submitter.js";
 import type { MetadataCommand, ResultOf } from "../../vhost/commands/command-types.js";
 import type { LimitRefusal } from "../../vhost/limits.js";
 import type { OutcomeCallback, ProposalOutcome, ProposalReceipt } from "../proposal-outcome.js";
 import type { CommandForwarder, ForwardReply } from "./command-forwarder.js";
+import { answerLocally } from "./local-answers.js";
 import { encodeCommand, type MetadataReply, replyToWire } from "./metadata-codec.js";
 import type { MetadataMachine } from "./metadata-machine.js";
 import { Submission } from "./submission.js";
@@ -56,7 +64,12 @@ export class ReplicatedCommands implements CommandSubmitter {
     this.timers = options.timers ?? REAL_TIMERS;
   }
 
-  submit<C extends MetadataCommand>(command: C): Promise<Applied<ResultOf<C>>> {
+  submit<C extends MetadataCommand>(command: C): Submitted<ResultOf<C>> {
+    const local = answerLocally(this.options.machine.replica.state, command);
+    if (local !== undefined) {
+      if (!local.ok) throw local.error;
+      return { result: local.result, version: undefined, messagesDropped: 0 };
+    }
     const bytes = encodeCommand(withHome(command, this.options.homeName ?? this.options.nodeId));
     return new Promise<Applied<ResultOf<C>>>((resolve, reject) => {
       new Submission(this, bytes, {

@@ -90,6 +90,15 @@ function setup(propose: Propose, forwarder: CommandForwarder) {
   return { broker, machine, apply, timers, commands };
 }
 
+/** A submit as a promise (a redeclaration answered here comes back at once). */
+function submitted<C extends MetadataCommand>(commands: ReplicatedCommands, command: C) {
+  try {
+    return Promise.resolve(commands.submit(command));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 const settled = async <T>(p: Promise<T>) => {
   let state: "pending" | "resolved" | "rejected" = "pending";
   p.then(
@@ -112,10 +121,10 @@ test("a forwarded command resolves only once this node applied its index, with t
     },
   };
   const node = setup(notLeader("a"), forwarder);
-  const submitted = node.commands.submit(declare);
-  assert.equal(await settled(submitted), "pending", "the leader applied it, this node not yet");
+  const pending = submitted(node.commands, declare);
+  assert.equal(await settled(pending), "pending", "the leader applied it, this node not yet");
   node.apply(2, declare);
-  const applied = await submitted;
+  const applied = await pending;
   assert.equal(applied.result.created, true);
   assert.equal(applied.result.queue, node.broker.metadata.vhosts.get("/")!.queues.get("q"));
   assert.equal(applied.version, undefined, "nothing more to wait for: the commit is durable");
@@ -123,15 +132,13 @@ test("a forwarded command resolves only once this node applied its index, with t
 
 test("an answer already applied here is found among the recent replies", async () => {
   const node = setup(notLeader("a"), {
-    forward: async () => ({
-      ok: true,
-      index: 2,
-      term: 1,
-      result: { ok: true, result: {}, messagesDropped: 0 },
-    }),
+    forward: async () => {
+      // This node applied the entry before the leader's answer came back.
+      node.apply(2, declare);
+      return { ok: true, index: 2, term: 1, result: { ok: true, result: {}, messagesDropped: 0 } };
+    },
   });
-  node.apply(2, declare);
-  const applied = await node.commands.submit(declare);
+  const applied = await submitted(node.commands, declare);
   assert.equal(applied.result.queue, node.broker.metadata.vhosts.get("/")!.queues.get("q"));
 });
 
@@ -144,10 +151,18 @@ test("a refused forwarded command rejects with the error this node's own apply g
       result: { ok: false, refusal: { kind: "command", message: "ignored" } },
     }),
   });
-  node.apply(2, declare);
-  const submitted = node.commands.submit({ ...declare, durable: false, client: {} });
-  node.apply(3, { ...declare, durable: false, client: {} });
-  await assert.rejects(submitted, /406 PRECONDITION_FAILED - inequivalent arg 'durable'/);
+  const bind: MetadataCommand = {
+    type: "binding.add",
+    vhost: "/",
+    source: "amq.direct",
+    destinationKind: "queue",
+    destination: "nope",
+    routingKey: "k",
+    arguments: {},
+  };
+  const pending = submitted(node.commands, bind);
+  node.apply(3, bind);
+  await assert.rejects(pending, /404 NOT_FOUND - no queue 'nope' in vhost '\/'/);
 });
 
 test("a forward that never left is retried; one whose answer was lost after it left is unknown", async () => {
@@ -159,7 +174,7 @@ test("a forward that never left is retried; one whose answer was lost after it l
       throw new ForwardFailedError("the answer was lost", true);
     },
   });
-  const rejected = assert.rejects(node.commands.submit(declare), (e: unknown) => {
+  const rejected = assert.rejects(submitted(node.commands, declare), (e: unknown) => {
     assert.ok(e instanceof MetadataUnavailableError);
     assert.equal(e.reason, "unknown");
     assert.match(e.replyText, /may have been made/);
@@ -181,10 +196,10 @@ test("with no leader known it asks again every retry interval, then gives 506 sa
       forward: async () => assert.fail("nobody to forward to"),
     },
   );
-  const submitted = node.commands.submit(declare);
+  const pending = submitted(node.commands, declare);
   await node.timers.advance(999);
-  assert.equal(await settled(submitted), "pending");
-  const rejected = assert.rejects(submitted, (e: unknown) => {
+  assert.equal(await settled(pending), "pending");
+  const rejected = assert.rejects(pending, (e: unknown) => {
     assert.ok(e instanceof MetadataUnavailableError);
     assert.equal(e.reason, "noLeader");
     assert.equal(e.replyCode, 506);
@@ -207,7 +222,7 @@ test("a proposal lost with its leader's term is proposed again, and the retry an
       forward: async () => assert.fail("this node leads"),
     },
   );
-  const submitted = node.commands.submit(declare);
+  const pending = submitted(node.commands, declare);
   outcomes[0]({ status: "lost", reason: "lostLeadership", index: 2, term: 1 });
   await node.timers.advance(100);
   assert.equal(outcomes.length, 2);
@@ -217,14 +232,14 @@ test("a proposal lost with its leader's term is proposed again, and the retry an
     term: 2,
     result: { ok: true, result: { created: true }, messagesDropped: 0 },
   });
-  assert.deepEqual((await submitted).result, { created: true });
+  assert.deepEqual((await pending).result, { created: true });
 });
 
 test("an appended proposal that does not commit within the bound is refused as possibly still taking effect", async () => {
   const node = setup(() => ({ ok: true, index: 2, term: 1 }), {
     forward: async () => assert.fail("this node leads"),
   });
-  const rejected = assert.rejects(node.commands.submit(declare), (e: unknown) => {
+  const rejected = assert.rejects(submitted(node.commands, declare), (e: unknown) => {
     assert.ok(e instanceof MetadataUnavailableError);
     assert.equal(e.reason, "notCommitted");
     assert.match(e.replyText, /it may still take effect/);
@@ -274,13 +289,13 @@ test("a node that jumped past the index by a snapshot answers with the leader's 
       },
     }),
   });
-  const submitted = follower.commands.submit(declare);
+  const pending = submitted(follower.commands, declare);
   await new Promise((resolve) => setImmediate(resolve));
   follower.machine.restore({
     meta: { index: 5, term: 2, membership: { voters: [], learners: [] } },
     data: leader.machine.snapshot(),
   });
-  const applied = await submitted;
+  const applied = await pending;
   assert.equal(applied.result.created, true);
   assert.equal(applied.result.queue, follower.broker.metadata.vhosts.get("/")!.queues.get("q"));
 });
@@ -294,9 +309,46 @@ test("a node that refuses a forward and names another leader is passed over for 
       return { ok: true, index: 2, term: 2, result: { ok: true, result: {}, messagesDropped: 0 } };
     },
   });
-  const submitted = node.commands.submit(declare);
+  const pending = submitted(node.commands, declare);
   await node.timers.advance(100);
   node.apply(2, declare, 2);
-  await submitted;
+  await pending;
   assert.deepEqual(asked, ["a", "c"]);
+});
+
+test("a redeclaration of what exists here is answered at once from this node's state, without the log; the rest goes to the log", () => {
+  let proposals = 0;
+  const node = setup(
+    (bytes, onOutcome) => {
+      proposals++;
+      return notLeader(null)(bytes, onOutcome);
+    },
+    { forward: async () => assert.fail("not forwarded") },
+  );
+  node.apply(2, declare);
+  const applied = node.commands.submit({ ...declare, client: {} });
+  assert.ok(!(applied instanceof Promise), "answered in the caller's turn");
+  assert.equal(applied.result.created, false);
+  assert.equal(applied.result.queue, node.broker.metadata.vhosts.get("/")!.queues.get("q"));
+  assert.throws(
+    () => node.commands.submit({ ...declare, durable: false, client: {} }),
+    /406 PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost '\/'/,
+  );
+  const exchange = node.commands.submit({
+    type: "exchange.declare",
+    vhost: "/",
+    exchange: "amq.direct",
+    exchangeType: "direct",
+    durable: true,
+    autoDelete: false,
+    internal: false,
+    arguments: {},
+  });
+  assert.ok(!(exchange instanceof Promise));
+  assert.equal(proposals, 0);
+  // A new queue is a change: it goes to the group.
+  const pending = submitted(node.commands, { ...declare, queue: "new" });
+  assert.equal(proposals, 1);
+  const rejected = assert.rejects(pending, MetadataUnavailableError);
+  return node.timers.advance(1000).then(() => rejected);
 });

@@ -14,6 +14,7 @@ import type {
 } from "../../../../src/vhost/commands/command-types.js";
 import { openClient } from "../../../support/in-process-client.js";
 import { digest } from "../../../support/metadata-commands.js";
+import { requester, testContext } from "../../../support/mgmt-context.js";
 import { assertLiveMirrorsState } from "./live-topology.js";
 import { MetadataCluster, type MetaNode, waitFor } from "./metadata-cluster.js";
 
@@ -485,4 +486,74 @@ test("over AMQP on a node cut off from the majority: the declare's channel close
   const after = client.pump().map((r) => r.method.name);
   assert.ok(after.includes("exchange.declare-ok"), after.join(", "));
   c.heal();
+});
+
+test("a definitions import through the management API of a follower reaches every node; an export from any node lists it", async () => {
+  const c = await cluster();
+  const follower = followerOf(c);
+  const request = requester(testContext(follower.broker));
+  const definitions = {
+    vhosts: [{ name: "imported" }],
+    permissions: [{ user: "guest", vhost: "imported", configure: ".*", write: ".*", read: ".*" }],
+    queues: [
+      { name: "invoices", vhost: "imported", durable: true, auto_delete: false, arguments: {} },
+    ],
+    exchanges: [
+      {
+        name: "billing",
+        vhost: "imported",
+        type: "fanout",
+        durable: true,
+        auto_delete: false,
+        internal: false,
+        arguments: {},
+      },
+    ],
+    bindings: [
+      {
+        source: "billing",
+        vhost: "imported",
+        destination: "invoices",
+        destination_type: "queue",
+        routing_key: "",
+        arguments: {},
+      },
+    ],
+    policies: [
+      {
+        vhost: "imported",
+        name: "cap",
+        pattern: "^inv",
+        "apply-to": "queues",
+        priority: 0,
+        definition: { "max-length": 100 },
+      },
+    ],
+  };
+  const imported = await request("POST", "/api/definitions", definitions);
+  assert.ok(imported.status < 300, JSON.stringify(imported.body));
+  await c.converged();
+  for (const n of c.nodes.values()) {
+    const exported = (await requester(testContext(n.broker))("GET", "/api/definitions"))
+      .body as Record<string, { name?: string; source?: string }[]>;
+    assert.ok(
+      exported.queues.some((q) => q.name === "invoices"),
+      `${n.id} exports the queue`,
+    );
+    assert.ok(
+      exported.exchanges.some((e) => e.name === "billing"),
+      `${n.id}: the exchange`,
+    );
+    assert.ok(
+      exported.bindings.some((b) => b.source === "billing"),
+      `${n.id}: the binding`,
+    );
+    assert.ok(
+      exported.policies.some((p) => p.name === "cap"),
+      `${n.id}: the policy`,
+    );
+    const queue = n.broker.vhosts.get("imported")!.queues.get("invoices")!;
+    assert.equal(queue.settings.maxLength, 100, `${n.id}: the policy applies to the queue`);
+  }
+  assertSameEverywhere(c);
 });

@@ -20,7 +20,11 @@ export type { AppliedAt, MetadataReplica } from "./metadata-machine.js";
 export { MetadataMachine } from "./metadata-machine.js";
 export type { UnavailableReason } from "./metadata-unavailable-error.js";
 export { MetadataUnavailableError } from "./metadata-unavailable-error.js";
-export type { MetadataProposer, ReplicatedCommandsOptions } from "./replicated-commands.js";
+export type {
+  MetadataProposer,
+  ReplicatedCommandsOptions,
+  ReplicatedCommandsStats,
+} from "./replicated-commands.js";
 export {
   DEFAULT_RETRY_MS,
   DEFAULT_SUBMIT_TIMEOUT_MS,

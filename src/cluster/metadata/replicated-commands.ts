@@ -50,6 +50,20 @@ export interface ReplicatedCommandsOptions {
   readonly retryMs?: number;
 }
 
+/** What this node's submits did, for status and metrics. */
+export interface ReplicatedCommandsStats {
+  /** Commands submitted here that went to the group. */
+  submitted: number;
+  /** Redeclarations answered from this node's state. */
+  answeredLocally: number;
+  /** Forwards sent to a leader (retries count again). */
+  forwarded: number;
+  /** Commands forwarded here by followers while this node led. */
+  served: number;
+  /** Submits that failed with MetadataUnavailableError. */
+  unavailable: number;
+}
+
 export const DEFAULT_SUBMIT_TIMEOUT_MS = 10_000;
 export const DEFAULT_RETRY_MS = 50;
 
@@ -57,6 +71,13 @@ export class ReplicatedCommands implements CommandSubmitter {
   readonly timeoutMs: number;
   readonly retryMs: number;
   readonly timers: Timers;
+  readonly stats: ReplicatedCommandsStats = {
+    submitted: 0,
+    answeredLocally: 0,
+    forwarded: 0,
+    served: 0,
+    unavailable: 0,
+  };
 
   constructor(readonly options: ReplicatedCommandsOptions) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS;
@@ -67,9 +88,11 @@ export class ReplicatedCommands implements CommandSubmitter {
   submit<C extends MetadataCommand>(command: C): Submitted<ResultOf<C>> {
     const local = answerLocally(this.options.machine.replica.state, command);
     if (local !== undefined) {
+      this.stats.answeredLocally++;
       if (!local.ok) throw local.error;
       return { result: local.result, version: undefined, messagesDropped: 0 };
     }
+    this.stats.submitted++;
     const bytes = encodeCommand(withHome(command, this.options.homeName ?? this.options.nodeId));
     return new Promise<Applied<ResultOf<C>>>((resolve, reject) => {
       new Submission(this, bytes, {
@@ -78,7 +101,10 @@ export class ReplicatedCommands implements CommandSubmitter {
           if (limit !== undefined) this.options.refusedByLimit?.(limit);
           reject(error);
         },
-        failed: reject,
+        failed: (error) => {
+          this.stats.unavailable++;
+          reject(error);
+        },
       }).start();
     });
   }
@@ -89,6 +115,7 @@ export class ReplicatedCommands implements CommandSubmitter {
    * says so, with the leader it knows, and the follower asks that one.
    */
   serveForwarded(command: Uint8Array): Promise<ForwardReply> {
+    this.stats.served++;
     return new Promise((resolve) => {
       this.options.group.propose(command, (outcome) => resolve(forwardReplyOf(outcome)));
     });

@@ -97,6 +97,7 @@ export class Submission {
 
   private forward(leaderId: NodeId): void {
     this.inFlight = true;
+    this.commands.stats.forwarded++;
     this.lastWord = `forwarded to ${leaderId}, no answer yet`;
     this.commands.options.forwarder.forward(leaderId, this.bytes).then(
       (reply) => this.onForwardReply(leaderId, reply),

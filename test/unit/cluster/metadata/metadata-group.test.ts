@@ -258,6 +258,8 @@ test("1,000 declares from every node while the leader is isolated midway: each t
     "no declare created its queue twice",
   );
   assertSameEverywhere(c);
+  const forwarded = nodes.reduce((n, node) => n + node.meta.commands.stats.forwarded, 0);
+  assert.ok(forwarded >= 500, `followers forwarded their declares (${forwarded})`);
   // The leader changed in the middle: the majority elected another while it was cut off.
   assert.ok(leaderWhileIsolated !== undefined && leaderWhileIsolated !== isolated);
   t.diagnostic(

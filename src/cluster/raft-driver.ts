@@ -59,8 +59,11 @@ export interface RaftDriverConfig {
   readonly log: RaftLogWriter;
   readonly transport: PeerTransport;
   readonly ticks: TickSource;
-  /** Tunables for every group's machine (the node id is added). */
-  readonly raftOptions?: Partial<Omit<RaftOptions, "id">>;
+  /**
+   * Tunables for every group's machine (the node id is added). The random source for
+   * election timeouts is required: the runtime passes Math.random, the simulator its seed.
+   */
+  readonly raftOptions: Partial<Omit<RaftOptions, "id">> & Pick<RaftOptions, "random">;
   readonly createMachine?: MachineFactory;
   readonly observer?: RaftDriverObserver;
 }

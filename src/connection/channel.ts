@@ -1,8 +1,8 @@
+import type { Message } from "../message/message.js";
 import { AmqpError, channelError, fitReplyText } from "../protocol/amqp-error.js";
 import type { Command } from "../protocol/command-assembler.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { Consumer, ConsumerSink } from "../queue/consumer.js";
-import type { Message } from "../queue/message.js";
 import type { Queue, QueueDelivery } from "../queue/queue-type.js";
 import { requeueAll } from "../vhost/chores.js";
 import type { Publisher } from "../vhost/publishing.js";

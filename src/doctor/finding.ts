@@ -1,6 +1,5 @@
 import type { AmqpConnection } from "../connection/amqp-connection.js";
-import type { Alarm } from "../mgmt/node-context.js";
-import type { EventLoopDelay } from "../mgmt/process-facts.js";
+import type { Alarm } from "../vhost/alarms.js";
 import type { Broker } from "../vhost/broker.js";
 import type { History } from "./history.js";
 import type { Stall } from "./stalls.js";
@@ -57,4 +56,12 @@ export function plural(n: number, word: string, many = `${word}s`): string {
 
 export function seconds(ms: number): string {
   return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+}
+
+/** The event loop's delay over the last sampling window (perf_hooks' histogram). */
+export interface EventLoopDelay {
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
 }

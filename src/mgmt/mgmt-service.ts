@@ -1,4 +1,4 @@
-import type { AmqpConnection } from "../connection/amqp-connection.js";
+import { AmqpConnection } from "../connection/amqp-connection.js";
 import { allChecks } from "../doctor/doctor.js";
 import { History } from "../doctor/history.js";
 import { connectionEvent, takeSample } from "../doctor/sampler.js";
@@ -150,10 +150,15 @@ export class MgmtService {
   async start(): Promise<void> {
     this.probe.start();
     const b = this.broker;
-    b.connectionEvents.opened = (conn) =>
-      this.history.recordConnection(connectionEvent("opened", conn, b.clock()));
-    b.connectionEvents.closed = (conn) =>
-      this.history.recordConnection(connectionEvent("closed", conn, b.clock()));
+    // Every connection the broker registers is an AMQP client's.
+    b.connectionEvents.opened = (conn) => {
+      if (conn instanceof AmqpConnection)
+        this.history.recordConnection(connectionEvent("opened", conn, b.clock()));
+    };
+    b.connectionEvents.closed = (conn) => {
+      if (conn instanceof AmqpConnection)
+        this.history.recordConnection(connectionEvent("closed", conn, b.clock()));
+    };
     this.sample();
     this.sampler = setInterval(() => this.sample(), this.options.sampleEveryMs ?? 5000);
     this.sampler.unref();

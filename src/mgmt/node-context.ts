@@ -3,8 +3,11 @@ import type { History } from "../doctor/history.js";
 import type { StallHistory, TaskTimer } from "../doctor/stalls.js";
 import type { Log } from "../log.js";
 import type { MemoryWatermark, ResourceLimits } from "../runtime/resource-monitor.js";
+import type { Alarm } from "../vhost/alarms.js";
 import type { Broker } from "../vhost/broker.js";
 import type { ProcessFacts } from "./process-facts.js";
+
+export type { Alarm };
 
 /** A listening socket as status and /api/overview list them. */
 export interface ListenerInfo {
@@ -12,18 +15,6 @@ export interface ListenerInfo {
   readonly host: string;
   readonly port: number;
   readonly purpose: string;
-}
-
-/**
- * A resource alarm: memory and disk as RabbitMQ's (publishers are blocked while
- * one is set); "message_store" is Warren's: the message log cannot write or sync,
- * so persistent publishes are nacked until it clears. Like RabbitMQ 3.x, running
- * out of descriptors is not an alarm: new connections are refused instead.
- */
-export interface Alarm {
-  readonly resource: "memory" | "disk" | "file_descriptor_limit" | "message_store";
-  readonly node: string;
-  readonly reason: string;
 }
 
 /** Every alarm in effect on this node now. */

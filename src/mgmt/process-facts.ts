@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statfsSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
+import type { EventLoopDelay } from "../doctor/finding.js";
 
 /** What the operating system says about this process, for status, /api/nodes and /metrics. */
 export interface ProcessFacts {
@@ -21,13 +22,6 @@ export interface ProcessFacts {
   readonly eventLoopDelay: EventLoopDelay;
   readonly uptimeMs: number;
   readonly startedAtMs: number;
-}
-
-export interface EventLoopDelay {
-  readonly meanMs: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
 }
 
 /**

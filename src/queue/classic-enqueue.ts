@@ -1,5 +1,5 @@
+import type { Message, StoredRef } from "../message/message.js";
 import { ACCEPTED, afterSync, type EnqueueOutcome, refused } from "./enqueue-outcome.js";
-import type { Message, StoredRef } from "./message.js";
 import type { MessageQueue } from "./message-queue.js";
 import type { ClassicStore } from "./queue-hooks.js";
 

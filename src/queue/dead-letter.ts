@@ -1,10 +1,10 @@
+import type { Message } from "../message/message.js";
 import {
   editProperties,
   readHeaders,
   summarizeProperties,
 } from "../protocol/content-properties.js";
 import type { FieldTable, FieldValue } from "../protocol/field-table.js";
-import type { Message } from "./message.js";
 import type { DiscardReason } from "./message-queue.js";
 
 const S = (s: string): FieldValue => ({ type: "S", value: Buffer.from(s) });

@@ -1,6 +1,6 @@
-import type { ColdIndex, ColdRecord } from "./cold-index.js";
+import type { ColdIndex, ColdRecord } from "../message/cold-index.js";
+import type { QueueEntry } from "../message/message.js";
 import { entryBytes, type MemoryBudget } from "./memory-budget.js";
-import type { QueueEntry } from "./message.js";
 
 /**
  * Entries taken out of a queue all at once (purge, delete) and let go of a slice at

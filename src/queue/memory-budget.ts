@@ -1,4 +1,4 @@
-import type { QueueEntry } from "./message.js";
+import type { QueueEntry } from "../message/message.js";
 
 /**
  * What one queue entry held in memory costs beyond its body and property bytes: the

@@ -1,13 +1,13 @@
+import { ColdIndex } from "../message/cold-index.js";
+import type { Message, QueueEntry, StoredRef } from "../message/message.js";
 import { withHeader } from "../protocol/content-properties.js";
 import { enqueueClassic } from "./classic-enqueue.js";
 import { classicQueueStats } from "./classic-stats.js";
-import { ColdIndex } from "./cold-index.js";
 import { Consumer, type ConsumerOptions, type ConsumerSink } from "./consumer.js";
 import { ConsumerSet } from "./consumer-set.js";
 import { DetachedEntries } from "./detached-entries.js";
 import type { EnqueueOutcome } from "./enqueue-outcome.js";
 import { entryBytes } from "./memory-budget.js";
-import type { Message, QueueEntry, StoredRef } from "./message.js";
 import { PriorityReadyList } from "./priority-ready.js";
 import type { QueueHooks } from "./queue-hooks.js";
 import { QueuePressure } from "./queue-pressure.js";

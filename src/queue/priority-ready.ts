@@ -1,7 +1,7 @@
-import { ColdIndex, type ColdRecord } from "./cold-index.js";
+import { ColdIndex, type ColdRecord } from "../message/cold-index.js";
+import type { QueueEntry } from "../message/message.js";
 import type { DetachedEntries } from "./detached-entries.js";
 import type { MemoryBudget } from "./memory-budget.js";
-import type { QueueEntry } from "./message.js";
 import { HOT_BUDGET_BYTES, type Pager, type Ready, ReadyList } from "./ready-list.js";
 
 /**

@@ -1,8 +1,8 @@
-import type { ColdRecord } from "./cold-index.js";
+import type { ColdRecord } from "../message/cold-index.js";
+import type { Message, QueueEntry, StoredRef } from "../message/message.js";
 import type { DetachedEntries } from "./detached-entries.js";
 import type { DurableWait } from "./enqueue-outcome.js";
 import type { MemoryBudget } from "./memory-budget.js";
-import type { Message, QueueEntry, StoredRef } from "./message.js";
 import type { Queue } from "./queue-type.js";
 import type { Pager } from "./ready-list.js";
 

@@ -1,8 +1,8 @@
+import type { ColdIndex } from "../message/cold-index.js";
+import type { Message } from "../message/message.js";
 import type { FieldTable } from "../protocol/field-table.js";
-import type { ColdIndex } from "./cold-index.js";
 import type { Consumer, ConsumerOptions, ConsumerSink } from "./consumer.js";
 import type { EnqueueOutcome } from "./enqueue-outcome.js";
-import type { Message } from "./message.js";
 import type { QueuePressure } from "./queue-pressure.js";
 import type { QueueSettings } from "./queue-settings.js";
 

@@ -1,7 +1,7 @@
+import type { Message } from "../message/message.js";
 import { channelError } from "../protocol/amqp-error.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import { allOf, type EnqueueOutcome } from "./enqueue-outcome.js";
-import type { Message } from "./message.js";
 import type { Queue, QueueCreation, QueueDefinition, QueueType } from "./queue-type.js";
 
 /** The type a declaration asks for: its x-queue-type, or classic (RabbitMQ 3.x's default). */

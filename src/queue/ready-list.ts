@@ -1,9 +1,9 @@
-import { ColdIndex, type ColdRecord } from "./cold-index.js";
+import { ColdIndex, type ColdRecord } from "../message/cold-index.js";
+import type { QueueEntry } from "../message/message.js";
+import { MinHeap } from "../message/min-heap.js";
 import { Deque } from "./deque.js";
 import type { DetachedEntries } from "./detached-entries.js";
 import { ENTRY_OVERHEAD_BYTES, entryBytes, type MemoryBudget } from "./memory-budget.js";
-import type { QueueEntry } from "./message.js";
-import { MinHeap } from "./min-heap.js";
 
 /** What a page-in got back. */
 export interface PageIn {

@@ -1,7 +1,7 @@
+import type { QueueEntry } from "../message/message.js";
+import { MinHeap } from "../message/min-heap.js";
 import type { DetachedEntries } from "./detached-entries.js";
 import { entryBytes, type MemoryBudget } from "./memory-budget.js";
-import type { QueueEntry } from "./message.js";
-import { MinHeap } from "./min-heap.js";
 
 interface Parked {
   readonly entry: QueueEntry;

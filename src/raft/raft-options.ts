@@ -46,12 +46,11 @@ export const DEFAULT_RAFT_OPTIONS: Omit<RaftOptions, "id" | "random"> = {
   maxApplyBytes: 16 * 1024 * 1024,
 };
 
-export function raftOptions(partial: Partial<RaftOptions> & Pick<RaftOptions, "id">): RaftOptions {
-  const options: RaftOptions = {
-    ...DEFAULT_RAFT_OPTIONS,
-    random: Math.random,
-    ...partial,
-  };
+/** The defaults with the caller's choices; the id and the random source have no default. */
+export function raftOptions(
+  partial: Partial<RaftOptions> & Pick<RaftOptions, "id" | "random">,
+): RaftOptions {
+  const options: RaftOptions = { ...DEFAULT_RAFT_OPTIONS, ...partial };
   if (options.heartbeatTicks < 1 || options.heartbeatTicks >= options.electionTicks) {
     throw new Error("heartbeatTicks must be at least 1 and below electionTicks");
   }

@@ -1,5 +1,5 @@
-import type { Message } from "../queue/message.js";
-import { MinHeap } from "../queue/min-heap.js";
+import type { Message } from "../message/message.js";
+import { MinHeap } from "../message/min-heap.js";
 
 interface Held {
   readonly message: Message;

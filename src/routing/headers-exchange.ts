@@ -1,7 +1,7 @@
 import { channelError } from "../protocol/amqp-error.js";
 import type { FieldTable } from "../protocol/field-table.js";
+import { describeValue, TYPE_NAMES } from "../protocol/field-value-text.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
-import { describeValue, TYPE_NAMES } from "../vhost/equivalence.js";
 import {
   type Binding,
   type Destination,

@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import { StallHistory } from "../doctor/stalls.js";
 import type { Log } from "../log.js";
+import type { ColdIndex } from "../message/cold-index.js";
 import { MgmtService } from "../mgmt/mgmt-service.js";
 import { readHeaders } from "../protocol/content-properties.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
-import type { ColdIndex } from "../queue/cold-index.js";
 import type { Queue } from "../queue/queue-type.js";
 import { delayOf } from "../routing/delayed-messages.js";
 import type { Exchange } from "../routing/exchange.js";
@@ -25,6 +25,7 @@ import {
 import { FlushScheduler } from "./flush-scheduler.js";
 import { fdsInUse, type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
 import { StallWatch } from "./stall-watch.js";
+import { systemSources } from "./system-sources.js";
 import { TlsListener, type TlsOptions } from "./tls-listener.js";
 
 export interface NodeOptions {
@@ -96,7 +97,7 @@ export class WarrenNode {
       scheduleFlush: () => flusher?.wake(),
       log: options.log,
     });
-    this.broker = new Broker(options.settings, options.log, Date.now, {
+    this.broker = new Broker(options.settings, options.log, systemSources, {
       store: this.store,
       saveDefinitions: (snapshot) =>
         this.definitions.save(
@@ -148,6 +149,8 @@ export class WarrenNode {
    * (An address cooling off after failed logins is refused at login, with 403.)
    */
   private admission(_remoteAddress: string): string | undefined {
+    // A paused node (the minority of a partition) takes no clients: they go to the majority.
+    if (this.broker.pausedReason !== undefined) return this.broker.pausedReason;
     if (!this.resources.acceptsConnections()) {
       const s = this.resources.stats;
       return `file descriptors near the limit (sockets ${s.socketsUsed} of ${s.socketsLimit}, descriptors ${s.fdTotalUsed} of ${s.fdTotalLimit})`;

@@ -1,6 +1,6 @@
 import type { Log } from "../log.js";
-import { ColdIndex } from "../queue/cold-index.js";
-import type { Message } from "../queue/message.js";
+import { ColdIndex } from "../message/cold-index.js";
+import type { Message } from "../message/message.js";
 import {
   decodeMessage,
   decodePublishHeader,

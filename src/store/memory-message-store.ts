@@ -1,5 +1,5 @@
-import { ColdIndex } from "../queue/cold-index.js";
-import type { Message } from "../queue/message.js";
+import { ColdIndex } from "../message/cold-index.js";
+import type { Message } from "../message/message.js";
 import {
   type DurableCallback,
   type MessageStore,

@@ -1,5 +1,5 @@
+import type { Message } from "../message/message.js";
 import { summarizeProperties } from "../protocol/content-properties.js";
-import type { Message } from "../queue/message.js";
 
 /** Record types of the message log. */
 export const RecordType = {

@@ -1,5 +1,5 @@
-import type { ColdIndex } from "../queue/cold-index.js";
-import type { Message } from "../queue/message.js";
+import type { ColdIndex } from "../message/cold-index.js";
+import type { Message } from "../message/message.js";
 import type { LogPosition, RecoveryReport } from "./segment-log.js";
 
 /** What recovery found for one durable queue: its unsettled messages, in queue order. */

@@ -60,3 +60,15 @@ export interface ResourceStats {
   eventLoopDelayP99Ms: number;
   eventLoopDelayMaxMs: number;
 }
+
+/**
+ * A resource alarm: memory and disk as RabbitMQ's (publishers are blocked while
+ * one is set); "message_store" is Warren's: the message log cannot write or sync,
+ * so persistent publishes are nacked until it clears. Like RabbitMQ 3.x, running
+ * out of descriptors is not an alarm: new connections are refused instead.
+ */
+export interface Alarm {
+  readonly resource: "memory" | "disk" | "file_descriptor_limit" | "message_store";
+  readonly node: string;
+  readonly reason: string;
+}

@@ -1,11 +1,11 @@
-import type { AmqpConnection } from "../connection/amqp-connection.js";
 import type { Log } from "../log.js";
-import type { AmqpError } from "../protocol/amqp-error.js";
+import type { Message, StoredRef } from "../message/message.js";
+import { type AmqpError, connectionError, replyText } from "../protocol/amqp-error.js";
 import { readHeaders } from "../protocol/content-properties.js";
+import { ReplyCode } from "../protocol/generated/constants.js";
 import { classicQueueType } from "../queue/classic-queue-type.js";
 import { ACCEPTED, afterSync, type EnqueueOutcome } from "../queue/enqueue-outcome.js";
 import { MemoryBudget } from "../queue/memory-budget.js";
-import type { Message, StoredRef } from "../queue/message.js";
 import type { DiscardReason, QueueHooks } from "../queue/queue-hooks.js";
 import { type QueueSettings, resolveQueueSettings } from "../queue/queue-settings.js";
 import type { Queue, QueueDefinition } from "../queue/queue-type.js";
@@ -15,6 +15,7 @@ import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { MessageStore } from "../store/message-store.js";
 import { type AlarmResource, AlarmState, type ResourceStats } from "./alarms.js";
 import type { BrokerSettings } from "./broker-settings.js";
+import type { BrokerSources } from "./broker-sources.js";
 import { Chores, POLICY_SLICE, policyChore, releaseChore, upkeepChore } from "./chores.js";
 import {
   type Applied,
@@ -93,9 +94,9 @@ export interface RegisteredConnection {
 /** Connection lifecycle for observers such as the management history; set by the runtime. */
 export interface ConnectionEvents {
   /** A client sent a valid protocol header (counted in connectionsOpened). */
-  opened?(conn: AmqpConnection): void;
+  opened?(conn: RegisteredConnection): void;
   /** The connection ended for any reason (closeReason says which). */
-  closed?(conn: AmqpConnection): void;
+  closed?(conn: RegisteredConnection): void;
 }
 
 /** Durable storage, provided by the runtime when the node has a data directory. */
@@ -167,6 +168,12 @@ export class Broker {
   /** Descriptor, memory, disk and event-loop figures, kept fresh by the runtime's resource monitor. */
   resources: Readonly<ResourceStats> | undefined;
   readonly startedAtMs: number;
+  /** Why the node does not serve clients now (a paused minority), or undefined while it does. */
+  pausedReason: string | undefined;
+  /** Milliseconds since the epoch, from the sources the runtime (or a test) gave. */
+  readonly clock: () => number;
+  /** Random bytes, from the same sources: names, tags, salts. */
+  readonly randomBytes: (size: number) => Buffer;
   /** Queues whose dispatch stopped at its batch limit, to resume on the next turn. */
   readonly pendingDispatch = new Set<Queue>();
   readonly store: MessageStore | undefined;
@@ -199,16 +206,23 @@ export class Broker {
   constructor(
     readonly settings: BrokerSettings,
     readonly log: Log,
-    readonly clock: () => number = Date.now,
+    sources: BrokerSources,
     persistence?: BrokerPersistence,
   ) {
-    this.startedAtMs = clock();
+    this.clock = sources.clock;
+    this.randomBytes = sources.randomBytes;
+    this.startedAtMs = this.clock();
     this.store = persistence?.store;
     this.owners = new OwnerKeys(settings.nodeName);
     const saver =
       persistence &&
       new DefinitionsSaver({
-        build: () => buildSnapshotInSlices(this),
+        // Yields between slices on the runtime's schedule (the event loop's check phase).
+        build: () =>
+          buildSnapshotInSlices(
+            this,
+            () => new Promise((resolve) => persistence.schedule(resolve)),
+          ),
         save: (snapshot) => persistence.saveDefinitions(snapshot),
         schedule: (fn) => persistence.schedule(fn),
         failed: (e) =>
@@ -316,6 +330,20 @@ export class Broker {
     return undefined;
   }
 
+  /**
+   * Adds (or replaces) a user with a password, through the user.put command as the
+   * management API would: for the node's own conveniences and tests.
+   */
+  addUser(name: string, password: string, tags: string[] = []): void {
+    this.submitNow({
+      type: "user.put",
+      user: name,
+      passwordHash: hashPassword(password, this.randomBytes(4)),
+      hashingAlgorithm: HASHING_ALGORITHM,
+      tags,
+    });
+  }
+
   /** The default vhost and user, for a node starting with no definitions. */
   bootstrapDefaults(): void {
     const { defaultVhost, defaultUser, defaultPass } = this.settings;
@@ -324,7 +352,7 @@ export class Broker {
       this.submitNow({
         type: "user.put",
         user: defaultUser,
-        passwordHash: hashPassword(defaultPass),
+        passwordHash: hashPassword(defaultPass, this.randomBytes(4)),
         hashingAlgorithm: HASHING_ALGORITHM,
         tags: ["administrator"],
       });
@@ -362,10 +390,35 @@ export class Broker {
   }
 
   /**
+   * Pauses the node (the minority side of a partition: RabbitMQ's pause_minority): every
+   * client connection is closed with 320 CONNECTION_FORCED and the reason, and
+   * `admitConnection` refuses new ones until `resume`. The runtime also stops taking
+   * sockets and the health checks answer 503 with the reason.
+   */
+  pause(reason: string): void {
+    if (this.pausedReason !== undefined) return;
+    this.pausedReason = reason;
+    this.log.error({ reason }, `pausing: ${reason}; closing client connections`);
+    for (const conn of [...this.connections]) {
+      conn.close(ReplyCode.CONNECTION_FORCED, replyText(ReplyCode.CONNECTION_FORCED, reason));
+    }
+  }
+
+  /** Serves clients again (a majority is back). */
+  resume(): void {
+    if (this.pausedReason === undefined) return;
+    this.log.info({ reason: this.pausedReason }, "resuming: the cluster's majority is back");
+    this.pausedReason = undefined;
+  }
+
+  /**
    * Admits an authenticated connection to a vhost under the node, vhost and user
    * connection limits (RabbitMQ's texts); counts it until `connectionClosed`.
    */
   admitConnection(vhost: VirtualHost, user: string): void {
+    if (this.pausedReason !== undefined) {
+      throw connectionError(ReplyCode.CONNECTION_FORCED, this.pausedReason);
+    }
     const open = [...this.connectionsByVhost.values()].reduce((a, b) => a + b, 0);
     const nodeLimit = this.settings.maxConnections;
     const refuse = (why: LimitRefusal, err: AmqpError) => {

@@ -31,11 +31,12 @@ export function buildSnapshot(broker: Broker): DefinitionsSnapshot {
  * 40,000 objects), so the snapshot is the definitions as they were when the save began;
  * changes made while it is built go to the next save.
  */
-export async function buildSnapshotInSlices(broker: Broker): Promise<DefinitionsSnapshot> {
+export async function buildSnapshotInSlices(
+  broker: Broker,
+  yieldNow: () => Promise<void>,
+): Promise<DefinitionsSnapshot> {
   const snapshot = emptySnapshot(broker);
-  for (const _ of fillSnapshot(snapshot, captureTopology(broker))) {
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  for (const _ of fillSnapshot(snapshot, captureTopology(broker))) await yieldNow();
   return snapshot;
 }
 

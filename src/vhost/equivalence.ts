@@ -1,5 +1,6 @@
 import { channelError } from "../protocol/amqp-error.js";
 import type { FieldTable, FieldValue } from "../protocol/field-table.js";
+import { describeValue, TYPE_NAMES } from "../protocol/field-value-text.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { QueueDefinition } from "../queue/queue-type.js";
 import { fieldValuesEqual } from "../routing/binding.js";
@@ -24,47 +25,6 @@ const COMPARED_QUEUE_ARGS = [
 ];
 
 const COMPARED_EXCHANGE_ARGS = ["alternate-exchange"];
-
-/** RabbitMQ's names for field types, as they appear in its inequivalent-arg texts. */
-export const TYPE_NAMES: Record<FieldValue["type"], string> = {
-  t: "bool",
-  b: "byte",
-  B: "unsignedbyte",
-  U: "short",
-  s: "short",
-  u: "unsignedshort",
-  I: "signedint",
-  i: "unsignedint",
-  l: "long",
-  L: "long",
-  f: "float",
-  d: "double",
-  D: "decimal",
-  S: "longstr",
-  x: "binary",
-  A: "array",
-  T: "timestamp",
-  F: "table",
-  V: "void",
-};
-
-export function describeValue(v: FieldValue): string {
-  switch (v.type) {
-    case "S":
-    case "x":
-      return v.value.toString();
-    case "A":
-      return `[${v.value.map(describeValue).join(",")}]`;
-    case "F":
-      return `[${[...v.value].map(([k, x]) => `{${k},${describeValue(x)}}`).join(",")}]`;
-    case "V":
-      return "undefined";
-    case "D":
-      return String(v.value / 10 ** v.scale);
-    default:
-      return String(v.value);
-  }
-}
 
 function inequivalent(what: string, name: string, vhost: string, key: string, detail: string) {
   return channelError(

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 
 /**
  * Password hashes in RabbitMQ's format (rabbit_password_hashing_sha256), so users
@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
  */
 export const HASHING_ALGORITHM = "rabbit_password_hashing_sha256";
 
-export function hashPassword(password: string, salt: Buffer = randomBytes(4)): string {
+export function hashPassword(password: string, salt: Buffer): string {
   const digest = createHash("sha256").update(salt).update(password, "utf8").digest();
   return Buffer.concat([salt, digest]).toString("base64");
 }

@@ -1,3 +1,4 @@
+import type { Message } from "../message/message.js";
 import { channelError } from "../protocol/amqp-error.js";
 import {
   editProperties,
@@ -6,11 +7,10 @@ import {
   summarizeProperties,
 } from "../protocol/content-properties.js";
 import type { FieldTable } from "../protocol/field-table.js";
+import { TYPE_NAMES } from "../protocol/field-value-text.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
-import type { Message } from "../queue/message.js";
 import type { RoutingInput } from "../routing/binding.js";
 import type { Exchange } from "../routing/exchange.js";
-import { TYPE_NAMES } from "./equivalence.js";
 
 const NO_KEYS: readonly string[] = [];
 

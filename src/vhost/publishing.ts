@@ -1,8 +1,8 @@
+import type { Message } from "../message/message.js";
 import { channelError } from "../protocol/amqp-error.js";
 import { summarizeProperties } from "../protocol/content-properties.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import { ACCEPTED, type EnqueueOutcome } from "../queue/enqueue-outcome.js";
-import type { Message } from "../queue/message.js";
 import type { Queue } from "../queue/queue-type.js";
 import { delayOf } from "../routing/delayed-messages.js";
 import type { Exchange } from "../routing/exchange.js";

@@ -1,9 +1,9 @@
 import { channelError } from "../protocol/amqp-error.js";
 import type { FieldValue } from "../protocol/field-table.js";
+import { TYPE_NAMES } from "../protocol/field-value-text.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { QueueDefinition, QueueType } from "../queue/queue-type.js";
 import { queueTypeName } from "../queue/queue-types.js";
-import { TYPE_NAMES } from "./equivalence.js";
 
 /** The queue types a node runs, by name (QueueTypes). */
 export interface KnownQueueTypes {

@@ -1,6 +1,6 @@
 import type { Log } from "../log.js";
-import type { ColdRecord } from "../queue/cold-index.js";
-import type { Message, QueueEntry, StoredRef } from "../queue/message.js";
+import type { ColdRecord } from "../message/cold-index.js";
+import type { Message, QueueEntry, StoredRef } from "../message/message.js";
 import type { DiscardReason, QueueHooks } from "../queue/queue-hooks.js";
 import type { Queue } from "../queue/queue-type.js";
 import type { PageIn, Pager } from "../queue/ready-list.js";

@@ -1,5 +1,5 @@
 import type { UserLimits } from "./limits.js";
-import { checkPassword, HASHING_ALGORITHM, hashPassword } from "./password-hash.js";
+import { checkPassword } from "./password-hash.js";
 
 export interface User {
   readonly name: string;
@@ -34,17 +34,6 @@ export class UserStore {
   readonly permissions = new Map<string, Map<string, Permission>>();
   /** vhost -> user -> exchange -> topic permission. */
   readonly topicPermissions = new Map<string, Map<string, Map<string, TopicPermission>>>();
-
-  addUser(name: string, password: string, tags: string[] = []): User {
-    const user: User = {
-      name,
-      passwordHash: hashPassword(password),
-      hashingAlgorithm: HASHING_ALGORITHM,
-      tags,
-    };
-    this.users.set(name, user);
-    return user;
-  }
 
   /** The user when the password is right; undefined otherwise (never says which part was wrong). */
   authenticate(name: string, password: string): User | undefined {

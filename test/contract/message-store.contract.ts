@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
+import type { Message } from "../../src/message/message.js";
 import { encodeProperties, summarizeProperties } from "../../src/protocol/content-properties.js";
-import type { Message } from "../../src/queue/message.js";
 import type { MessageStore } from "../../src/store/message-store.js";
 import type { LogPosition } from "../../src/store/segment-log.js";
 

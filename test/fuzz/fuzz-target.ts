@@ -1,6 +1,7 @@
 import { AmqpConnection, type Transport } from "../../src/connection/amqp-connection.js";
 import type { Log } from "../../src/log.js";
 import { AmqpError } from "../../src/protocol/amqp-error.js";
+import { systemSources } from "../../src/runtime/system-sources.js";
 import { Broker } from "../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../src/vhost/broker-settings.js";
 import type { Prng } from "../sim/prng.js";
@@ -154,14 +155,19 @@ export class FuzzTarget {
           this.logged.push(`logged "${msg}": ${(err as Error)?.stack ?? err}`);
       },
     };
-    this.broker = new Broker(DEFAULT_SETTINGS, log, () => this.now, {
-      store: this.store,
-      saveDefinitions: () => {},
-      schedule: (fn) => this.pendingScheduled.push(fn),
-    });
+    this.broker = new Broker(
+      DEFAULT_SETTINGS,
+      log,
+      { ...systemSources, clock: () => this.now },
+      {
+        store: this.store,
+        saveDefinitions: () => {},
+        schedule: (fn) => this.pendingScheduled.push(fn),
+      },
+    );
     this.broker.bootstrapDefaults();
     // A user with narrow rights, so generated sessions reach the permission checks.
-    this.broker.users.addUser("limited", "limited");
+    this.broker.addUser("limited", "limited");
     this.broker.users.setPermission("/", "limited", {
       configure: "^q1$",
       write: "^(q1|amq\\.topic)$",

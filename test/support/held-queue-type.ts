@@ -1,3 +1,4 @@
+import type { Message } from "../../src/message/message.js";
 import { Consumer, type ConsumerOptions, type ConsumerSink } from "../../src/queue/consumer.js";
 import {
   ACCEPTED_RESULT,
@@ -6,7 +7,6 @@ import {
   type RefusalReason,
   refusedResult,
 } from "../../src/queue/enqueue-outcome.js";
-import type { Message } from "../../src/queue/message.js";
 import type { QueueSettings } from "../../src/queue/queue-settings.js";
 import type {
   Queue,

@@ -8,6 +8,7 @@ import { FrameType, PROTOCOL_HEADER } from "../../src/protocol/generated/constan
 import { decodeMethodArgs, type Method } from "../../src/protocol/generated/methods.js";
 import type { BasicProperties } from "../../src/protocol/generated/properties.js";
 import { Reader } from "../../src/protocol/wire-reader.js";
+import { systemSources } from "../../src/runtime/system-sources.js";
 import { Broker } from "../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../src/vhost/broker-settings.js";
 
@@ -239,7 +240,10 @@ export class InProcessClient {
 
 /** A broker with the default vhost and guest user, no storage, silent. */
 export function testBroker(clock?: () => number): Broker {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, clock);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, {
+    ...systemSources,
+    clock: clock ?? Date.now,
+  });
   broker.bootstrapDefaults();
   return broker;
 }

@@ -4,6 +4,7 @@ import { silentLog } from "../../src/log.js";
 import { managementDispatch, managementRouter } from "../../src/mgmt/mgmt-service.js";
 import { activeAlarms, type NodeContext } from "../../src/mgmt/node-context.js";
 import type { ProcessFacts } from "../../src/mgmt/process-facts.js";
+import { systemSources } from "../../src/runtime/system-sources.js";
 import { MemoryMessageStore } from "../../src/store/memory-message-store.js";
 import { Broker } from "../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../src/vhost/broker-settings.js";
@@ -14,11 +15,16 @@ export function memoryBroker(
   store = new MemoryMessageStore(),
 ): Broker {
   store.recover(new Set());
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, clock, {
-    store,
-    saveDefinitions: () => {},
-    schedule: (fn) => fn(),
-  });
+  const broker = new Broker(
+    DEFAULT_SETTINGS,
+    silentLog,
+    { ...systemSources, clock },
+    {
+      store,
+      saveDefinitions: () => {},
+      schedule: (fn) => fn(),
+    },
+  );
   broker.bootstrapDefaults();
   return broker;
 }

@@ -2,6 +2,7 @@ import { silentLog } from "../../src/log.js";
 import type { FieldTable, FieldValue } from "../../src/protocol/field-table.js";
 import type { Method } from "../../src/protocol/generated/methods.js";
 import type { BasicProperties } from "../../src/protocol/generated/properties.js";
+import { systemSources } from "../../src/runtime/system-sources.js";
 import { Broker } from "../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../src/vhost/broker-settings.js";
 import type { Permission } from "../../src/vhost/users.js";
@@ -24,9 +25,9 @@ export interface PermissionFixture {
 }
 
 export function permissionFixture(permission: Permission): PermissionFixture {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   broker.bootstrapDefaults();
-  broker.users.addUser(USER, PASSWORD);
+  broker.addUser(USER, PASSWORD);
   broker.users.setPermission("/", USER, permission);
   const guest = new InProcessClient(broker);
   guest.handshake();

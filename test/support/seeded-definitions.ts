@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,7 +32,7 @@ export function seededDataDir(users: readonly SeedUser[]): string {
     vhosts: [{ name: "/" }],
     users: all.map((u) => ({
       name: u.name,
-      passwordHash: u.password === undefined ? "" : hashPassword(u.password),
+      passwordHash: u.password === undefined ? "" : hashPassword(u.password, randomBytes(4)),
       hashingAlgorithm: HASHING_ALGORITHM,
       tags: u.tags ?? [],
     })),

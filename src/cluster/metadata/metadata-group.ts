@@ -25,7 +25,8 @@ export interface MetadataGroupConfig {
   readonly forwarder: CommandForwarder;
   /** Snapshot and compact after this many applied entries (default: the driver's, 4,096). */
   readonly snapshotEveryEntries?: number;
-  readonly timers?: Timers;
+  /** Where waiting comes from: the runtime passes REAL_TIMERS, a test its own clock. */
+  readonly timers: Timers;
   /** How long a submit waits for a leader and the commit before 506 (default 10 s). */
   readonly timeoutMs?: number;
   readonly retryMs?: number;

@@ -27,7 +27,7 @@ import { answerLocally } from "./local-answers.js";
 import { encodeCommand, type MetadataReply, replyToWire } from "./metadata-codec.js";
 import type { MetadataMachine } from "./metadata-machine.js";
 import { Submission } from "./submission.js";
-import { REAL_TIMERS, type Timers } from "./timers.js";
+import type { Timers } from "./timers.js";
 
 /** The metadata group as a proposer sees it (a RaftGroupHandle). */
 export interface MetadataProposer {
@@ -43,7 +43,8 @@ export interface ReplicatedCommandsOptions {
   readonly forwarder: CommandForwarder;
   /** Counts a refusal by a limit, as LocalCommands does through its runner. */
   readonly refusedByLimit?: (limit: LimitRefusal) => void;
-  readonly timers?: Timers;
+  /** The runtime's (REAL_TIMERS), or a test's clock. */
+  readonly timers: Timers;
   /** How long a submit may wait for a leader and the commit (default 10 s). */
   readonly timeoutMs?: number;
   /** The pause before asking again when no leader is known (default 50 ms). */
@@ -82,7 +83,7 @@ export class ReplicatedCommands implements CommandSubmitter {
   constructor(readonly options: ReplicatedCommandsOptions) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS;
     this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
-    this.timers = options.timers ?? REAL_TIMERS;
+    this.timers = options.timers;
   }
 
   submit<C extends MetadataCommand>(command: C): Submitted<ResultOf<C>> {

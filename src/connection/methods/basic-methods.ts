@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { channelError, connectionError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
+import { randomName } from "../../vhost/broker-sources.js";
 import type { Channel } from "../channel.js";
 import { checkPermission } from "../permissions.js";
 import { consumeReplyTo, REPLY_TO_QUEUE } from "./direct-reply-to.js";
@@ -29,8 +29,7 @@ export function consume(ch: Channel, m: M<"basic.consume">): void {
   if (queueName === REPLY_TO_QUEUE) return consumeReplyTo(ch, m);
   checkPermission(ch, "read", "queue", queueName);
   const queue = lookupQueue(ch, queueName);
-  const tag =
-    m.consumerTag === "" ? `amq.ctag-${randomBytes(16).toString("base64url")}` : m.consumerTag;
+  const tag = m.consumerTag === "" ? randomName(ch.conn.broker, "amq.ctag-") : m.consumerTag;
   if (ch.consumers.has(tag) || tag === ch.replyConsumerTag) {
     throw connectionError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`);
   }

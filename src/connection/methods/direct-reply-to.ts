@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { channelError, connectionError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
+import { randomName } from "../../vhost/broker-sources.js";
 import { REPLY_TO_QUEUE, replyKeyOf } from "../../vhost/reply-to.js";
 import type { Channel } from "../channel.js";
 
@@ -21,13 +21,12 @@ export function consumeReplyTo(ch: Channel, m: M<"basic.consume">): void {
   if (ch.replyConsumerTag !== undefined) {
     throw channelError(ReplyCode.PRECONDITION_FAILED, "reply consumer already set");
   }
-  const tag =
-    m.consumerTag === "" ? `amq.ctag-${randomBytes(16).toString("base64url")}` : m.consumerTag;
+  const tag = m.consumerTag === "" ? randomName(ch.conn.broker, "amq.ctag-") : m.consumerTag;
   if (ch.consumers.has(tag)) {
     throw connectionError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`);
   }
   ch.replyConsumerTag = tag;
-  ch.replyKey = randomBytes(18).toString("base64url");
+  ch.replyKey = ch.conn.broker.randomBytes(18).toString("base64url");
   ch.conn.broker.replyConsumers.set(ch.replyKey, ch);
   if (!m.noWait) ch.send({ name: "basic.consume-ok", consumerTag: tag });
 }

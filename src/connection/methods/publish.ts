@@ -1,8 +1,8 @@
+import type { Message } from "../../message/message.js";
 import { connectionError } from "../../protocol/amqp-error.js";
 import type { Command } from "../../protocol/command-assembler.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
-import type { Message } from "../../queue/message.js";
 import {
   acceptPublish,
   type Publisher,

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { channelError } from "../../protocol/amqp-error.js";
 import type { FieldTable } from "../../protocol/field-table.js";
 import { toTaggedJson } from "../../protocol/field-table-json.js";
@@ -6,6 +5,7 @@ import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
 import type { Queue } from "../../queue/queue-type.js";
 import type { Broker } from "../../vhost/broker.js";
+import { type BrokerSources, randomName } from "../../vhost/broker-sources.js";
 import { type Applied, whenApplied } from "../../vhost/commands/command-submitter.js";
 import type {
   BindingAdd,
@@ -43,8 +43,8 @@ export function clientRequest(r: Requester, owner: object | undefined): ClientRe
 }
 
 /** RabbitMQ's server-generated queue names: "amq.gen-" and 22 URL-safe base64 characters. */
-export function generatedQueueName(): string {
-  return `amq.gen-${randomBytes(16).toString("base64url")}`;
+export function generatedQueueName(sources: BrokerSources): string {
+  return randomName(sources, "amq.gen-");
 }
 
 /** An empty queue name means the channel's last declared queue (AMQP 0-9-1 queue.bind, basic.consume). */
@@ -116,7 +116,7 @@ export function queueDeclare(ch: Channel, m: M<"queue.declare">): void | Promise
     ch.vhost.assertNotLocked(queue, ch.conn);
     return declared(ch, m, queue, broker.queueDefinitionsVersion(ch.vhost.name, m.queue));
   }
-  const name = m.queue === "" ? generatedQueueName() : m.queue;
+  const name = m.queue === "" ? generatedQueueName(ch.conn.broker) : m.queue;
   const command = queueDeclareCommand(ch, { ...m, name }, m.queue !== "", ch.conn);
   return whenApplied(broker.submit(command), (applied) =>
     declared(ch, m, ch.vhost.requireQueue(name), applied.version),

@@ -45,7 +45,10 @@ export async function putUser(
   const { created } = await submitChange(ctx, {
     type: "user.put",
     user: name,
-    passwordHash: "password" in secret ? hashPassword(secret.password) : secret.passwordHash,
+    passwordHash:
+      "password" in secret
+        ? hashPassword(secret.password, ctx.broker.randomBytes(4))
+        : secret.passwordHash,
     hashingAlgorithm: "password" in secret ? HASHING_ALGORITHM : secret.hashingAlgorithm,
     tags,
   });

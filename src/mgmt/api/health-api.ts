@@ -55,17 +55,19 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
     if (protocols.includes(wanted as never)) return json({ status: "ok", protocol: wanted });
     return failed({ reason: "No active listener", missing: wanted, protocols });
   });
-  // Single node, classic queues, no TLS, every vhost running: these hold by construction
-  // today; they answer as RabbitMQ does so load balancers and probes can use them.
+  // Classic queues, no TLS, every vhost running: these hold by construction today; they
+  // answer as RabbitMQ does so load balancers and probes can use them. A paused node (the
+  // minority of a partition) fails those that say it serves clients, with why.
+  for (const path of ["node-is-quorum-critical", "node-is-mirror-sync-critical"]) {
+    router.get(`/api/health/checks/${path}`, "management", () => OK);
+  }
   for (const path of [
     "virtual-hosts",
-    "node-is-quorum-critical",
-    "node-is-mirror-sync-critical",
     "is-in-service",
     "below-node-connection-limit",
     "metadata-store/initialized",
   ]) {
-    router.get(`/api/health/checks/${path}`, "management", () => OK);
+    router.get(`/api/health/checks/${path}`, "management", () => unlessPaused(ctx) ?? OK);
   }
   // The expiry is checked as RabbitMQ checks it; the certificates themselves are not.
   router.get("/api/health/checks/certificate-expiration/:within/:unit", "management", (req) => {
@@ -74,11 +76,21 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
       throw badRequest("Time unit not recognised. Supported units: days, weeks, months, years.");
     return OK;
   });
-  router.get("/api/health/checks/ready-to-serve-clients", "management", () =>
-    ctx.listeners().some((l) => l.protocol === "amqp")
-      ? OK
-      : failed({ reason: "no AMQP listener is running" }),
+  router.get(
+    "/api/health/checks/ready-to-serve-clients",
+    "management",
+    () =>
+      unlessPaused(ctx) ??
+      (ctx.listeners().some((l) => l.protocol === "amqp")
+        ? OK
+        : failed({ reason: "no AMQP listener is running" })),
   );
+}
+
+/** The 503 of a paused node (it closed its clients and takes no new ones), or undefined. */
+function unlessPaused(ctx: NodeContext): HttpResponse | undefined {
+  const reason = ctx.broker.pausedReason;
+  return reason === undefined ? undefined : failed({ reason });
 }
 
 /**
@@ -87,6 +99,8 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
  */
 async function aliveness(ctx: NodeContext, req: ApiRequest): Promise<HttpResponse> {
   const vhost = pathVhost(ctx, req);
+  const paused = unlessPaused(ctx);
+  if (paused) return paused;
   try {
     await withDirectChannel(ctx, req, vhost.name, "amqp", async (ch) => {
       const request = {

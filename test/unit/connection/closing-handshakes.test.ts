@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { silentLog } from "../../../src/log.js";
 import { FrameWriter } from "../../../src/protocol/frame-writer.js";
 import type { Method } from "../../../src/protocol/generated/methods.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
@@ -112,11 +113,16 @@ describe("a channel.close that crosses the broker's", () => {
   test("a close waiting behind a command in progress still gets its close-ok when the broker closes the channel meanwhile", async () => {
     const clock = { now: 1_000_000 };
     const saves: (() => void)[] = [];
-    const broker = new Broker(DEFAULT_SETTINGS, silentLog, () => clock.now, {
-      store: new MemoryMessageStore(),
-      saveDefinitions: () => {},
-      schedule: (fn) => saves.push(fn),
-    });
+    const broker = new Broker(
+      DEFAULT_SETTINGS,
+      silentLog,
+      { ...systemSources, clock: () => clock.now },
+      {
+        store: new MemoryMessageStore(),
+        saveDefinitions: () => {},
+        schedule: (fn) => saves.push(fn),
+      },
+    );
     // Runs the scheduled definitions saves (each built on a later turn, in slices) and
     // the saves they schedule in turn, until none is left.
     const settleSaves = async () => {

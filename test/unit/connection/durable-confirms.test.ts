@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import { HeldStore } from "../../support/held-store.js";
 import { InProcessClient } from "../../support/in-process-client.js";
 
 function brokerWith(store: HeldStore): Broker {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources, {
     store,
     saveDefinitions: () => {},
     schedule: (fn) => fn(),

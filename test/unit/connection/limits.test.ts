@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import { InProcessClient } from "../../support/in-process-client.js";
 
 function broker(settings = {}): Broker {
-  const b = new Broker({ ...DEFAULT_SETTINGS, ...settings }, silentLog);
+  const b = new Broker({ ...DEFAULT_SETTINGS, ...settings }, silentLog, systemSources);
   b.bootstrapDefaults();
   return b;
 }
@@ -173,10 +174,10 @@ test("during the cool-off even the right password is refused with 403, unchecked
   let now = 1_000_000;
   const lines: string[] = [];
   const log = { ...silentLog, error: (_: unknown, msg: string) => lines.push(msg) };
-  const b = new Broker(DEFAULT_SETTINGS, log, () => now);
+  const b = new Broker(DEFAULT_SETTINGS, log, { ...systemSources, clock: () => now });
   b.bootstrapDefaults();
   // Not guest: guest may only log in from loopback, and these come from 10.0.0.x.
-  b.users.addUser("ops", "ops-password");
+  b.addUser("ops", "ops-password");
   b.users.setPermission("/", "ops", { configure: ".*", write: ".*", read: ".*" });
   for (let i = 0; i < 10; i++) {
     assert.throws(() => new InProcessClient(b, "10.0.0.7").handshake("ops", "wrong"));

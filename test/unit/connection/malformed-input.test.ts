@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
 import { FrameType } from "../../../src/protocol/generated/constants.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import { InProcessClient, openClient } from "../../support/in-process-client.js";
 
 function setup() {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   broker.bootstrapDefaults();
   const client = new InProcessClient(broker);
   client.handshake();
@@ -125,7 +126,7 @@ test("a close-ok after an error in the same chunk is still seen (the reader keep
 // definitions save; the connection was closed in between and the reply still went out.
 test("a declare-ok held for the definitions save is not sent after connection.close", async () => {
   const scheduled: (() => void)[] = [];
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources, {
     store: new MemoryMessageStore(),
     saveDefinitions: () => {},
     schedule: (fn) => scheduled.push(fn),

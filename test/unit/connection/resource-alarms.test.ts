@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import { InProcessClient } from "../../support/in-process-client.js";
 
 function setup() {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   broker.bootstrapDefaults();
   const caps = ["connection.blocked", "consumer_cancel_notify"];
   const publisher = new InProcessClient(broker);
@@ -75,7 +76,7 @@ test("a connection that publishes during an alarm is blocked then; clearing the 
 });
 
 test("a client without the connection.blocked capability is not read from, but gets no frame", () => {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   broker.bootstrapDefaults();
   const old = new InProcessClient(broker);
   old.handshake();
@@ -91,7 +92,7 @@ test("a connection blocked by an alarm is not dropped for missed heartbeats, and
   // Issue 13 item 6: RabbitMQ pauses its heartbeat monitor while it does not read a
   // blocked connection (rabbit_reader maybe_block, rabbit_heartbeat:pause_monitor).
   let now = 1_000_000;
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, () => now);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, { ...systemSources, clock: () => now });
   broker.bootstrapDefaults();
   const client = new InProcessClient(broker);
   client.handshake("guest", "guest", "/", ["connection.blocked"]);

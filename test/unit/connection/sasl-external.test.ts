@@ -4,6 +4,7 @@ import type { Log } from "../../../src/log.js";
 import { silentLog } from "../../../src/log.js";
 import { PROTOCOL_HEADER } from "../../../src/protocol/generated/constants.js";
 import type { Method } from "../../../src/protocol/generated/methods.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { type BrokerSettings, DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import { InProcessClient } from "../../support/in-process-client.js";
@@ -22,9 +23,9 @@ function brokerWithUser(
   log: Log = silentLog,
   settings: Partial<BrokerSettings> = WITH_EXTERNAL,
 ): Broker {
-  const broker = new Broker({ ...DEFAULT_SETTINGS, ...settings }, log);
+  const broker = new Broker({ ...DEFAULT_SETTINGS, ...settings }, log, systemSources);
   broker.bootstrapDefaults();
-  broker.users.addUser("alice", "not-used-by-external");
+  broker.addUser("alice", "not-used-by-external");
   broker.users.setPermission("/", "alice", { configure: ".*", write: ".*", read: ".*" });
   return broker;
 }
@@ -164,7 +165,7 @@ test("EXTERNAL where it is not offered is an invalid mechanism (503)", () => {
 
 test("EXTERNAL logs in the user the certificate's subject names by default (distinguished_name)", () => {
   const b = brokerWithUser(silentLog, { authMechanisms: ["PLAIN", "EXTERNAL"] });
-  b.users.addUser("CN=alice,O=Warren tests", "");
+  b.addUser("CN=alice,O=Warren tests", "");
   b.users.setPermission("/", "CN=alice,O=Warren tests", { configure: "", write: "", read: "" });
   const client = new InProcessClient(b, "127.0.0.1", {
     tls: true,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { silentLog } from "../../../src/log.js";
 import type { FieldValue } from "../../../src/protocol/field-table.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import type { DefinitionsSnapshot } from "../../../src/store/definitions-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
@@ -185,16 +186,16 @@ describe("binding from a topic exchange (AMQP 0-9-1 checks the binding key again
 
 describe("topic permissions are stored with the definitions", () => {
   test("they survive a save and restore of the definitions", () => {
-    const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+    const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
     broker.bootstrapDefaults();
-    broker.users.addUser(USER, "pw");
+    broker.addUser(USER, "pw");
     broker.users.setTopicPermission("/", USER, {
       exchange: "amq.topic",
       write: "^{username}\\.",
       read: ".*",
     });
     const snapshot: DefinitionsSnapshot = JSON.parse(JSON.stringify(buildSnapshot(broker)));
-    const restored = new Broker(DEFAULT_SETTINGS, silentLog);
+    const restored = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
     restoreSnapshot(restored, snapshot);
     assert.deepEqual(restored.users.topicPermission("/", USER, "amq.topic"), {
       exchange: "amq.topic",
@@ -204,7 +205,7 @@ describe("topic permissions are stored with the definitions", () => {
   });
 
   test("deleting a vhost drops its topic permissions", () => {
-    const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+    const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
     broker.bootstrapDefaults();
     broker.addVhost("v");
     broker.users.setTopicPermission("v", "guest", { exchange: "amq.topic", write: "a", read: "b" });
@@ -213,10 +214,10 @@ describe("topic permissions are stored with the definitions", () => {
   });
 
   test("a definitions file without topic permissions loads with none", () => {
-    const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+    const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
     broker.bootstrapDefaults();
     const { topicPermissions: _, ...older } = buildSnapshot(broker);
-    const restored = new Broker(DEFAULT_SETTINGS, silentLog);
+    const restored = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
     restoreSnapshot(restored, older as DefinitionsSnapshot);
     assert.equal(restored.users.topicPermissions.size, 0);
   });

@@ -4,6 +4,7 @@ import type { PeerCertificate } from "../../../src/connection/amqp-connection.js
 import type { Log } from "../../../src/log.js";
 import { PROTOCOL_HEADER } from "../../../src/protocol/generated/constants.js";
 import type { Method } from "../../../src/protocol/generated/methods.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 import { InProcessClient } from "../../support/in-process-client.js";
@@ -38,9 +39,10 @@ function setup(): { broker: Broker; lines: Line[] } {
       sslCertLoginFrom: "common_name",
     },
     log,
+    systemSources,
   );
   broker.bootstrapDefaults();
-  broker.users.addUser("alice", "alice-password");
+  broker.addUser("alice", "alice-password");
   broker.users.setPermission("/", "alice", { configure: ".*", write: ".*", read: ".*" });
   return { broker, lines };
 }

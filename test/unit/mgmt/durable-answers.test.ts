@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
+import { HASHING_ALGORITHM } from "../../../src/vhost/password-hash.js";
 import { requester, testContext } from "../../support/mgmt-context.js";
 
 /** A broker whose definitions saves finish (or fail) when the test says. */
@@ -11,7 +13,7 @@ function slowDisk() {
   const saves: { resolve: () => void; reject: (e: Error) => void }[] = [];
   const store = new MemoryMessageStore();
   store.recover(new Set());
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources, {
     store,
     saveDefinitions: () =>
       new Promise<void>((resolve, reject) => {
@@ -47,7 +49,15 @@ for (const [method, path, body] of CHANGES) {
   test(`${method} ${path} is answered only once definitions.json holds the change`, async () => {
     const disk = slowDisk();
     await settledStart(disk);
-    if (path === "/api/users/guest2") disk.broker.users.addUser("guest2", "x", []);
+    if (path === "/api/users/guest2") {
+      // Put in place without a save of its own: only the DELETE below may start one.
+      disk.broker.metadata.users.users.set("guest2", {
+        name: "guest2",
+        passwordHash: "",
+        hashingAlgorithm: HASHING_ALGORITHM,
+        tags: [],
+      });
+    }
     const request = requester(testContext(disk.broker));
     let status: number | undefined;
     const answered = request(method, path, body).then((r) => {

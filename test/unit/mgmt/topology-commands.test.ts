@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
@@ -12,7 +13,7 @@ async function slowDisk() {
   const saves: { resolve: () => void; reject: (e: Error) => void }[] = [];
   const store = new MemoryMessageStore();
   store.recover(new Set());
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources, {
     store,
     saveDefinitions: () =>
       new Promise<void>((resolve, reject) => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { ColdRecord } from "../../../src/queue/cold-index.js";
+import type { ColdRecord } from "../../../src/message/cold-index.js";
+import type { Message, QueueEntry } from "../../../src/message/message.js";
 import { ENTRY_OVERHEAD_BYTES, MemoryBudget } from "../../../src/queue/memory-budget.js";
-import type { Message, QueueEntry } from "../../../src/queue/message.js";
 import { type Pager, ReadyList } from "../../../src/queue/ready-list.js";
 import { testBroker } from "../../support/in-process-client.js";
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
@@ -18,7 +19,7 @@ async function declared(client: ReturnType<typeof openClient>): Promise<void> {
 
 function brokerWithStore() {
   const store = new MemoryMessageStore();
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources, {
     store,
     saveDefinitions: async () => {},
     schedule: (fn) => setImmediate(fn),
@@ -83,7 +84,7 @@ test("deleting a queue lets go of its messages without settle records, in slices
 
 test("a mass expiry drops a slice per tick and the rest through upkeep chores", () => {
   let now = 1_000;
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, () => now);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, { ...systemSources, clock: () => now });
   broker.bootstrapDefaults();
   const client = openClient(broker);
   client.declareQueue(1, "ttl", {
@@ -106,7 +107,7 @@ test("a mass expiry drops a slice per tick and the rest through upkeep chores", 
 });
 
 test("a closing channel requeues a slice of its unacknowledged deliveries at once and the rest through a chore, losing none", () => {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   broker.bootstrapDefaults();
   const client = openClient(broker);
   client.declareQueue(1, "held");

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
+import type { Message, QueueEntry } from "../../../src/message/message.js";
 import { encodeProperties, summarizeProperties } from "../../../src/protocol/content-properties.js";
-import type { Message, QueueEntry } from "../../../src/queue/message.js";
 import {
   type DiscardReason,
   MessageQueue,

@@ -4,6 +4,7 @@ import { History } from "../../../src/doctor/history.js";
 import { silentLog } from "../../../src/log.js";
 import { queueView } from "../../../src/mgmt/views/queue-view.js";
 import type { FieldTable } from "../../../src/protocol/field-table.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import type { DefinitionsSnapshot } from "../../../src/store/definitions-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
@@ -160,7 +161,7 @@ describe("the queue-type seam", () => {
       },
       schedule: (fn: () => void) => fn(),
     };
-    const writer = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, persistence);
+    const writer = new Broker(DEFAULT_SETTINGS, silentLog, systemSources, persistence);
     writer.queueTypes.register(heldQueueType("held"));
     writer.bootstrapDefaults();
     const client = openClient(writer);
@@ -173,13 +174,13 @@ describe("the queue-type seam", () => {
       ["h"],
     );
 
-    const without = new Broker(DEFAULT_SETTINGS, silentLog);
+    const without = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
     assert.throws(
       () => without.restoringDefinitions(() => restoreSnapshot(without, snapshot)),
       /invalid arg 'x-queue-type' for queue 'h' in vhost '\/': "unsupported queue type 'held'"/,
     );
 
-    const withType = new Broker(DEFAULT_SETTINGS, silentLog);
+    const withType = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
     withType.queueTypes.register(heldQueueType("held"));
     withType.restoringDefinitions(() => restoreSnapshot(withType, snapshot));
     assert.equal(withType.vhosts.get("/")!.queues.get("h")!.type, "held");

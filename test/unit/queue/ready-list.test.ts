@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import type { Message, QueueEntry } from "../../../src/queue/message.js";
+import type { Message, QueueEntry } from "../../../src/message/message.js";
 import { ReadyList } from "../../../src/queue/ready-list.js";
 
 const message = { body: Buffer.alloc(3) } as Message;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import type { DefinitionsSnapshot } from "../../../src/store/definitions-store.js";
 import { MemoryMessageStore } from "../../../src/store/memory-message-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
@@ -101,7 +102,7 @@ test("a failed save rejects its waiters, and asking again saves again", async ()
 test("a broker answers definitionsSaved only once its asynchronous save is on disk", async () => {
   let finish: (() => void) | undefined;
   let fail: ((e: Error) => void) | undefined;
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources, {
     store: undefined as never,
     saveDefinitions: () =>
       new Promise<void>((resolve, reject) => {
@@ -133,7 +134,7 @@ test("a broker answers definitionsSaved only once its asynchronous save is on di
 });
 
 test("a durable declare whose definitions cannot be saved (disk full) is refused with 506, not 541", async () => {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog, Date.now, {
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources, {
     store: new MemoryMessageStore(),
     saveDefinitions: () => {
       const e = new Error("could not save /d/definitions.json: ENOSPC") as NodeJS.ErrnoException;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import type { DefinitionsSnapshot } from "../../../src/store/definitions-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
@@ -30,7 +31,7 @@ test("a durable exchange imported under an amq. name is in definitions.json and 
   assert.ok(imported.status >= 200 && imported.status < 300, `import answered ${imported.status}`);
   // The import was answered once definitions.json held it: what a restart reads back.
   const saved = JSON.parse(JSON.stringify(buildSnapshot(broker))) as DefinitionsSnapshot;
-  const restarted = new Broker(DEFAULT_SETTINGS, silentLog);
+  const restarted = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   restarted.restoringDefinitions(() => restoreSnapshot(restarted, saved));
   const vhost = restarted.vhosts.get("/")!;
   assert.equal(vhost.exchange("amq.custom")?.definition.type, "topic");
@@ -41,7 +42,7 @@ test("a durable exchange imported under an amq. name is in definitions.json and 
 });
 
 test("definitions.json is built in slices from the definitions as they were when the save began", async () => {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   broker.bootstrapDefaults();
   const declare = (queue: string) =>
     broker.submitNow({
@@ -78,7 +79,10 @@ test("definitions.json is built in slices from the definitions as they were when
   const expected = JSON.parse(JSON.stringify(buildSnapshot(broker)));
   let turns = 0;
   let done = false;
-  const building = buildSnapshotInSlices(broker).finally(() => {
+  const building = buildSnapshotInSlices(
+    broker,
+    () => new Promise((resolve) => setImmediate(resolve)),
+  ).finally(() => {
     done = true;
   });
   // Changes between the slices belong to the next save, not to this one.

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { silentLog } from "../../../src/log.js";
 import { toTaggedJson } from "../../../src/protocol/field-table-json.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import type { DefinitionsSnapshot } from "../../../src/store/definitions-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
@@ -97,7 +98,7 @@ test("a refused command changes nothing", () => {
 test("the definitions saved after any commands restore to the same durable state", () => {
   fc.assert(
     fc.property(commandSequence, (commands) => {
-      const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+      const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
       broker.bootstrapDefaults();
       for (const c of commands) {
         try {
@@ -124,7 +125,7 @@ test("the definitions saved after any commands restore to the same durable state
 test("the live topology a node builds from the effects mirrors the definitions", () => {
   fc.assert(
     fc.property(commandSequence, (commands) => {
-      const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+      const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
       broker.bootstrapDefaults();
       for (const c of commands) {
         try {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { silentLog } from "../../../src/log.js";
+import { systemSources } from "../../../src/runtime/system-sources.js";
 import type { DefinitionsSnapshot } from "../../../src/store/definitions-store.js";
 import { Broker } from "../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
@@ -12,7 +13,7 @@ function newBroker(saved?: { snapshot?: DefinitionsSnapshot }): Broker {
   const broker = new Broker(
     DEFAULT_SETTINGS,
     silentLog,
-    Date.now,
+    systemSources,
     saved
       ? {
           store: undefined as never,
@@ -184,7 +185,7 @@ test("policies and operator policies are saved with the definitions and restored
   broker.setPolicy("policy", policy("ttl", "^rpc", { "message-ttl": 30000 }, { priority: 3 }));
   broker.setPolicy("operator_policy", policy("cap", ".*", { "max-length-bytes": 1000000 }));
   await saveLanded();
-  const restored = new Broker(DEFAULT_SETTINGS, silentLog);
+  const restored = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   restored.restoringDefinitions(() => restoreSnapshot(restored, saved.snapshot!));
   assert.deepEqual(restored.policies.list("policy"), broker.policies.list("policy"));
   assert.deepEqual(
@@ -227,12 +228,12 @@ test("the unroutable capture queue is saved with the definitions and restored", 
   client.pump();
   broker.setUnroutableCapture("/", "lost+found");
   await saveLanded();
-  const restored = new Broker(DEFAULT_SETTINGS, silentLog);
+  const restored = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   restored.restoringDefinitions(() => restoreSnapshot(restored, saved.snapshot!));
   assert.equal(restored.vhosts.get("/")!.unroutableQueue, "lost+found");
   broker.setUnroutableCapture("/", undefined);
   await saveLanded();
-  const cleared = new Broker(DEFAULT_SETTINGS, silentLog);
+  const cleared = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   cleared.restoringDefinitions(() => restoreSnapshot(cleared, saved.snapshot!));
   assert.equal(cleared.vhosts.get("/")!.unroutableQueue, undefined);
 });

@@ -6,6 +6,7 @@
  * node's driver and forgets its broker; a restart builds a new broker and driver from what
  * the log store kept, as a restarted process would.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,10 +18,12 @@ import {
   ForwardFailedError,
   METADATA_GROUP_ID,
   type MetadataGroup,
+  REAL_TIMERS,
   startMetadataGroup,
 } from "../../../../src/cluster/metadata/index.js";
 import { silentLog } from "../../../../src/log.js";
 import type { GroupMessage, Membership, NodeId } from "../../../../src/raft/index.js";
+import { systemSources } from "../../../../src/runtime/system-sources.js";
 import { FileRaftLogStore } from "../../../../src/store/file-raft-log-store.js";
 import { MemoryLogDisk, MemoryRaftLogStore } from "../../../../src/store/memory-raft-log-store.js";
 import type { RaftLogStore } from "../../../../src/store/raft-log-store.js";
@@ -173,14 +176,14 @@ export class MetadataCluster {
   }
 
   private boot(id: NodeId, store: RaftLogStore): MetaNode {
-    const broker = new Broker({ ...DEFAULT_SETTINGS, nodeName: id }, silentLog);
+    const broker = new Broker({ ...DEFAULT_SETTINGS, nodeName: id }, silentLog, systemSources);
     const ticks = new IntervalTicks(this.options.tickMs ?? 10);
     const driver = new RaftDriver({
       nodeId: id,
       log: logWriterOf(store),
       transport: this.mesh.transport(id),
       ticks,
-      raftOptions: { electionTicks: 10, heartbeatTicks: 1 },
+      raftOptions: { electionTicks: 10, heartbeatTicks: 1, random: Math.random },
     });
     const persisted = store.load(METADATA_GROUP_ID);
     if (persisted === undefined) throw new Error(`${id} has no metadata group`);
@@ -190,6 +193,7 @@ export class MetadataCluster {
       persisted,
       forwarder: this.mesh.forwarder(id),
       snapshotEveryEntries: this.options.snapshotEveryEntries,
+      timers: REAL_TIMERS,
       timeoutMs: this.options.timeoutMs ?? 3000,
       retryMs: 20,
     });
@@ -226,7 +230,7 @@ export class MetadataCluster {
     await broker.submit({
       type: "user.put",
       user: "guest",
-      passwordHash: hashPassword("guest"),
+      passwordHash: hashPassword("guest", randomBytes(4)),
       hashingAlgorithm: HASHING_ALGORITHM,
       tags: ["administrator"],
     });

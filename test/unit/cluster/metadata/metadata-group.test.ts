@@ -6,6 +6,7 @@ import {
 } from "../../../../src/cluster/metadata/index.js";
 import { silentLog } from "../../../../src/log.js";
 import { AmqpError } from "../../../../src/protocol/amqp-error.js";
+import { systemSources } from "../../../../src/runtime/system-sources.js";
 import { Broker } from "../../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../../src/vhost/broker-settings.js";
 import type {
@@ -116,7 +117,7 @@ test("a declaration the definitions refuse is refused on a follower with the sin
   await c.leader()!.broker.submit(durableQueue("q"));
   await c.converged();
   const inequivalent: QueueDeclare = { ...durableQueue("q"), durable: false };
-  const single = new Broker(DEFAULT_SETTINGS, silentLog);
+  const single = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   single.bootstrapDefaults();
   single.submitNow(durableQueue("q"));
   let expected: unknown;
@@ -194,7 +195,7 @@ test("over AMQP on a follower: declare-ok comes once the group applied the queue
   client.declareQueue(1, "rpc", { durable: false });
   const close = await waitForMethod("channel.close");
   // The single node's answer to the same declaration.
-  const single = new Broker(DEFAULT_SETTINGS, silentLog);
+  const single = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   single.bootstrapDefaults();
   const alone = openClient(single);
   alone.declareQueue(1, "rpc", { durable: true });

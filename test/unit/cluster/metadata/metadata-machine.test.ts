@@ -6,6 +6,7 @@ import { MetadataMachine } from "../../../../src/cluster/metadata/metadata-machi
 import { silentLog } from "../../../../src/log.js";
 import { AmqpError } from "../../../../src/protocol/amqp-error.js";
 import type { LogEntry, Snapshot } from "../../../../src/raft/index.js";
+import { systemSources } from "../../../../src/runtime/system-sources.js";
 import { Broker } from "../../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../../src/vhost/broker-settings.js";
 import type { MetadataCommand } from "../../../../src/vhost/commands/command-types.js";
@@ -20,7 +21,7 @@ const emptySnapshot: Snapshot = {
 
 /** A node: a broker whose definitions the machine applies to, started as a new group does. */
 function node(name: string): { broker: Broker; machine: MetadataMachine } {
-  const broker = new Broker({ ...DEFAULT_SETTINGS, nodeName: name }, silentLog);
+  const broker = new Broker({ ...DEFAULT_SETTINGS, nodeName: name }, silentLog, systemSources);
   const machine = new MetadataMachine(broker.metadataReplica());
   machine.restore(emptySnapshot);
   return { broker, machine };
@@ -218,7 +219,7 @@ test("a refusal travels as data and comes back as the error a single node throws
   assert.deepEqual(JSON.parse(JSON.stringify(reply.refusal)), reply.refusal);
   assert.equal(reply.refusal.kind, "amqp");
   // The single node's answer to the same declaration.
-  const single = new Broker(DEFAULT_SETTINGS, silentLog);
+  const single = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   single.bootstrapDefaults();
   single.submitNow({
     type: "queue.declare",
@@ -295,7 +296,7 @@ test("a new group's empty snapshot does not overwrite the node's definitions.jso
     await broker.definitionsSaved();
   };
   const saved: unknown[] = [];
-  const broker = new Broker({ ...DEFAULT_SETTINGS, nodeName: "a" }, silentLog, Date.now, {
+  const broker = new Broker({ ...DEFAULT_SETTINGS, nodeName: "a" }, silentLog, systemSources, {
     store: undefined as never,
     saveDefinitions: (snapshot) => {
       saved.push(snapshot);

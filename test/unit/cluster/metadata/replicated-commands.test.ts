@@ -13,6 +13,7 @@ import {
   type Timers,
 } from "../../../../src/cluster/metadata/index.js";
 import { silentLog } from "../../../../src/log.js";
+import { systemSources } from "../../../../src/runtime/system-sources.js";
 import { Broker } from "../../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../../src/vhost/broker-settings.js";
 import type {
@@ -72,7 +73,7 @@ const declare: QueueDeclare = {
 
 /** A node whose state has the default vhost applied at index 1. */
 function setup(propose: Propose, forwarder: CommandForwarder) {
-  const broker = new Broker(DEFAULT_SETTINGS, silentLog);
+  const broker = new Broker(DEFAULT_SETTINGS, silentLog, systemSources);
   const machine = new MetadataMachine(broker.metadataReplica());
   const apply = (index: number, command: MetadataCommand, term = 1) =>
     machine.apply({ index, term, kind: "command", data: encodeCommand(command) });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { ColdIndex, type ColdRecord } from "../../../src/queue/cold-index.js";
+import { ColdIndex, type ColdRecord } from "../../../src/message/cold-index.js";
 
 const record = (msgId: number): ColdRecord => ({
   msgId,

@@ -10,7 +10,16 @@ import { join, relative } from "node:path";
 
 const root = join(import.meta.dirname, "..");
 /** Folders whose every file is pure, and folders whose top-level files are. */
-const PURE_TREES = ["protocol", "raft", "message", "routing", "queue", "vhost", "connection", "doctor"];
+const PURE_TREES = [
+  "protocol",
+  "raft",
+  "message",
+  "routing",
+  "queue",
+  "vhost",
+  "connection",
+  "doctor",
+];
 const PURE_TOP_LEVEL = ["cluster"];
 const FORBIDDEN = [
   [/\bDate\.now\b/, "Date.now: take nowMs as an argument or use the injected clock"],

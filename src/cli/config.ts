@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { SUPPORTED_MECHANISMS } from "../connection/sasl.js";
 import type { ListenAddress } from "../runtime/amqp-listener.js";
@@ -8,6 +10,20 @@ import {
   type CertLoginFrom,
   DEFAULT_SETTINGS,
 } from "../vhost/broker-settings.js";
+import { type FileOptions, parseConfigFile } from "./config-file.js";
+import {
+  defaultClusterPort,
+  parseClusterNodes,
+  parseNodeName,
+  shortHostName,
+} from "./node-names.js";
+
+/** The cluster secret when the operator gave it (otherwise the node uses its cookie file). */
+export interface GivenClusterSecret {
+  readonly value: string;
+  /** Where it came from, for the log (never the value itself). */
+  readonly source: "--cluster-secret" | "WARREN_CLUSTER_SECRET";
+}
 
 export interface ServerConfig {
   readonly settings: BrokerSettings;
@@ -25,6 +41,10 @@ export interface ServerConfig {
   readonly prometheusPort: number;
   /** Drop persistent messages no definition accounts for (an operator's deliberate choice). */
   readonly discardUnclaimedMessages: boolean;
+  /** --cluster-secret or WARREN_CLUSTER_SECRET; absent means the data dir's .warren-cookie. */
+  readonly clusterSecret: GivenClusterSecret | undefined;
+  /** The config file read, if any. */
+  readonly configFile: string | undefined;
 }
 
 export const USAGE = `Usage: warren [options]   (or: npm start -- [options])
@@ -58,6 +78,17 @@ Options (each has an environment variable; flags win):
                        (WARREN_DISK_FREE_LIMIT, default 50MB)
   --max-connections N  most AMQP connections on the node (WARREN_MAX_CONNECTIONS, default 0 = no limit)
   --tcp-keepalive S    TCP keepalive after S idle seconds (WARREN_TCP_KEEPALIVE, default 0 = off)
+  --node-name N        this node's name, name@host (WARREN_NODE_NAME, default warren@HOST with the
+                       short host name; a bare name gets @HOST)
+  --cluster-name N     the cluster's name shown to clients and in the API (WARREN_CLUSTER_NAME,
+                       default the node name)
+  --cluster-port N     port other cluster nodes reach this one on (WARREN_CLUSTER_PORT,
+                       default AMQP port + 20000, i.e. 25672)
+  --cluster-nodes L    the cluster's nodes, name@host[:port] comma-separated (WARREN_CLUSTER_NODES;
+                       a peer without a port is taken to use this node's cluster port)
+  --cluster-secret S   the secret every node of the cluster shares (WARREN_CLUSTER_SECRET; default
+                       the file .warren-cookie in the data directory, created on first start)
+  --config FILE        a rabbitmq.conf-style file (WARREN_CONFIG_FILE); flags and variables win
   --discard-unclaimed-messages  delete stored messages that no definition accounts for, instead of
                        keeping them (or refusing to start without definitions): see docs/OPERATIONS.md
   --help               this text
@@ -71,9 +102,16 @@ function int(name: string, value: string | undefined, fallback: number): number 
   return n;
 }
 
-/** Flags first, then WARREN_* environment variables, then defaults. */
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | "help" {
-  const { values } = parseArgs({
+/**
+ * Flags first, then WARREN_* environment variables, then the config file, then defaults.
+ * `localHost` is the host part of the default node name (the short host name).
+ */
+export function loadConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  localHost = shortHostName(hostname()),
+): ServerConfig | "help" {
+  const { values: flags } = parseArgs({
     args: argv,
     options: {
       port: { type: "string" },
@@ -100,15 +138,24 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       "disk-free-limit": { type: "string" },
       "max-connections": { type: "string" },
       "tcp-keepalive": { type: "string" },
+      "node-name": { type: "string" },
+      "cluster-name": { type: "string" },
+      "cluster-port": { type: "string" },
+      "cluster-nodes": { type: "string" },
+      "cluster-secret": { type: "string" },
+      config: { type: "string" },
       "discard-unclaimed-messages": { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
   });
-  if (values.help) return "help";
-  const port = int("--port", values.port ?? env.WARREN_PORT, 5672);
+  if (flags.help) return "help";
+  const configFile = flags.config ?? env.WARREN_CONFIG_FILE;
+  const file = configFile ? readConfigFile(configFile) : {};
+  const opt = optionSource(flags, env, file);
+  const port = int("--port", opt("port"), 5672);
   if (port > 65535) throw new Error(`--port must be at most 65535, got ${port}`);
-  const host = values.host ?? env.WARREN_HOST;
+  const host = opt("host");
   const listen = host
     ? [{ host, port }]
     : [
@@ -117,57 +164,42 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
       ];
   const settings: BrokerSettings = {
     ...DEFAULT_SETTINGS,
-    heartbeatSec: int(
-      "--heartbeat",
-      values.heartbeat ?? env.WARREN_HEARTBEAT,
-      DEFAULT_SETTINGS.heartbeatSec,
-    ),
-    frameMax: int(
-      "--frame-max",
-      values["frame-max"] ?? env.WARREN_FRAME_MAX,
-      DEFAULT_SETTINGS.frameMax,
-    ),
-    channelMax: int(
-      "--channel-max",
-      values["channel-max"] ?? env.WARREN_CHANNEL_MAX,
-      DEFAULT_SETTINGS.channelMax,
-    ),
-    maxConnections: int(
-      "--max-connections",
-      values["max-connections"] ?? env.WARREN_MAX_CONNECTIONS,
-      0,
-    ),
-    tcpKeepaliveSec: int("--tcp-keepalive", values["tcp-keepalive"] ?? env.WARREN_TCP_KEEPALIVE, 0),
+    heartbeatSec: int("--heartbeat", opt("heartbeat"), DEFAULT_SETTINGS.heartbeatSec),
+    frameMax: int("--frame-max", opt("frame-max"), DEFAULT_SETTINGS.frameMax),
+    channelMax: int("--channel-max", opt("channel-max"), DEFAULT_SETTINGS.channelMax),
+    maxConnections: int("--max-connections", opt("max-connections"), 0),
+    tcpKeepaliveSec: int("--tcp-keepalive", opt("tcp-keepalive"), 0),
     consumerTimeoutMs: int(
       "--consumer-timeout",
-      values["consumer-timeout"] ?? env.WARREN_CONSUMER_TIMEOUT,
+      opt("consumer-timeout"),
       DEFAULT_SETTINGS.consumerTimeoutMs,
     ),
     maxMessageBytes: int(
       "--max-message-size",
-      values["max-message-size"] ?? env.WARREN_MAX_MESSAGE_SIZE,
+      opt("max-message-size"),
       DEFAULT_SETTINGS.maxMessageBytes,
     ),
-    authMechanisms: authMechanisms(values["auth-mechanisms"] ?? env.WARREN_AUTH_MECHANISMS),
-    sslCertLoginFrom: certLoginFrom(
-      values["ssl-cert-login-from"] ?? env.WARREN_SSL_CERT_LOGIN_FROM,
-    ),
+    authMechanisms: authMechanisms(opt("auth-mechanisms")),
+    sslCertLoginFrom: certLoginFrom(opt("ssl-cert-login-from")),
+    ...clusterSettings(opt, port, localHost),
   };
   if (settings.frameMax < 4096)
     throw new Error("--frame-max must be at least 4096 (AMQP frame-min-size)");
-  const mgmtPort = int("--mgmt-port", values["mgmt-port"] ?? env.WARREN_MGMT_PORT, 15672);
-  const prometheusPort = int(
-    "--prometheus-port",
-    values["prometheus-port"] ?? env.WARREN_PROMETHEUS_PORT,
-    15692,
-  );
+  const mgmtPort = int("--mgmt-port", opt("mgmt-port"), 15672);
+  const prometheusPort = int("--prometheus-port", opt("prometheus-port"), 15692);
   for (const [flag, p] of [
     ["--mgmt-port", mgmtPort],
     ["--prometheus-port", prometheusPort],
   ] as const) {
     if (p > 65535) throw new Error(`${flag} must be at most 65535, got ${p}`);
   }
-  const tls = tlsConfig(values, env, listen);
+  const tls = tlsConfig(opt, listen);
+  const clusterPort = checkClusterPort(settings, opt("cluster-port") !== undefined, [
+    ["AMQP", port],
+    ["management", mgmtPort],
+    ["Prometheus", prometheusPort],
+    ["amqps", tls?.listen[0]?.port ?? 0],
+  ]);
   if (settings.authMechanisms.includes("EXTERNAL") && (tls?.verify ?? "none") === "none") {
     // EXTERNAL is offered only with a verified client certificate: without one it never could be.
     throw new Error(
@@ -175,27 +207,124 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig
     );
   }
   return {
-    settings,
+    settings: { ...settings, clusterPort },
     listen,
     mgmtPort,
     prometheusPort,
-    dataDir: values["data-dir"] ?? env.WARREN_DATA_DIR ?? "./data",
-    discardUnclaimedMessages: values["discard-unclaimed-messages"] ?? false,
-    logLevel: values["log-level"] ?? env.WARREN_LOG_LEVEL ?? "info",
+    dataDir: opt("data-dir") ?? "./data",
+    discardUnclaimedMessages: flags["discard-unclaimed-messages"] ?? false,
+    logLevel: opt("log-level") ?? "info",
     resourceLimits: {
-      memoryHighWatermark: parseWatermark(
-        values["vm-memory-high-watermark"] ?? env.WARREN_VM_MEMORY_HIGH_WATERMARK ?? "0.6",
-      ),
-      diskFreeLimitBytes: parseBytes(
-        values["disk-free-limit"] ?? env.WARREN_DISK_FREE_LIMIT ?? "50MB",
-      ),
+      memoryHighWatermark: parseWatermark(opt("vm-memory-high-watermark") ?? "0.6"),
+      diskFreeLimitBytes: parseBytes(opt("disk-free-limit") ?? "50MB"),
     },
-    segmentBytes:
-      (values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES)
-        ? int("--segment-bytes", values["segment-bytes"] ?? env.WARREN_SEGMENT_BYTES, 0)
-        : undefined,
+    segmentBytes: opt("segment-bytes")
+      ? int("--segment-bytes", opt("segment-bytes"), 0)
+      : undefined,
     tls,
+    clusterSecret: clusterSecret(flags["cluster-secret"], env.WARREN_CLUSTER_SECRET),
+    configFile,
   };
+}
+
+type OptionSource = (name: string) => string | undefined;
+
+/** An option's value: its flag, else WARREN_<NAME> (--frame-max: WARREN_FRAME_MAX), else the file. */
+function optionSource(
+  flags: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+  file: FileOptions,
+): OptionSource {
+  return (name) =>
+    (flags[name] as string | undefined) ??
+    env[`WARREN_${name.toUpperCase().replaceAll("-", "_")}`] ??
+    file[name];
+}
+
+function readConfigFile(path: string): FileOptions {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`cannot read the config file ${path} (${code ?? (e as Error).message})`);
+  }
+  return parseConfigFile(text, path);
+}
+
+/** Node name, cluster name, cluster port and the configured peers (issue 16, classic config). */
+function clusterSettings(
+  opt: OptionSource,
+  amqpPort: number,
+  localHost: string,
+): Pick<BrokerSettings, "nodeName" | "clusterName" | "clusterPort" | "clusterNodes"> {
+  const nodeName = parseNodeName(opt("node-name") ?? "warren", localHost);
+  const clusterName = opt("cluster-name") ?? nodeName;
+  if (clusterName.trim() === "") throw new Error("--cluster-name must not be empty");
+  const portText = opt("cluster-port");
+  const nodesText = opt("cluster-nodes");
+  let clusterPort: number;
+  if (portText !== undefined && portText !== "") {
+    clusterPort = int("--cluster-port", portText, 0);
+    if (clusterPort > 65535)
+      throw new Error(`--cluster-port must be at most 65535, got ${clusterPort}`);
+  } else {
+    const derived = defaultClusterPort(amqpPort);
+    // Only a node that is to be clustered needs a port others can know in advance.
+    if (derived === undefined && nodesText) {
+      throw new Error(
+        `the default cluster port (AMQP port ${amqpPort} + 20000) is above 65535: give --cluster-port`,
+      );
+    }
+    clusterPort = derived ?? 0;
+  }
+  const clusterNodes = nodesText ? parseClusterNodes(nodesText, clusterPort) : [];
+  const self = clusterNodes.find((n) => n.name === nodeName);
+  if (self && clusterPort !== 0 && self.port !== clusterPort) {
+    throw new Error(
+      `--cluster-nodes lists this node (${nodeName}) on port ${self.port}, but its cluster port is ${clusterPort}`,
+    );
+  }
+  return { nodeName, clusterName, clusterPort, clusterNodes };
+}
+
+/**
+ * The cluster port is a listener of its own and cannot share a port with another one.
+ * A lone node whose derived default (AMQP + 20000) is taken by another of its ports gets
+ * a system-picked one instead, so a configuration that started before still starts.
+ */
+function checkClusterPort(
+  settings: BrokerSettings,
+  given: boolean,
+  others: [string, number][],
+): number {
+  const { clusterPort } = settings;
+  const clash = others.find(([, port]) => clusterPort !== 0 && port === clusterPort);
+  if (!clash) return clusterPort;
+  if (given)
+    throw new Error(`--cluster-port ${clusterPort} is the ${clash[0]} port; choose another`);
+  if (settings.clusterNodes.length === 0) return 0;
+  throw new Error(
+    `the default cluster port ${clusterPort} (AMQP port + 20000) is the ${clash[0]} port: give --cluster-port`,
+  );
+}
+
+function clusterSecret(
+  flag: string | undefined,
+  env: string | undefined,
+): GivenClusterSecret | undefined {
+  const given =
+    flag !== undefined
+      ? { value: flag, source: "--cluster-secret" as const }
+      : env !== undefined
+        ? { value: env, source: "WARREN_CLUSTER_SECRET" as const }
+        : undefined;
+  if (given && given.value.trim() === "") {
+    throw new Error(
+      `${given.source} is empty; give the secret every node of the cluster shares, or leave it out to use the data directory's .warren-cookie`,
+    );
+  }
+  return given;
 }
 
 /** RabbitMQ's auth_mechanisms as a list: "PLAIN,AMQPLAIN,EXTERNAL" (case does not matter). */
@@ -232,19 +361,13 @@ function certLoginFrom(text: string | undefined): CertLoginFrom {
 const TLS_VERIFY: readonly TlsVerify[] = ["none", "peer", "peer-required"];
 
 /** amqps is on when a certificate is given; it listens where AMQP does unless --tls-host says. */
-function tlsConfig(
-  values: Record<string, string | boolean | undefined>,
-  env: NodeJS.ProcessEnv,
-  amqp: readonly ListenAddress[],
-): TlsOptions | undefined {
-  const flag = (name: string, envName: string) =>
-    (values[name] as string | undefined) ?? env[envName];
-  const certFile = flag("tls-cert", "WARREN_TLS_CERT");
-  const keyFile = flag("tls-key", "WARREN_TLS_KEY");
-  const caFile = flag("tls-ca", "WARREN_TLS_CA");
-  const portText = flag("tls-port", "WARREN_TLS_PORT");
-  const verify = (flag("tls-verify", "WARREN_TLS_VERIFY") ?? "none") as TlsVerify;
-  const host = flag("tls-host", "WARREN_TLS_HOST");
+function tlsConfig(opt: OptionSource, amqp: readonly ListenAddress[]): TlsOptions | undefined {
+  const certFile = opt("tls-cert");
+  const keyFile = opt("tls-key");
+  const caFile = opt("tls-ca");
+  const portText = opt("tls-port");
+  const verify = (opt("tls-verify") ?? "none") as TlsVerify;
+  const host = opt("tls-host");
   if (!certFile) {
     if (keyFile || caFile || portText || host) throw new Error("--tls-* options need --tls-cert");
     return undefined;

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { hostname } from "node:os";
 import { formatHost } from "../runtime/amqp-listener.js";
 import { createLogger } from "../runtime/logger.js";
 import { enableRegexpBacktrackFallback } from "../runtime/regexp-backtracking.js";
@@ -21,9 +20,9 @@ async function main(): Promise<void> {
     return;
   }
   const log = createLogger(config.logLevel);
-  const nodeName = `warren@${hostname()}`;
+  const { nodeName, clusterPort } = config.settings;
   const node = new WarrenNode({
-    settings: { ...config.settings, nodeName, clusterName: nodeName },
+    settings: config.settings,
     listen: config.listen,
     dataDir: config.dataDir,
     log,
@@ -33,6 +32,7 @@ async function main(): Promise<void> {
     mgmtPort: config.mgmtPort,
     prometheusPort: config.prometheusPort,
     discardUnclaimedMessages: config.discardUnclaimedMessages,
+    clusterSecret: config.clusterSecret,
   });
   try {
     await node.start();
@@ -52,11 +52,13 @@ async function main(): Promise<void> {
     {
       version: VERSION,
       node: nodeName,
+      clusterPort,
+      configFile: config.configFile,
       listeners: node.listener.bound,
       tlsListeners: tlsBound,
       dataDir: config.dataDir,
     },
-    `${PRODUCT} ${VERSION} started on ${where} (data in ${config.dataDir})`,
+    `${PRODUCT} ${VERSION} node ${nodeName} started on ${where} (data in ${config.dataDir})`,
   );
   let stopping = false;
   const stop = async (signal: string) => {

@@ -16,6 +16,7 @@ import { Broker } from "../vhost/broker.js";
 import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, formatHost, type ListenAddress } from "./amqp-listener.js";
+import { type ClusterSecret, loadClusterSecret } from "./cluster-secret.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import {
   type DescriptorReserve,
@@ -48,6 +49,8 @@ export interface NodeOptions {
    * (or refusing to start without definitions). The operator's deliberate choice.
    */
   readonly discardUnclaimedMessages?: boolean;
+  /** The cluster secret the operator gave; without it the data dir's .warren-cookie is used. */
+  readonly clusterSecret?: { readonly value: string; readonly source: string };
 }
 
 /** The node cannot start on this data directory as it is; the message says why and what to do. */
@@ -77,6 +80,8 @@ export class WarrenNode {
   /** Queue ids whose messages are kept although no definition names them (saved with the definitions). */
   private unclaimedQueueIds: number[] = [];
   mgmt: MgmtService | undefined;
+  /** The secret peers must present (read or created at start; never logged). */
+  clusterSecret: ClusterSecret | undefined;
 
   constructor(readonly options: NodeOptions) {
     this.stallWatch = new StallWatch(this.stalls, options.log);
@@ -163,6 +168,8 @@ export class WarrenNode {
     // would corrupt each other's messages and definitions.
     this.lock = await DataDirLock.acquire(this.options.dataDir);
     try {
+      this.clusterSecret = loadClusterSecret(this.options.dataDir, this.options.clusterSecret);
+      this.logIdentity(this.clusterSecret);
       this.recover();
     } catch (e) {
       this.store.close();
@@ -211,6 +218,23 @@ export class WarrenNode {
       () => this.stallWatch.timed(TICK_TASK, () => this.tick(tickMs)),
       tickMs,
     );
+  }
+
+  /** Who this node is and whom it would cluster with; the secret only by where it came from. */
+  private logIdentity(secret: ClusterSecret): void {
+    const { nodeName, clusterPort, clusterNodes } = this.options.settings;
+    this.log.info(
+      { node: nodeName, clusterPort, secretSource: secret.source, secretCreated: secret.created },
+      `node ${nodeName}, cluster port ${clusterPort}; cluster secret ` +
+        (secret.created ? `created in ${secret.source} (mode 0600)` : `from ${secret.source}`),
+    );
+    if (clusterNodes.length > 0) {
+      const list = clusterNodes.map((n) => `${n.name}:${n.port}`).join(", ");
+      this.log.warn(
+        { clusterNodes },
+        `cluster nodes configured: ${list}; clustering is not active in this version, this node runs alone`,
+      );
+    }
   }
 
   /**

@@ -5,6 +5,19 @@
 export type CertLoginFrom = "distinguished_name" | "common_name";
 
 /**
+ * A peer named in the cluster configuration (RabbitMQ's classic_config nodes):
+ * its node name and where its cluster port listens.
+ */
+export interface ClusterNodeAddress {
+  /** The node name, name@host (warren@a). */
+  readonly name: string;
+  /** The host part of the name: where the node is reached. */
+  readonly host: string;
+  /** Its cluster port (RabbitMQ's distribution port). */
+  readonly port: number;
+}
+
+/**
  * Every limit and default of a node, with RabbitMQ's defaults where RabbitMQ has
  * the same setting (DESIGN §3.3: a limit on everything, each a named setting).
  */
@@ -12,6 +25,13 @@ export interface BrokerSettings {
   /** Node name shown in status and connection.start (RabbitMQ's node name). */
   readonly nodeName: string;
   readonly clusterName: string;
+  /**
+   * Port other nodes of the cluster reach this one on (RabbitMQ's distribution port,
+   * AMQP port + 20000 by default); 0 lets the system pick one.
+   */
+  readonly clusterPort: number;
+  /** The cluster's nodes as configured (classic config peer discovery); empty for a lone node. */
+  readonly clusterNodes: readonly ClusterNodeAddress[];
   /** Heartbeat timeout the server proposes in connection.tune, seconds (RabbitMQ: 60). */
   readonly heartbeatSec: number;
   /** Highest channel number a connection may use (RabbitMQ: 2047). */
@@ -48,6 +68,8 @@ export interface BrokerSettings {
 export const DEFAULT_SETTINGS: BrokerSettings = {
   nodeName: "warren@localhost",
   clusterName: "warren@localhost",
+  clusterPort: 25672,
+  clusterNodes: [],
   heartbeatSec: 60,
   channelMax: 2047,
   frameMax: 131072,

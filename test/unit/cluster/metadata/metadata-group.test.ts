@@ -560,3 +560,60 @@ test("a definitions import through the management API of a follower reaches ever
   }
   assertSameEverywhere(c);
 });
+
+test("the leader crashes (its unsynced writes lost) in the middle of 1,000 declares and restarts from its file log: each declare that resolved is on every node, once", async (t) => {
+  const c = await cluster({ store: "file", timeoutMs: 2000, snapshotEveryEntries: 256 });
+  const total = 1000;
+  const resolved: string[] = [];
+  const created = new Map<string, number>();
+  const refusals: string[] = [];
+  let next = 0;
+  let crashed: string | undefined;
+  let restarting: Promise<unknown> | undefined;
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      if (i === 300) {
+        crashed = c.leader()!.id;
+        const id = crashed;
+        restarting = c
+          .crash(id)
+          .then(() => new Promise((resolve) => setTimeout(resolve, 500)))
+          .then(() => c.restart(id));
+      }
+      const name = `q${i}`;
+      const node = c.node(c.ids[i % c.ids.length]);
+      try {
+        const applied = await node.broker.submit(durableQueue(name));
+        resolved.push(name);
+        if (applied.result.created) created.set(name, (created.get(name) ?? 0) + 1);
+      } catch (e) {
+        assert.ok(e instanceof MetadataUnavailableError, String(e));
+        refusals.push(e.reason);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 20 }, worker));
+  await restarting;
+  await c.waitForLeader();
+  await c.converged(10_000);
+  assert.ok(crashed !== undefined);
+  assert.ok(resolved.length >= 600, `only ${resolved.length} of ${total} resolved`);
+  for (const n of c.nodes.values()) {
+    const queues = n.broker.metadata.vhosts.get("/")!.queues;
+    assert.deepEqual(
+      resolved.filter((name) => !queues.has(name)),
+      [],
+      `${n.id} lacks declares that resolved`,
+    );
+  }
+  assert.deepEqual(
+    [...created].filter(([, count]) => count > 1),
+    [],
+    "no declare created its queue twice",
+  );
+  assertSameEverywhere(c);
+  t.diagnostic(
+    `${resolved.length} resolved, ${refusals.length} refused (${[...new Set(refusals)]}), leader ${crashed} crashed and came back`,
+  );
+});

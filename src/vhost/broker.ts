@@ -117,6 +117,12 @@ export interface BrokerPersistence {
  * direct reply-to consumers, message ids), and the bridge to durable storage. The
  * runtime owns one Broker; connection and channel code reach everything through it.
  */
+/**
+ * An expired queue's deletion is submitted again after this long if it has not taken effect
+ * (longer than a replicated submit may wait, so one is never doubled while it waits).
+ */
+const EXPIRY_RESUBMIT_MS = 15_000;
+
 export class Broker {
   /** The live vhosts, built from the definitions (`metadata`) by the effects of commands. */
   readonly vhosts = new Map<string, VirtualHost>();
@@ -196,6 +202,8 @@ export class Broker {
    * is then the durable record, and definitions.json only a local export nobody waits on.
    */
   private replicated = false;
+  /** Expired queues whose deletion was submitted, and when (it waits on the group in a cluster). */
+  private readonly expiring = new WeakMap<Queue, number>();
   private readonly effects: EffectsRunner;
   /** Saves definitions.json when effects ask (group commit); waited on for durable replies. */
   private readonly definitionsSaver: DefinitionsSaver | undefined;
@@ -590,7 +598,7 @@ export class Broker {
         if (e.delayed?.length) this.releaseDelayed(vhost, e, nowMs);
       for (const q of [...vhost.queues.values()]) {
         q.tick(nowMs);
-        if (q.isExpired(nowMs)) {
+        if (q.isExpired(nowMs) && this.expiresHere(vhost.name, q, nowMs)) {
           this.counters.queuesExpired++;
           this.log.info(
             { queue: q.name, vhost: vhost.name, expiresMs: q.settings.expiresMs },
@@ -600,6 +608,21 @@ export class Broker {
         }
       }
     }
+  }
+
+  /**
+   * Whether this node deletes an expired queue now. In a cluster every node holds every
+   * queue but only its home sees it used (consumers, declarations), so only the home
+   * decides it expired; and its deletion, submitted without waiting, is not submitted again
+   * until the metadata group has had its time to answer.
+   */
+  private expiresHere(vhost: string, q: Queue, nowMs: number): boolean {
+    const home = this.metadata.vhosts.get(vhost)?.queues.get(q.name)?.home;
+    if (home !== undefined && home !== this.settings.nodeName) return false;
+    const since = this.expiring.get(q);
+    if (since !== undefined && nowMs - since < EXPIRY_RESUBMIT_MS) return false;
+    this.expiring.set(q, nowMs);
+    return true;
   }
 
   /** Runs the dispatches that were deferred at their batch limit. */

@@ -617,3 +617,65 @@ test("the leader crashes (its unsynced writes lost) in the middle of 1,000 decla
     `${resolved.length} resolved, ${refusals.length} refused (${[...new Set(refusals)]}), leader ${crashed} crashed and came back`,
   );
 });
+
+test("an x-expires queue in use on its home is not expired by the other nodes' idle copies; once unused it expires once, everywhere", async () => {
+  const c = await cluster();
+  const home = followerOf(c);
+  const client = openClient(home.broker);
+  const pumpUntil = (name: string) =>
+    waitFor(
+      () => {
+        client.pump();
+        return client.names().includes(name);
+      },
+      5000,
+      name,
+    );
+  client.declareQueue(1, "lease", {
+    arguments: new Map([["x-expires", { type: "I", value: 300 }]]),
+  });
+  await pumpUntil("queue.declare-ok");
+  client.method(1, {
+    name: "basic.consume",
+    queue: "lease",
+    consumerTag: "t",
+    noLocal: false,
+    noAck: true,
+    exclusive: false,
+    noWait: false,
+    arguments: new Map(),
+  });
+  await pumpUntil("basic.consume-ok");
+  await c.converged();
+  const tickAll = () => {
+    for (const n of c.nodes.values()) n.broker.tick(Date.now());
+  };
+  const everywhere = () =>
+    [...c.nodes.values()].every((n) => n.broker.metadata.vhosts.get("/")!.queues.has("lease"));
+  // Well past x-expires: the consumer on the home keeps it.
+  const until = Date.now() + 900;
+  while (Date.now() < until) {
+    tickAll();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await c.converged();
+  assert.ok(everywhere(), "the queue in use on its home is still on every node");
+  const expiredBefore = [...c.nodes.values()].map((n) => n.broker.counters.queuesExpired);
+  client.method(1, { name: "basic.cancel", consumerTag: "t", noWait: false });
+  await pumpUntil("basic.cancel-ok");
+  await waitFor(
+    () => {
+      tickAll();
+      return [...c.nodes.values()].every(
+        (n) => !n.broker.metadata.vhosts.get("/")!.queues.has("lease"),
+      );
+    },
+    5000,
+    "the unused queue expired everywhere",
+  );
+  const expired = [...c.nodes.values()].map(
+    (n, i) => n.broker.counters.queuesExpired - expiredBefore[i],
+  );
+  assert.deepEqual(expired.sort(), [0, 0, 1], "its home alone expired it, once");
+  assertSameEverywhere(c);
+});

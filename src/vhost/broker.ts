@@ -24,7 +24,8 @@ import {
   type Submitted,
 } from "./commands/command-submitter.js";
 import type { MetadataCommand, ResultOf } from "./commands/command-types.js";
-import { EffectsRunner } from "./commands/effects-runner.js";
+import type { Effect } from "./commands/effects.js";
+import { type EffectReport, EffectsRunner } from "./commands/effects-runner.js";
 import { type MetadataState, newMetadataState, type VhostMeta } from "./commands/metadata-state.js";
 import { OwnerKeys } from "./commands/owner-keys.js";
 import { deadLetter } from "./dead-lettering.js";
@@ -116,6 +117,12 @@ export interface BrokerPersistence {
  * direct reply-to consumers, message ids), and the bridge to durable storage. The
  * runtime owns one Broker; connection and channel code reach everything through it.
  */
+/**
+ * An expired queue's deletion is submitted again after this long if it has not taken effect
+ * (longer than a replicated submit may wait, so one is never doubled while it waits).
+ */
+const EXPIRY_RESUBMIT_MS = 15_000;
+
 export class Broker {
   /** The live vhosts, built from the definitions (`metadata`) by the effects of commands. */
   readonly vhosts = new Map<string, VirtualHost>();
@@ -190,6 +197,13 @@ export class Broker {
    * cluster replaces it with the metadata Raft group's submitter).
    */
   commands: CommandSubmitter;
+  /**
+   * Whether `commands` is a cluster's replicated submitter: the metadata group's commit
+   * is then the durable record, and definitions.json only a local export nobody waits on.
+   */
+  private replicated = false;
+  /** Expired queues whose deletion was submitted, and when (it waits on the group in a cluster). */
+  private readonly expiring = new WeakMap<Queue, number>();
   private readonly effects: EffectsRunner;
   /** Saves definitions.json when effects ask (group commit); waited on for durable replies. */
   private readonly definitionsSaver: DefinitionsSaver | undefined;
@@ -222,8 +236,11 @@ export class Broker {
         failed: (e) =>
           this.log.error(
             { err: String(e), code: (e as NodeJS.ErrnoException).code },
-            `could not save definitions: ${e.message}; the change is in effect but not on disk, ` +
-              "and is lost if the node stops before a later save succeeds",
+            this.replicated
+              ? `could not write the local export of the definitions (definitions.json): ${e.message}; ` +
+                  "the cluster's metadata log holds every change, so nothing is lost"
+              : `could not save definitions: ${e.message}; the change is in effect but not on disk, ` +
+                  "and is lost if the node stops before a later save succeeds",
           ),
       });
     this.definitionsSaver = saver;
@@ -268,6 +285,29 @@ export class Broker {
   }
 
   /**
+   * What the cluster's metadata group applies committed commands to on this node: the
+   * definitions and the runner of their effects (cluster/metadata/MetadataMachine).
+   */
+  metadataReplica(): {
+    readonly state: MetadataState;
+    run(effects: readonly Effect[]): EffectReport;
+    readonly log: Log;
+  } {
+    return { state: this.metadata, run: (effects) => this.effects.run(effects), log: this.log };
+  }
+
+  /**
+   * Sends every definitions change through a replicated submitter from now on (a cluster's
+   * metadata group, cluster/metadata/ReplicatedCommands). The group's commit is then the
+   * durable record: replies no longer wait for definitions.json, which is still written
+   * after changes as a local export (docs/CLUSTER.md, "Metadata on Raft").
+   */
+  useReplicatedCommands(submitter: CommandSubmitter): void {
+    this.commands = submitter;
+    this.replicated = true;
+  }
+
+  /**
    * Submits a change and needs its answer now: for the node's own conveniences
    * (bootstrap, the VirtualHost and Broker helpers below, tests), which run on a
    * submitter that applies at once. A replicated submitter must be awaited instead.
@@ -277,6 +317,25 @@ export class Broker {
     if (submitted instanceof Promise)
       throw new Error(`${command.type} needs a submitter that applies at once`);
     return submitted;
+  }
+
+  /**
+   * Submits a change the node makes by itself (auto-delete, x-expires, a closed
+   * connection's exclusive queues). On one node it applies now and a refusal throws, as
+   * before. In a cluster nobody waits for it: the deletion takes effect when the group
+   * applies it, and a refusal or an unavailable group is logged (the queue stays; the
+   * trigger fires again, or an operator deletes it).
+   */
+  submitTrigger<C extends MetadataCommand>(command: C): Applied<ResultOf<C>> | undefined {
+    const submitted = this.commands.submit(command);
+    if (!(submitted instanceof Promise)) return submitted;
+    submitted.catch((e: Error) =>
+      this.log.warn(
+        { command: command.type, vhost: (command as { vhost?: string }).vhost, err: e.message },
+        `the node's own ${command.type} did not go through the metadata group: ${e.message}`,
+      ),
+    );
+    return undefined;
   }
 
   /**
@@ -332,6 +391,7 @@ export class Broker {
       exchangePolicy: (vhostName, exchange) =>
         this.policies.match("policy", vhostName, "exchange", exchange),
       submitNow: (command) => this.submitNow(command),
+      submitTrigger: (command) => this.submitTrigger(command),
       ownerKey: (owner) => this.owners.keyOf(owner),
       forgetOwner: (owner) => this.owners.forget(owner),
     });
@@ -538,7 +598,7 @@ export class Broker {
         if (e.delayed?.length) this.releaseDelayed(vhost, e, nowMs);
       for (const q of [...vhost.queues.values()]) {
         q.tick(nowMs);
-        if (q.isExpired(nowMs)) {
+        if (q.isExpired(nowMs) && this.expiresHere(vhost.name, q, nowMs)) {
           this.counters.queuesExpired++;
           this.log.info(
             { queue: q.name, vhost: vhost.name, expiresMs: q.settings.expiresMs },
@@ -548,6 +608,21 @@ export class Broker {
         }
       }
     }
+  }
+
+  /**
+   * Whether this node deletes an expired queue now. In a cluster every node holds every
+   * queue but only its home sees it used (consumers, declarations), so only the home
+   * decides it expired; and its deletion, submitted without waiting, is not submitted again
+   * until the metadata group has had its time to answer.
+   */
+  private expiresHere(vhost: string, q: Queue, nowMs: number): boolean {
+    const home = this.metadata.vhosts.get(vhost)?.queues.get(q.name)?.home;
+    if (home !== undefined && home !== this.settings.nodeName) return false;
+    const since = this.expiring.get(q);
+    if (since !== undefined && nowMs - since < EXPIRY_RESUBMIT_MS) return false;
+    this.expiring.set(q, nowMs);
+    return true;
   }
 
   /** Runs the dispatches that were deferred at their batch limit. */
@@ -578,13 +653,15 @@ export class Broker {
   }
 
   /**
-   * A promise that settles once the definitions are on disk: with a version, up to that
+   * A promise that settles once the definitions are on disk (never in a cluster: the
+   * metadata group's commit made the change durable before it was applied here): with a version, up to that
    * change (saving again if its save failed); without one, the save scheduled or running
    * now. Undefined when there is nothing to wait for.
    */
   definitionsSaved(version?: number): Promise<void> | undefined {
     const saver = this.definitionsSaver;
-    if (!saver) return undefined;
+    // In a cluster a change is durable once committed, which happened before it applied here.
+    if (!saver || this.replicated) return undefined;
     return version === undefined ? saver.whenPendingSaved() : saver.whenSaved(version);
   }
 }

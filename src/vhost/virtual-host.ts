@@ -25,6 +25,12 @@ export interface VhostListener {
   exchangePolicy(vhost: string, exchange: string): Policy | undefined;
   /** Applies a definitions command on this node now (see `VirtualHost.declareQueue`). */
   submitNow<C extends MetadataCommand>(command: C): Applied<ResultOf<C>>;
+  /**
+   * Submits a change the node makes by itself (auto-delete, x-expires, a closed
+   * connection's exclusive queues): applied now on one node (the answer), proposed
+   * without waiting in a cluster (undefined; its effects come when the group applies it).
+   */
+  submitTrigger<C extends MetadataCommand>(command: C): Applied<ResultOf<C>> | undefined;
   /** The key that names an exclusive queue's owner in commands. */
   ownerKey(owner: object): string;
   /** The owner is gone: its key is not needed any more. */
@@ -143,7 +149,8 @@ export class VirtualHost implements ExchangeLookup {
   // --- changes, as commands applied on this node -----------------------------
   // The AMQP handlers and the management API submit their commands themselves; these
   // serve the node's own triggers (auto-delete, x-expires, a closed connection's
-  // exclusive queues) and tests. They need a submitter that applies at once.
+  // exclusive queues), which do not wait in a cluster, and tests (declareQueue needs a
+  // submitter that applies at once).
 
   /** Declares a queue owned (when exclusive) by `owner`, as a client would. */
   declareQueue(def: QueueDefinition, owner: object, nowMs: number): Queue {
@@ -168,21 +175,25 @@ export class VirtualHost implements ExchangeLookup {
     return this.removeQueue(queue);
   }
 
-  /** Deletes this queue (not a newer one of the same name); returns its ready message count. */
+  /**
+   * Deletes this queue (not a newer one of the same name); returns its ready message
+   * count (0 in a cluster, where the deletion is applied later).
+   */
   removeQueue(queue: Queue): number {
-    return this.listener.submitNow({
+    const applied = this.listener.submitTrigger({
       type: "queue.delete",
       vhost: this.name,
       queue: queue.name,
       id: queue.storeId,
-    }).messagesDropped;
+    });
+    return applied?.messagesDropped ?? 0;
   }
 
   /** Deletes the exclusive queues a closing connection owned. */
   dropExclusiveQueues(owner: object): void {
     if ([...this.queues.values()].some((q) => q.exclusiveOwner === owner)) {
       const key = this.listener.ownerKey(owner);
-      this.listener.submitNow({ type: "queues.drop-owned", vhost: this.name, owner: key });
+      this.listener.submitTrigger({ type: "queues.drop-owned", vhost: this.name, owner: key });
     }
     this.listener.forgetOwner(owner);
   }

@@ -298,6 +298,7 @@ export function digest(state: MetadataState): unknown {
         arguments: toTaggedJson(q.definition.arguments),
         id: q.id,
         owner: q.owner ?? null,
+        home: q.home ?? null,
       })),
       bindings: v.bindings.all().map((b) => ({ ...b, arguments: toTaggedJson(b.arguments) })),
     })),

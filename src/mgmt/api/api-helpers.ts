@@ -82,6 +82,8 @@ export type ErrorStyle = "explanation" | "amqp";
  */
 export function directErrorToHttp(e: DirectError, style: ErrorStyle): HttpError {
   if (e.code === 403) return notAuthorised(e.explanation);
+  // The environment, not the request (a cluster's metadata group without a leader).
+  if (e.code === 506) return new HttpError(503, "service_unavailable", e.explanation);
   if (style === "amqp") return new HttpError(400, "bad_request", `${e.code} ${e.text}`);
   if (e.code === 404) return new HttpError(404, "Object Not Found", e.explanation);
   return new HttpError(400, "bad_request", e.explanation);
@@ -149,6 +151,7 @@ export async function submitChange<C extends MetadataCommand>(
     return (await ctx.broker.submit(command)).result;
   } catch (e) {
     if (e instanceof CommandRefusedError) throw badRequest(e.message);
+    if (e instanceof AmqpError) throw refusalToHttp(e, "explanation");
     throw e;
   }
 }

@@ -174,6 +174,11 @@ export interface QueueDeclare {
   readonly autoDelete: boolean;
   readonly arguments: Args;
   readonly client?: ClientRequest;
+  /**
+   * In a cluster, the node a new queue lives on (its home): the node whose client declared
+   * it, filled in by the node that submits the command. Absent on a single node.
+   */
+  readonly home?: string;
 }
 
 /**

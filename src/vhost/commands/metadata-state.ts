@@ -63,6 +63,8 @@ export interface QueueMeta {
    * (`OwnerKeys`); undefined for every other queue.
    */
   readonly owner: string | undefined;
+  /** In a cluster, the node the queue lives on (QueueDeclare.home); absent on a single node. */
+  readonly home?: string;
 }
 
 /** A binding by the names of its ends. Never changed once made. */

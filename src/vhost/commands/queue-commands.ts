@@ -46,6 +46,8 @@ export function declareQueue(
     definition,
     id: state.nextQueueId++,
     owner: c.exclusive ? owner : undefined,
+    // A redeclaration from another node never moves a queue: only a new one takes it.
+    ...(c.home === undefined ? {} : { home: c.home }),
   };
   v.queues.set(c.queue, queue);
   const changes = new Changes();

@@ -18,6 +18,7 @@ import { policyPort, policyRoutes } from "./api/policies-api.js";
 import { queueRoutes } from "./api/queues-api.js";
 import { unroutableRoutes } from "./api/unroutable-api.js";
 import { warrenRoutes } from "./api/warren-api.js";
+import type { ClusterSource } from "./cluster-view.js";
 import { authenticate, requireAccess } from "./http/auth.js";
 import { HttpListener } from "./http/http-listener.js";
 import { type HttpRequest, type HttpResponse, notFound } from "./http/http-types.js";
@@ -55,6 +56,8 @@ export interface MgmtOptions {
   /** The event loop's recent pauses, and the timer that names their causes. */
   readonly stalls?: StallHistory;
   readonly tasks?: TaskTimer;
+  /** The cluster runtime's view of the cluster, when the node is a member of one. */
+  readonly cluster?: ClusterSource;
 }
 
 /** Builds the management API's router over a node context. */
@@ -144,6 +147,7 @@ export class MgmtService {
       resources: options.resources,
       stalls: options.stalls,
       tasks: options.tasks,
+      cluster: options.cluster,
     };
   }
 

@@ -1,5 +1,6 @@
 import { queueDeclareCommand } from "../../connection/methods/queue-methods.js";
 import { AmqpError } from "../../protocol/amqp-error.js";
+import { isQuorumCritical, METADATA_GROUP } from "../cluster-view.js";
 import { type ApiRequest, badRequest, type HttpResponse, json } from "../http/http-types.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
@@ -58,9 +59,8 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
   // Classic queues, no TLS, every vhost running: these hold by construction today; they
   // answer as RabbitMQ does so load balancers and probes can use them. A paused node (the
   // minority of a partition) fails those that say it serves clients, with why.
-  for (const path of ["node-is-quorum-critical", "node-is-mirror-sync-critical"]) {
-    router.get(`/api/health/checks/${path}`, "management", () => OK);
-  }
+  router.get("/api/health/checks/node-is-mirror-sync-critical", "management", () => OK);
+  router.get("/api/health/checks/node-is-quorum-critical", "management", () => quorumCritical(ctx));
   for (const path of [
     "virtual-hosts",
     "is-in-service",
@@ -85,6 +85,27 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
         ? OK
         : failed({ reason: "no AMQP listener is running" })),
   );
+}
+
+/**
+ * RabbitMQ's node-is-quorum-critical: 503 when stopping this node would leave a Raft group
+ * without its majority. Warren's one group is the metadata store's, named as RabbitMQ 4
+ * names Khepri's in this answer. A single node answers ok, as it always did.
+ */
+function quorumCritical(ctx: NodeContext): HttpResponse {
+  const view = ctx.cluster?.view();
+  if (!view || !isQuorumCritical(view)) return OK;
+  return failed({
+    reason: "There are quorum queues that would lose their quorum if the target node is shut down",
+    queues: [
+      {
+        readable_name: METADATA_GROUP,
+        name: METADATA_GROUP,
+        virtual_host: "(not applicable)",
+        type: "process",
+      },
+    ],
+  });
 }
 
 /** The 503 of a paused node (it closed its clients and takes no new ones), or undefined. */

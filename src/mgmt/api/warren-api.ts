@@ -6,6 +6,7 @@ import { type ApiRequest, badRequest, HttpError, json, jsonBody } from "../http/
 import type { Router } from "../http/router.js";
 import type { NodeContext, ResourceControl } from "../node-context.js";
 import { socketsLimitFor } from "../process-facts.js";
+import { clusterJson } from "../views/cluster-view-json.js";
 import { statusView } from "../views/status-view.js";
 
 /** How far back the doctor looks by default. */
@@ -39,6 +40,7 @@ export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): Doct
  */
 export function warrenRoutes(router: Router, ctx: NodeContext, checks: () => Check[]): void {
   router.get("/api/warren/status", "monitoring", () => json(statusView(ctx)));
+  router.get("/api/warren/cluster", "monitoring", () => json(clusterJson(ctx)));
   router.get("/api/warren/doctor", "monitoring", (req) => {
     const windowMs = minutesQuery(req, "window_minutes") ?? DOCTOR_WINDOW_MS;
     const input = {

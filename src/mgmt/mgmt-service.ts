@@ -73,7 +73,7 @@ export function managementRouter(ctx: NodeContext): Router {
   limitRoutes(router, ctx);
   healthRoutes(router, ctx);
   unroutableRoutes(router, ctx);
-  warrenRoutes(router, ctx, () => allChecks());
+  warrenRoutes(router, ctx, () => allChecks(undefined, ctx.cluster !== undefined));
   return router;
 }
 

@@ -16,6 +16,7 @@ export const DOCTOR_WINDOW_MS = 10 * 60_000;
 export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): DoctorInput {
   const f = ctx.processFacts();
   const connections = ctx.connections();
+  const cluster = ctx.cluster?.view();
   return {
     nowMs: ctx.broker.clock(),
     broker: ctx.broker,
@@ -31,6 +32,7 @@ export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): Doct
     eventLoopDelay: f.eventLoopDelay,
     stalls: ctx.stalls?.since(ctx.broker.clock() - windowMs) ?? [],
     windowMs,
+    ...(cluster ? { cluster } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import { isQuorumCritical, METADATA_GROUP } from "../cluster-view.js";
 import { type ApiRequest, badRequest, type HttpResponse, json } from "../http/http-types.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
+import { knownAlarms, seenCluster } from "../views/cluster-view-json.js";
 import { httpRequester, pathVhost, refusalToHttp, withDirectChannel } from "./api-helpers.js";
 
 const OK: HttpResponse = json({ status: "ok" });
@@ -24,18 +25,21 @@ function normaliseProtocol(p: string): string {
 /** /api/aliveness-test/{vhost} and /api/health/checks/*, with RabbitMQ's answers. */
 export function healthRoutes(router: Router, ctx: NodeContext): void {
   router.get("/api/aliveness-test/:vhost", "management", (req) => aliveness(ctx, req));
-  const alarms = (reason: string) => () => {
-    const list = ctx.alarms();
-    if (list.length === 0) return OK;
-    return failed({
-      reason,
-      alarms: list.map((a) => ({ node: a.node, resource: a.resource, reason: a.reason })),
-    });
-  };
+  // The cluster-wide check sees every member's alarms this node knows (its own on one node).
+  const alarms =
+    (reason: string, clusterWide = false) =>
+    () => {
+      const list = clusterWide ? knownAlarms(seenCluster(ctx)) : ctx.alarms();
+      if (list.length === 0) return OK;
+      return failed({
+        reason,
+        alarms: list.map((a) => ({ node: a.node, resource: a.resource, reason: a.reason })),
+      });
+    };
   router.get(
     "/api/health/checks/alarms",
     "management",
-    alarms("There are alarms in effect in the cluster"),
+    alarms("There are alarms in effect in the cluster", true),
   );
   router.get(
     "/api/health/checks/local-alarms",

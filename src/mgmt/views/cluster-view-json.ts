@@ -24,7 +24,10 @@ export interface SeenCluster {
   readonly metadata?: ClusterView["metadata"];
 }
 
-export function seenCluster(ctx: NodeContext): SeenCluster {
+export function seenCluster(
+  ctx: NodeContext,
+  view: ClusterView | undefined = ctx.cluster?.view(),
+): SeenCluster {
   const self: ClusterMember = {
     name: ctx.broker.settings.nodeName,
     clusterAddress: "",
@@ -33,7 +36,6 @@ export function seenCluster(ctx: NodeContext): SeenCluster {
     nodejsVersion: process.version,
     alarms: ctx.alarms(),
   };
-  const view = ctx.cluster?.view();
   if (!view) return { clustered: false, thisNode: self.name, members: [self], partitions: [] };
   const members = [...view.members]
     .map((m) =>
@@ -133,8 +135,8 @@ const ms = (v: number | undefined) => v ?? null;
  * and `check_if_node_is_quorum_critical` print from.
  */
 export function clusterJson(ctx: NodeContext): Json {
-  const seen = seenCluster(ctx);
   const view = ctx.cluster?.view();
+  const seen = seenCluster(ctx, view);
   return {
     clustered: seen.clustered,
     node: seen.thisNode,

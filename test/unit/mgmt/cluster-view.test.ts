@@ -186,6 +186,25 @@ describe("/metrics in a cluster", () => {
   });
 });
 
+describe("alarm health checks in a cluster", () => {
+  test("a peer's alarm fails the cluster-wide check, not the local one", async () => {
+    const v = allUp();
+    const alarm = {
+      resource: "disk",
+      node: "warren@b",
+      reason: "free disk space 1 bytes",
+    } as const;
+    const { get } = setup({
+      ...v,
+      members: v.members.map((m) => (m.name === "warren@b" ? { ...m, alarms: [alarm] } : m)),
+    });
+    const cluster = await get("/api/health/checks/alarms");
+    assert.equal(cluster.status, 503);
+    assert.deepEqual((cluster.body as { alarms: unknown }).alarms, [alarm]);
+    assert.equal((await get("/api/health/checks/local-alarms")).status, 200);
+  });
+});
+
 describe("/api/warren/doctor in a cluster", () => {
   test("runs the cluster's checks over the node's view: a paused node is critical", async () => {
     const { get } = setup(paused());

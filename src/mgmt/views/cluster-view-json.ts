@@ -37,9 +37,15 @@ export function seenCluster(
     alarms: ctx.alarms(),
   };
   if (!view) return { clustered: false, thisNode: self.name, members: [self], partitions: [] };
-  const members = [...view.members]
+  // This node is always a member, whatever the runtime listed.
+  const listed = view.members.some((m) => m.name === view.thisNode)
+    ? view.members
+    : [...view.members, { ...self, name: view.thisNode }];
+  const members = listed
     .map((m) =>
-      m.name === view.thisNode ? { ...m, ...self, clusterAddress: m.clusterAddress } : m,
+      m.name === view.thisNode
+        ? { ...m, ...self, name: view.thisNode, clusterAddress: m.clusterAddress }
+        : m,
     )
     .sort((a, b) => a.name.localeCompare(b.name));
   return {

@@ -62,6 +62,17 @@ describe("/api/nodes in a cluster", () => {
     );
   });
 
+  test("this node is listed even when the runtime's members leave it out", async () => {
+    const v = allUp();
+    const { get } = setup({ ...v, members: v.members.filter((m) => m.name !== SELF) });
+    const nodes = (await get("/api/nodes")).body as NodeJson[];
+    assert.deepEqual(
+      nodes.map((n) => n.name),
+      ["warren@b", "warren@c", SELF],
+    );
+    assert.equal(typeof nodes[2]!.mem_used, "number");
+  });
+
   test("/api/nodes/{name} answers for any member and 404 for a stranger", async () => {
     const { get } = setup(oneUnreachable());
     const c = await get("/api/nodes/warren@c");

@@ -1,3 +1,4 @@
+import type { RaftStatus } from "../raft/index.js";
 import type { Alarm } from "../vhost/alarms.js";
 
 /**
@@ -92,6 +93,27 @@ export interface RaftGroupView {
   readonly logBytes?: number;
   /** How long the last committed entries took to commit (ms), when measured. */
   readonly commitLatencyMs?: number;
+}
+
+/**
+ * A group's view from its Raft machine's status (RaftGroupHandle.status()), for the runtime:
+ * node ids are node names in a Warren cluster; leaderId null is no leader known.
+ */
+export function raftGroupView(
+  s: RaftStatus,
+  measured: Pick<RaftGroupView, "logEntries" | "logBytes" | "commitLatencyMs"> = {},
+): RaftGroupView {
+  return {
+    role: s.role,
+    term: s.term,
+    ...(s.leaderId !== null ? { leader: s.leaderId } : {}),
+    voters: s.membership.voters,
+    commitIndex: s.commitIndex,
+    appliedIndex: s.appliedIndex,
+    lastIndex: s.lastIndex,
+    snapshotIndex: s.snapshotIndex,
+    ...measured,
+  };
 }
 
 /** What a NodeContext carries for a node in a cluster. */

@@ -151,6 +151,14 @@ export class MgmtService {
     };
   }
 
+  /**
+   * Gives the management side the cluster's view once the cluster runtime runs (or takes it
+   * away with undefined): routes, metrics and the doctor read it on every request.
+   */
+  attachCluster(cluster: ClusterSource | undefined): void {
+    (this.context as { cluster?: ClusterSource }).cluster = cluster;
+  }
+
   async start(): Promise<void> {
     this.probe.start();
     const b = this.broker;

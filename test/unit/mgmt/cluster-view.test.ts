@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { silentLog } from "../../../src/log.js";
+import { raftGroupView } from "../../../src/mgmt/cluster-view.js";
 import type { HttpResponse } from "../../../src/mgmt/http/http-types.js";
 import { metricsText } from "../../../src/mgmt/metrics/metrics-endpoint.js";
+import { MgmtService } from "../../../src/mgmt/mgmt-service.js";
 import { allUp, oneUnreachable, paused, SELF, source } from "../../support/fake-cluster.js";
 import { memoryBroker, requester, testContext } from "../../support/mgmt-context.js";
 
@@ -240,5 +243,59 @@ describe("a single node's /api/nodes is unchanged", () => {
     assert.deepEqual(nodes[0]!.partitions, []);
     assert.equal("cluster_links" in nodes[0]!, false);
     assert.equal("cluster_address" in nodes[0]!, false);
+  });
+});
+
+describe("for the runtime", () => {
+  test("raftGroupView maps a Raft status: leader by name, voters from the membership", () => {
+    const status = {
+      id: SELF,
+      role: "leader" as const,
+      term: 7,
+      votedFor: SELF,
+      leaderId: SELF,
+      commitIndex: 50,
+      appliedIndex: 49,
+      snapshotIndex: 10,
+      firstIndex: 11,
+      lastIndex: 52,
+      lastTerm: 7,
+      stableIndex: 52,
+      membership: { voters: [SELF, "warren@b", "warren@c"], learners: [] },
+      transferee: null,
+    };
+    assert.deepEqual(raftGroupView(status, { logEntries: 42 }), {
+      role: "leader",
+      term: 7,
+      leader: SELF,
+      voters: [SELF, "warren@b", "warren@c"],
+      commitIndex: 50,
+      appliedIndex: 49,
+      lastIndex: 52,
+      snapshotIndex: 10,
+      logEntries: 42,
+    });
+    assert.equal("leader" in raftGroupView({ ...status, leaderId: null }), false);
+  });
+
+  test("MgmtService.attachCluster: the API shows the cluster from then on, and not after detach", async () => {
+    const service = new MgmtService(memoryBroker(), silentLog, {
+      mgmtPort: 0,
+      prometheusPort: 0,
+      hosts: ["127.0.0.1"],
+      dataDir: "/tmp/unused",
+      amqp: { connections: () => [], bound: [] },
+      requestStop: () => {},
+    });
+    const call = requester(service.context);
+    const names = async () =>
+      ((await call("GET", "/api/nodes")).body as NodeJson[]).map((n) => n.name);
+    assert.deepEqual(await names(), [SELF]);
+    service.attachCluster(source(oneUnreachable()));
+    assert.deepEqual(await names(), ["warren@b", "warren@c", SELF]);
+    const report = (await call("GET", "/api/warren/doctor")).body as { checks: { id: string }[] };
+    assert.ok(report.checks.some((c) => c.id === "minority"));
+    service.attachCluster(undefined);
+    assert.deepEqual(await names(), [SELF]);
   });
 });

@@ -187,8 +187,10 @@ export const clusterStatus: Verb = {
       ctx.out.stdout(`${pretty(erlangTerm(c))}\n`);
       return EXIT.ok;
     }
-    const partitionLines = Object.entries(c.partitions).map(
-      ([node, peers]) => `Node ${node} cannot communicate with ${peers.join(", ")}`,
+    // One line per pair, as the seed documents show it (seed 001: "rabbit@controller-02
+    // cannot communicate with rabbit@controller-03"); RabbitMQ 3.8+ joins the peers of a node.
+    const partitionLines = Object.entries(c.partitions).flatMap(([node, peers]) =>
+      peers.map((p) => `${node} cannot communicate with ${p}`),
     );
     const lines = [
       "Basics",

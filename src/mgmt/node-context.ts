@@ -8,6 +8,7 @@ import type { Broker } from "../vhost/broker.js";
 import type { ClusterSource } from "./cluster-view.js";
 import type { ProcessFacts } from "./process-facts.js";
 
+export type { ClusterMember, ClusterSource, ClusterView, RaftGroupView } from "./cluster-view.js";
 export type { Alarm };
 
 /** A listening socket as status and /api/overview list them. */

@@ -53,6 +53,9 @@ export interface ClusterMember {
   readonly version?: string;
   /** The Node.js version it runs on, once it told us. */
   readonly nodejsVersion?: string;
+  /** Bytes this node sent to it and received from it since start, when the transport counts them. */
+  readonly bytesSent?: number;
+  readonly bytesReceived?: number;
   /** Its clock minus ours in ms (positive: it is ahead), when the transport measured it. */
   readonly clockOffsetMs?: number;
   /**

@@ -26,6 +26,8 @@ const member = (name: string, port: number, extra: Partial<ClusterMember> = {}):
   version: "0.1.0",
   nodejsVersion: "v20.11.0",
   clockOffsetMs: 3,
+  bytesSent: 1000 + port,
+  bytesReceived: 2000 + port,
   alarms: [],
   ...extra,
 });

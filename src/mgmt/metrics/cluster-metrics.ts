@@ -53,6 +53,16 @@ export function writeRaftMetrics(exp: Exposition, view: ClusterView, perObject: 
   );
 }
 
+/** One sample per peer whose count the transport gave. */
+function counted(
+  view: ClusterView,
+  count: (m: ClusterView["members"][number]) => number | undefined,
+): Sample[] {
+  return view.members
+    .filter((m) => m.name !== view.thisNode && count(m) !== undefined)
+    .map((m) => ({ labels: { peer: m.name }, value: count(m)! }));
+}
+
 /**
  * Warren's cluster gauges: what `warrenctl doctor` and cluster_status read, so a partition,
  * a pause or a lost peer can be alerted on (warren_cluster_node_paused == 1 is the minority).
@@ -78,6 +88,18 @@ export function writeClusterGauges(exp: Exposition, ctx: NodeContext): void {
         labels: { peer: m.name },
         value: m.reachable || m.name === view.thisNode ? 1 : 0,
       })),
+    )
+    .family(
+      "warren_cluster_peer_sent_bytes_total",
+      "counter",
+      "Bytes sent to each peer over the cluster transport",
+      counted(view, (m) => m.bytesSent),
+    )
+    .family(
+      "warren_cluster_peer_received_bytes_total",
+      "counter",
+      "Bytes received from each peer over the cluster transport",
+      counted(view, (m) => m.bytesReceived),
     )
     .single(
       "warren_cluster_partitions",

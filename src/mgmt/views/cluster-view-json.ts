@@ -7,7 +7,7 @@ import {
   METADATA_GROUP,
 } from "../cluster-view.js";
 import type { NodeContext } from "../node-context.js";
-import { isoTime, type Json, sorted } from "./format.js";
+import { details, isoTime, type Json, sorted } from "./format.js";
 
 /**
  * The cluster as this node sees it, with this node's own alarms and versions filled in
@@ -120,7 +120,20 @@ export function localClusterFields(seen: SeenCluster): Json {
       .filter((m) => m.name !== seen.thisNode && m.reachable)
       .map((m) => {
         const [host, port] = splitAddress(m.clusterAddress);
-        return { name: m.name, peer_addr: host, peer_port: port };
+        const bytes =
+          m.bytesSent !== undefined && m.bytesReceived !== undefined
+            ? {
+                send_bytes: m.bytesSent,
+                recv_bytes: m.bytesReceived,
+                stats: {
+                  send_bytes: m.bytesSent,
+                  send_bytes_details: details(),
+                  recv_bytes: m.bytesReceived,
+                  recv_bytes_details: details(),
+                },
+              }
+            : {};
+        return { name: m.name, peer_addr: host, peer_port: port, ...bytes };
       }),
     ...(self ? memberFacts(self) : {}),
   };

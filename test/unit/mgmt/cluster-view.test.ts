@@ -39,10 +39,15 @@ describe("/api/nodes in a cluster", () => {
     assert.equal(typeof self.mem_used, "number");
     assert.equal(typeof self.fd_used, "number");
     assert.deepEqual(self.partitions, []);
-    assert.deepEqual(self.cluster_links, [
-      { name: "warren@b", peer_addr: "127.0.0.1", peer_port: 25673 },
-      { name: "warren@c", peer_addr: "127.0.0.1", peer_port: 25674 },
-    ]);
+    const links = self.cluster_links as NodeJson[];
+    assert.deepEqual(
+      links.map((l) => [l.name, l.peer_addr, l.peer_port, l.send_bytes, l.recv_bytes]),
+      [
+        ["warren@b", "127.0.0.1", 25673, 26673, 27673],
+        ["warren@c", "127.0.0.1", 25674, 26674, 27674],
+      ],
+    );
+    assert.deepEqual((links[0]!.stats as NodeJson).send_bytes_details, { rate: 0 });
     const b = nodes.find((n) => n.name === "warren@b")!;
     // Nothing invented for a peer: its memory and descriptors are not known here.
     assert.equal(b.mem_used, undefined);
@@ -177,6 +182,7 @@ describe("/metrics in a cluster", () => {
     assert.match(text, /^rabbitmq_raft_log_snapshot_index 100$/m);
     assert.match(text, /^warren_cluster_members 3$/m);
     assert.match(text, /^warren_cluster_node_paused 0$/m);
+    assert.match(text, /^warren_cluster_peer_sent_bytes_total\{peer="warren@b"\} 26673$/m);
     const perObject = metricsText(ctx, true);
     assert.match(perObject, /^rabbitmq_raft_term_total\{raft_cluster="rabbitmq_metadata"\} 4$/m);
   });

@@ -1,7 +1,7 @@
 import { CtlError, EXIT } from "./args.js";
 import type { ClusterInfo } from "./cluster-status.js";
 import { formatterOf, info } from "./output.js";
-import type { Verb } from "./verb.js";
+import { expectParams, type Verb } from "./verb.js";
 
 interface CriticalAnswer {
   status: string;
@@ -21,6 +21,7 @@ export const checkIfNodeIsQuorumCritical: Verb = {
   description:
     "Health check that exits with a non-zero code if stopping the node would lose the majority of the metadata store (or a quorum queue)",
   async run(ctx) {
+    expectParams(ctx, this, 0);
     const json = formatterOf(ctx.args, ["table", "pretty", "json"], "table") === "json";
     const cluster = await ctx.api.get<ClusterInfo>("/api/warren/cluster");
     const node = cluster.node;

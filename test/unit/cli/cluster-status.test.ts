@@ -155,6 +155,12 @@ describe("check_if_node_is_quorum_critical", () => {
     );
   });
 
+  test("takes no arguments: a usage error, exit 64", async () => {
+    const r = await runVerb(checkIfNodeIsQuorumCritical, clustered(allUp()), ["warren@b"]);
+    assert.equal(r.code, 64);
+    assert.match(r.stderr, /Usage: warrenctl check_if_node_is_quorum_critical/);
+  });
+
   test("all three up: not critical, exit 0", async () => {
     const r = await runVerb(checkIfNodeIsQuorumCritical, clustered(allUp()));
     assert.equal(r.code, 0, r.stderr);

@@ -1,0 +1,474 @@
+/**
+ * A node's part in its cluster (docs/CLUSTER.md): the metadata Raft group's log on disk
+ * (<data-dir>/raft), the node-to-node transport on the cluster port, the Raft driver ticked
+ * by a timer, the metadata group over the broker, and forwarding to the leader. Each tick it
+ * also decides three things the pure parts cannot:
+ *
+ * - **starting**: until this node's metadata has caught up with a leader's commit index, it
+ *   admits no clients (they would see a node without the cluster's users and queues);
+ * - **founding**: the first leader of a brand-new group proposes the founding definitions
+ *   (its definitions.json, or the default vhost and user) as the group's first command, so
+ *   they become the cluster's initial state exactly once;
+ * - **pause_minority**: MajorityWatch says when this node has not seen a majority for longer
+ *   than the election timeout; the node's hooks pause and resume the broker.
+ */
+
+import { MajorityWatch } from "../cluster/majority-watch.js";
+import {
+  METADATA_GROUP_ID,
+  type MetadataGroup,
+  MetadataUnavailableError,
+  REAL_TIMERS,
+  startMetadataGroup,
+} from "../cluster/metadata/index.js";
+import { RaftDriver } from "../cluster/raft-driver.js";
+import { logWriterOf } from "../cluster/raft-log-writer.js";
+import type { PeerAddress } from "../cluster/transport/index.js";
+import { PeerRequests } from "../cluster/transport/peer-requests.js";
+import { TcpPeerTransport } from "../cluster/transport/tcp-peer-transport.js";
+import { TransportForwarder } from "../cluster/transport/transport-forwarder.js";
+import type { Log } from "../log.js";
+import type { NodeId } from "../raft/index.js";
+import type { DefinitionsSnapshot } from "../store/definitions-store.js";
+import { FileRaftLogStore } from "../store/file-raft-log-store.js";
+import type { Broker } from "../vhost/broker.js";
+import type { ClusterNodeAddress } from "../vhost/broker-settings.js";
+import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
+import type { MetadataCommand } from "../vhost/commands/command-types.js";
+import { foundingDefinitions } from "./founding-definitions.js";
+import { TimerTicks } from "./timer-ticks.js";
+
+/** 100 ms ticks, elections after 20-40 of them: a 2-4 s election timeout, 5 heartbeats a second. */
+export const CLUSTER_TICK_MS = 100;
+export const ELECTION_TICKS = 20;
+export const HEARTBEAT_TICKS = 2;
+
+/** The request kind that asks a leader for its commit index (catching up at start). */
+const COMMIT_INDEX_KIND = 2;
+const COMMIT_INDEX_TIMEOUT_MS = 2_000;
+
+export interface ClusterHooks {
+  /** The node cannot see a majority: close clients and refuse new ones with this reason. */
+  pause(reason: string): void;
+  /** A majority is back. */
+  resume(): void;
+  /** This node's metadata caught up with the cluster's (once, after the start). */
+  caughtUp(): void;
+}
+
+export interface ClusterRuntimeOptions {
+  readonly broker: Broker;
+  readonly log: Log;
+  readonly dataDir: string;
+  readonly secret: string;
+  readonly nodeName: string;
+  /** The cluster port (0: pick one) and the host to listen on. */
+  readonly listen: PeerAddress;
+  readonly clusterNodes: readonly ClusterNodeAddress[];
+  /** The node's definitions.json, proposed if this node founds a new cluster. */
+  readonly localDefinitions: DefinitionsSnapshot | undefined;
+  readonly hooks: ClusterHooks;
+  /** Wraps each tick for the stall watch. */
+  readonly timed?: (fn: () => void) => void;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+}
+
+/** What the operator view shows about a cluster member. */
+export interface ClusterMemberStatus {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly self: boolean;
+  /** Since when this node's link to it is up (null while down; this node itself: always up). */
+  readonly connectedSinceMs: number | null;
+  /** Since when it has been unreachable from here (null while reachable). */
+  readonly unreachableSinceMs: number | null;
+}
+
+/** The runtime's state as the operator view (ClusterView) reads it. */
+export interface ClusterRuntimeStatus {
+  readonly nodeName: string;
+  readonly clusterPort: number;
+  readonly members: readonly ClusterMemberStatus[];
+  readonly metadata: {
+    readonly role: string;
+    readonly term: number;
+    readonly leader: NodeId | null;
+    readonly commitIndex: number;
+    readonly appliedIndex: number;
+    readonly snapshotIndex: number;
+    readonly lastIndex: number;
+  };
+  /** Whether this node still waits to catch up with the cluster's metadata. */
+  readonly starting: boolean;
+  /** Why the node does not serve clients because of the cluster (undefined while it does). */
+  readonly pausedReason: string | undefined;
+}
+
+export class ClusterRuntime {
+  readonly transport: TcpPeerTransport;
+  readonly driver: RaftDriver;
+  readonly metadata: MetadataGroup;
+  private readonly requests: PeerRequests;
+  private readonly watch: MajorityWatch;
+  private readonly peers: ReadonlyMap<NodeId, ClusterNodeAddress>;
+  private readonly unreachableSince = new Map<NodeId, number>();
+  private readonly reportedUnreachable = new Set<NodeId>();
+  private readonly wasConnected = new Set<NodeId>();
+  private boundPort = 0;
+  private starting = true;
+  private catchUpTarget: number | undefined;
+  private askingLeader = false;
+  private founded = false;
+  private founding = false;
+  private pausedReason: string | undefined;
+  private stopped = false;
+  readonly electionTimeoutMs: number;
+
+  private constructor(
+    private readonly options: ClusterRuntimeOptions,
+    private readonly store: FileRaftLogStore,
+  ) {
+    const { broker, log, nodeName } = options;
+    const tickMs = options.tickMs ?? CLUSTER_TICK_MS;
+    const electionTicks = options.electionTicks ?? ELECTION_TICKS;
+    this.electionTimeoutMs = tickMs * electionTicks;
+    this.watch = new MajorityWatch(this.electionTimeoutMs);
+    this.peers = new Map(
+      options.clusterNodes.filter((n) => n.name !== nodeName).map((n) => [n.name, n]),
+    );
+    this.transport = new TcpPeerTransport({
+      nodeId: nodeName,
+      secret: options.secret,
+      listen: options.listen,
+      peers: new Map([...this.peers].map(([name, n]) => [name, peerAddress(n)])),
+      log,
+    });
+    this.requests = new PeerRequests(this.transport);
+    this.driver = new RaftDriver({
+      nodeId: nodeName,
+      log: logWriterOf(store),
+      transport: this.transport,
+      ticks: new TimerTicks(tickMs, () => this.afterTick(), options.timed),
+      raftOptions: {
+        electionTicks,
+        heartbeatTicks: HEARTBEAT_TICKS,
+        checkQuorum: true,
+        preVote: true,
+        random: Math.random,
+      },
+    });
+    const forwarder = new TransportForwarder(this.requests);
+    // Restores the group's snapshot into the broker: its definitions become the group's.
+    this.metadata = startMetadataGroup({
+      broker,
+      driver: this.driver,
+      persisted: store.load(METADATA_GROUP_ID)!,
+      forwarder,
+      timers: REAL_TIMERS,
+    });
+    forwarder.serve(this.metadata.serveForwarded);
+    broker.useReplicatedCommands(this.failFastWhilePaused(this.metadata.commands));
+    this.requests.serve(COMMIT_INDEX_KIND, async () => this.answerCommitIndex());
+  }
+
+  /**
+   * Opens the metadata group's log in <data-dir>/raft (recovering it: a torn tail is cut,
+   * older damage refuses the start) and builds the group over the broker. A new log gets
+   * the group with every configured node as a founding voter.
+   */
+  static async open(options: ClusterRuntimeOptions): Promise<ClusterRuntime> {
+    const store = await FileRaftLogStore.open(`${options.dataDir}/raft`, { log: options.log });
+    try {
+      if (store.load(METADATA_GROUP_ID) === undefined) {
+        const voters = [
+          ...new Set([options.nodeName, ...options.clusterNodes.map((n) => n.name)]),
+        ].sort();
+        store.createGroup(METADATA_GROUP_ID, { voters, learners: [] });
+        await store.sync();
+        options.log.info(
+          { voters },
+          `created the metadata group with founding members ${voters.join(", ")}`,
+        );
+      }
+      return new ClusterRuntime(options, store);
+    } catch (e) {
+      await store.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Listens on the cluster port, dials the peers, and starts the Raft clock. */
+  async start(): Promise<PeerAddress> {
+    const bound = await this.transport.start();
+    this.boundPort = bound.port;
+    const s = this.driver.machine(METADATA_GROUP_ID)!.status();
+    this.options.log.info(
+      {
+        clusterPort: bound.port,
+        peers: [...this.peers.keys()],
+        term: s.term,
+        lastIndex: s.lastIndex,
+        snapshotIndex: s.snapshotIndex,
+      },
+      `cluster port ${bound.port}: joining the cluster with ${[...this.peers.keys()].join(", ")}; ` +
+        "clients are refused until this node's metadata has caught up with the cluster's",
+    );
+    this.driver.start();
+    return bound;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.driver.stop();
+    this.requests.close();
+    await this.transport.close();
+    await this.store.close();
+  }
+
+  status(): ClusterRuntimeStatus {
+    const s = this.driver.machine(METADATA_GROUP_ID)!.status();
+    const self = this.options.nodeName;
+    const members = [...this.options.clusterNodes];
+    if (!members.some((n) => n.name === self))
+      members.push({ name: self, host: "", port: this.boundPort });
+    const stats = new Map(this.transport.stats().map((p) => [p.peer, p]));
+    return {
+      nodeName: self,
+      clusterPort: this.boundPort,
+      members: members.map((n) => ({
+        name: n.name,
+        host: n.host,
+        port: n.port,
+        self: n.name === self,
+        connectedSinceMs: n.name === self ? 0 : (stats.get(n.name)?.connectedSinceMs ?? null),
+        unreachableSinceMs: this.unreachableSince.get(n.name) ?? null,
+      })),
+      metadata: {
+        role: s.role,
+        term: s.term,
+        leader: s.leaderId,
+        commitIndex: s.commitIndex,
+        appliedIndex: this.driver.appliedIndex(METADATA_GROUP_ID) ?? 0,
+        snapshotIndex: s.snapshotIndex,
+        lastIndex: s.lastIndex,
+      },
+      starting: this.starting,
+      pausedReason: this.pausedReason,
+    };
+  }
+
+  // ---------------------------------------------------------------- each tick
+
+  private afterTick(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    this.watchPeers(now);
+    this.watchMajority(now);
+    if (this.starting) this.catchUp();
+    if (!this.founded) this.maybeFound();
+  }
+
+  /** Logs a peer unreachable for longer than the election timeout, and its return. */
+  private watchPeers(now: number): void {
+    for (const peer of this.peers.keys()) {
+      if (this.transport.isConnected(peer)) {
+        this.wasConnected.add(peer);
+        const since = this.unreachableSince.get(peer);
+        this.unreachableSince.delete(peer);
+        if (since !== undefined && this.reportedUnreachable.delete(peer)) {
+          this.options.log.info(
+            { peer, unreachableForMs: now - since },
+            `cluster peer ${peer} is reachable again after ${seconds(now - since)} s`,
+          );
+        }
+        continue;
+      }
+      if (!this.unreachableSince.has(peer)) {
+        this.requests.peerLost(peer);
+        this.unreachableSince.set(peer, now);
+      }
+      const since = this.unreachableSince.get(peer)!;
+      if (now - since > this.electionTimeoutMs && !this.reportedUnreachable.has(peer)) {
+        this.reportedUnreachable.add(peer);
+        this.options.log.warn(
+          { peer, unreachableSince: iso(since), address: this.peers.get(peer) },
+          `cluster peer ${peer} is unreachable since ${iso(since)}` +
+            (this.wasConnected.has(peer) ? "" : " (never reached since this node started)"),
+        );
+      }
+    }
+  }
+
+  /** pause_minority: a majority seen is a leader heard from over a live link, or leading. */
+  private watchMajority(now: number): void {
+    const s = this.driver.machine(METADATA_GROUP_ID)!.status();
+    const self = this.options.nodeName;
+    const sees =
+      s.role === "leader" ||
+      (s.leaderId !== null && s.leaderId !== self && this.transport.isConnected(s.leaderId));
+    const transition = this.watch.observe(now, sees);
+    if (transition?.kind === "pause") {
+      const unreachable = [...this.unreachableSince]
+        .map(([peer, since]) => `${peer} since ${iso(since)}`)
+        .join(", ");
+      this.pausedReason = `node ${self} cannot see a majority of the cluster`;
+      this.options.log.error(
+        { lostForMs: transition.lostForMs, unreachable: Object.fromEntries(this.unreachableSince) },
+        `node ${self} has not seen a majority of the cluster for ${seconds(transition.lostForMs)} s ` +
+          `(unreachable: ${unreachable || "none, but no leader is known"}); pausing: client ` +
+          "connections are closed and refused until a majority is back",
+      );
+      this.options.hooks.pause(this.pausedReason);
+    } else if (transition?.kind === "resume") {
+      this.pausedReason = undefined;
+      this.options.log.info(
+        { pausedForMs: transition.pausedForMs, leader: s.leaderId },
+        `node ${self} sees a majority of the cluster again after ${seconds(transition.pausedForMs)} s ` +
+          `(leader ${s.role === "leader" ? "this node" : s.leaderId}); serving clients again`,
+      );
+      this.options.hooks.resume();
+    }
+  }
+
+  /**
+   * Starting: asks the leader for its commit index, then waits until this node has applied
+   * that far. The leader answers only once the founding definitions are committed.
+   */
+  private catchUp(): void {
+    const machine = this.driver.machine(METADATA_GROUP_ID)!;
+    const s = machine.status();
+    const applied = this.driver.appliedIndex(METADATA_GROUP_ID) ?? 0;
+    if (s.role === "leader") {
+      if (this.leaderReady() && this.founded && applied >= s.commitIndex) this.caughtUp(applied);
+      return;
+    }
+    if (this.catchUpTarget !== undefined && applied >= this.catchUpTarget) {
+      this.caughtUp(applied);
+      return;
+    }
+    if (this.askingLeader || s.leaderId === null || s.leaderId === this.options.nodeName) return;
+    this.askingLeader = true;
+    const leader = s.leaderId;
+    this.requests
+      .request(leader, COMMIT_INDEX_KIND, new Uint8Array(0), COMMIT_INDEX_TIMEOUT_MS)
+      .then(
+        (answer) => {
+          const { commitIndex } = JSON.parse(answer.toString("utf8")) as { commitIndex: number };
+          this.catchUpTarget = Math.max(this.catchUpTarget ?? 0, commitIndex);
+        },
+        (e: Error) =>
+          this.options.log.debug(
+            { leader, err: e.message },
+            `asked ${leader} for its commit index: ${e.message}`,
+          ),
+      )
+      .finally(() => {
+        this.askingLeader = false;
+      });
+  }
+
+  private caughtUp(applied: number): void {
+    this.starting = false;
+    this.options.log.info(
+      { appliedIndex: applied, leader: this.driver.machine(METADATA_GROUP_ID)!.status().leaderId },
+      `node ${this.options.nodeName} has caught up with the cluster's metadata (index ${applied}); serving clients`,
+    );
+    this.options.hooks.caughtUp();
+  }
+
+  /** The leader's answer to a node that is catching up. */
+  private answerCommitIndex(): Uint8Array {
+    const s = this.driver.machine(METADATA_GROUP_ID)!.status();
+    if (s.role !== "leader") throw new Error(`not the leader (the leader is ${s.leaderId})`);
+    if (!this.leaderReady())
+      throw new Error("the leader has not committed an entry of its term yet");
+    if (!this.founded) throw new Error("the cluster's founding definitions are not committed yet");
+    return Buffer.from(JSON.stringify({ commitIndex: s.commitIndex }), "utf8");
+  }
+
+  /** A new leader knows the commit index once an entry of its own term is committed (§5.4.2). */
+  private leaderReady(): boolean {
+    const machine = this.driver.machine(METADATA_GROUP_ID)!;
+    const s = machine.status();
+    return s.role === "leader" && machine.termAt(s.commitIndex) === s.term;
+  }
+
+  /**
+   * Whether the group ever committed a command: after a snapshot it did (snapshots follow
+   * applied commands); else the committed entries say (a new group has only its leaders'
+   * empty entries). Once founded, always founded.
+   */
+  private checkFounded(): boolean {
+    if (this.founded) return true;
+    const machine = this.driver.machine(METADATA_GROUP_ID)!;
+    const s = machine.status();
+    let founded = s.snapshotIndex > 0;
+    for (let i = s.firstIndex; !founded && i <= s.commitIndex; i++) {
+      founded = machine.entryAt(i)?.kind === "command";
+    }
+    this.founded = founded;
+    return founded;
+  }
+
+  /** The first leader of a brand-new group proposes the founding definitions, once. */
+  private maybeFound(): void {
+    if (this.checkFounded() || this.founding || !this.leaderReady()) return;
+    const s = this.driver.machine(METADATA_GROUP_ID)!.status();
+    if ((this.driver.appliedIndex(METADATA_GROUP_ID) ?? 0) < s.commitIndex) return;
+    this.founding = true;
+    const { broker, log, localDefinitions } = this.options;
+    const snapshot = foundingDefinitions(broker.settings, localDefinitions, broker.randomBytes);
+    const what = localDefinitions
+      ? `this node's definitions (${snapshot.vhosts.length} vhosts, ${snapshot.users.length} users, ` +
+        `${snapshot.queues.length} queues, ${snapshot.exchanges.length} exchanges)`
+      : `the default vhost '${broker.settings.defaultVhost}' and user '${broker.settings.defaultUser}'`;
+    log.info({ founding: !!localDefinitions }, `founding a new cluster with ${what}`);
+    Promise.resolve(broker.submit({ type: "definitions.restore", snapshot }))
+      .then(
+        () => {
+          this.checkFounded();
+          log.info({}, `the new cluster's initial definitions are committed: ${what}`);
+        },
+        (e: Error) =>
+          log.warn({ err: e.message }, `could not found the cluster yet: ${e.message}; retrying`),
+      )
+      .finally(() => {
+        this.founding = false;
+      });
+  }
+
+  /**
+   * A paused node (the minority) answers metadata changes at once with 506 rather than after
+   * the group's 10 s wait: it knows no majority can take them.
+   */
+  private failFastWhilePaused(commands: CommandSubmitter): CommandSubmitter {
+    return {
+      submit: <C extends MetadataCommand>(command: C) => {
+        const reason = this.pausedReason;
+        if (reason !== undefined) {
+          throw new MetadataUnavailableError(
+            "noLeader",
+            `the metadata store is unavailable: ${reason}; the change was not made`,
+          );
+        }
+        return commands.submit(command);
+      },
+    };
+  }
+}
+
+/** Where a peer is dialled: its name's host; "localhost" as 127.0.0.1 (the launcher's names). */
+function peerAddress(n: ClusterNodeAddress): PeerAddress {
+  return { host: n.host === "localhost" ? "127.0.0.1" : n.host, port: n.port };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}

@@ -134,7 +134,10 @@ export class ClusterRuntime {
     const tickMs = options.tickMs ?? CLUSTER_TICK_MS;
     const electionTicks = options.electionTicks ?? ELECTION_TICKS;
     this.electionTimeoutMs = tickMs * electionTicks;
-    this.watch = new MajorityWatch(this.electionTimeoutMs);
+    // A follower notices a lost leader after its randomized election timeout (up to twice
+    // the base), and the majority then elects a new one within a round trip or two: the
+    // watch waits longer than all that, so a leader change never pauses the majority.
+    this.watch = new MajorityWatch(2 * this.electionTimeoutMs + 1_000);
     this.peers = new Map(
       options.clusterNodes.filter((n) => n.name !== nodeName).map((n) => [n.name, n]),
     );
@@ -302,13 +305,18 @@ export class ClusterRuntime {
     }
   }
 
-  /** pause_minority: a majority seen is a leader heard from over a live link, or leading. */
+  /**
+   * pause_minority: a majority is seen while this node leads (checkQuorum makes a leader
+   * that stops hearing from a majority step down within the election timeout) or follows a
+   * leader (a follower that stops hearing from it campaigns, and forgets it, within its
+   * election timeout). Watched once the node has caught up: before, it admits no client
+   * anyway, and the first election must not count as a lost majority.
+   */
   private watchMajority(now: number): void {
+    if (this.starting) return;
     const s = this.driver.machine(METADATA_GROUP_ID)!.status();
     const self = this.options.nodeName;
-    const sees =
-      s.role === "leader" ||
-      (s.leaderId !== null && s.leaderId !== self && this.transport.isConnected(s.leaderId));
+    const sees = s.role === "leader" || (s.leaderId !== null && s.leaderId !== self);
     const transition = this.watch.observe(now, sees);
     if (transition?.kind === "pause") {
       const unreachable = [...this.unreachableSince]

@@ -51,6 +51,9 @@ export const HEARTBEAT_TICKS = 1;
 /** The request kind that asks a leader for its commit index (catching up at start). */
 const COMMIT_INDEX_KIND = 2;
 const COMMIT_INDEX_TIMEOUT_MS = 2_000;
+/** The request kind that asks a peer for the definitions it would found a new cluster with. */
+const FOUNDING_KIND = 3;
+const FOUNDING_TIMEOUT_MS = 3_000;
 
 export interface ClusterHooks {
   /** The node cannot see a majority: close clients and refuse new ones with this reason. */
@@ -100,6 +103,8 @@ export interface ClusterRuntimeStatus {
     readonly role: string;
     readonly term: number;
     readonly leader: NodeId | null;
+    /** The voting members (who counts for the majority). */
+    readonly voters: readonly NodeId[];
     readonly commitIndex: number;
     readonly appliedIndex: number;
     readonly snapshotIndex: number;
@@ -109,6 +114,8 @@ export interface ClusterRuntimeStatus {
   readonly starting: boolean;
   /** Why the node does not serve clients because of the cluster (undefined while it does). */
   readonly pausedReason: string | undefined;
+  /** Since when it is paused (ms since the epoch; undefined while it is not). */
+  readonly pausedSinceMs: number | undefined;
 }
 
 export class ClusterRuntime {
@@ -128,6 +135,7 @@ export class ClusterRuntime {
   private founded = false;
   private founding = false;
   private pausedReason: string | undefined;
+  private pausedSinceMs: number | undefined;
   private stopped = false;
   private lastLeader: NodeId | null = null;
   readonly electionTimeoutMs: number;
@@ -180,6 +188,9 @@ export class ClusterRuntime {
     forwarder.serve(this.metadata.serveForwarded);
     broker.useReplicatedCommands(this.failFastWhilePaused(this.metadata.commands));
     this.requests.serve(COMMIT_INDEX_KIND, async () => this.answerCommitIndex());
+    this.requests.serve(FOUNDING_KIND, async () =>
+      Buffer.from(JSON.stringify({ definitions: options.localDefinitions ?? null }), "utf8"),
+    );
   }
 
   /**
@@ -259,6 +270,7 @@ export class ClusterRuntime {
         role: s.role,
         term: s.term,
         leader: s.leaderId,
+        voters: s.membership.voters,
         commitIndex: s.commitIndex,
         appliedIndex: this.driver.appliedIndex(METADATA_GROUP_ID) ?? 0,
         snapshotIndex: s.snapshotIndex,
@@ -266,6 +278,7 @@ export class ClusterRuntime {
       },
       starting: this.starting,
       pausedReason: this.pausedReason,
+      pausedSinceMs: this.pausedSinceMs,
     };
   }
 
@@ -344,6 +357,7 @@ export class ClusterRuntime {
         .map(([peer, since]) => `${peer} since ${iso(since)}`)
         .join(", ");
       this.pausedReason = `node ${self} cannot see a majority of the cluster`;
+      this.pausedSinceMs = now;
       this.options.log.error(
         { lostForMs: transition.lostForMs, unreachable: Object.fromEntries(this.unreachableSince) },
         `node ${self} has not seen a majority of the cluster for ${seconds(transition.lostForMs)} s ` +
@@ -353,6 +367,7 @@ export class ClusterRuntime {
       this.options.hooks.pause(this.pausedReason);
     } else if (transition?.kind === "resume") {
       this.pausedReason = undefined;
+      this.pausedSinceMs = undefined;
       this.options.log.info(
         { pausedForMs: transition.pausedForMs, leader: s.leaderId },
         `node ${self} sees a majority of the cluster again after ${seconds(transition.pausedForMs)} s ` +
@@ -442,31 +457,66 @@ export class ClusterRuntime {
     return founded;
   }
 
-  /** The first leader of a brand-new group proposes the founding definitions, once. */
+  /**
+   * The first leader of a brand-new group proposes the founding definitions, once: its own
+   * definitions.json, else the first (by node name) of those its reachable peers have (a
+   * single node turned into a cluster keeps its definitions whoever is elected first), else
+   * the default vhost and user.
+   */
   private maybeFound(): void {
     if (this.checkFounded() || this.founding || !this.leaderReady()) return;
     const s = this.driver.machine(METADATA_GROUP_ID)!.status();
     if ((this.driver.appliedIndex(METADATA_GROUP_ID) ?? 0) < s.commitIndex) return;
     this.founding = true;
-    const { broker, log, localDefinitions } = this.options;
-    const snapshot = foundingDefinitions(broker.settings, localDefinitions, broker.randomBytes);
-    const what = localDefinitions
-      ? `this node's definitions (${snapshot.vhosts.length} vhosts, ${snapshot.users.length} users, ` +
-        `${snapshot.queues.length} queues, ${snapshot.exchanges.length} exchanges)`
-      : `the default vhost '${broker.settings.defaultVhost}' and user '${broker.settings.defaultUser}'`;
-    log.info({ founding: !!localDefinitions }, `founding a new cluster with ${what}`);
-    Promise.resolve(broker.submit({ type: "definitions.restore", snapshot }))
-      .then(
-        () => {
-          this.checkFounded();
-          log.info({}, `the new cluster's initial definitions are committed: ${what}`);
-        },
-        (e: Error) =>
-          log.warn({ err: e.message }, `could not found the cluster yet: ${e.message}; retrying`),
-      )
+    this.chooseFounding()
+      .then(({ from, definitions }) => this.found(from, definitions))
       .finally(() => {
         this.founding = false;
       });
+  }
+
+  private async chooseFounding(): Promise<{
+    from: NodeId;
+    definitions: DefinitionsSnapshot | undefined;
+  }> {
+    const self = this.options.nodeName;
+    if (this.options.localDefinitions)
+      return { from: self, definitions: this.options.localDefinitions };
+    const peers = [...this.peers.keys()].sort();
+    const offers = await Promise.all(
+      peers.map((peer) =>
+        this.requests.request(peer, FOUNDING_KIND, new Uint8Array(0), FOUNDING_TIMEOUT_MS).then(
+          (answer) =>
+            (JSON.parse(answer.toString("utf8")) as { definitions: DefinitionsSnapshot | null })
+              .definitions ?? undefined,
+          () => undefined,
+        ),
+      ),
+    );
+    const at = offers.findIndex((d) => d !== undefined);
+    return at < 0
+      ? { from: self, definitions: undefined }
+      : { from: peers[at]!, definitions: offers[at] };
+  }
+
+  private async found(from: NodeId, definitions: DefinitionsSnapshot | undefined): Promise<void> {
+    if (this.checkFounded() || !this.leaderReady()) return;
+    const { broker, log } = this.options;
+    const snapshot = foundingDefinitions(broker.settings, definitions, broker.randomBytes);
+    const what = definitions
+      ? `the definitions of ${from === this.options.nodeName ? "this node" : from} ` +
+        `(${snapshot.vhosts.length} vhosts, ${snapshot.users.length} users, ` +
+        `${snapshot.queues.length} queues, ${snapshot.exchanges.length} exchanges)`
+      : `the default vhost '${broker.settings.defaultVhost}' and user '${broker.settings.defaultUser}'`;
+    log.info({ from, fromDefinitions: !!definitions }, `founding a new cluster with ${what}`);
+    await Promise.resolve(broker.submit({ type: "definitions.restore", snapshot })).then(
+      () => {
+        this.checkFounded();
+        log.info({}, `the new cluster's initial definitions are committed: ${what}`);
+      },
+      (e: Error) =>
+        log.warn({ err: e.message }, `could not found the cluster yet: ${e.message}; retrying`),
+    );
   }
 
   /**

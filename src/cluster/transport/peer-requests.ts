@@ -80,7 +80,6 @@ export class PeerRequests {
         this.pending.delete(id);
         reject(new PeerRequestError(`no answer from ${to} within ${timeoutMs} ms`, true));
       }, timeoutMs);
-      timer.unref();
       this.pending.set(id, { to, resolve, reject, timer });
     });
   }

@@ -92,6 +92,22 @@ test("a node cut off from the others pauses (320 to its clients, new ones refuse
     );
     assert.equal(health.status, 503);
     assert.match(JSON.stringify(health.body), /cannot see a majority/);
+    // A change asked of the paused node fails at once, not after the group's 10 s wait.
+    const askedAtMs = Date.now();
+    const change = await api(
+      c.nodes[isolated]!.mgmtUrl,
+      "PUT",
+      "/api/queues/%2F/asked-while-paused",
+      {
+        durable: true,
+      },
+    );
+    assert.equal(change.status, 503, JSON.stringify(change.body));
+    assert.match(
+      JSON.stringify(change.body),
+      /cannot see a majority of the cluster; the change was not made/,
+    );
+    assert.ok(Date.now() - askedAtMs < 5_000, `answered after ${Date.now() - askedAtMs} ms`);
     // The log says which peers are unreachable.
     await c
       .broker(isolated)

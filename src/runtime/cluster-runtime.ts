@@ -221,7 +221,19 @@ export class ClusterRuntime {
 
   /** Listens on the cluster port, dials the peers, and starts the Raft clock. */
   async start(): Promise<PeerAddress> {
-    const bound = await this.transport.start();
+    let bound: PeerAddress;
+    try {
+      bound = await this.transport.start();
+    } catch (e) {
+      const { host, port } = this.options.listen;
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(
+        `cannot listen on the cluster port ${host}:${port} (${code ?? (e as Error).message})` +
+          (code === "EADDRINUSE"
+            ? "; another process uses it: stop it or choose another port with --cluster-port"
+            : ""),
+      );
+    }
     this.boundPort = bound.port;
     const s = this.driver.machine(METADATA_GROUP_ID)!.status();
     this.options.log.info(

@@ -222,7 +222,12 @@ export class WarrenNode {
         .flatMap((l) => (l.protocol === "http" ? [`${formatHost(l.host)}:${l.port}`] : [])),
     });
     // After the listeners: they refuse clients (the node is starting) until it caught up.
-    await this.cluster?.start();
+    try {
+      await this.cluster?.start();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
     const tickMs = this.options.tickMs ?? 200;
     this.lastTickMs = this.broker.clock();
     this.ticker = setInterval(

@@ -248,7 +248,10 @@ export class WarrenNode {
       const list = clusterNodes.map((n) => `${n.name}:${n.port}`).join(", ");
       this.log.info(
         { clusterNodes },
-        `cluster nodes configured: ${list}; this node's metadata is replicated by the cluster's metadata group`,
+        `cluster nodes configured: ${list}; ` +
+          (this.clustered
+            ? "this node's metadata is replicated by the cluster's metadata group"
+            : "no other node is listed, so this node runs alone"),
       );
     }
   }

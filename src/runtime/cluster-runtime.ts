@@ -539,13 +539,16 @@ export class ClusterRuntime {
     return {
       submit: <C extends MetadataCommand>(command: C) => {
         const reason = this.pausedReason;
-        if (reason !== undefined) {
-          throw new MetadataUnavailableError(
+        if (reason === undefined) return commands.submit(command);
+        // Rejected, not thrown: the node's own changes (the exclusive queues of the
+        // connections the pause just closed) are submitted without waiting, and their
+        // failure is logged (Broker.submitTrigger); a throw would break the close.
+        return Promise.reject(
+          new MetadataUnavailableError(
             "noLeader",
             `the metadata store is unavailable: ${reason}; the change was not made`,
-          );
-        }
-        return commands.submit(command);
+          ),
+        );
       },
     };
   }

@@ -49,6 +49,9 @@ test("a node cut off from the others pauses (320 to its clients, new ones refuse
     const client = await amqp.connect(c.url(isolated));
     // amqplib does not count 320 as an error: it comes with the close event.
     client.on("error", () => {});
+    // Its exclusive queue goes with the connection the pause closes: the node's own
+    // deletion cannot go through the group then, and must not break the close.
+    await (await client.createChannel()).assertQueue("", { exclusive: true });
     const closed = new Promise<{ code?: number; message: string; atMs: number }>((resolve) =>
       client.on("close", (e?: { code?: number; message: string }) =>
         resolve({
@@ -108,6 +111,22 @@ test("a node cut off from the others pauses (320 to its clients, new ones refuse
       /cannot see a majority of the cluster; the change was not made/,
     );
     assert.ok(Date.now() - askedAtMs < 5_000, `answered after ${Date.now() - askedAtMs} ms`);
+    // The connection was released whole (its exclusive queue's deletion could not go
+    // through the group: logged, not thrown into the close).
+    const isolatedLog = c.broker(isolated);
+    await isolatedLog.waitForLog(
+      (l) =>
+        typeof l.msg === "string" &&
+        l.msg.startsWith("connection closed: CONNECTION_FORCED") &&
+        l.msg.includes("cannot see a majority"),
+      5_000,
+    );
+    await isolatedLog.waitForLog(
+      (l) =>
+        typeof l.msg === "string" &&
+        l.msg.includes("queues.drop-owned did not go through the metadata group"),
+      5_000,
+    );
     // The log says which peers are unreachable.
     await c
       .broker(isolated)

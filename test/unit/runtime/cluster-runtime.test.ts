@@ -3,7 +3,7 @@
  * with a clear message and leaves nothing open; a one-node list (only itself) is a single node.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,6 +74,26 @@ test("a node whose list names only itself is a single node: no cluster runtime, 
     assert.equal(node.cluster, undefined);
     assert.equal(node.broker.pausedReason, undefined);
     assert.ok(node.broker.vhosts.has("/"), "bootstrapped as a single node");
+  } finally {
+    await node.stop();
+  }
+});
+
+test("a node with no cluster nodes runs no cluster code and keeps no Raft log", async () => {
+  const dataDir = freshDir();
+  const node = new WarrenNode({
+    settings: DEFAULT_SETTINGS,
+    listen: [{ host: "127.0.0.1", port: 0 }],
+    dataDir,
+    log: silentLog,
+  });
+  await node.start();
+  try {
+    assert.equal(node.cluster, undefined);
+    assert.equal(node.broker.pausedReason, undefined);
+    assert.equal(existsSync(join(dataDir, "raft")), false);
+    // Its commands apply at once, as they always did on one node.
+    assert.equal(node.broker.submit({ type: "vhost.add", vhost: "v" }) instanceof Promise, false);
   } finally {
     await node.stop();
   }

@@ -35,7 +35,7 @@ import type { Broker } from "../vhost/broker.js";
 import type { ClusterNodeAddress } from "../vhost/broker-settings.js";
 import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import type { MetadataCommand } from "../vhost/commands/command-types.js";
-import { foundingDefinitions } from "./founding-definitions.js";
+import { ClusterFounding } from "./cluster-founding.js";
 import { TimerTicks } from "./timer-ticks.js";
 
 /**
@@ -51,9 +51,6 @@ export const HEARTBEAT_TICKS = 1;
 /** The request kind that asks a leader for its commit index (catching up at start). */
 const COMMIT_INDEX_KIND = 2;
 const COMMIT_INDEX_TIMEOUT_MS = 2_000;
-/** The request kind that asks a peer for the definitions it would found a new cluster with. */
-const FOUNDING_KIND = 3;
-const FOUNDING_TIMEOUT_MS = 3_000;
 
 export interface ClusterHooks {
   /** The node cannot see a majority: close clients and refuse new ones with this reason. */
@@ -132,8 +129,7 @@ export class ClusterRuntime {
   private starting = true;
   private catchUpTarget: number | undefined;
   private askingLeader = false;
-  private founded = false;
-  private founding = false;
+  private readonly founding: ClusterFounding;
   private pausedReason: string | undefined;
   private pausedSinceMs: number | undefined;
   private stopped = false;
@@ -188,9 +184,16 @@ export class ClusterRuntime {
     forwarder.serve(this.metadata.serveForwarded);
     broker.useReplicatedCommands(this.failFastWhilePaused(this.metadata.commands));
     this.requests.serve(COMMIT_INDEX_KIND, async () => this.answerCommitIndex());
-    this.requests.serve(FOUNDING_KIND, async () =>
-      Buffer.from(JSON.stringify({ definitions: options.localDefinitions ?? null }), "utf8"),
-    );
+    this.founding = new ClusterFounding({
+      broker,
+      log,
+      nodeName,
+      driver: this.driver,
+      requests: this.requests,
+      peers: [...this.peers.keys()],
+      localDefinitions: options.localDefinitions,
+      leaderReady: () => this.leaderReady(),
+    });
   }
 
   /**
@@ -303,7 +306,7 @@ export class ClusterRuntime {
     this.watchPeers(now);
     this.watchMajority(now);
     if (this.starting) this.catchUp();
-    if (!this.founded) this.maybeFound();
+    this.founding.maybeFound();
   }
 
   /** Logs each change of the metadata group's leader as this node learns it. */
@@ -398,7 +401,8 @@ export class ClusterRuntime {
     const s = machine.status();
     const applied = this.driver.appliedIndex(METADATA_GROUP_ID) ?? 0;
     if (s.role === "leader") {
-      if (this.leaderReady() && this.founded && applied >= s.commitIndex) this.caughtUp(applied);
+      if (this.leaderReady() && this.founding.founded && applied >= s.commitIndex)
+        this.caughtUp(applied);
       return;
     }
     if (this.catchUpTarget !== undefined && applied >= this.catchUpTarget) {
@@ -441,7 +445,8 @@ export class ClusterRuntime {
     if (s.role !== "leader") throw new Error(`not the leader (the leader is ${s.leaderId})`);
     if (!this.leaderReady())
       throw new Error("the leader has not committed an entry of its term yet");
-    if (!this.founded) throw new Error("the cluster's founding definitions are not committed yet");
+    if (!this.founding.founded)
+      throw new Error("the cluster's founding definitions are not committed yet");
     return Buffer.from(JSON.stringify({ commitIndex: s.commitIndex }), "utf8");
   }
 
@@ -450,85 +455,6 @@ export class ClusterRuntime {
     const machine = this.driver.machine(METADATA_GROUP_ID)!;
     const s = machine.status();
     return s.role === "leader" && machine.termAt(s.commitIndex) === s.term;
-  }
-
-  /**
-   * Whether the group ever committed a command: after a snapshot it did (snapshots follow
-   * applied commands); else the committed entries say (a new group has only its leaders'
-   * empty entries). Once founded, always founded.
-   */
-  private checkFounded(): boolean {
-    if (this.founded) return true;
-    const machine = this.driver.machine(METADATA_GROUP_ID)!;
-    const s = machine.status();
-    let founded = s.snapshotIndex > 0;
-    for (let i = s.firstIndex; !founded && i <= s.commitIndex; i++) {
-      founded = machine.entryAt(i)?.kind === "command";
-    }
-    this.founded = founded;
-    return founded;
-  }
-
-  /**
-   * The first leader of a brand-new group proposes the founding definitions, once: its own
-   * definitions.json, else the first (by node name) of those its reachable peers have (a
-   * single node turned into a cluster keeps its definitions whoever is elected first), else
-   * the default vhost and user.
-   */
-  private maybeFound(): void {
-    if (this.checkFounded() || this.founding || !this.leaderReady()) return;
-    const s = this.driver.machine(METADATA_GROUP_ID)!.status();
-    if ((this.driver.appliedIndex(METADATA_GROUP_ID) ?? 0) < s.commitIndex) return;
-    this.founding = true;
-    this.chooseFounding()
-      .then(({ from, definitions }) => this.found(from, definitions))
-      .finally(() => {
-        this.founding = false;
-      });
-  }
-
-  private async chooseFounding(): Promise<{
-    from: NodeId;
-    definitions: DefinitionsSnapshot | undefined;
-  }> {
-    const self = this.options.nodeName;
-    if (this.options.localDefinitions)
-      return { from: self, definitions: this.options.localDefinitions };
-    const peers = [...this.peers.keys()].sort();
-    const offers = await Promise.all(
-      peers.map((peer) =>
-        this.requests.request(peer, FOUNDING_KIND, new Uint8Array(0), FOUNDING_TIMEOUT_MS).then(
-          (answer) =>
-            (JSON.parse(answer.toString("utf8")) as { definitions: DefinitionsSnapshot | null })
-              .definitions ?? undefined,
-          () => undefined,
-        ),
-      ),
-    );
-    const at = offers.findIndex((d) => d !== undefined);
-    return at < 0
-      ? { from: self, definitions: undefined }
-      : { from: peers[at]!, definitions: offers[at] };
-  }
-
-  private async found(from: NodeId, definitions: DefinitionsSnapshot | undefined): Promise<void> {
-    if (this.checkFounded() || !this.leaderReady()) return;
-    const { broker, log } = this.options;
-    const snapshot = foundingDefinitions(broker.settings, definitions, broker.randomBytes);
-    const what = definitions
-      ? `the definitions of ${from === this.options.nodeName ? "this node" : from} ` +
-        `(${snapshot.vhosts.length} vhosts, ${snapshot.users.length} users, ` +
-        `${snapshot.queues.length} queues, ${snapshot.exchanges.length} exchanges)`
-      : `the default vhost '${broker.settings.defaultVhost}' and user '${broker.settings.defaultUser}'`;
-    log.info({ from, fromDefinitions: !!definitions }, `founding a new cluster with ${what}`);
-    await Promise.resolve(broker.submit({ type: "definitions.restore", snapshot })).then(
-      () => {
-        this.checkFounded();
-        log.info({}, `the new cluster's initial definitions are committed: ${what}`);
-      },
-      (e: Error) =>
-        log.warn({ err: e.message }, `could not found the cluster yet: ${e.message}; retrying`),
-    );
   }
 
   /**

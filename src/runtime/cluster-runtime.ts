@@ -89,6 +89,9 @@ export interface ClusterMemberStatus {
   readonly connectedSinceMs: number | null;
   /** Since when it has been unreachable from here (null while reachable). */
   readonly unreachableSinceMs: number | null;
+  /** Frame bytes this node sent to it and received from it since start (0 for itself). */
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
 }
 
 /** The runtime's state as the operator view (ClusterView) reads it. */
@@ -280,6 +283,8 @@ export class ClusterRuntime {
         self: n.name === self,
         connectedSinceMs: n.name === self ? 0 : (stats.get(n.name)?.connectedSinceMs ?? null),
         unreachableSinceMs: this.unreachableSince.get(n.name) ?? null,
+        bytesSent: stats.get(n.name)?.bytesOut ?? 0,
+        bytesReceived: stats.get(n.name)?.bytesIn ?? 0,
       })),
       metadata: {
         role: s.role,

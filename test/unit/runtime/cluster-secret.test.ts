@@ -173,7 +173,20 @@ describe("a node's start", () => {
     try {
       // No peer runs: the node waits for the cluster and admits no client meanwhile.
       assert.match(node.broker.pausedReason ?? "", /warren@t is starting/);
-      assert.equal(node.cluster?.status().starting, true);
+      const status = node.cluster!.status();
+      assert.equal(status.starting, true);
+      assert.equal(status.pausedReason, undefined);
+      assert.deepEqual(
+        status.members.map((m) => [m.name, m.self, m.connectedSinceMs === null]),
+        [
+          ["warren@a", false, true],
+          ["warren@b", false, true],
+          ["warren@t", true, false],
+        ],
+      );
+      assert.deepEqual(status.metadata.voters, ["warren@a", "warren@b", "warren@t"]);
+      assert.equal(status.metadata.leader, null);
+      assert.ok(status.clusterPort > 0);
     } finally {
       await node.stop();
     }

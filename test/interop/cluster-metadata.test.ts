@@ -81,7 +81,7 @@ async function declareOn(c: TestCluster, i: number, suffix: string): Promise<voi
   assert.ok(policy.status === 201 || policy.status === 204, JSON.stringify(policy));
 }
 
-test("a 3-node cluster: declares on one node are on every node; a restarted node catches up", {
+test("a 3-node cluster: declares on one node are on every node; a restarted node catches up; the whole cluster restarts", {
   skip,
   timeout: 120_000,
 }, async () => {
@@ -108,6 +108,22 @@ test("a 3-node cluster: declares on one node are on every node; a restarted node
     assert.ok(await seesDefinitions(c, 2, "b"), "the restarted node caught up");
     assert.ok(await seesDefinitions(c, 2, "a"));
     assert.ok(await queueExists(c.url(2), "orders-b"));
+
+    // The whole cluster stops and starts again: each node comes back from its own Raft log.
+    await Promise.all([0, 1, 2].map((i) => c.stop(i)));
+    await c.startAll();
+    await c.allServing();
+    for (const i of [0, 1, 2]) {
+      assert.ok(await seesDefinitions(c, i, "a"), `node ${i} after the full restart`);
+      assert.ok(await seesDefinitions(c, i, "b"), `node ${i} after the full restart`);
+    }
+    // Founded once: no node founded it again at the restart.
+    const founders = c.nodes.flatMap((n) =>
+      (n.broker?.logs ?? []).filter(
+        (l) => typeof l.msg === "string" && l.msg.startsWith("founding a new cluster"),
+      ),
+    );
+    assert.equal(founders.length, 0);
   } finally {
     await c.stopAll();
   }

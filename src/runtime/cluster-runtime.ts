@@ -245,12 +245,13 @@ export class ClusterRuntime {
     this.options.log.info(
       {
         clusterPort: bound.port,
+        clusterHost: bound.host,
         peers: [...this.peers.keys()],
         term: s.term,
         lastIndex: s.lastIndex,
         snapshotIndex: s.snapshotIndex,
       },
-      `cluster port ${bound.port}: joining the cluster with ${[...this.peers.keys()].join(", ")}; ` +
+      `cluster port ${bound.host}:${bound.port}: joining the cluster with ${[...this.peers.keys()].join(", ")}; ` +
         "clients are refused until this node's metadata has caught up with the cluster's",
     );
     this.driver.start();

@@ -296,7 +296,7 @@ export class WarrenNode {
     this.logUnclaimed(recovery, loaded, discard);
     // No client before the node has the cluster's users and queues.
     this.broker.pausedReason = this.startingReason;
-    const listenHost = this.options.listen[0]?.host ?? "0.0.0.0";
+    const listenHost = clusterListenHost(settings.clusterNodes);
     this.cluster = await ClusterRuntime.open({
       broker: this.broker,
       log: this.log,
@@ -626,6 +626,17 @@ export class WarrenNode {
     this.store.close();
     await this.lock?.release();
   }
+}
+
+/**
+ * Where the cluster port listens: every interface, as RabbitMQ's distribution port does
+ * ("::" when a peer is an IPv6 address), except for a cluster whose nodes are all on this
+ * machine (npm run cluster, the tests), which needs no more than loopback.
+ */
+export function clusterListenHost(nodes: readonly { readonly host: string }[]): string {
+  const loopback = (h: string) => h === "localhost" || h.startsWith("127.") || h === "::1";
+  if (nodes.every((n) => loopback(n.host))) return "127.0.0.1";
+  return nodes.some((n) => n.host.includes(":")) ? "::" : "0.0.0.0";
 }
 
 function iso(ms: number): string {

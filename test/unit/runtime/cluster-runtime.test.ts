@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { silentLog } from "../../../src/log.js";
-import { WarrenNode } from "../../../src/runtime/warren-node.js";
+import { clusterListenHost, WarrenNode } from "../../../src/runtime/warren-node.js";
 import { DEFAULT_SETTINGS } from "../../../src/vhost/broker-settings.js";
 
 const dirs: string[] = [];
@@ -97,4 +97,12 @@ test("a node with no cluster nodes runs no cluster code and keeps no Raft log", 
   } finally {
     await node.stop();
   }
+});
+
+test("the cluster port listens on every interface unless every node is on this machine", () => {
+  const at = (...hosts: string[]) => clusterListenHost(hosts.map((host) => ({ host })));
+  assert.equal(at("localhost", "127.0.0.1", "::1"), "127.0.0.1");
+  assert.equal(at("127.0.0.1", "mq2.example.com"), "0.0.0.0");
+  assert.equal(at("10.0.0.1", "10.0.0.2"), "0.0.0.0");
+  assert.equal(at("fd00::1", "fd00::2"), "::");
 });

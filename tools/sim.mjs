@@ -4,6 +4,8 @@
 //   npm run sim -- --seeds 1000            run seeds 1..1000, print a one-line summary
 //   npm run sim -- --seeds 100000 --from 5000 --jobs 2
 //   npm run sim -- --seed 42 --trace       replay one seed, printing every fault and change
+//   npm run sim -- --seeds 1000 --metadata  the first group is the metadata group (real
+//                                          MetadataMachine over each node's definitions)
 //   npm run sim -- --seeds 2000 --planted-bug send-before-persist
 //                                          count the seeds a deliberate bug survives
 // Options: --nodes N (3, 5, 7; default by seed), --groups N, --chaos-ms MS, --liveness-ms MS.
@@ -22,6 +24,7 @@ function configFrom(values) {
   if (values.groups) config.groupCount = Number(values.groups);
   if (values["chaos-ms"]) config.chaosMs = Number(values["chaos-ms"]);
   if (values["liveness-ms"]) config.livenessMs = Number(values["liveness-ms"]);
+  if (values.metadata) config.metadata = true;
   if (values["planted-bug"]) Object.assign(config, plantedBug(values["planted-bug"]).config);
   return config;
 }
@@ -32,6 +35,7 @@ function replayArgs(values) {
   for (const name of ["nodes", "groups", "chaos-ms", "liveness-ms", "planted-bug"]) {
     if (values[name]) args.push(`--${name}`, values[name]);
   }
+  if (values.metadata) args.push("--metadata");
   return args;
 }
 
@@ -62,6 +66,7 @@ if (!isMainThread) {
       "chaos-ms": { type: "string" },
       "liveness-ms": { type: "string" },
       "planted-bug": { type: "string" },
+      metadata: { type: "boolean", default: false },
       "stop-at-first": { type: "boolean", default: false },
       trace: { type: "boolean", default: false },
     },

@@ -1,3 +1,4 @@
+import { CLUSTER_CHECKS } from "./checks/cluster-checks.js";
 import { connectionChurn } from "./checks/connection-churn.js";
 import { eventLoopStalls } from "./checks/event-loop-stalls.js";
 import { type ExpiryOf, expiredQueues, expiryFromSettings } from "./checks/expired-queues.js";
@@ -25,11 +26,14 @@ export interface DoctorReport {
   readonly findings: readonly Finding[];
 }
 
-/** Every check, in the order the seeds' diagnostic workflow walks them. */
-export function allChecks(expiryOf: ExpiryOf = expiryFromSettings): Check[] {
+/**
+ * Every check, in the order the seeds' diagnostic workflow walks them. A node in a cluster
+ * runs the cluster's checks where a single node has its "partitions" placeholder.
+ */
+export function allChecks(expiryOf: ExpiryOf = expiryFromSettings, clustered = false): Check[] {
   return [
     missedHeartbeats,
-    partitions,
+    ...(clustered ? CLUSTER_CHECKS : [partitions]),
     activeAlarms,
     storeDamage,
     descriptorHeadroom,

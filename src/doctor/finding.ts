@@ -1,6 +1,7 @@
 import type { AmqpConnection } from "../connection/amqp-connection.js";
 import type { Alarm } from "../vhost/alarms.js";
 import type { Broker } from "../vhost/broker.js";
+import type { ClusterFacts } from "./cluster-facts.js";
 import type { History } from "./history.js";
 import type { Stall } from "./stalls.js";
 
@@ -41,6 +42,8 @@ export interface DoctorInput {
   readonly windowMs: number;
   /** How long a transient queue may sit unused with no consumer before it counts as abandoned. */
   readonly abandonedAfterMs?: number;
+  /** The cluster as this node sees it; absent on a single node. */
+  readonly cluster?: ClusterFacts;
 }
 
 export interface Check {

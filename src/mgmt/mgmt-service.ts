@@ -18,6 +18,7 @@ import { policyPort, policyRoutes } from "./api/policies-api.js";
 import { queueRoutes } from "./api/queues-api.js";
 import { unroutableRoutes } from "./api/unroutable-api.js";
 import { warrenRoutes } from "./api/warren-api.js";
+import type { ClusterSource } from "./cluster-view.js";
 import { authenticate, requireAccess } from "./http/auth.js";
 import { HttpListener } from "./http/http-listener.js";
 import { type HttpRequest, type HttpResponse, notFound } from "./http/http-types.js";
@@ -55,6 +56,8 @@ export interface MgmtOptions {
   /** The event loop's recent pauses, and the timer that names their causes. */
   readonly stalls?: StallHistory;
   readonly tasks?: TaskTimer;
+  /** The cluster runtime's view of the cluster, when the node is a member of one. */
+  readonly cluster?: ClusterSource;
 }
 
 /** Builds the management API's router over a node context. */
@@ -70,7 +73,7 @@ export function managementRouter(ctx: NodeContext): Router {
   limitRoutes(router, ctx);
   healthRoutes(router, ctx);
   unroutableRoutes(router, ctx);
-  warrenRoutes(router, ctx, () => allChecks());
+  warrenRoutes(router, ctx, () => allChecks(undefined, ctx.cluster !== undefined));
   return router;
 }
 
@@ -144,7 +147,16 @@ export class MgmtService {
       resources: options.resources,
       stalls: options.stalls,
       tasks: options.tasks,
+      cluster: options.cluster,
     };
+  }
+
+  /**
+   * Gives the management side the cluster's view once the cluster runtime runs (or takes it
+   * away with undefined): routes, metrics and the doctor read it on every request.
+   */
+  attachCluster(cluster: ClusterSource | undefined): void {
+    (this.context as { cluster?: ClusterSource }).cluster = cluster;
   }
 
   async start(): Promise<void> {

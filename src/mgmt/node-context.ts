@@ -5,8 +5,10 @@ import type { Log } from "../log.js";
 import type { MemoryWatermark, ResourceLimits } from "../runtime/resource-monitor.js";
 import type { Alarm } from "../vhost/alarms.js";
 import type { Broker } from "../vhost/broker.js";
+import type { ClusterSource } from "./cluster-view.js";
 import type { ProcessFacts } from "./process-facts.js";
 
+export type { ClusterMember, ClusterSource, ClusterView, RaftGroupView } from "./cluster-view.js";
 export type { Alarm };
 
 /** A listening socket as status and /api/overview list them. */
@@ -72,6 +74,11 @@ export interface NodeContext {
   readonly stalls?: StallHistory;
   /** Times request handling, so a stall can name the request that caused it. */
   readonly tasks?: TaskTimer;
+  /**
+   * The cluster this node is part of (cluster-view.ts), provided by the cluster runtime;
+   * absent on a single node, whose outputs then show a one-node cluster of itself.
+   */
+  readonly cluster?: ClusterSource;
 }
 
 export function nodeName(ctx: NodeContext): string {

@@ -69,11 +69,35 @@ export class UserStore {
     byExchange.set(permission.exchange, { ...permission });
   }
 
+  /**
+   * Clears a user's permission in a vhost; whether there was one. No empty map is left
+   * behind: two nodes with the same permissions must hold the same maps, in the same order,
+   * whether they applied every change or restored a snapshot (the simulator checks it).
+   */
+  clearPermission(vhost: string, user: string): boolean {
+    const byUser = this.permissions.get(vhost);
+    const cleared = byUser?.delete(user) ?? false;
+    if (byUser?.size === 0) this.permissions.delete(vhost);
+    return cleared;
+  }
+
   /** Clears one exchange's topic permission, or all of the user's in the vhost (rabbitmqctl clear_topic_permissions). */
   clearTopicPermission(vhost: string, user: string, exchange?: string): void {
     const byUser = this.topicPermissions.get(vhost);
-    if (exchange === undefined) byUser?.delete(user);
-    else byUser?.get(user)?.delete(exchange);
+    if (!byUser) return;
+    if (exchange === undefined) byUser.delete(user);
+    else {
+      const byExchange = byUser.get(user);
+      byExchange?.delete(exchange);
+      if (byExchange?.size === 0) byUser.delete(user);
+    }
+    if (byUser.size === 0) this.topicPermissions.delete(vhost);
+  }
+
+  /** A deleted user takes its permissions and topic permissions in every vhost with it. */
+  dropUser(user: string): void {
+    for (const vhost of [...this.permissions.keys()]) this.clearPermission(vhost, user);
+    for (const vhost of [...this.topicPermissions.keys()]) this.clearTopicPermission(vhost, user);
   }
 
   /** Undefined means none is set, which RabbitMQ treats as "every routing key allowed". */

@@ -10,12 +10,14 @@
  * Safety invariants are checked continuously (invariant-checker.ts); a run replays exactly
  * from its seed.
  */
-import type { MachineFactory } from "../../src/cluster/index.js";
+import type { MachineFactory, ReplicatedStateMachine } from "../../src/cluster/index.js";
 import type { GroupId, MembershipChange, NodeId } from "../../src/raft/index.js";
 import { EMPTY_MEMBERSHIP, RaftMachine } from "../../src/raft/index.js";
 import { EventQueue } from "./event-queue.js";
+import { HashStateMachine } from "./hash-state-machine.js";
 import type { Violation } from "./invariant-checker.js";
 import { InvariantChecker } from "./invariant-checker.js";
+import { MetadataSimMachine, metadataProposal } from "./metadata-sim-machine.js";
 import { Nemesis } from "./nemesis.js";
 import { Prng } from "./prng.js";
 import { CALM_NETWORK, SimNetwork } from "./sim-network.js";
@@ -35,6 +37,11 @@ export interface SimConfig {
   /** Builds each node's Raft driver; a planted bug may use a subclass. */
   readonly createDriver?: DriverFactory;
   readonly trace?: (line: string) => void;
+  /**
+   * The first group ("meta") is the metadata group: its entries are metadata commands applied
+   * to each node's definitions by the production MetadataMachine (metadata-sim-machine.ts).
+   */
+  readonly metadata?: boolean;
   /** Overrides of the per-seed node settings, e.g. a slow disk. */
   readonly settings?: Partial<NodeSettings>;
 }
@@ -200,7 +207,23 @@ export class ClusterSim implements SimWorld {
     const groupId = this.prng.pick(this.groupIds);
     const leaders = this.leaders(groupId);
     if (leaders.length === 0) return;
-    this.propose(this.prng.pick(leaders), groupId, `p${this.proposals}`);
+    const key = this.isMetadataGroup(groupId)
+      ? metadataProposal(this.prng, this.proposals)
+      : `p${this.proposals}`;
+    this.propose(this.prng.pick(leaders), groupId, key);
+  }
+
+  private isMetadataGroup(groupId: GroupId): boolean {
+    return this.config.metadata === true && groupId === this.groupIds[0];
+  }
+
+  stateMachineFor(
+    groupId: GroupId,
+    report: (index: number, stateHash: number) => void,
+  ): ReplicatedStateMachine<string> {
+    return this.isMetadataGroup(groupId)
+      ? new MetadataSimMachine(report, () => this.queue.nowMs)
+      : new HashStateMachine(report);
   }
 
   /**

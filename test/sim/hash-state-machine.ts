@@ -43,11 +43,11 @@ export class HashStateMachine implements ReplicatedStateMachine<string> {
   }
 }
 
-function mix(hash: number, value: number): number {
+export function mix(hash: number, value: number): number {
   return Math.imul(hash ^ value, 0x01000193) >>> 0;
 }
 
-function hashString(text: string): number {
+export function hashString(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) hash = mix(hash, text.charCodeAt(i));
   return hash;

@@ -23,7 +23,7 @@ describe("the simulator catches planted bugs", () => {
             violation.detail,
         );
         // The same seed without the bug passes: the bug, not the seed, broke the invariant.
-        assert.deepEqual(runSimulation({ seed }).violations, []);
+        assert.deepEqual(runSimulation({ seed, metadata: bug.config.metadata }).violations, []);
         return;
       }
       assert.fail(`${bug.name} survived ${MAX_SEEDS_TO_CATCH} seeds`);

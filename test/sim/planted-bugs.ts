@@ -6,6 +6,7 @@
  */
 import type { DriverBatch } from "../../src/cluster/index.js";
 import { RaftDriver } from "../../src/cluster/index.js";
+import type { Ready } from "../../src/raft/index.js";
 import { RaftMachine } from "../../src/raft/index.js";
 import type { SimConfig } from "./cluster-sim.js";
 
@@ -20,6 +21,35 @@ class VotesWithoutLogCheck extends RaftMachine {
 class CommitsOldTermByCounting extends RaftMachine {
   protected override canCommitByCounting(): boolean {
     return true;
+  }
+}
+
+/**
+ * Apply only what is committed (§5.3), broken: entries are applied as soon as they are durable
+ * on this node, as if its own disk made them committed. A leader that loses its term leaves
+ * followers that applied entries the next leader overwrites.
+ */
+class AppliesBeforeCommit extends RaftMachine {
+  override hasReady(): boolean {
+    return this.withLocalCommit(() => super.hasReady());
+  }
+
+  override ready(): Ready {
+    const ready = this.withLocalCommit(() => super.ready());
+    // Only the applying is wrong: the commit index it persists is the true one.
+    return ready.hardState === null
+      ? ready
+      : { ...ready, hardState: { ...ready.hardState, commitIndex: this.commitIndex } };
+  }
+
+  private withLocalCommit<T>(run: () => T): T {
+    const committed = this.commitIndex;
+    this.commitIndex = Math.max(committed, this.log.stableIndex());
+    try {
+      return run();
+    } finally {
+      this.commitIndex = committed;
+    }
   }
 }
 
@@ -49,6 +79,14 @@ export const PLANTED_BUGS: readonly PlantedBug[] = [
     rule: "§5.4.2 commit only current-term entries by counting",
     config: {
       createMachine: (options, persisted) => new CommitsOldTermByCounting(options, persisted),
+    },
+  },
+  {
+    name: "apply-before-commit",
+    rule: "§5.3 apply only committed entries",
+    config: {
+      metadata: true,
+      createMachine: (options, persisted) => new AppliesBeforeCommit(options, persisted),
     },
   },
   {

@@ -5,7 +5,11 @@
  * pause holds back everything the process would run (sim-environment.ts waits on it).
  * Committed entries go to a hash of everything applied (hash-state-machine.ts).
  */
-import type { OutcomeCallback, RaftDriverConfig } from "../../src/cluster/index.js";
+import type {
+  OutcomeCallback,
+  RaftDriverConfig,
+  ReplicatedStateMachine,
+} from "../../src/cluster/index.js";
 import { RaftDriver } from "../../src/cluster/index.js";
 import type {
   GroupId,
@@ -15,7 +19,6 @@ import type {
   RaftMachine,
 } from "../../src/raft/index.js";
 import type { EventQueue } from "./event-queue.js";
-import { HashStateMachine } from "./hash-state-machine.js";
 import type { InvariantChecker } from "./invariant-checker.js";
 import type { Prng } from "./prng.js";
 import { SimDisk } from "./sim-disk.js";
@@ -50,6 +53,11 @@ export interface SimWorld {
   readonly settings: NodeSettings;
   readonly createDriver: DriverFactory;
   readonly createMachine: NonNullable<RaftDriverConfig["createMachine"]>;
+  /** The state machine a node's group applies to (a hash of entries, or the real metadata). */
+  stateMachineFor(
+    groupId: GroupId,
+    report: (index: number, stateHash: number) => void,
+  ): ReplicatedStateMachine<string>;
 }
 
 export class SimNode {
@@ -125,7 +133,7 @@ export class SimNode {
       this.world.checker.onApplied(groupId, this.id, index, stateHash);
     this.driver!.addGroup(groupId, {
       persisted: this.disk.load(groupId),
-      stateMachine: new HashStateMachine(report),
+      stateMachine: this.world.stateMachineFor(groupId, report),
       snapshotEveryEntries: this.world.settings.snapshotEveryEntries,
     });
   }

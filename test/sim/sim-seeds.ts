@@ -1,7 +1,8 @@
 /**
  * The CI simulation campaign, split across two test files so node:test runs the halves on
  * two cores. Each half runs its seeds and fails with the seed and replay command of every
- * run that broke an invariant.
+ * run that broke an invariant. Every seed runs the metadata group for real: the first group's
+ * entries are metadata commands applied to each node's definitions (metadata-sim-machine.ts).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -14,9 +15,9 @@ export function simulateSeedRange(firstSeed: number, count: number): void {
   const lastSeed = firstSeed + count - 1;
   test(`seeds ${firstSeed}..${lastSeed}: every invariant holds and every healed cluster makes progress`, () => {
     const started = Date.now();
-    const summary = runSeeds(firstSeed, count);
+    const summary = runSeeds(firstSeed, count, { metadata: true });
     console.log(summaryLine(summary, Date.now() - started));
-    const failures = summary.failures.map((result) => describeFailure(result));
+    const failures = summary.failures.map((result) => describeFailure(result, ["--metadata"]));
     assert.deepEqual(failures, [], failures.join("\n"));
   });
 }

@@ -3,6 +3,7 @@ import type { DoctorReport } from "../../doctor/doctor.js";
 import { reportText } from "../../doctor/report-text.js";
 import { CtlError, EXIT, flagSet, flagString, usageError } from "./args.js";
 import { formatterOf, info } from "./output.js";
+import { checkIfNodeIsQuorumCritical } from "./quorum-critical.js";
 import { expectParams, nodeName, type Verb, type VerbContext } from "./verb.js";
 
 interface Listener {
@@ -178,5 +179,6 @@ export const DIAGNOSTIC_VERBS: Verb[] = [
   alarmCheck("check_alarms", "/api/health/checks/alarms", "in the cluster"),
   checkPortConnectivity,
   checkPortListener,
+  checkIfNodeIsQuorumCritical,
   doctor,
 ];

@@ -6,11 +6,14 @@ export type Term =
   | number
   | { readonly atom: string }
   | { readonly str: string }
+  | { readonly bin: string }
   | { readonly tuple: readonly Term[] }
   | readonly Term[];
 
 export const atom = (a: string): Term => ({ atom: a });
 export const str = (s: string): Term => ({ str: s });
+/** An Erlang binary: <<"text">>. */
+export const bin = (s: string): Term => ({ bin: s });
 export const tuple = (...items: Term[]): Term => ({ tuple: items });
 /** A proplist entry {Key, Value}. */
 export const kv = (key: string, value: Term): Term => tuple(atom(key), value);
@@ -23,9 +26,10 @@ function quoteAtom(a: string): string {
 export function flat(t: Term): string {
   if (typeof t === "number") return String(t);
   if (Array.isArray(t)) return `[${t.map(flat).join(",")}]`;
-  const o = t as { atom?: string; str?: string; tuple?: Term[] };
+  const o = t as { atom?: string; str?: string; bin?: string; tuple?: Term[] };
   if (o.atom !== undefined) return quoteAtom(o.atom);
   if (o.str !== undefined) return JSON.stringify(o.str);
+  if (o.bin !== undefined) return `<<${JSON.stringify(o.bin)}>>`;
   return `{${o.tuple!.map(flat).join(",")}}`;
 }
 

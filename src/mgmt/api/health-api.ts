@@ -1,8 +1,10 @@
 import { queueDeclareCommand } from "../../connection/methods/queue-methods.js";
 import { AmqpError } from "../../protocol/amqp-error.js";
+import { isQuorumCritical, METADATA_GROUP } from "../cluster-view.js";
 import { type ApiRequest, badRequest, type HttpResponse, json } from "../http/http-types.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
+import { knownAlarms, seenCluster } from "../views/cluster-view-json.js";
 import { httpRequester, pathVhost, refusalToHttp, withDirectChannel } from "./api-helpers.js";
 
 const OK: HttpResponse = json({ status: "ok" });
@@ -23,18 +25,21 @@ function normaliseProtocol(p: string): string {
 /** /api/aliveness-test/{vhost} and /api/health/checks/*, with RabbitMQ's answers. */
 export function healthRoutes(router: Router, ctx: NodeContext): void {
   router.get("/api/aliveness-test/:vhost", "management", (req) => aliveness(ctx, req));
-  const alarms = (reason: string) => () => {
-    const list = ctx.alarms();
-    if (list.length === 0) return OK;
-    return failed({
-      reason,
-      alarms: list.map((a) => ({ node: a.node, resource: a.resource, reason: a.reason })),
-    });
-  };
+  // The cluster-wide check sees every member's alarms this node knows (its own on one node).
+  const alarms =
+    (reason: string, clusterWide = false) =>
+    () => {
+      const list = clusterWide ? knownAlarms(seenCluster(ctx)) : ctx.alarms();
+      if (list.length === 0) return OK;
+      return failed({
+        reason,
+        alarms: list.map((a) => ({ node: a.node, resource: a.resource, reason: a.reason })),
+      });
+    };
   router.get(
     "/api/health/checks/alarms",
     "management",
-    alarms("There are alarms in effect in the cluster"),
+    alarms("There are alarms in effect in the cluster", true),
   );
   router.get(
     "/api/health/checks/local-alarms",
@@ -58,9 +63,8 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
   // Classic queues, no TLS, every vhost running: these hold by construction today; they
   // answer as RabbitMQ does so load balancers and probes can use them. A paused node (the
   // minority of a partition) fails those that say it serves clients, with why.
-  for (const path of ["node-is-quorum-critical", "node-is-mirror-sync-critical"]) {
-    router.get(`/api/health/checks/${path}`, "management", () => OK);
-  }
+  router.get("/api/health/checks/node-is-mirror-sync-critical", "management", () => OK);
+  router.get("/api/health/checks/node-is-quorum-critical", "management", () => quorumCritical(ctx));
   for (const path of [
     "virtual-hosts",
     "is-in-service",
@@ -85,6 +89,27 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
         ? OK
         : failed({ reason: "no AMQP listener is running" })),
   );
+}
+
+/**
+ * RabbitMQ's node-is-quorum-critical: 503 when stopping this node would leave a Raft group
+ * without its majority. Warren's one group is the metadata store's, named as RabbitMQ 4
+ * names Khepri's in this answer. A single node answers ok, as it always did.
+ */
+function quorumCritical(ctx: NodeContext): HttpResponse {
+  const view = ctx.cluster?.view();
+  if (!view || !isQuorumCritical(view)) return OK;
+  return failed({
+    reason: "There are quorum queues that would lose their quorum if the target node is shut down",
+    queues: [
+      {
+        readable_name: METADATA_GROUP,
+        name: METADATA_GROUP,
+        virtual_host: "(not applicable)",
+        type: "process",
+      },
+    ],
+  });
 }
 
 /** The 503 of a paused node (it closed its clients and takes no new ones), or undefined. */

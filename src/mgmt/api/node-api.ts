@@ -5,7 +5,7 @@ import { jsonBodyInSlices } from "../http/json-in-slices.js";
 import { listResponse } from "../http/list-query.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
-import { nodeView, overviewView } from "../views/node-view.js";
+import { nodesView, overviewView } from "../views/node-view.js";
 import { pathVhost } from "./api-helpers.js";
 
 /** How the node's policies are exported and imported (wired to the policy store). */
@@ -20,10 +20,11 @@ export function nodeRoutes(router: Router, ctx: NodeContext, policies: PolicyPor
   router.get("/api/cluster-name", "management", () =>
     json({ name: ctx.broker.settings.clusterName }),
   );
-  router.get("/api/nodes", "monitoring", (req) => listResponse([nodeView(ctx)], req.query));
+  router.get("/api/nodes", "monitoring", (req) => listResponse(nodesView(ctx), req.query));
   router.get("/api/nodes/:node", "monitoring", (req) => {
-    if (req.params.node !== ctx.broker.settings.nodeName) throw notFound();
-    return json(nodeView(ctx));
+    const node = nodesView(ctx).find((n) => n.name === req.params.node);
+    if (!node) throw notFound();
+    return json(node);
   });
   router.get("/api/extensions", "management", () => json([]));
   // Runtime parameters (federation, shovels) do not exist in Warren: the lists are

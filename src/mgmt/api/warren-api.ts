@@ -6,6 +6,7 @@ import { type ApiRequest, badRequest, HttpError, json, jsonBody } from "../http/
 import type { Router } from "../http/router.js";
 import type { NodeContext, ResourceControl } from "../node-context.js";
 import { socketsLimitFor } from "../process-facts.js";
+import { clusterJson } from "../views/cluster-view-json.js";
 import { statusView } from "../views/status-view.js";
 
 /** How far back the doctor looks by default. */
@@ -15,6 +16,7 @@ export const DOCTOR_WINDOW_MS = 10 * 60_000;
 export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): DoctorInput {
   const f = ctx.processFacts();
   const connections = ctx.connections();
+  const cluster = ctx.cluster?.view();
   return {
     nowMs: ctx.broker.clock(),
     broker: ctx.broker,
@@ -30,6 +32,7 @@ export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): Doct
     eventLoopDelay: f.eventLoopDelay,
     stalls: ctx.stalls?.since(ctx.broker.clock() - windowMs) ?? [],
     windowMs,
+    ...(cluster ? { cluster } : {}),
   };
 }
 
@@ -39,6 +42,7 @@ export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): Doct
  */
 export function warrenRoutes(router: Router, ctx: NodeContext, checks: () => Check[]): void {
   router.get("/api/warren/status", "monitoring", () => json(statusView(ctx)));
+  router.get("/api/warren/cluster", "monitoring", () => json(clusterJson(ctx)));
   router.get("/api/warren/doctor", "monitoring", (req) => {
     const windowMs = minutesQuery(req, "window_minutes") ?? DOCTOR_WINDOW_MS;
     const input = {

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse } from "../http/http-types.js";
 import type { NodeContext } from "../node-context.js";
+import { writeClusterGauges } from "./cluster-metrics.js";
 import { EXPOSITION_CONTENT_TYPE, Exposition } from "./exposition.js";
 import { writeRabbitMetrics } from "./rabbitmq-metrics.js";
 import { writeWarrenMetrics } from "./warren-metrics.js";
@@ -9,6 +10,7 @@ export function metricsText(ctx: NodeContext, perObject: boolean): string {
   const exp = new Exposition();
   writeRabbitMetrics(exp, ctx, perObject);
   writeWarrenMetrics(exp, ctx, perObject);
+  writeClusterGauges(exp, ctx);
   return exp.text();
 }
 

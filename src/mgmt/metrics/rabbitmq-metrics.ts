@@ -2,6 +2,7 @@ import { VERSION } from "../../version.js";
 import type { NodeContext } from "../node-context.js";
 import { socketsLimitFor } from "../process-facts.js";
 import { RABBITMQ_API_VERSION } from "../views/format.js";
+import { writeRaftMetrics } from "./cluster-metrics.js";
 import type { Exposition } from "./exposition.js";
 import { sum, writeObjectMetrics } from "./object-metrics.js";
 
@@ -134,12 +135,21 @@ export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject:
       value: 1,
     },
   ]);
+  const cluster = ctx.cluster?.view();
   exp.family("rabbitmq_identity_info", "untyped", "RabbitMQ node & cluster identity info", [
     {
-      labels: { rabbitmq_node: b.settings.nodeName, rabbitmq_cluster: b.settings.clusterName },
+      labels: {
+        rabbitmq_node: b.settings.nodeName,
+        rabbitmq_cluster: b.settings.clusterName,
+        // Only a cluster has a permanent id (chosen when it formed): one node shows none, as before.
+        ...(cluster?.clusterId !== undefined
+          ? { rabbitmq_cluster_permanent_id: cluster.clusterId }
+          : {}),
+      },
       value: 1,
     },
   ]);
+  if (cluster) writeRaftMetrics(exp, cluster, perObject);
 
   const amqp = { protocol: "amqp091" };
   const classic = { protocol: "amqp091", queue_type: "rabbit_classic_queue" };

@@ -4,6 +4,12 @@ import { canAccessVhost, seesAllVhosts, seesUser } from "../http/auth.js";
 import type { NodeContext } from "../node-context.js";
 import { socketsLimitFor } from "../process-facts.js";
 import { vhostTotals } from "./access-view.js";
+import {
+  localClusterFields,
+  peerNodeView,
+  type SeenCluster,
+  seenCluster,
+} from "./cluster-view-json.js";
 import { details, type Json, RABBITMQ_API_VERSION, sorted } from "./format.js";
 import { queueCounts } from "./queue-view.js";
 
@@ -228,8 +234,20 @@ function nodeOverview(ctx: NodeContext): Json {
   };
 }
 
+/**
+ * GET /api/nodes: every member of the cluster, this node with its resources, the others
+ * with what this node knows of them; a single node lists itself, as always.
+ */
+export function nodesView(ctx: NodeContext): Json[] {
+  const seen = seenCluster(ctx);
+  if (!seen.clustered) return [nodeView(ctx)];
+  return seen.members.map((m) =>
+    m.name === seen.thisNode ? nodeView(ctx, seen) : peerNodeView(seen, m),
+  );
+}
+
 /** GET /api/nodes/{name}: one node's resources and churn counters. */
-export function nodeView(ctx: NodeContext): Json {
+export function nodeView(ctx: NodeContext, seen?: SeenCluster): Json {
   const b = ctx.broker;
   const f = ctx.processFacts();
   const fds = fileDescriptors(ctx);
@@ -287,6 +305,7 @@ export function nodeView(ctx: NodeContext): Json {
     sockets_used_details: details(),
     type: "disc",
     uptime: f.uptimeMs,
+    ...(seen?.clustered ? localClusterFields(seen) : {}),
   });
 }
 

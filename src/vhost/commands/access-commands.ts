@@ -50,7 +50,7 @@ export function deleteUser(
 ): CommandOutcome<Results["user.delete"]> {
   const users = state.users;
   if (!users.users.delete(c.user)) return unchanged({ deleted: false });
-  for (const byUser of users.permissions.values()) byUser.delete(c.user);
+  users.dropUser(c.user);
   return saved({ deleted: true });
 }
 
@@ -99,7 +99,7 @@ export function clearPermission(
   state: MetadataState,
   c: PermissionClear,
 ): CommandOutcome<Results["permission.clear"]> {
-  const cleared = state.users.permissions.get(c.vhost)?.delete(c.user) ?? false;
+  const cleared = state.users.clearPermission(c.vhost, c.user);
   return cleared ? saved({ cleared }) : unchanged({ cleared });
 }
 

@@ -463,3 +463,56 @@ test("an unknown command type is refused, also one named after an object's own p
     assert.equal(outcome.error.message, `unknown command '${type}'`);
   }
 });
+
+test("a deleted user takes its permissions and topic permissions with it: re-created, it has none", () => {
+  const state = bootstrapped();
+  applyAll(state, [
+    { type: "user.put", user: "u1", passwordHash: "h", hashingAlgorithm: "x", tags: [] },
+    { type: "permission.set", vhost: "/", user: "u1", configure: ".*", write: ".*", read: ".*" },
+    {
+      type: "topic-permission.set",
+      vhost: "/",
+      user: "u1",
+      exchange: "amq.topic",
+      write: "^a",
+      read: ".*",
+    },
+    { type: "user.delete", user: "u1" },
+    { type: "user.put", user: "u1", passwordHash: "h", hashingAlgorithm: "x", tags: [] },
+  ]);
+  assert.equal(state.users.permission("/", "u1"), undefined);
+  assert.equal(state.users.topicPermission("/", "u1", "amq.topic"), undefined);
+});
+
+test("clearing the last permission of a vhost leaves no empty map, so nodes list permissions in one order", () => {
+  // Replayed: "/" cleared then set again. Restored: a state that never had "/" then set it.
+  const replayed = bootstrapped();
+  applyAll(replayed, [
+    { type: "vhost.add", vhost: "v1" },
+    { type: "permission.set", vhost: "/", user: "guest", configure: ".*", write: ".*", read: ".*" },
+    {
+      type: "permission.set",
+      vhost: "v1",
+      user: "guest",
+      configure: ".*",
+      write: ".*",
+      read: ".*",
+    },
+    { type: "permission.clear", vhost: "/", user: "guest" },
+    {
+      type: "topic-permission.set",
+      vhost: "/",
+      user: "guest",
+      exchange: "x",
+      write: ".*",
+      read: ".*",
+    },
+    { type: "topic-permission.clear", vhost: "/", user: "guest", exchange: "x" },
+  ]);
+  assert.deepEqual([...replayed.users.permissions.keys()], ["v1"]);
+  assert.deepEqual([...replayed.users.topicPermissions.keys()], []);
+  applyAll(replayed, [
+    { type: "permission.set", vhost: "/", user: "guest", configure: "^q", write: ".*", read: ".*" },
+  ]);
+  assert.deepEqual([...replayed.users.permissions.keys()], ["v1", "/"]);
+});

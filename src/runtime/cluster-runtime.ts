@@ -28,6 +28,7 @@ import { PeerRequests } from "../cluster/transport/peer-requests.js";
 import { TcpPeerTransport } from "../cluster/transport/tcp-peer-transport.js";
 import { TransportForwarder } from "../cluster/transport/transport-forwarder.js";
 import type { Log } from "../log.js";
+import { type ClusterSource, type ClusterView, raftGroupView } from "../mgmt/cluster-view.js";
 import type { NodeId } from "../raft/index.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import { FileRaftLogStore } from "../store/file-raft-log-store.js";
@@ -118,7 +119,7 @@ export interface ClusterRuntimeStatus {
   readonly pausedSinceMs: number | undefined;
 }
 
-export class ClusterRuntime {
+export class ClusterRuntime implements ClusterSource {
   readonly transport: TcpPeerTransport;
   readonly driver: RaftDriver;
   readonly metadata: MetadataGroup;
@@ -129,6 +130,7 @@ export class ClusterRuntime {
   private readonly reportedUnreachable = new Set<NodeId>();
   private readonly wasConnected = new Set<NodeId>();
   private boundPort = 0;
+  private boundHost = "";
   private starting = true;
   private catchUpTarget: number | undefined;
   private askingLeader = false;
@@ -241,6 +243,7 @@ export class ClusterRuntime {
       );
     }
     this.boundPort = bound.port;
+    this.boundHost = bound.host;
     const s = this.driver.machine(METADATA_GROUP_ID)!.status();
     this.options.log.info(
       {
@@ -300,6 +303,40 @@ export class ClusterRuntime {
       starting: this.starting,
       pausedReason: this.pausedReason,
       pausedSinceMs: this.pausedSinceMs,
+    };
+  }
+
+  /**
+   * The operator's view (management API, metrics, doctor, warrenctl): what this node knows
+   * now, no I/O. A peer unreachable from here is a member `reachable: false`; while this
+   * node is paused, its unreachable peers are also its partition (it cannot tell a peer that
+   * is down from one that runs behind a cut, but a paused node is the minority side).
+   */
+  view(): ClusterView {
+    const status = this.status();
+    const machine = this.driver.machine(METADATA_GROUP_ID)!;
+    const unreachable = status.members.filter((m) => !m.self && m.connectedSinceMs === null);
+    return {
+      thisNode: status.nodeName,
+      members: status.members.map((m) => ({
+        name: m.name,
+        clusterAddress: m.self ? `${this.boundHost}:${this.boundPort}` : `${m.host}:${m.port}`,
+        reachable: m.self || m.connectedSinceMs !== null,
+        ...(m.connectedSinceMs !== null && !m.self ? { connectedSinceMs: m.connectedSinceMs } : {}),
+        ...(m.unreachableSinceMs !== null ? { unreachableSinceMs: m.unreachableSinceMs } : {}),
+        ...(m.self ? {} : { bytesSent: m.bytesSent, bytesReceived: m.bytesReceived }),
+      })),
+      partitions:
+        status.pausedReason !== undefined && unreachable.length > 0
+          ? [{ node: status.nodeName, cannotSee: unreachable.map((m) => m.name) }]
+          : [],
+      ...(status.pausedReason !== undefined
+        ? { paused: { reason: status.pausedReason, sinceMs: status.pausedSinceMs ?? Date.now() } }
+        : {}),
+      metadata: {
+        ...raftGroupView(machine.status()),
+        appliedIndex: status.metadata.appliedIndex,
+      },
     };
   }
 

@@ -210,6 +210,7 @@ export class WarrenNode {
         resources: this.resources,
         stalls: this.stalls,
         tasks: this.stallWatch,
+        cluster: this.cluster,
       });
       await this.mgmt.start();
     }

@@ -97,6 +97,15 @@ test("a 3-node cluster: declares on one node are on every node; a restarted node
       assert.ok(await queueExists(c.url(i), "orders-a"), `passive declare on node ${i}`);
     }
     assert.equal(await queueExists(c.url(1), "no-such-queue"), false);
+    // Every node lists the three members, running, through the cluster view.
+    for (const i of [0, 1, 2]) {
+      const nodes = await api(c.nodes[i]!.mgmtUrl, "GET", "/api/nodes");
+      const listed = (nodes.body as { name: string; running: boolean }[]).map((n) => [
+        n.name,
+        n.running,
+      ]);
+      assert.deepEqual(listed.sort(), c.nodes.map((n) => [n.spec.name, true]).sort());
+    }
 
     // Node 3 stops cleanly; the others (a majority) keep taking declares.
     await c.stop(2);

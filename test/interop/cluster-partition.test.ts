@@ -95,6 +95,23 @@ test("a node cut off from the others pauses (320 to its clients, new ones refuse
     );
     assert.equal(health.status, 503);
     assert.match(JSON.stringify(health.body), /cannot see a majority/);
+    // The operator view (ClusterView through /api/nodes): the others unreachable from here,
+    // and this node's partition.
+    const nodes = await api(c.nodes[isolated]!.mgmtUrl, "GET", "/api/nodes");
+    assert.equal(nodes.status, 200);
+    const byName = new Map(
+      (nodes.body as { name: string; running: boolean; partitions: string[] }[]).map((n) => [
+        n.name,
+        n,
+      ]),
+    );
+    assert.equal(byName.size, 3, JSON.stringify(nodes.body));
+    assert.equal(byName.get(name)?.running, true);
+    assert.deepEqual([...(byName.get(name)?.partitions ?? [])].sort(), [
+      c.nodes[0]!.spec.name,
+      c.nodes[1]!.spec.name,
+    ]);
+    assert.equal(byName.get(c.nodes[0]!.spec.name)?.running, false);
     // A change asked of the paused node fails at once, not after the group's 10 s wait.
     const askedAtMs = Date.now();
     const change = await api(

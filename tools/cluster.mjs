@@ -206,7 +206,9 @@ function startNode(node, all, options, secret) {
   node.exited = new Promise((done) => child.once("exit", (code, signal) => done({ code, signal })));
   node.started = new Promise((started) => {
     follow(child.stdout, node.short, process.stdout, (line) => {
-      if (line.includes(" started on ")) started(true);
+      // A member of a cluster serves clients once its metadata caught up with the cluster's.
+      const ready = all.length > 1 ? "has caught up with the cluster's metadata" : " started on ";
+      if (line.includes(ready)) started(true);
     });
     node.exited.then(() => started(false));
     setTimeout(() => started(false), START_TIMEOUT_MS).unref();

@@ -16,6 +16,7 @@ import { Broker } from "../vhost/broker.js";
 import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, formatHost, type ListenAddress } from "./amqp-listener.js";
+import { ClusterRuntime } from "./cluster-runtime.js";
 import { type ClusterSecret, loadClusterSecret } from "./cluster-secret.js";
 import { DataDirLock } from "./data-dir-lock.js";
 import {
@@ -59,6 +60,7 @@ export class StartRefusedError extends Error {}
 const DEFINITIONS_TASK = () => "building definitions.json for a save";
 const SYNC_TASK = () => "publisher confirms after a message log fdatasync";
 const TICK_TASK = () => "the 200 ms tick (heartbeats, TTL expiry, queue expiry, delayed messages)";
+const RAFT_TICK_TASK = () => "the cluster's Raft tick (elections, heartbeats, applying metadata)";
 
 /**
  * A running Warren node: the broker state plus the runtime that drives it
@@ -82,6 +84,10 @@ export class WarrenNode {
   mgmt: MgmtService | undefined;
   /** The secret peers must present (read or created at start; never logged). */
   clusterSecret: ClusterSecret | undefined;
+  /** The node's part in its cluster, when --cluster-nodes names peers (none: a single node). */
+  cluster: ClusterRuntime | undefined;
+  /** In a cluster: the message store's recovery, handed to the queues once the metadata caught up. */
+  private pendingRecovery: StoreRecovery | undefined;
 
   constructor(readonly options: NodeOptions) {
     this.stallWatch = new StallWatch(this.stalls, options.log);
@@ -170,8 +176,11 @@ export class WarrenNode {
     try {
       this.clusterSecret = loadClusterSecret(this.options.dataDir, this.options.clusterSecret);
       this.logIdentity(this.clusterSecret);
-      this.recover();
+      if (this.clustered) await this.openCluster(this.clusterSecret);
+      else this.recover();
     } catch (e) {
+      await this.cluster?.stop().catch(() => {});
+      this.cluster = undefined;
       this.store.close();
       await this.lock.release();
       this.lock = undefined;
@@ -201,6 +210,7 @@ export class WarrenNode {
         resources: this.resources,
         stalls: this.stalls,
         tasks: this.stallWatch,
+        cluster: this.cluster,
       });
       await this.mgmt.start();
     }
@@ -212,6 +222,13 @@ export class WarrenNode {
         ?.listeners()
         .flatMap((l) => (l.protocol === "http" ? [`${formatHost(l.host)}:${l.port}`] : [])),
     });
+    // After the listeners: they refuse clients (the node is starting) until it caught up.
+    try {
+      await this.cluster?.start();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
     const tickMs = this.options.tickMs ?? 200;
     this.lastTickMs = this.broker.clock();
     this.ticker = setInterval(
@@ -230,9 +247,126 @@ export class WarrenNode {
     );
     if (clusterNodes.length > 0) {
       const list = clusterNodes.map((n) => `${n.name}:${n.port}`).join(", ");
-      this.log.warn(
+      this.log.info(
         { clusterNodes },
-        `cluster nodes configured: ${list}; clustering is not active in this version, this node runs alone`,
+        `cluster nodes configured: ${list}; ` +
+          (this.clustered
+            ? "this node's metadata is replicated by the cluster's metadata group"
+            : "no other node is listed, so this node runs alone"),
+      );
+    }
+  }
+
+  /** Whether this node is a member of a cluster (it has peers configured). */
+  private get clustered(): boolean {
+    const { clusterNodes, nodeName } = this.options.settings;
+    return clusterNodes.some((n) => n.name !== nodeName);
+  }
+
+  private get startingReason(): string {
+    return `node ${this.options.settings.nodeName} is starting: its metadata has not caught up with the cluster's yet`;
+  }
+
+  /**
+   * A cluster member's start: the message store is recovered as on a single node (the ids
+   * its local definitions.json names are claimed), but its messages are handed to their
+   * queues only once the node has the group's definitions (caughtUp); the definitions
+   * themselves come from the metadata group's log, never from definitions.json, which
+   * only founds a brand-new cluster (docs/CLUSTER.md, "Forming a cluster").
+   */
+  private async openCluster(secret: ClusterSecret): Promise<void> {
+    const { settings, dataDir } = this.options;
+    const loaded = this.definitions.load();
+    const snapshot = loaded?.snapshot;
+    const claimed = new Set<number>(snapshot?.queues.map((q) => q.id) ?? []);
+    for (const e of snapshot?.exchanges ?? []) if (e.storeId !== undefined) claimed.add(e.storeId);
+    const discard = this.options.discardUnclaimedMessages ?? false;
+    const recovery = this.store.recover(claimed, {
+      nextQueueId: snapshot?.nextQueueId,
+      heldQueueIds: new Set(snapshot?.unclaimedQueueIds ?? []),
+      discardUnclaimed: discard,
+    });
+    if (!snapshot && recovery.unclaimed.messages > 0 && !discard) {
+      throw new StartRefusedError(this.noDefinitionsMessage(recovery));
+    }
+    this.broker.raiseNextMessageId(recovery.maxMessageId + 1);
+    this.unclaimedQueueIds = discard ? [] : recovery.unclaimed.queueIds;
+    this.reportDamage(recovery.report, new Map());
+    this.pendingRecovery = recovery;
+    if (loaded?.fallback) this.logFallback(loaded);
+    this.logUnclaimed(recovery, loaded, discard);
+    // No client before the node has the cluster's users and queues.
+    this.broker.pausedReason = this.startingReason;
+    const listenHost = clusterListenHost(settings.clusterNodes);
+    this.cluster = await ClusterRuntime.open({
+      broker: this.broker,
+      log: this.log,
+      dataDir,
+      secret: secret.value,
+      nodeName: settings.nodeName,
+      listen: { host: listenHost, port: settings.clusterPort },
+      clusterNodes: settings.clusterNodes,
+      localDefinitions: snapshot,
+      timed: (fn) => this.stallWatch.timed(RAFT_TICK_TASK, fn),
+      hooks: {
+        pause: (reason) => {
+          this.broker.pausedReason = undefined;
+          this.broker.pause(reason);
+        },
+        resume: () => {
+          this.broker.resume();
+          if (this.cluster?.status().starting) this.broker.pausedReason = this.startingReason;
+        },
+        caughtUp: () => {
+          this.adoptRecovered();
+          if (this.broker.pausedReason === this.startingReason)
+            this.broker.pausedReason = undefined;
+        },
+      },
+    });
+  }
+
+  /**
+   * The recovered messages go to the queues the cluster's definitions have (matched by
+   * store id, which the group keeps); those of queues it does not have stay on disk,
+   * unclaimed. Queue ids the store has seen are never given out again, cluster-wide.
+   */
+  private adoptRecovered(): void {
+    const recovery = this.pendingRecovery;
+    if (recovery === undefined) return;
+    this.pendingRecovery = undefined;
+    const durable = new Map<number, Queue>();
+    const delayed = new Map<number, Exchange>();
+    for (const vhost of this.broker.vhosts.values()) {
+      for (const q of vhost.queues.values())
+        if (q.isDurable && q.adoptRecovered) durable.set(q.storeId, q);
+      for (const e of vhost.exchanges.values())
+        if (e.delayed && e.definition.durable) delayed.set(e.storeId, e);
+    }
+    const orphaned: number[] = [];
+    for (const [id, recovered] of recovery.queues) {
+      const queue = durable.get(id);
+      const exchange = delayed.get(id);
+      if (queue) queue.adoptRecovered?.(recovered.entries);
+      else if (exchange) this.rehold(exchange, recovered.entries);
+      else if (recovered.entries.length > 0) orphaned.push(id);
+    }
+    this.logRecovery(recovery, durable.size, delayed.size);
+    if (orphaned.length > 0) {
+      this.log.warn(
+        { queueIds: orphaned },
+        `the message store holds messages of store ids ${orphaned.join(", ")}, which no queue of the ` +
+          "cluster has (deleted while this node was away, or this node's own queues before it " +
+          "joined); they stay on disk and are not delivered",
+      );
+    }
+    const atLeast = recovery.maxQueueId + 1;
+    if (atLeast > this.broker.peekNextQueueId()) {
+      Promise.resolve(this.broker.submit({ type: "queue-ids.raise", atLeast })).catch((e: Error) =>
+        this.log.warn(
+          { atLeast, err: e.message },
+          `could not raise the cluster's next queue id to ${atLeast}: ${e.message}`,
+        ),
       );
     }
   }
@@ -482,6 +616,8 @@ export class WarrenNode {
     await new Promise((r) => setTimeout(r, 100));
     for (const socket of this.listener.sockets.keys()) socket.destroy();
     await closed;
+    // The metadata group's log is closed (synced) before the message store.
+    await this.cluster?.stop();
     // What purges left to release is settled before the store closes, so purged
     // messages do not come back after a clean restart.
     this.broker.chores.runAll(this.broker.clock());
@@ -491,6 +627,17 @@ export class WarrenNode {
     this.store.close();
     await this.lock?.release();
   }
+}
+
+/**
+ * Where the cluster port listens: every interface, as RabbitMQ's distribution port does
+ * ("::" when a peer is an IPv6 address), except for a cluster whose nodes are all on this
+ * machine (npm run cluster, the tests), which needs no more than loopback.
+ */
+export function clusterListenHost(nodes: readonly { readonly host: string }[]): string {
+  const loopback = (h: string) => h === "localhost" || h.startsWith("127.") || h === "::1";
+  if (nodes.every((n) => loopback(n.host))) return "127.0.0.1";
+  return nodes.some((n) => n.host.includes(":")) ? "::" : "0.0.0.0";
 }
 
 function iso(ms: number): string {

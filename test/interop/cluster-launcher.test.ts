@@ -170,10 +170,13 @@ test("three nodes start on consecutive ports, answer AMQP and HTTP, and a SIGINT
         node: string;
       };
       assert.equal(overview.node, name);
-      const [node] = (await getJson(`http://127.0.0.1:${base + 10000 + i}/api/nodes`)) as {
+      // Every member is listed now that the nodes form a cluster; this node with its pid.
+      const listed = (await getJson(`http://127.0.0.1:${base + 10000 + i}/api/nodes`)) as {
         name: string;
         os_pid: string;
       }[];
+      assert.deepEqual(listed.map((n) => n.name).sort(), [...names].sort());
+      const node = listed.find((n) => n.name === name);
       assert.equal(node?.name, name);
       pids.push(Number(node!.os_pid));
       const metrics = await fetch(`http://127.0.0.1:${base + 10020 + i}/metrics`);

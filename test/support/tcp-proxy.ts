@@ -16,6 +16,8 @@ export class TcpProxy {
   private readonly server: net.Server;
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
   port = 0;
+  /** While set, new connections are reset at once (a network that drops everything). */
+  blocked = false;
 
   constructor(
     private readonly targetHost: string,
@@ -23,6 +25,10 @@ export class TcpProxy {
     private readonly options: TcpProxyOptions = {},
   ) {
     this.server = net.createServer((client) => {
+      if (this.blocked) {
+        client.resetAndDestroy();
+        return;
+      }
       const tap = this.options.tapClient?.();
       if (tap) client.on("data", tap);
       const upstream = net.connect(this.targetPort, this.targetHost);

@@ -152,14 +152,16 @@ describe("a node's start", () => {
     }
   });
 
-  test("with peers configured, says clustering is not active yet", async () => {
+  test("with peers configured, it creates the metadata group with them and starts refusing clients", async () => {
     const lines: string[] = [];
     const node = new WarrenNode({
       settings: {
         ...DEFAULT_SETTINGS,
+        nodeName: "warren@t",
+        clusterPort: 0,
         clusterNodes: [
-          { name: "warren@a", host: "a", port: 25672 },
-          { name: "warren@b", host: "b", port: 25673 },
+          { name: "warren@a", host: "127.0.0.1", port: 1 },
+          { name: "warren@b", host: "127.0.0.1", port: 2 },
         ],
       },
       listen: [{ host: "127.0.0.1", port: 0 }],
@@ -168,11 +170,38 @@ describe("a node's start", () => {
       clusterSecret: { value: "s3cr3t-value", source: "--cluster-secret" },
     });
     await node.start();
-    await node.stop();
+    try {
+      // No peer runs: the node waits for the cluster and admits no client meanwhile.
+      assert.match(node.broker.pausedReason ?? "", /warren@t is starting/);
+      const status = node.cluster!.status();
+      assert.equal(status.starting, true);
+      assert.equal(status.pausedReason, undefined);
+      assert.deepEqual(
+        status.members.map((m) => [m.name, m.self, m.connectedSinceMs === null]),
+        [
+          ["warren@a", false, true],
+          ["warren@b", false, true],
+          ["warren@t", true, false],
+        ],
+      );
+      assert.deepEqual(status.metadata.voters, ["warren@a", "warren@b", "warren@t"]);
+      assert.equal(status.metadata.leader, null);
+      assert.ok(status.clusterPort > 0);
+    } finally {
+      await node.stop();
+    }
     assert.ok(
       lines.some((l) =>
         l.startsWith(
-          "cluster nodes configured: warren@a:25672, warren@b:25673; clustering is not active in this version",
+          "cluster nodes configured: warren@a:1, warren@b:2; this node's metadata is replicated",
+        ),
+      ),
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.some((l) =>
+        l.startsWith(
+          "created the metadata group with founding members warren@a, warren@b, warren@t",
         ),
       ),
       lines.join("\n"),

@@ -279,6 +279,18 @@ export const commandSequence = fc
     ...rest,
   ]);
 
+/** What a fresh node applies first: the default vhost and user. */
+export const BOOTSTRAP_COMMANDS: readonly MetadataCommand[] = [
+  { type: "vhost.add", vhost: "/" },
+  {
+    type: "user.put",
+    user: "guest",
+    passwordHash: "h",
+    hashingAlgorithm: "rabbit_password_hashing_sha256",
+    tags: ["administrator"],
+  },
+];
+
 /** A metadata state as plain JSON, every part of it, in its own order. */
 export function digest(state: MetadataState): unknown {
   return {

@@ -16,6 +16,7 @@ import {
 } from "../../../src/vhost/commands/metadata-state.js";
 import { buildSnapshot } from "../../../src/vhost/definitions.js";
 import {
+  BOOTSTRAP_COMMANDS,
   commandSequence,
   digest,
   durableDigest,
@@ -40,16 +41,7 @@ function applyAll(state: MetadataState, commands: readonly MetadataCommand[]): u
 /** A state with the default vhost and user, as a fresh node has. */
 function bootstrapped(): MetadataState {
   const state = newMetadataState();
-  applyAll(state, [
-    { type: "vhost.add", vhost: "/" },
-    {
-      type: "user.put",
-      user: "guest",
-      passwordHash: "h",
-      hashingAlgorithm: "rabbit_password_hashing_sha256",
-      tags: ["administrator"],
-    },
-  ]);
+  applyAll(state, BOOTSTRAP_COMMANDS);
   return state;
 }
 

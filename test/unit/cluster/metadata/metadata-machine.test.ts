@@ -10,7 +10,7 @@ import { systemSources } from "../../../../src/runtime/system-sources.js";
 import { Broker } from "../../../../src/vhost/broker.js";
 import { DEFAULT_SETTINGS } from "../../../../src/vhost/broker-settings.js";
 import type { MetadataCommand } from "../../../../src/vhost/commands/command-types.js";
-import { commandSequence, digest } from "../../../support/metadata-commands.js";
+import { BOOTSTRAP_COMMANDS, commandSequence, digest } from "../../../support/metadata-commands.js";
 import { assertLiveMirrorsState } from "./live-topology.js";
 
 const NO_MEMBERS = { voters: [], learners: [] };
@@ -27,22 +27,11 @@ function node(name: string): { broker: Broker; machine: MetadataMachine } {
   return { broker, machine };
 }
 
-const BOOTSTRAP: MetadataCommand[] = [
-  { type: "vhost.add", vhost: "/" },
-  {
-    type: "user.put",
-    user: "guest",
-    passwordHash: "h",
-    hashingAlgorithm: "rabbit_password_hashing_sha256",
-    tags: ["administrator"],
-  },
-];
-
 /** The commands as a log: terms rise now and then, and noop and membership entries sit between. */
 function logOf(commands: readonly MetadataCommand[]): LogEntry[] {
   const entries: LogEntry[] = [];
   let term = 1;
-  for (const [i, c] of [...BOOTSTRAP, ...commands].entries()) {
+  for (const [i, c] of [...BOOTSTRAP_COMMANDS, ...commands].entries()) {
     if (i % 7 === 3) {
       term++;
       entries.push({ index: entries.length + 1, term, kind: "noop", data: new Uint8Array() });

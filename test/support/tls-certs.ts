@@ -62,7 +62,8 @@ function selfSignedCa(dir: string, name: string, subject: string): CertFiles {
   return { cert: join(dir, `${name}.pem`), key };
 }
 
-function signed(
+/** A key and a certificate for `subject` signed by `ca`, with the given openssl extensions. */
+export function signed(
   dir: string,
   ca: CertFiles,
   name: string,

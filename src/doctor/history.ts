@@ -1,4 +1,4 @@
-import type { BrokerCounters } from "../vhost/broker.js";
+import type { BrokerCounters } from "../vhost/broker-counters.js";
 
 /** One queue at one moment: depths and running totals (from Queue.stats()). */
 export interface QueueSample {

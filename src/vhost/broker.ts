@@ -6,7 +6,7 @@ import { ReplyCode } from "../protocol/generated/constants.js";
 import { classicQueueType } from "../queue/classic-queue-type.js";
 import { ACCEPTED, afterSync, type EnqueueOutcome } from "../queue/enqueue-outcome.js";
 import { MemoryBudget } from "../queue/memory-budget.js";
-import type { DiscardReason, QueueHooks } from "../queue/queue-hooks.js";
+import type { QueueHooks } from "../queue/queue-hooks.js";
 import { type QueueSettings, resolveQueueSettings } from "../queue/queue-settings.js";
 import type { Queue, QueueDefinition } from "../queue/queue-type.js";
 import { QueueTypes, queueTypeName } from "../queue/queue-types.js";
@@ -14,6 +14,7 @@ import type { Exchange } from "../routing/exchange.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
 import type { MessageStore } from "../store/message-store.js";
 import { type AlarmResource, AlarmState, type ResourceStats } from "./alarms.js";
+import { type BrokerCounters, newBrokerCounters } from "./broker-counters.js";
 import type { BrokerSettings } from "./broker-settings.js";
 import type { BrokerSources } from "./broker-sources.js";
 import { Chores, POLICY_SLICE, policyChore, releaseChore, upkeepChore } from "./chores.js";
@@ -36,67 +37,13 @@ import { LoginThrottle } from "./login-throttle.js";
 import { HASHING_ALGORITHM, hashPassword } from "./password-hash.js";
 import type { Policy, PolicyKind, PolicyStore } from "./policies.js";
 import { storageQueueHooks } from "./queue-storage.js";
+import type { ConnectionEvents, RegisteredConnection } from "./registered-connection.js";
 import type { UserStore } from "./users.js";
 import { VirtualHost } from "./virtual-host.js";
 
 /** A channel that consumes amq.rabbitmq.reply-to, found by the key in its reply address. */
 export interface ReplyConsumer {
   deliverReply(message: Message): void;
-}
-
-/** Counters an operator reads (list and metrics); monotonic totals. */
-export interface BrokerCounters {
-  connectionsOpened: number;
-  connectionsClosed: number;
-  channelsOpened: number;
-  channelsClosed: number;
-  queuesDeclared: number;
-  queuesDeleted: number;
-  messagesPublished: number;
-  messagesUnroutable: number;
-  messagesDelivered: number;
-  messagesRedelivered: number;
-  missedHeartbeatCloses: number;
-  /** Times a connection was put in flow (publisher flow control), and the time it spent there. */
-  flowPauses: number;
-  flowHeldMs: number;
-  /** Messages dead-lettered to another exchange, by reason. */
-  deadLetteredByReason: Record<DiscardReason, number>;
-  /** Messages that left a queue unacked and went nowhere (no DLX, or the DLX routed nowhere). */
-  droppedByReason: Record<DiscardReason, number>;
-  deadLetterCycles: number;
-  /** Unroutable messages kept in a vhost's capture queue instead of dropped. */
-  unroutableCaptured: number;
-  /** Queues deleted by x-expires. */
-  queuesExpired: number;
-  /** Refusals by the limit that refused them. */
-  refusedByLimit: Record<LimitRefusal, number>;
-  loginFailures: number;
-}
-
-const byReason = (): Record<DiscardReason, number> => ({
-  rejected: 0,
-  expired: 0,
-  maxlen: 0,
-  delivery_limit: 0,
-});
-
-/** What the broker needs of a connection: enough to list it and to close it. */
-export interface RegisteredConnection {
-  readonly id: number;
-  readonly vhost: { readonly name: string } | undefined;
-  readonly user: { readonly name: string } | undefined;
-  close(code: number, text: string): void;
-  /** A resource alarm was set or cleared: block or unblock if this connection publishes. */
-  alarmsChanged(): void;
-}
-
-/** Connection lifecycle for observers such as the management history; set by the runtime. */
-export interface ConnectionEvents {
-  /** A client sent a valid protocol header (counted in connectionsOpened). */
-  opened?(conn: RegisteredConnection): void;
-  /** The connection ended for any reason (closeReason says which). */
-  closed?(conn: RegisteredConnection): void;
 }
 
 /** Durable storage, provided by the runtime when the node has a data directory. */
@@ -135,35 +82,8 @@ export class Broker {
   readonly metadata: MetadataState = newMetadataState(this.queueTypes);
   readonly connections = new Set<RegisteredConnection>();
   readonly replyConsumers = new Map<string, ReplyConsumer>();
-  readonly counters: BrokerCounters = {
-    connectionsOpened: 0,
-    connectionsClosed: 0,
-    channelsOpened: 0,
-    channelsClosed: 0,
-    queuesDeclared: 0,
-    queuesDeleted: 0,
-    messagesPublished: 0,
-    messagesUnroutable: 0,
-    messagesDelivered: 0,
-    messagesRedelivered: 0,
-    missedHeartbeatCloses: 0,
-    flowPauses: 0,
-    flowHeldMs: 0,
-    deadLetteredByReason: byReason(),
-    droppedByReason: byReason(),
-    deadLetterCycles: 0,
-    unroutableCaptured: 0,
-    refusedByLimit: {
-      node_connections: 0,
-      vhost_connections: 0,
-      user_connections: 0,
-      vhost_queues: 0,
-      user_channels: 0,
-      channel_max: 0,
-    },
-    loginFailures: 0,
-    queuesExpired: 0,
-  };
+  readonly counters: BrokerCounters = newBrokerCounters();
+
   readonly connectionEvents: ConnectionEvents = {};
   readonly alarms = new AlarmState();
   readonly loginThrottle = new LoginThrottle();

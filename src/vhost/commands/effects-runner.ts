@@ -1,7 +1,8 @@
 import type { Log } from "../../log.js";
-import type { BrokerCounters, RegisteredConnection } from "../broker.js";
+import type { BrokerCounters } from "../broker-counters.js";
 import type { DefinitionsSaver } from "../definitions-saver.js";
 import type { LimitRefusal } from "../limits.js";
+import type { RegisteredConnection } from "../registered-connection.js";
 import type { VirtualHost } from "../virtual-host.js";
 import type { Effect } from "./effects.js";
 import type { QueueMeta, VhostMeta } from "./metadata-state.js";

@@ -8,7 +8,7 @@ import { ReplyCode } from "../protocol/generated/constants.js";
 import type { Queue } from "../queue/queue-type.js";
 import { delayOf } from "../routing/delayed-messages.js";
 import type { Exchange } from "../routing/exchange.js";
-import { DefinitionsStore, type LoadedDefinitions } from "../store/definitions-store.js";
+import { DefinitionsStore } from "../store/definitions-store.js";
 import { FileMessageStore } from "../store/file-message-store.js";
 import type { StoreRecovery } from "../store/message-store.js";
 import { nodeFs } from "../store/store-fs.js";
@@ -25,6 +25,14 @@ import {
   HTTP_CLIENTS_RESERVED,
 } from "./descriptor-budget.js";
 import { FlushScheduler } from "./flush-scheduler.js";
+import {
+  logFallback,
+  logRecovery,
+  logUnclaimed,
+  noDefinitionsMessage,
+  type RecoveryReporting,
+  reportDamage,
+} from "./recovery-report.js";
 import { fdsInUse, type ResourceLimits, ResourceMonitor } from "./resource-monitor.js";
 import { StallWatch } from "./stall-watch.js";
 import { systemSources } from "./system-sources.js";
@@ -287,14 +295,14 @@ export class WarrenNode {
       discardUnclaimed: discard,
     });
     if (!snapshot && recovery.unclaimed.messages > 0 && !discard) {
-      throw new StartRefusedError(this.noDefinitionsMessage(recovery));
+      throw new StartRefusedError(noDefinitionsMessage(this.reporting, recovery));
     }
     this.broker.raiseNextMessageId(recovery.maxMessageId + 1);
     this.unclaimedQueueIds = discard ? [] : recovery.unclaimed.queueIds;
-    this.reportDamage(recovery.report, new Map());
+    reportDamage(this.reporting, recovery.report, new Map());
     this.pendingRecovery = recovery;
-    if (loaded?.fallback) this.logFallback(loaded);
-    this.logUnclaimed(recovery, loaded, discard);
+    if (loaded?.fallback) logFallback(this.reporting, loaded);
+    logUnclaimed(this.reporting, recovery, loaded, discard);
     // No client before the node has the cluster's users and queues.
     this.broker.pausedReason = this.startingReason;
     const listenHost = clusterListenHost(settings.clusterNodes);
@@ -351,7 +359,7 @@ export class WarrenNode {
       else if (exchange) this.rehold(exchange, recovered.entries);
       else if (recovered.entries.length > 0) orphaned.push(id);
     }
-    this.logRecovery(recovery, durable.size, delayed.size);
+    logRecovery(this.reporting, recovery, durable.size, delayed.size);
     if (orphaned.length > 0) {
       this.log.warn(
         { queueIds: orphaned },
@@ -405,7 +413,7 @@ export class WarrenNode {
       discardUnclaimed: discard,
     });
     if (!snapshot && recovery.unclaimed.messages > 0 && !discard) {
-      throw new StartRefusedError(this.noDefinitionsMessage(recovery));
+      throw new StartRefusedError(noDefinitionsMessage(this.reporting, recovery));
     }
     if (!snapshot) broker.bootstrapDefaults();
     for (const [id, recovered] of recovery.queues) {
@@ -417,10 +425,10 @@ export class WarrenNode {
     // Queue ids are never reused, not even those of queues the definitions forgot.
     broker.raiseNextQueueId(recovery.maxQueueId + 1);
     this.unclaimedQueueIds = discard ? [] : recovery.unclaimed.queueIds;
-    this.reportDamage(recovery.report, durable);
-    this.logRecovery(recovery, durable.size, snapshot?.exchanges.length ?? 0);
-    if (loaded?.fallback) this.logFallback(loaded);
-    this.logUnclaimed(recovery, loaded, discard);
+    reportDamage(this.reporting, recovery.report, durable);
+    logRecovery(this.reporting, recovery, durable.size, snapshot?.exchanges.length ?? 0);
+    if (loaded?.fallback) logFallback(this.reporting, loaded);
+    logUnclaimed(this.reporting, recovery, loaded, discard);
     // Write definitions.json again when it is not what the node now knows: restored
     // from the backup, or the kept queue ids or the next queue id changed.
     const storedIds = (snapshot?.unclaimedQueueIds ?? []).join(",");
@@ -433,120 +441,14 @@ export class WarrenNode {
     }
   }
 
-  private logRecovery(recovery: StoreRecovery, queues: number, exchanges: number): void {
-    const r = recovery.report;
-    const { damaged } = r;
-    this.log.info(
-      {
-        segments: r.segments,
-        records: r.records,
-        messages: r.messages,
-        durationMs: r.durationMs,
-        truncatedBytes: r.truncatedBytes,
-        corruptSegments: r.corruptSegments,
-        skippedBytes: r.skippedBytes,
-        queues,
-        exchanges,
-      },
-      `recovered ${queues} durable queues with ${r.messages} messages from ${r.segments} segments ` +
-        `(${r.records} records) in ${r.durationMs} ms; truncated ${r.truncatedBytes} bytes of torn writes` +
-        (damaged.length ? `; skipped ${damaged.length} damaged records (see the error above)` : ""),
-    );
-  }
-
-  /**
-   * Damage found in the message log at start, at error level: how much was
-   * skipped, where, and which queues lost what (as far as the damaged records
-   * still tell). The same facts are in /metrics and `warrenctl doctor`.
-   */
-  private reportDamage(r: StoreRecovery["report"], durable: Map<number, Queue>): void {
-    if (r.damaged.length === 0) return;
-    const name = (id: number) => {
-      const q = durable.get(id);
-      return q ? `'${q.name}' in vhost '${q.definition.vhost}'` : `store id ${id} (no such queue)`;
+  /** What the start-up reports name: the log, the data directory, the definitions files. */
+  private get reporting(): RecoveryReporting {
+    return {
+      log: this.log,
+      dataDir: this.options.dataDir,
+      definitionsPath: this.definitions.path,
+      definitionsBackupPath: this.definitions.backupPath,
     };
-    const lost = [...r.lostByQueue].map(([id, n]) => `${n} from queue ${name(id)}`);
-    this.log.error(
-      {
-        corruptSegments: r.corruptSegments,
-        damagedRecords: r.damaged.length,
-        skippedBytes: r.skippedBytes,
-        lostByQueue: Object.fromEntries([...r.lostByQueue].map(([id, n]) => [name(id), n])),
-        unattributed: r.unattributed,
-        damaged: r.damaged.slice(0, 20).map((d) => ({
-          segment: d.segment,
-          offset: d.offset,
-          bytes: d.bytes,
-        })),
-      },
-      `message store damage: skipped ${r.damaged.length} damaged records (${r.skippedBytes} bytes) in segments ` +
-        `${r.corruptSegments.join(", ")}; the records around them were recovered. Messages lost: ` +
-        `${lost.length ? lost.join(", ") : "none that a queue still held"}` +
-        (r.unattributed
-          ? `; ${r.unattributed} damaged records could not be read enough to tell their queue (any durable queue may have lost a message)`
-          : "") +
-        ". Check the disk (dmesg, smartctl) and see warrenctl doctor",
-    );
-  }
-
-  private logFallback(loaded: LoadedDefinitions): void {
-    const f = loaded.fallback!;
-    const damaged = f.problem !== "missing";
-    this.log.error(
-      {
-        file: f.badPath,
-        problem: f.problem,
-        backup: loaded.path,
-        backupWrittenAt: iso(f.backupMtimeMs),
-      },
-      `${f.badPath} could not be used (${f.problem}); started from the backup ${loaded.path} ` +
-        `written at ${iso(f.backupMtimeMs)}: changes to users, vhosts, permissions, policies, ` +
-        `exchanges, queues or bindings made after that time may be missing` +
-        (damaged ? `; the damaged file is kept as ${f.badPath}.damaged` : ""),
-    );
-  }
-
-  private logUnclaimed(
-    recovery: StoreRecovery,
-    loaded: LoadedDefinitions | undefined,
-    discard: boolean,
-  ): void {
-    const u = recovery.unclaimed;
-    if (u.messages === 0) return;
-    const what =
-      `${u.messages} persistent messages of queue ids ${u.queueIds.join(", ")} ` +
-      `in segments ${u.segments.join(", ")} of ${join(this.options.dataDir, "msgs")}`;
-    const source = loaded ? loaded.path : "the definitions";
-    if (discard) {
-      this.log.warn(
-        { unclaimed: u },
-        `discarding ${what}: no definition in ${source} names those queues (--discard-unclaimed-messages)`,
-      );
-      return;
-    }
-    this.log.error(
-      { unclaimed: u, definitions: loaded?.path },
-      `kept ${what}: ${source} does not name those queues, so it is older than the messages ` +
-        "(restored from an old backup?). They are kept on disk, not deleted and not delivered. " +
-        `To get them back, stop the node and restore the ${this.definitions.path} that names ` +
-        "those queues; to drop them deliberately, start once with --discard-unclaimed-messages",
-    );
-  }
-
-  private noDefinitionsMessage(recovery: StoreRecovery): string {
-    const u = recovery.unclaimed;
-    const r = recovery.report;
-    const msgs = join(this.options.dataDir, "msgs");
-    return (
-      `${msgs} holds ${u.messages} persistent messages (in ${u.segments.length} of ${r.segments} ` +
-      `segment files, ${r.records} records) but there is no definitions file ` +
-      `(${this.definitions.path} and ${this.definitions.backupPath} are both missing), so nothing ` +
-      "says which queues they belong to; starting as a fresh node would delete them. Nothing was " +
-      `deleted. To keep them: restore definitions.json or definitions.json.bak from a backup into ` +
-      `${this.options.dataDir} and start again. To start empty deliberately: move ${msgs} away ` +
-      "(or start once with --discard-unclaimed-messages), start, and import your definitions " +
-      "export (warrenctl import_definitions FILE) to recreate users, vhosts and queues"
-    );
   }
 
   /** Delayed messages come back with their original due time (arrival plus x-delay). */
@@ -638,8 +540,4 @@ export function clusterListenHost(nodes: readonly { readonly host: string }[]): 
   const loopback = (h: string) => h === "localhost" || h.startsWith("127.") || h === "::1";
   if (nodes.every((n) => loopback(n.host))) return "127.0.0.1";
   return nodes.some((n) => n.host.includes(":")) ? "::" : "0.0.0.0";
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }

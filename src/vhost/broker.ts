@@ -70,6 +70,13 @@ export interface BrokerPersistence {
  */
 const EXPIRY_RESUBMIT_MS = 15_000;
 
+/** Direct reply-to across a cluster: a reply consumer's key starts with its node's prefix. */
+export interface RemoteReplies {
+  readonly keyPrefix: string;
+  /** Sends a reply whose key belongs to another node there; false when it cannot. */
+  forward(key: string, message: Message): boolean;
+}
+
 export class Broker {
   /** The live vhosts, built from the definitions (`metadata`) by the effects of commands. */
   readonly vhosts = new Map<string, VirtualHost>();
@@ -104,6 +111,8 @@ export class Broker {
   readonly pendingDispatch = new Set<Queue>();
   /** In a cluster: builds the stand-ins of queues that live on other nodes (cluster/queues/). */
   remoteQueues: ((creation: QueueCreation, home: string) => Queue) | undefined;
+  /** In a cluster: direct reply-to keys name their node, and replies for others go there. */
+  remoteReplies: RemoteReplies | undefined;
   readonly store: MessageStore | undefined;
   /**
    * Memory all queues together may use for entries before they page new ones to the

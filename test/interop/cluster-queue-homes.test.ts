@@ -259,3 +259,43 @@ test("an exclusive queue lives on its connection's node and goes with the connec
     });
   }
 });
+
+test("direct reply-to answers an RPC across three nodes: request on one, server on another, queue on a third", {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  await declareOn(1, "rpc-requests");
+  const server = await amqp.connect(cluster.url(2));
+  const sch = await server.createChannel();
+  await sch.consume("rpc-requests", (m) => {
+    if (!m) return;
+    sch.sendToQueue(m.properties.replyTo, Buffer.from(`re: ${m.content.toString()}`), {
+      correlationId: m.properties.correlationId,
+    });
+    sch.ack(m);
+  });
+  const client = await amqp.connect(cluster.url(0));
+  const cch = await client.createChannel();
+  const replies: string[] = [];
+  const all = new Promise<void>((resolve) => {
+    void cch.consume(
+      "amq.rabbitmq.reply-to",
+      (m) => {
+        if (!m) return;
+        replies.push(`${m.properties.correlationId}:${m.content.toString()}`);
+        if (replies.length === 3) resolve();
+      },
+      { noAck: true },
+    );
+  });
+  for (const id of ["a", "b", "c"]) {
+    cch.sendToQueue("rpc-requests", Buffer.from(`call ${id}`), {
+      replyTo: "amq.rabbitmq.reply-to",
+      correlationId: id,
+    });
+  }
+  await all;
+  assert.deepEqual(replies.sort(), ["a:re: call a", "b:re: call b", "c:re: call c"]);
+  await client.close();
+  await server.close();
+});

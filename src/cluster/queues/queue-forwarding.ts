@@ -6,6 +6,8 @@
  * node's queues. A lost link ends both sides' state with that peer.
  */
 import type { Log } from "../../log.js";
+import type { Message } from "../../message/message.js";
+import { summarizeProperties } from "../../protocol/content-properties.js";
 import type { Queue, QueueCreation } from "../../queue/queue-type.js";
 import type { Broker } from "../../vhost/broker.js";
 import type { FrameHandler } from "../transport/tcp-peer-transport.js";
@@ -14,6 +16,7 @@ import { type HostNode, QueueHost } from "./queue-host.js";
 import {
   decodeCountsAnswer,
   decodeFrame,
+  encodeFrame,
   encodeRefs,
   FrameOp,
   QUEUE_FRAME,
@@ -60,6 +63,50 @@ export class QueueForwarding {
     link.onFrame(QUEUE_FRAME, (from, payload) => this.onFrame(from, payload));
     link.onLinkLost((peer) => this.lost(peer));
     broker.remoteQueues = (creation, home) => this.standIn(creation, home);
+    broker.remoteReplies = {
+      keyPrefix: replyKeyPrefix(broker.settings.nodeName),
+      forward: (key, message) => this.forwardReply(key, message),
+    };
+  }
+
+  /**
+   * Direct reply-to across nodes: a reply whose key names another node is sent there,
+   * to the reply consumer that holds the key (dropped there if it is gone, as RabbitMQ
+   * drops a reply for a channel that closed).
+   */
+  private forwardReply(key: string, message: Message): boolean {
+    const node = nodeOfReplyKey(key);
+    if (node === undefined || node === this.broker.settings.nodeName) return false;
+    if (!this.link.isReachable(node)) return false;
+    return this.link.sendFrame(
+      node,
+      QUEUE_FRAME,
+      encodeFrame({
+        op: FrameOp.reply,
+        key,
+        exchange: message.exchange,
+        routingKey: message.routingKey,
+        properties: message.properties,
+        body: message.body,
+        arrivedAtMs: message.arrivedAtMs,
+      }),
+    );
+  }
+
+  private deliverReply(f: Extract<QueueFrame, { op: typeof FrameOp.reply }>): void {
+    const target = this.broker.replyConsumers.get(f.key);
+    if (!target) return;
+    const properties = Buffer.from(f.properties);
+    target.deliverReply({
+      id: this.broker.newMessageId(),
+      exchange: f.exchange,
+      routingKey: f.routingKey,
+      properties,
+      summary: summarizeProperties(properties),
+      body: Buffer.from(f.body),
+      persistent: false,
+      arrivedAtMs: f.arrivedAtMs,
+    });
   }
 
   /** The stand-in of a queue whose home is `home`. */
@@ -104,6 +151,7 @@ export class QueueForwarding {
       return;
     }
     if (f.op === FrameOp.deliver || f.op === FrameOp.cancelled) this.homes.get(from)?.onFrame(f);
+    else if (f.op === FrameOp.reply) this.deliverReply(f);
     else this.host.onFrame(from, f);
   }
 
@@ -136,6 +184,16 @@ export class QueueForwarding {
   stats(): { remoteConsumers: number; outstanding: number } {
     return this.host.stats();
   }
+}
+
+/** A node's direct reply-to keys start with its name in base64url and a dot. */
+export function replyKeyPrefix(nodeName: string): string {
+  return `${Buffer.from(nodeName, "utf8").toString("base64url")}.`;
+}
+
+function nodeOfReplyKey(key: string): string | undefined {
+  const dot = key.indexOf(".");
+  return dot <= 0 ? undefined : Buffer.from(key.slice(0, dot), "base64url").toString("utf8");
 }
 
 /** The broker as the host needs it: its own queues (never stand-ins), enqueue, ids, clock. */

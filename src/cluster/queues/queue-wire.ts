@@ -30,6 +30,7 @@ export const FrameOp = {
   credit: 3,
   settle: 4,
   cancel: 5,
+  reply: 6,
 } as const;
 
 export type SettleOutcome = "ack" | "requeue" | "reject";
@@ -91,7 +92,9 @@ export type QueueFrame =
       readonly outcome: SettleOutcome;
       readonly deliveryIds: readonly number[];
     }
-  | { readonly op: typeof FrameOp.cancel; readonly consumerId: number };
+  | { readonly op: typeof FrameOp.cancel; readonly consumerId: number }
+  /** A direct reply-to reply for a reply consumer of the receiving node. */
+  | ({ readonly op: typeof FrameOp.reply; readonly key: string } & WireMessage);
 
 // ------------------------------------------------------------------ pieces
 
@@ -137,7 +140,8 @@ function readError(r: WireReader): WireError {
 // ------------------------------------------------------------------ frames
 
 export function encodeFrame(f: QueueFrame): Buffer {
-  const w = new WireWriter(f.op === FrameOp.deliver ? 64 + f.body.byteLength : 64).u8(f.op);
+  const bodyBytes = f.op === FrameOp.deliver || f.op === FrameOp.reply ? f.body.byteLength : 0;
+  const w = new WireWriter(64 + bodyBytes).u8(f.op);
   switch (f.op) {
     case FrameOp.deliver:
       return writeDelivery(w.u32(f.consumerId), f).finish();
@@ -152,6 +156,15 @@ export function encodeFrame(f: QueueFrame): Buffer {
     }
     case FrameOp.cancel:
       return w.u32(f.consumerId).finish();
+    case FrameOp.reply:
+      return w
+        .string(f.key)
+        .string(f.exchange)
+        .string(f.routingKey)
+        .bytes(f.properties)
+        .bytes(f.body)
+        .u64(f.arrivedAtMs)
+        .finish();
   }
 }
 
@@ -181,6 +194,17 @@ export function decodeFrame(payload: Buffer): QueueFrame {
     }
     case FrameOp.cancel:
       frame = { op, consumerId: r.u32() };
+      break;
+    case FrameOp.reply:
+      frame = {
+        op,
+        key: r.string(),
+        exchange: r.string(),
+        routingKey: r.string(),
+        properties: r.bytes(),
+        body: r.bytes(),
+        arrivedAtMs: r.u64(),
+      };
       break;
     default:
       throw new RangeError(`an unknown queue frame op ${op}`);

@@ -252,6 +252,13 @@ export class QueueHost {
     return Promise.resolve(encodeCountsAnswer(stats));
   }
 
+  /** A declaration on another node renews the lease as one here would (RabbitMQ). */
+  declare(from: string, payload: Buffer): Promise<Buffer> {
+    const now = this.node.clock();
+    for (const ref of decodeRefs(payload)) this.node.localQueue(ref)?.declared(now);
+    return this.counts(from, payload);
+  }
+
   purge(_from: string, payload: Buffer): Promise<Buffer> {
     const [ref] = decodeRefs(payload);
     const queue = ref ? this.node.localQueue(ref) : undefined;

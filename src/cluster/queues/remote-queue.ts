@@ -195,7 +195,7 @@ export class RemoteQueue implements RemoteQueueLike {
 
   async countsAtHome(): Promise<QueueCounts> {
     this.requireHome();
-    const answer = await this.remote.request(QueueRequest.counts, encodeRefs([this.ref]));
+    const answer = await this.remote.request(QueueRequest.declare, encodeRefs([this.ref]));
     this.refreshed(JSON.parse(answer.toString("utf8"))[0]);
     return { messageCount: this.messageCount, consumerCount: this.consumerCount };
   }
@@ -231,7 +231,7 @@ export class RemoteQueue implements RemoteQueueLike {
 
   // --- upkeep and end ------------------------------------------------------
 
-  /** x-expires is the home's to decide: only use there renews it. */
+  /** x-expires is the home's to decide: a declaration here renews it there (countsAtHome). */
   declared(_nowMs: number): void {}
 
   tick(_nowMs: number): void {}

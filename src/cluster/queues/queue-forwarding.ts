@@ -127,6 +127,7 @@ export class QueueForwarding {
           request: (n, kind, payload, timeoutMs) => link.request(n, kind, payload, timeoutMs),
         },
         () => this.takeConsumerId(),
+        () => this.broker.clock(),
       );
       this.homes.set(node, home);
     }

@@ -76,7 +76,6 @@ export class RemoteQueue implements RemoteQueueLike {
   definitionsVersion = 0;
   deleted = false;
   readonly activeConsumer = undefined;
-  readonly pressure = undefined;
   private readonly consumers = new Map<Consumer, RemoteConsumer>();
   private last: QueueStats = emptyStats();
 
@@ -94,6 +93,11 @@ export class RemoteQueue implements RemoteQueueLike {
     remote.queues.add(this);
   }
 
+  /** Publisher flow control: the home's unanswered publishes (RemoteHomeNode.pressure). */
+  get pressure() {
+    return this.remote.pressure;
+  }
+
   get name(): string {
     return this.definition.name;
   }
@@ -108,6 +112,10 @@ export class RemoteQueue implements RemoteQueueLike {
 
   get consumerList(): readonly Consumer[] {
     return [...this.consumers.keys()];
+  }
+
+  assertReachable(): void {
+    this.requireHome();
   }
 
   /** 404 in RabbitMQ's words while the home is out of reach. */

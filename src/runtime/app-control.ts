@@ -11,6 +11,7 @@ import { parseClusterNodes } from "../cli/node-names.js";
 import type { MemberAddress } from "../cluster/cluster-members.js";
 import { MetadataUnavailableError } from "../cluster/metadata/metadata-unavailable-error.js";
 import type { Log } from "../log.js";
+import type { MembershipControl } from "../mgmt/api/cluster-api.js";
 import type { Broker } from "../vhost/broker.js";
 import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import { replaceState } from "../vhost/commands/replace-state.js";
@@ -196,6 +197,31 @@ export class AppControl {
       `node ${nodeName} joined the cluster of ${target.name} (members: ${members.map((m) => m.name).join(", ")}); start_app to catch up and serve`,
     );
     return `Clustering node ${nodeName} with ${target.name}`;
+  }
+
+  /** The verbs as the management API calls them (api/cluster-api.ts). */
+  control(): MembershipControl {
+    return {
+      stopApp: (by) => this.stopApp(by),
+      startApp: (by) => this.startApp(by),
+      reset: (by) => this.reset(by),
+      joinCluster: (node, by) => this.joinCluster(node, by),
+      forgetClusterNode: (node) => this.forgetClusterNode(node),
+      appStoppedReason: () => this.stoppedReason,
+      isRefusal: (e) => e instanceof AppControlRefused,
+    };
+  }
+
+  /** forget_cluster_node: done by the cluster runtime, which must run here. */
+  async forgetClusterNode(node: string): Promise<string> {
+    const cluster = this.host.cluster();
+    if (cluster === undefined)
+      throw new AppControlRefused(
+        `node ${this.host.nodeName} runs no cluster (its app is stopped, or it is a single node)`,
+      );
+    const answer = await cluster.forget(node);
+    if (!answer.ok) throw new AppControlRefused(answer.error);
+    return `Removing node ${node} from the cluster${answer.detail ? `; ${answer.detail}` : ""}`;
   }
 
   private requireStopped(): void {

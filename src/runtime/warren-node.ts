@@ -17,7 +17,7 @@ import { Broker } from "../vhost/broker.js";
 import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, formatHost, type ListenAddress } from "./amqp-listener.js";
-import { AppControl, AppControlRefused } from "./app-control.js";
+import { AppControl } from "./app-control.js";
 import { ClusterRuntime } from "./cluster-runtime.js";
 import { type ClusterSecret, loadClusterSecret } from "./cluster-secret.js";
 import { DataDirLock } from "./data-dir-lock.js";
@@ -243,23 +243,7 @@ export class WarrenNode {
         stalls: this.stalls,
         tasks: this.stallWatch,
         cluster: this.cluster,
-        membership: {
-          stopApp: (by) => this.app.stopApp(by),
-          startApp: (by) => this.app.startApp(by),
-          reset: (by) => this.app.reset(by),
-          joinCluster: (node, by) => this.app.joinCluster(node, by),
-          forgetClusterNode: async (node) => {
-            if (this.cluster === undefined)
-              throw new AppControlRefused(
-                `node ${this.options.settings.nodeName} runs no cluster (its app is stopped, or it is a single node)`,
-              );
-            const answer = await this.cluster.forget(node);
-            if (!answer.ok) throw new AppControlRefused(answer.error);
-            return `Removing node ${node} from the cluster${answer.detail ? `; ${answer.detail}` : ""}`;
-          },
-          appStoppedReason: () => this.app.stoppedReason,
-          isRefusal: (e) => e instanceof AppControlRefused,
-        },
+        membership: this.app.control(),
       });
       await this.mgmt.start();
     }

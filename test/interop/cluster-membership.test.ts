@@ -59,6 +59,7 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
   let node4Url = "";
   const node4Name = "node4@127.0.0.1";
   let node4Dir = "";
+  let node4Args: string[] = [];
 
   before(async () => {
     c = await TestCluster.create(3);
@@ -67,19 +68,18 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
     node4Dir = mkdtempSync(join(tmpdir(), "warren-node4-"));
     const mgmtPort = await freePort();
     node4Url = `http://127.0.0.1:${mgmtPort}`;
-    node4 = await startBroker({
-      dataDir: node4Dir,
-      args: [
-        "--node-name",
-        node4Name,
-        "--cluster-port",
-        String(await freePort()),
-        "--cluster-secret",
-        CLUSTER_SECRET,
-        "--mgmt-port",
-        String(mgmtPort),
-      ],
-    });
+    // Started alone: no --cluster-nodes, the cluster's secret and a fixed cluster port.
+    node4Args = [
+      "--node-name",
+      node4Name,
+      "--cluster-port",
+      String(await freePort()),
+      "--cluster-secret",
+      CLUSTER_SECRET,
+      "--mgmt-port",
+      String(mgmtPort),
+    ];
+    node4 = await startBroker({ dataDir: node4Dir, args: node4Args });
   });
 
   after(async () => {
@@ -204,5 +204,40 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
         (l) => String(l.msg).includes("refused cluster traffic from node3@127.0.0.1"),
         30_000,
       );
+    await c.stop(2);
+    await c.start(1);
+    await c.serving(1);
+  });
+
+  test("a joined node restarted without --cluster-nodes rejoins from its peer file; stop_app and reset make it leave", async () => {
+    await node4!.stop();
+    node4 = await startBroker({ dataDir: node4Dir, args: node4Args });
+    await node4.waitForLog(
+      (l) => String(l.msg).includes("has caught up with the cluster's metadata"),
+      30_000,
+    );
+    await declare(c.url(0), "after-node4-restart");
+    await eventually("node 4 follows the cluster after its restart", () =>
+      hasQueue(node4Url, "after-node4-restart"),
+    );
+
+    assert.equal((await ctl(node4Url, "stop_app")).exitCode, 0);
+    const reset = await ctl(node4Url, "reset");
+    assert.equal(reset.exitCode, 0, reset.stderr);
+    assert.match(reset.stdout, /node node4@127\.0\.0\.1 left its cluster/);
+    await eventually("node 1 no longer lists node 4", async () => {
+      const seen = await clusterOf(c.nodes[0]!.mgmtUrl);
+      return (
+        !seen.members.some((m) => m.name === node4Name) &&
+        (seen.metadata?.voters ?? []).length === 2
+      );
+    });
+    assert.equal((await ctl(node4Url, "start_app")).exitCode, 0);
+    // A fresh single node again: its own default vhost, none of the cluster's queues.
+    await declare(node4.url, "node4-alone");
+    assert.equal(await hasQueue(node4Url, "after-node4-restart"), false);
+    assert.equal((await clusterOf(node4Url)).members.length, 1);
+    // The two remaining members still have a majority of two.
+    await declare(c.url(1), "two-of-two");
   });
 });

@@ -14,6 +14,7 @@
  */
 import {
   byName,
+  decodeAnswer,
   decodeRequest,
   encodeJson,
   type MemberAddress,
@@ -161,7 +162,7 @@ export class ClusterMembership {
             bytes,
             Math.max(1, deadline - Date.now()),
           );
-          return JSON.parse(answer.toString("utf8")) as MembershipAnswer;
+          return decodeAnswer(answer);
         } catch (e) {
           last = (e as Error).message;
         }
@@ -307,14 +308,22 @@ export class ClusterMembership {
     const added = [...next.keys()].filter((n) => !this.peers.has(n));
     const removed = [...this.peers.keys()].filter((n) => !next.has(n));
     this.peers = next;
-    this.o.transport.setPeers(
-      new Map(
-        [...next].map(([n, a]) => [
-          n,
-          { host: a.host === "localhost" ? "127.0.0.1" : a.host, port: a.port },
-        ]),
-      ),
-    );
+    try {
+      this.o.transport.setPeers(
+        new Map(
+          [...next].map(([n, a]) => [
+            n,
+            { host: a.host === "localhost" ? "127.0.0.1" : a.host, port: a.port },
+          ]),
+        ),
+      );
+    } catch (e) {
+      // An address the transport cannot use (it says which) must not stop the Raft clock.
+      this.o.log.error(
+        { err: (e as Error).message },
+        `cannot dial a cluster member: ${(e as Error).message}`,
+      );
+    }
     if (added.length + removed.length > 0) {
       this.o.log.info(
         { added, removed, peers: [...next.keys()] },

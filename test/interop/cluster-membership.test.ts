@@ -157,6 +157,11 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
     assert.equal(seen.members.length, 4, JSON.stringify(seen.members));
 
     // 3 of 4 alive still serve: stop node 3, declare through node 4.
+    // A durable classic queue whose home is node 3: forget_cluster_node deletes it.
+    await declare(c.url(2), "homed-on-node3");
+    await eventually("node 1 has node 3's queue", () =>
+      hasQueue(c.nodes[0]!.mgmtUrl, "homed-on-node3"),
+    );
     await c.stop(2);
     await declare(node4!.url, "three-of-four");
     await eventually("node 1 has the queue declared on node 4", () =>
@@ -172,7 +177,11 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
 
     const forget = await ctl(n1, "forget_cluster_node", c.nodes[2]!.spec.name);
     assert.equal(forget.exitCode, 0, forget.stderr);
-    assert.match(forget.stdout, /Removing node node3@127\.0\.0\.1 from the cluster/);
+    assert.match(
+      forget.stdout,
+      /Removing node node3@127\.0\.0\.1 from the cluster; 1 classic queues homed on node3@127\.0\.0\.1 deleted/,
+    );
+    assert.equal(await hasQueue(n1, "homed-on-node3"), false);
     await eventually("every member forgot node 3", async () => {
       for (const url of [n1, c.nodes[1]!.mgmtUrl, node4Url]) {
         const seen = await clusterOf(url);

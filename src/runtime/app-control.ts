@@ -15,7 +15,7 @@ import type { MembershipControl } from "../mgmt/api/cluster-api.js";
 import type { Broker } from "../vhost/broker.js";
 import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import { replaceState } from "../vhost/commands/replace-state.js";
-import type { MetadataImage } from "../vhost/commands/state-image.js";
+import { captureState, type MetadataImage } from "../vhost/commands/state-image.js";
 import { readPeersFile, removePeersFile, writePeersFile } from "./cluster-peers-file.js";
 import { askCluster } from "./cluster-request.js";
 import type { ClusterRuntime } from "./cluster-runtime.js";
@@ -94,11 +94,37 @@ export class AppControl {
     broker.pause(reason);
     if (this.host.cluster() !== undefined) {
       await this.host.closeCluster();
+      this.dropStandIns();
       // Changes fail at once while stopped, rather than after the group's wait.
       broker.useReplicatedCommands(refusing(reason));
       log.info({}, `node ${nodeName} left the cluster's runtime (transport closed, Raft stopped)`);
     }
     return `Stopping rabbit application on node ${nodeName} ...`;
+  }
+
+  /**
+   * The queues homed on other nodes are stand-ins bound to the cluster link just closed:
+   * they go now, here only (their homes keep them), and come back bound to the new link
+   * when start_app restores the group's state. The local export is left as it was.
+   */
+  private dropStandIns(): void {
+    const { broker, nodeName } = this.host;
+    const replica = broker.metadataReplica();
+    const image = captureState(replica.state);
+    const vhosts = image.vhosts.map((v) => {
+      const gone = new Set(
+        v.queues.filter((q) => q.home !== null && q.home !== nodeName).map((q) => q.name),
+      );
+      return {
+        ...v,
+        queues: v.queues.filter((q) => !gone.has(q.name)),
+        bindings: v.bindings.filter(
+          (b) => b.destinationKind !== "queue" || !gone.has(b.destination),
+        ),
+      };
+    });
+    const effects = replaceState(replica.state, { ...image, vhosts });
+    replica.run(effects.filter((e) => e.kind !== "persist"));
   }
 
   async startApp(by: string): Promise<string> {

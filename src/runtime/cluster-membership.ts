@@ -34,13 +34,16 @@ import { isMember, type MembershipChange, type NodeId, type RaftStatus } from ".
 import type { Broker } from "../vhost/broker.js";
 import { writePeersFile } from "./cluster-peers-file.js";
 
-/** Frame types on the cluster transport (application range, after PeerRequests' 32 and 33). */
+/** Frame types on the cluster transport (taken: 32 and 33 PeerRequests, 34 queue forwarding). */
 export const MEMBERSHIP_REQUEST_FRAME = 60;
 export const MEMBERSHIP_REPLY_FRAME = 61;
 /** Sent to a node that is not a member but speaks Raft to us (a forgotten node). */
 export const NOT_MEMBER_FRAME = 62;
-/** The PeerRequests kind a member forwards a membership request to the leader with (1 forward, 2 commit index, 3 founding). */
-const MEMBERSHIP_KIND = 10;
+/**
+ * The PeerRequests kind a member forwards a membership request to the leader with. Taken:
+ * 1 forward, 2 commit index, 3 founding, 10-15 classic-queue forwarding (queue-wire.ts).
+ */
+const MEMBERSHIP_KIND = 40;
 /** How long one membership request may take, leader changes included. */
 export const MEMBERSHIP_TIMEOUT_MS = 20_000;
 const RETRY_MS = 200;

@@ -22,6 +22,7 @@ import {
   REAL_TIMERS,
   startMetadataGroup,
 } from "../cluster/metadata/index.js";
+import type { QueueForwarding } from "../cluster/queues/queue-forwarding.js";
 import { RaftDriver } from "../cluster/raft-driver.js";
 import { logWriterOf } from "../cluster/raft-log-writer.js";
 import type { PeerAddress } from "../cluster/transport/index.js";
@@ -39,6 +40,12 @@ import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import type { MetadataCommand } from "../vhost/commands/command-types.js";
 import { ClusterFounding } from "./cluster-founding.js";
 import { ClusterMembership } from "./cluster-membership.js";
+import {
+  COUNTS_REFRESH_MS,
+  dropTransientQueuesOf,
+  startQueueForwarding,
+  TransientQueueReaper,
+} from "./cluster-queues.js";
 import { TimerTicks } from "./timer-ticks.js";
 
 /**
@@ -144,6 +151,10 @@ export class ClusterRuntime implements ClusterSource {
   private stopped = false;
   private lastLeader: NodeId | null = null;
   readonly electionTimeoutMs: number;
+  /** Classic queues homed on other nodes, and this node's queues served to them. */
+  readonly queues: QueueForwarding;
+  private readonly reaper: TransientQueueReaper;
+  private lastCountsMs = 0;
 
   private constructor(
     private readonly options: ClusterRuntimeOptions,
@@ -165,6 +176,10 @@ export class ClusterRuntime implements ClusterSource {
       log,
     });
     this.requests = new PeerRequests(this.transport);
+    // Before the metadata group builds the queues: those homed elsewhere become stand-ins.
+    this.queues = startQueueForwarding(broker, this.transport, this.requests, log);
+    // Reaped once the node must have paused (the watch below) and then some.
+    this.reaper = new TransientQueueReaper(broker, log, 2 * this.electionTimeoutMs + 6_000);
     this.driver = new RaftDriver({
       nodeId: nodeName,
       log: logWriterOf(store),
@@ -383,6 +398,13 @@ export class ClusterRuntime implements ClusterSource {
     this.watchMajority(now);
     if (this.starting) this.catchUp();
     this.founding.maybeFound();
+    if (this.starting || this.pausedReason !== undefined) return;
+    const s = this.driver.machine(METADATA_GROUP_ID)!.status();
+    this.reaper.observe(now, s.role === "leader", this.unreachableSince);
+    if (now - this.lastCountsMs >= COUNTS_REFRESH_MS) {
+      this.lastCountsMs = now;
+      this.queues.refreshCounts();
+    }
   }
 
   /** Logs each change of the metadata group's leader as this node learns it. */
@@ -458,6 +480,7 @@ export class ClusterRuntime implements ClusterSource {
           `(unreachable: ${unreachable || "none, but no leader is known"}); pausing: client ` +
           "connections are closed and refused until a majority is back",
       );
+      this.queues.host.pause(this.pausedReason);
       this.options.hooks.pause(this.pausedReason);
     } else if (transition?.kind === "resume") {
       this.pausedReason = undefined;
@@ -467,6 +490,7 @@ export class ClusterRuntime implements ClusterSource {
         `node ${self} sees a majority of the cluster again after ${seconds(transition.pausedForMs)} s ` +
           `(leader ${s.role === "leader" ? "this node" : s.leaderId}); serving clients again`,
       );
+      this.queues.host.resume();
       this.options.hooks.resume();
     }
   }
@@ -514,6 +538,13 @@ export class ClusterRuntime implements ClusterSource {
     this.options.log.info(
       { appliedIndex: applied, leader: this.driver.machine(METADATA_GROUP_ID)!.status().leaderId },
       `node ${this.options.nodeName} has caught up with the cluster's metadata (index ${applied}); serving clients`,
+    );
+    // Their connections and messages did not survive this node's restart (RabbitMQ too).
+    dropTransientQueuesOf(
+      this.options.broker,
+      this.options.nodeName,
+      this.options.log,
+      "this node restarted",
     );
     this.options.hooks.caughtUp();
   }

@@ -40,6 +40,41 @@ async function declare(url: string, queue: string): Promise<void> {
   }
 }
 
+/** Publishes `body` (confirmed) through one node, then basic.get through another. */
+async function publishThenGet(
+  fromUrl: string,
+  toUrl: string,
+  queue: string,
+  body: string,
+): Promise<string | null> {
+  // A home that just came back is nacked until the link from this node is up again.
+  await eventually(`a confirmed publish to ${queue}`, async () => {
+    const pub = await amqp.connect(fromUrl);
+    pub.on("error", () => {});
+    try {
+      const ch = await pub.createConfirmChannel();
+      ch.on("error", () => {});
+      ch.sendToQueue(queue, Buffer.from(body));
+      await ch.waitForConfirms();
+      return true;
+    } finally {
+      await pub.close().catch(() => {});
+    }
+  });
+  const sub = await amqp.connect(toUrl);
+  try {
+    const ch = await sub.createChannel();
+    for (let i = 0; i < 50; i++) {
+      const m = await ch.get(queue, { noAck: true });
+      if (m) return m.content.toString();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return null;
+  } finally {
+    await sub.close().catch(() => {});
+  }
+}
+
 async function hasQueue(mgmtUrl: string, queue: string): Promise<boolean> {
   return (await api(mgmtUrl, "GET", `/api/queues/%2F/${queue}`)).status === 200;
 }
@@ -90,6 +125,13 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
 
   test("stop_app closes a member's clients with 320 and the reason; start_app rejoins and catches up", async () => {
     const member = c.nodes[1]!;
+    // Queues homed on node 1 and on node 2 from before the stop: forwarding works again after.
+    await declare(c.url(0), "homed-on-node1");
+    await declare(c.url(1), "homed-on-node2");
+    await eventually("node 2 has node 1's queue", () => hasQueue(member.mgmtUrl, "homed-on-node1"));
+    await eventually("node 1 has node 2's queue", () =>
+      hasQueue(c.nodes[0]!.mgmtUrl, "homed-on-node2"),
+    );
     const conn = await amqp.connect(c.url(1));
     conn.on("error", () => {});
     const closed = new Promise<Error>((resolve) => conn.on("close", resolve));
@@ -125,6 +167,11 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
     await eventually("node 1 sees the queue declared on node 2", () =>
       hasQueue(c.nodes[0]!.mgmtUrl, "after-node2-restarted"),
     );
+    // Node 2's stand-in for node 1's queue, and node 2 serving its own queue to node 1.
+    const viaTwo = await publishThenGet(c.url(1), c.url(0), "homed-on-node1", "via node 2");
+    assert.equal(viaTwo, "via node 2");
+    const viaOne = await publishThenGet(c.url(0), c.url(1), "homed-on-node2", "via node 1");
+    assert.equal(viaOne, "via node 1");
   });
 
   test("a 4th node joins with stop_app, reset, join_cluster, start_app, gets the metadata and votes", async () => {

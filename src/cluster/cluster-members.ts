@@ -1,9 +1,9 @@
 /**
  * Who a node dials: the metadata group's Raft membership says who the members are, and
  * their cluster addresses come from, in order, the replicated member list (every node that
- * joined with join_cluster is recorded there by the leader), the node's own peer file
- * (<data-dir>/cluster-peers.json, which a restart without --cluster-nodes starts from), and
- * --cluster-nodes (the founding members). A name with no known address is left out until
+ * joined with join_cluster is recorded there by the leader), --cluster-nodes (the founding
+ * members, as the operator gives them now), and the node's own peer file
+ * (<data-dir>/cluster-peers.json, which a restart without --cluster-nodes starts from). A name with no known address is left out until
  * one is learned. Pure: the runtime reads and writes the file and drives the transport.
  *
  * Also the wire form of the membership requests nodes send each other (join, leave, forget)

@@ -299,7 +299,9 @@ export class ClusterMembership {
    */
   private syncPeers(): void {
     const s = this.status();
-    const sources = [this.o.metadata.machine.members, this.remembered, this.configured];
+    // The replicated list is the cluster's word; then the operator's --cluster-nodes (an
+    // address changed there wins over the one remembered); then the peer file.
+    const sources = [this.o.metadata.machine.members, this.configured, this.remembered];
     const next = isMember(s.membership, this.o.nodeName)
       ? peersOf(s.membership, this.o.nodeName, sources)
       : peersOf(

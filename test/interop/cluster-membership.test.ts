@@ -12,18 +12,15 @@ import { after, before, describe, test } from "node:test";
 import amqp from "amqplib";
 import { type BrokerUnderTest, startBroker } from "../support/broker-process.js";
 import { CLUSTER_SECRET, TestCluster } from "../support/cluster-process.js";
+import { eventually } from "../support/eventually.js";
 import { api, freePort, run, WARRENCTL } from "../support/mgmt-broker.js";
 import { warrenOnly } from "../support/warren-only.js";
 
 const skip = warrenOnly("starts its own Warren cluster");
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** eventually(), where a check that throws (a node restarting, a nacked publish) has not passed yet. */
+function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
+  return eventually(what, () => check().catch(() => false), timeoutMs);
 }
 
 function ctl(mgmtUrl: string, ...args: string[]) {
@@ -48,7 +45,7 @@ async function publishThenGet(
   body: string,
 ): Promise<string | null> {
   // A home that just came back is nacked until the link from this node is up again.
-  await eventually(`a confirmed publish to ${queue}`, async () => {
+  await waitFor(`a confirmed publish to ${queue}`, async () => {
     const pub = await amqp.connect(fromUrl);
     pub.on("error", () => {});
     try {
@@ -128,8 +125,8 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
     // Queues homed on node 1 and on node 2 from before the stop: forwarding works again after.
     await declare(c.url(0), "homed-on-node1");
     await declare(c.url(1), "homed-on-node2");
-    await eventually("node 2 has node 1's queue", () => hasQueue(member.mgmtUrl, "homed-on-node1"));
-    await eventually("node 1 has node 2's queue", () =>
+    await waitFor("node 2 has node 1's queue", () => hasQueue(member.mgmtUrl, "homed-on-node1"));
+    await waitFor("node 1 has node 2's queue", () =>
       hasQueue(c.nodes[0]!.mgmtUrl, "homed-on-node2"),
     );
     const conn = await amqp.connect(c.url(1));
@@ -160,11 +157,11 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
     const start = await ctl(member.mgmtUrl, "start_app");
     assert.equal(start.exitCode, 0, start.stderr);
     await c.serving(1, 30_000, logsBefore);
-    await eventually("node 2 sees the queue declared while it was stopped", () =>
+    await waitFor("node 2 sees the queue declared while it was stopped", () =>
       hasQueue(member.mgmtUrl, "while-node2-stopped"),
     );
     await declare(c.url(1), "after-node2-restarted");
-    await eventually("node 1 sees the queue declared on node 2", () =>
+    await waitFor("node 1 sees the queue declared on node 2", () =>
       hasQueue(c.nodes[0]!.mgmtUrl, "after-node2-restarted"),
     );
     // Node 2's stand-in for node 1's queue, and node 2 serving its own queue to node 1.
@@ -197,7 +194,7 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
     );
     assert.ok(await hasQueue(node4Url, "while-node2-stopped"), "node 4 has the cluster's metadata");
     assert.equal(await hasQueue(node4Url, "node4-own-queue"), false, "its own was reset");
-    await eventually("node 4 votes", async () =>
+    await waitFor("node 4 votes", async () =>
       ((await clusterOf(c.nodes[0]!.mgmtUrl)).metadata?.voters ?? []).includes(node4Name),
     );
     const seen = await clusterOf(node4Url);
@@ -206,12 +203,12 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
     // 3 of 4 alive still serve: stop node 3, declare through node 4.
     // A durable classic queue whose home is node 3: forget_cluster_node deletes it.
     await declare(c.url(2), "homed-on-node3");
-    await eventually("node 1 has node 3's queue", () =>
+    await waitFor("node 1 has node 3's queue", () =>
       hasQueue(c.nodes[0]!.mgmtUrl, "homed-on-node3"),
     );
     await c.stop(2);
     await declare(node4!.url, "three-of-four");
-    await eventually("node 1 has the queue declared on node 4", () =>
+    await waitFor("node 1 has the queue declared on node 4", () =>
       hasQueue(c.nodes[0]!.mgmtUrl, "three-of-four"),
     );
   });
@@ -229,7 +226,7 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
       /Removing node node3@127\.0\.0\.1 from the cluster; 1 classic queues homed on node3@127\.0\.0\.1 deleted/,
     );
     assert.equal(await hasQueue(n1, "homed-on-node3"), false);
-    await eventually("every member forgot node 3", async () => {
+    await waitFor("every member forgot node 3", async () => {
       for (const url of [n1, c.nodes[1]!.mgmtUrl, node4Url]) {
         const seen = await clusterOf(url);
         if (seen.members.some((m) => m.name === "node3@127.0.0.1")) return false;
@@ -243,7 +240,7 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
     // The new size is 3: with node 2 stopped, nodes 1 and 4 are still a majority.
     await c.stop(1);
     await declare(c.url(0), "two-of-three");
-    await eventually("node 4 has the queue declared on node 1", () =>
+    await waitFor("node 4 has the queue declared on node 1", () =>
       hasQueue(node4Url, "two-of-three"),
     );
 
@@ -273,7 +270,7 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
       30_000,
     );
     await declare(c.url(0), "after-node4-restart");
-    await eventually("node 4 follows the cluster after its restart", () =>
+    await waitFor("node 4 follows the cluster after its restart", () =>
       hasQueue(node4Url, "after-node4-restart"),
     );
 
@@ -281,7 +278,7 @@ describe("cluster membership verbs", { skip, timeout: 240_000 }, () => {
     const reset = await ctl(node4Url, "reset");
     assert.equal(reset.exitCode, 0, reset.stderr);
     assert.match(reset.stdout, /node node4@127\.0\.0\.1 left its cluster/);
-    await eventually("node 1 no longer lists node 4", async () => {
+    await waitFor("node 1 no longer lists node 4", async () => {
       const seen = await clusterOf(c.nodes[0]!.mgmtUrl);
       return (
         !seen.members.some((m) => m.name === node4Name) &&

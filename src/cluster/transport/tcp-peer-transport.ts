@@ -65,6 +65,8 @@ export class TcpPeerTransport implements PeerTransport {
   private readonly listener: InboundListener;
   private readonly handlers = new Map<number, FrameHandler>();
   private strangers: StrangerPolicy | undefined;
+  /** Requests a stranger's connection is waiting on (serveStrangers). */
+  private readonly strangerRequests = new WeakMap<PeerConnection, number>();
   private readonly lostHandlers: ((peer: NodeId) => void)[] = [];
   private receiver: MessageReceiver = () => {};
   private readonly dirty = new Set<PeerLink>();
@@ -371,14 +373,19 @@ export class TcpPeerTransport implements PeerTransport {
   private onPeerFrame(peer: NodeId, frame: Frame, connection: PeerConnection): void {
     const connectionHandler = this.strangers?.handlers.get(frame.type);
     if (connectionHandler !== undefined) {
-      connectionHandler(peer, frame.payload, (type, payload) =>
-        connection.writeBuffers(encodeFrame(type, payload)),
-      );
+      const pending = this.strangerRequests;
+      pending.set(connection, (pending.get(connection) ?? 0) + 1);
+      connectionHandler(peer, frame.payload, (type, payload) => {
+        pending.set(connection, (pending.get(connection) ?? 1) - 1);
+        connection.writeBuffers(encodeFrame(type, payload));
+      });
       return;
     }
     const link = this.links.get(peer);
     if (link === undefined) {
-      if (frame.type === FrameType.ping) {
+      // A stranger's connection lives while its request is answered, and no longer: one
+      // that only keeps its link alive (another cluster's node with the same secret) is told.
+      if (frame.type === FrameType.ping && (this.strangerRequests.get(connection) ?? 0) > 0) {
         connection.writeBuffers(encodeFrame(FrameType.pong, new Uint8Array(0)));
       } else if (this.strangers !== undefined && frame.type !== FrameType.pong) {
         const answer = this.strangers.notMember(peer);

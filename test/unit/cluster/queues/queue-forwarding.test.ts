@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { QueueDelivery } from "../../../../src/queue/queue-type.js";
-import { ForwardingCluster, publish, TestConsumer, turns, until } from "./forwarding-fixture.js";
+import {
+  ForwardingCluster,
+  message,
+  publish,
+  TestConsumer,
+  turns,
+  until,
+} from "./forwarding-fixture.js";
 
 test("a publish to a queue homed on the other node is enqueued there, and settles accepted once it is", async () => {
   const c = new ForwardingCluster(["a", "b"]);
@@ -191,4 +198,26 @@ test("a consumer cancelled on its node ends at the home, and what it held stays 
   for (const d of consumer.received) consumer.settle(d, "ack");
   await until(() => c.stats("b", "q").acked === 2, "the acks");
   assert.equal(c.stats("b", "q").messagesReady, 1);
+});
+
+test("deliveries in flight when a consumer on another node is cancelled go back to the queue, not stuck unacked at the home", {
+  todo:
+    "bug in src/cluster/queues/remote-home.ts onFrame: a delivery for a consumer cancelled " +
+    "here is dropped, and the home's cancel does not requeue it",
+}, async () => {
+  const c = new ForwardingCluster(["a", "b"]);
+  c.declare("q", "b");
+  const consumer = TestConsumer.attach(c.queue("a", "q"), 5);
+  await turns();
+  c.net.hold();
+  for (let i = 0; i < 3; i++) c.queue("b", "q").enqueue(message(`m${i}`), 0);
+  await turns(); // three deliveries are in flight to a
+  c.queue("a", "q").removeConsumer(consumer.consumer, 0);
+  c.net.release();
+  await until(() => c.nodes.get("b")!.forwarding.stats().remoteConsumers === 0, "the cancel");
+  await turns();
+  assert.equal(consumer.received.length, 0, "the client never saw them");
+  const home = c.stats("b", "q");
+  assert.equal(home.messagesUnacknowledged, 0, "nothing is left unacked at the home");
+  assert.equal(home.messagesReady, 3);
 });

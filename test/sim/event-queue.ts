@@ -32,6 +32,21 @@ export class EventQueue {
     this.nowMs = Math.max(this.nowMs, untilMs);
   }
 
+  /**
+   * Runs the next event if it is due by untilMs; false when none is (time then moves to
+   * untilMs). For runs that let promises settle between events (classic-queue-sim.ts).
+   */
+  runNext(untilMs: number): boolean {
+    if (this.heap.length === 0 || this.heap[0].timeMs > untilMs) {
+      this.nowMs = Math.max(this.nowMs, untilMs);
+      return false;
+    }
+    const event = this.pop();
+    this.nowMs = event.timeMs;
+    event.run();
+    return true;
+  }
+
   size(): number {
     return this.heap.length;
   }

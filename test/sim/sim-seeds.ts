@@ -3,9 +3,12 @@
  * two cores. Each half runs its seeds and fails with the seed and replay command of every
  * run that broke an invariant. Every seed runs the metadata group for real: the first group's
  * entries are metadata commands applied to each node's definitions (metadata-sim-machine.ts).
+ * Each seed also runs the classic-queue simulation (classic-queue-sim.ts): real Brokers
+ * forwarding to their queues' homes over the simulated network.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { describeQueueFailure, queueSummaryLine, runQueueSeeds } from "./queue-seed-campaign.js";
 import { describeFailure, runSeeds, summaryLine } from "./seed-campaign.js";
 
 /** Seeds CI runs in total, split evenly over the halves. */
@@ -18,6 +21,13 @@ export function simulateSeedRange(firstSeed: number, count: number): void {
     const summary = runSeeds(firstSeed, count, { metadata: true });
     console.log(summaryLine(summary, Date.now() - started));
     const failures = summary.failures.map((result) => describeFailure(result, ["--metadata"]));
+    assert.deepEqual(failures, [], failures.join("\n"));
+  });
+  test(`queue seeds ${firstSeed}..${lastSeed}: classic queues forwarded over a faulty network lose no confirmed message, deliver each to one holder at a time, keep prefetch and settle once`, async () => {
+    const started = Date.now();
+    const summary = await runQueueSeeds(firstSeed, count);
+    console.log(queueSummaryLine(summary, Date.now() - started));
+    const failures = summary.failures.map((result) => describeQueueFailure(result));
     assert.deepEqual(failures, [], failures.join("\n"));
   });
 }

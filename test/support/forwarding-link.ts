@@ -79,6 +79,8 @@ export class MemoryForwardingNet {
   private held: (() => void)[] | undefined;
   framesSent = 0;
   linksLost = 0;
+  /** Told the moment a link's session ends, before either end hears of it (the simulator's ledger). */
+  onLost: ((a: string, b: string) => void) | undefined;
 
   constructor(
     private readonly scheduler: LinkScheduler = immediateScheduler,
@@ -160,6 +162,7 @@ export class MemoryForwardingNet {
     p.session++;
     p.lastArrival.clear();
     this.linksLost++;
+    this.onLost?.(a, b);
     const ends = [this.endpoints.get(a), this.endpoints.get(b)];
     this.scheduler.after(0, () => {
       for (const [end, peer] of [

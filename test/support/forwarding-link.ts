@@ -66,8 +66,9 @@ interface Pair {
   session: number;
   /** Cut by the test or the nemesis: stays down until healed. */
   cut: boolean;
-  /** Dropped: down until this session's reconnection. */
+  /** Dropped: down until the reconnection of its latest drop. */
   reconnecting: boolean;
+  drops: number;
   /** Per direction ("a>b"): the latest arrival time scheduled, so frames never overtake. */
   readonly lastArrival: Map<string, number>;
 }
@@ -112,7 +113,7 @@ export class MemoryForwardingNet {
     const key = a < b ? `${a}|${b}` : `${b}|${a}`;
     let p = this.pairs.get(key);
     if (!p) {
-      p = { session: 0, cut: false, reconnecting: false, lastArrival: new Map() };
+      p = { session: 0, cut: false, reconnecting: false, drops: 0, lastArrival: new Map() };
       this.pairs.set(key, p);
     }
     return p;
@@ -184,9 +185,11 @@ export class MemoryForwardingNet {
       this.lose(from, to);
       const reconnectMs = this.options.reconnectMs;
       if (reconnectMs) {
+        // The latest drop's reconnection ends it (a crash or a cut meanwhile does not).
+        const drop = ++p.drops;
         p.reconnecting = true;
         this.scheduler.after(reconnectMs(), () => {
-          if (p.session === session + 1) p.reconnecting = false;
+          if (p.drops === drop) p.reconnecting = false;
         });
       } else p.cut = true;
       return true; // written to the socket; the connection died under it

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { QueueRequest } from "../../../../src/cluster/queues/queue-wire.js";
 import type { QueueDelivery } from "../../../../src/queue/queue-type.js";
 import {
   ForwardingCluster,
@@ -220,4 +221,25 @@ test("deliveries in flight when a consumer on another node is cancelled go back 
   const home = c.stats("b", "q");
   assert.equal(home.messagesUnacknowledged, 0, "nothing is left unacked at the home");
   assert.equal(home.messagesReady, 3);
+});
+
+test("a garbled counts answer from a home is ignored, not an unhandled rejection", {
+  todo:
+    "bug in src/cluster/queues/queue-forwarding.ts refreshCounts: decodeCountsAnswer throws " +
+    "inside the answer's then-callback, whose rejection nothing handles",
+}, async () => {
+  const c = new ForwardingCluster(["a", "b"]);
+  c.declare("q", "b");
+  // A home of another version, or a damaged answer: not the JSON list expected.
+  c.net.endpoint("b").serve(QueueRequest.counts, async () => Buffer.from("{not json"));
+  const rejections: unknown[] = [];
+  const onRejection = (e: unknown) => rejections.push(e);
+  process.on("unhandledRejection", onRejection);
+  try {
+    c.nodes.get("a")!.forwarding.refreshCounts();
+    await turns(20);
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
+  assert.deepEqual(rejections, []);
 });

@@ -5,7 +5,8 @@
  *   exclusive delivery  a message is held unacked by at most one holder (a consumer or a
  *                       basic.get) at a time; a holding ends when its client settles it, or
  *                       when the link between the holder's node and the queue's home is
- *                       lost, or either node stops (the home requeues it then);
+ *                       lost, or either node stops, or the home pauses (the home requeues
+ *                       it then);
  *   prefetch            a consumer never holds more than its prefetch, on its node or as
  *                       the home counts it;
  *   single settlement   the home settles (ack, requeue, reject) only a delivery it has out;
@@ -81,6 +82,13 @@ export class QueueLedger {
     for (const [key, h] of this.holders) {
       if ((h.node === a && h.home === b) || (h.node === b && h.home === a))
         this.holders.delete(key);
+    }
+  }
+
+  /** A home paused (minority): it requeued what other nodes' clients held of its queues. */
+  homePaused(home: string): void {
+    for (const [key, h] of this.holders) {
+      if (h.home === home && h.node !== home) this.holders.delete(key);
     }
   }
 

@@ -58,7 +58,8 @@ export const QUEUE_PLANTED_BUGS: readonly QueuePlantedBug[] = [
   {
     name: "settles-across-sessions",
     rule: "settles of a lost link's session are dropped (epoch)",
-    config: { plant: settlesAcrossSessions },
+    // Delivery ids that go on across sessions (a workaround now, a fix later) would hide it.
+    config: { plant: settlesAcrossSessions, withoutIdsAcrossSessions: true },
   },
 ];
 

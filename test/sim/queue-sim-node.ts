@@ -76,6 +76,8 @@ export class QueueSimNode {
   broker: Broker | undefined;
   forwarding: QueueForwarding | undefined;
   incarnation = 0;
+  /** Paused as a minority: its clients are disconnected and its queues serve nobody. */
+  paused = false;
   readonly consumers: SimConsumer[] = [];
 
   constructor(
@@ -88,9 +90,15 @@ export class QueueSimNode {
     return this.broker !== undefined;
   }
 
+  /** Up and serving clients (not paused). */
+  get serving(): boolean {
+    return this.broker !== undefined && !this.paused;
+  }
+
   /** A new incarnation: a fresh broker that applies the definitions log, then joins the net. */
   start(definitions: readonly MetadataCommand[]): void {
     this.incarnation++;
+    this.paused = false;
     const broker = new Broker({ ...DEFAULT_SETTINGS, nodeName: this.id }, silentLog, {
       clock: () => EPOCH_MS + this.nowMs(),
       randomBytes: (size) => Buffer.alloc(size),

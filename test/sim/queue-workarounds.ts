@@ -61,3 +61,63 @@ export function requeueDeliveriesOfCancelledConsumers(forwarding: QueueForwardin
     };
   });
 }
+
+/**
+ * queue-host.ts pause ends a node's session at the home while the link stays up, so that
+ * node's epoch does not change; a new session numbers its deliveries from 1 again, and a
+ * client's late settle of a delivery from before the pause names a delivery of the new
+ * session. The fix: delivery ids go on across a node's sessions.
+ */
+export function deliveryIdsGoOnAcrossSessions(forwarding: QueueForwarding): void {
+  const host = forwarding.host as unknown as {
+    readonly sessions: Map<string, { nextDeliveryId: number }>;
+    session(node: string): { nextDeliveryId: number };
+    lost(node: string): void;
+  };
+  const nextIds = new Map<string, number>();
+  const session = host.session.bind(host);
+  host.session = (node) => {
+    const fresh = !host.sessions.has(node);
+    const s = session(node);
+    if (fresh) s.nextDeliveryId = nextIds.get(node) ?? 1;
+    return s;
+  };
+  const lost = host.lost.bind(host);
+  host.lost = (node) => {
+    const s = host.sessions.get(node);
+    if (s) nextIds.set(node, s.nextDeliveryId);
+    lost(node);
+  };
+}
+
+/**
+ * queue-host.ts pause ends the other nodes' sessions one by one: what lost() requeues for
+ * the first is dispatched, and sent, to consumers of the nodes not ended yet, so a paused
+ * home still delivers, and a message goes out to two clients. The fix: stop every node's
+ * consumers (cancelled frames, sessions broken) before ending any session.
+ */
+export function pauseStopsEveryConsumerFirst(forwarding: QueueForwarding): void {
+  type Session = {
+    readonly node: string;
+    readonly consumers: Map<number, { id: number }>;
+    broken: boolean;
+  };
+  const host = forwarding.host as unknown as {
+    readonly sessions: Map<string, Session>;
+    pausedReason: string | undefined;
+    send(session: Session, frame: QueueFrame): void;
+    lost(node: string): void;
+    pause(reason: string): void;
+  };
+  host.pause = (reason) => {
+    host.pausedReason = reason;
+    const sessions = [...host.sessions.values()];
+    for (const session of sessions) {
+      for (const hosted of session.consumers.values()) {
+        host.send(session, { op: FrameOp.cancelled, consumerId: hosted.id, reason: "home-down" });
+      }
+      session.broken = true;
+    }
+    for (const session of sessions) host.lost(session.node);
+  };
+}

@@ -16,14 +16,14 @@
  * comes from one Prng, and the promises of the forwarding settle between events (the run
  * yields to them after each event, as Node runs microtasks after each I/O callback).
  */
-import type { QueueDelivery } from "../../src/queue/queue-type.js";
 import type { MetadataCommand } from "../../src/vhost/commands/command-types.js";
 import { MemoryForwardingNet } from "../support/forwarding-link.js";
 import { EventQueue } from "./event-queue.js";
 import type { Violation } from "./invariant-checker.js";
 import { Prng } from "./prng.js";
 import { QueueLedger } from "./queue-ledger.js";
-import { QueueSimNode, SimConsumer, simMessage } from "./queue-sim-node.js";
+import { SimClients } from "./queue-sim-clients.js";
+import { QueueSimNode } from "./queue-sim-node.js";
 import {
   deliveryIdsGoOnAcrossSessions,
   pauseStopsEveryConsumerFirst,
@@ -92,9 +92,8 @@ export class ClassicQueueSim {
   private readonly homeOf = new Map<string, string>();
   private weather: Weather = { ...CALM };
   private liveness = false;
-  private published = 0;
+  private readonly clients: SimClients;
   private faults = 0;
-  private nextClient = 1;
   private drainChecks = 0;
 
   constructor(private readonly config: QueueSimConfig) {
@@ -121,6 +120,16 @@ export class ClassicQueueSim {
       { length: config.queueCount ?? this.prng.int(1, 4) },
       (_, i) => `q${i}`,
     );
+    this.clients = new SimClients({
+      prng: this.prng,
+      queue: this.queue,
+      ledger: this.ledger,
+      nodes: this.nodes,
+      queueNames: this.queueNames,
+      homeOf: this.homeOf,
+      liveness: () => this.liveness,
+      trace: (line) => this.trace(line),
+    });
   }
 
   trace(line: string): void {
@@ -135,13 +144,13 @@ export class ClassicQueueSim {
     this.loop(
       () => this.prng.between(2, 20),
       chaosMs + livenessMs,
-      () => this.publishSomething(),
+      () => this.clients.publishSomething(),
       () => !this.liveness || this.queue.nowMs < chaosMs + PUBLISHING_IN_LIVENESS_MS,
     );
     this.loop(
       () => this.prng.between(5, 40),
       chaosMs + livenessMs,
-      () => this.consumeSomething(),
+      () => this.clients.consumeSomething(),
     );
     if (this.config.faults ?? true) {
       this.loop(
@@ -167,7 +176,7 @@ export class ClassicQueueSim {
       nodeCount: this.nodes.length,
       violations: this.ledger.violations,
       faults: this.faults,
-      published: this.published,
+      published: this.clients.published,
       confirmed: this.ledger.confirmedCount,
       deliveries: this.ledger.deliveries,
       homeSettles: this.ledger.homeSettles,
@@ -254,198 +263,12 @@ export class ClassicQueueSim {
     });
   }
 
-  // ------------------------------------------------------------ clients
-
   private upNodes(): QueueSimNode[] {
     return this.nodes.filter((n) => n.up);
   }
 
-  /** Nodes whose clients are connected: up and not paused. */
   private servingNodes(): QueueSimNode[] {
     return this.nodes.filter((n) => n.serving);
-  }
-
-  /** A publish with confirms, on a random node, to a random queue. */
-  private publishSomething(): void {
-    const up = this.servingNodes();
-    if (up.length === 0) return;
-    const node = this.prng.pick(up);
-    const name = this.prng.pick(this.queueNames);
-    const queue = node.queue(name);
-    if (!queue || !node.broker) return;
-    const key = `${name}#${this.published++}`;
-    const incarnation = node.incarnation;
-    const storeId = queue.storeId;
-    const message = simMessage(key, node.broker.newMessageId());
-    node.broker.enqueue([queue], message, node.now()).whenSettled((result) => {
-      // A confirm counts only if its client, on the same incarnation, could have heard it.
-      if (result.accepted && node.incarnation === incarnation) {
-        this.ledger.confirm(key, name, storeId);
-      }
-    });
-  }
-
-  /** Consumers come and go; basic.gets now and then. In the liveness phase, every node drains every queue. */
-  private consumeSomething(): void {
-    for (const node of this.servingNodes()) {
-      if (this.liveness) {
-        for (const name of this.queueNames) {
-          if (!node.consumers.some((c) => c.live && c.queueName === name)) this.attach(node, name);
-        }
-        continue;
-      }
-      const roll = this.prng.next();
-      if (roll < 0.3 && node.consumers.length < 3)
-        this.attach(node, this.prng.pick(this.queueNames));
-      else if (roll < 0.4 && node.consumers.length > 0) this.cancel(node, this.prng.chance(0.5));
-      else if (roll < 0.5) this.get(node, this.prng.pick(this.queueNames));
-    }
-  }
-
-  private attach(node: QueueSimNode, name: string): void {
-    const queue = node.queue(name);
-    if (!queue) return;
-    const prefetch = this.prng.pick([0, 1, 2, 3, 10]);
-    const sim = new SimConsumer(
-      `c${this.nextClient++}`,
-      node.id,
-      this.homeOf.get(name)!,
-      name,
-      prefetch,
-      {
-        delivered: (c, d) => this.delivered(node, c, d),
-        cancelled: (c, reason) => {
-          this.trace(`${c.id} on ${node.id} cancelled by ${name}: ${reason}`);
-          this.ended(node, c);
-        },
-      },
-    );
-    node.consumers.push(sim);
-    try {
-      sim.consumer = queue.addConsumer(
-        {
-          tag: sim.id,
-          noAck: false,
-          exclusive: false,
-          priority: 0,
-          prefetchCount: prefetch,
-          arguments: new Map(),
-        },
-        sim,
-        node.now(),
-      );
-      this.trace(`${sim.id} consumes ${name} on ${node.id} (prefetch ${prefetch})`);
-    } catch {
-      this.ended(node, sim); // 404: the home is out of reach
-    }
-  }
-
-  /** The consumer is over (cancelled by the queue or the link): what it held is no longer its. */
-  private ended(node: QueueSimNode, c: SimConsumer): void {
-    c.live = false;
-    for (const key of c.held.keys()) this.ledger.released(key, c);
-    const i = node.consumers.indexOf(c);
-    if (i >= 0) node.consumers.splice(i, 1);
-  }
-
-  /** basic.cancel (what it holds stays its to settle), or a channel close (requeued). */
-  private cancel(node: QueueSimNode, close: boolean): void {
-    const c = this.prng.pick(node.consumers);
-    if (close) {
-      this.close(node, c);
-      return;
-    }
-    const consumer = c.consumer;
-    if (!consumer) return;
-    this.trace(`${c.id} on ${node.id} cancels`);
-    consumer.queue.removeConsumer(consumer, node.now());
-    c.live = false;
-    node.consumers.splice(node.consumers.indexOf(c), 1);
-  }
-
-  /** The consumer's channel closes: the consumer goes, and what it held is requeued. */
-  private close(node: QueueSimNode, c: SimConsumer): void {
-    const consumer = c.consumer;
-    this.trace(`${c.id} on ${node.id} closes its channel`);
-    if (consumer && c.live) consumer.queue.removeConsumer(consumer, node.now());
-    c.live = false;
-    const i = node.consumers.indexOf(c);
-    if (i >= 0) node.consumers.splice(i, 1);
-    for (const [key, d] of [...c.held]) this.settle(node, c, key, d, "requeue");
-  }
-
-  private delivered(node: QueueSimNode, c: SimConsumer, d: QueueDelivery): void {
-    const key = d.message.body.toString();
-    if (!c.live) {
-      this.ledger.fault("cancelled is final", `${key} delivered to ${c.id} after it ended`);
-      return;
-    }
-    this.ledger.held(key, c);
-    c.held.set(key, d);
-    this.trace(`${c.id} on ${node.id} got ${key}`);
-    if (c.prefetch > 0 && c.held.size > c.prefetch) {
-      this.ledger.fault(
-        "prefetch",
-        `${c.id} on ${node.id} holds ${c.held.size} deliveries of ${c.queueName} (prefetch ${c.prefetch})`,
-      );
-    }
-    const incarnation = node.incarnation;
-    // Mostly quick, sometimes slow: a slow client's settles may outlive its link's session.
-    const delayMs = this.liveness
-      ? this.prng.between(0, 1)
-      : this.prng.chance(0.7)
-        ? this.prng.between(0, 20)
-        : this.prng.between(20, 1000);
-    const roll = this.prng.next();
-    const outcome = this.liveness || roll < 0.8 ? "ack" : roll < 0.95 ? "requeue" : "reject";
-    this.queue.after(delayMs, () => {
-      if (node.incarnation === incarnation) this.settle(node, c, key, d, outcome);
-    });
-  }
-
-  /**
-   * The client settles what it got, even after its consumer ended: a real client does not
-   * know the home requeued it, and the stand-in must drop such a settle.
-   */
-  private settle(
-    node: QueueSimNode,
-    c: SimConsumer,
-    key: string,
-    d: QueueDelivery,
-    outcome: "ack" | "requeue" | "reject",
-  ): void {
-    if (c.held.get(key) !== d || !c.consumer) return;
-    c.held.delete(key);
-    this.ledger.released(key, c);
-    this.trace(`${c.id} on ${node.id} settles ${key}: ${outcome}`);
-    const queue = c.consumer.queue;
-    if (outcome === "ack") queue.ack(d, c.consumer, node.now());
-    else if (outcome === "requeue") queue.requeue(d, c.consumer, node.now());
-    else queue.reject(d, c.consumer, node.now());
-  }
-
-  /** basic.get, from the home itself or through the stand-in; settled a little later. */
-  private get(node: QueueSimNode, name: string): void {
-    const queue = node.queue(name);
-    if (!queue) return;
-    const holder = { id: `g${this.nextClient++}`, node: node.id, home: this.homeOf.get(name)! };
-    const incarnation = node.incarnation;
-    const got = (d: QueueDelivery | undefined) => {
-      if (!d || node.incarnation !== incarnation) return;
-      const key = d.message.body.toString();
-      this.ledger.held(key, holder);
-      this.trace(`${holder.id} on ${node.id} got ${key}`);
-      const ack = this.prng.chance(0.8);
-      this.queue.after(this.prng.between(0, 40), () => {
-        if (node.incarnation !== incarnation) return;
-        this.ledger.released(key, holder);
-        if (ack) queue.ack(d, undefined, node.now());
-        else queue.requeue(d, undefined, node.now());
-      });
-    };
-    if (queue.fetchAtHome) {
-      queue.fetchAtHome(false, node.now()).then(got, () => {});
-    } else got(queue.fetch(false, node.now()));
   }
 
   // ------------------------------------------------------------ faults
@@ -510,7 +333,7 @@ export class ClassicQueueSim {
    */
   private pause(node: QueueSimNode, forMs: number): void {
     node.paused = true;
-    for (const c of [...node.consumers]) this.close(node, c);
+    for (const c of [...node.consumers]) this.clients.close(node, c);
     this.ledger.homePaused(node.id);
     node.forwarding!.host.pause("the simulated node cannot see a majority");
     if (this.config.workarounds ?? true) {

@@ -11,9 +11,7 @@
 //   npm run sim -- --queues --seeds 1000   the classic-queue simulation instead: real Brokers
 //                                          forwarding to their queues' homes (docs/RAFT.md §6)
 //   npm run sim -- --queues --seed 7 --trace
-//   npm run sim -- --queues --seeds 300 --planted-bug settles-across-sessions
-//   npm run sim -- --queues --seeds 300 --no-workarounds   without the test-side fixes of
-//                                          bugs not yet fixed in src (queue-workarounds.ts)
+//   npm run sim -- --queues --seeds 300 --planted-bug home-requeues-on-cancel
 // Options: --nodes N (3, 5, 7; default by seed), --groups N, --chaos-ms MS, --liveness-ms MS.
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -32,7 +30,6 @@ function queueConfigFrom(values) {
   if (values.nodes) config.nodeCount = Number(values.nodes);
   if (values["chaos-ms"]) config.chaosMs = Number(values["chaos-ms"]);
   if (values["liveness-ms"]) config.livenessMs = Number(values["liveness-ms"]);
-  if (values["no-workarounds"]) config.workarounds = false;
   if (values["planted-bug"]) Object.assign(config, queuePlantedBug(values["planted-bug"]).config);
   return config;
 }
@@ -72,7 +69,6 @@ function replayArgs(values) {
     if (values[name]) args.push(`--${name}`, values[name]);
   }
   if (values.metadata) args.push("--metadata");
-  if (values["no-workarounds"]) args.push("--no-workarounds");
   return args;
 }
 
@@ -105,7 +101,6 @@ if (!isMainThread) {
       "planted-bug": { type: "string" },
       metadata: { type: "boolean", default: false },
       queues: { type: "boolean", default: false },
-      "no-workarounds": { type: "boolean", default: false },
       "stop-at-first": { type: "boolean", default: false },
       trace: { type: "boolean", default: false },
     },

@@ -24,11 +24,6 @@ import { Prng } from "./prng.js";
 import { QueueLedger } from "./queue-ledger.js";
 import { SimClients } from "./queue-sim-clients.js";
 import { QueueSimNode } from "./queue-sim-node.js";
-import {
-  deliveryIdsGoOnAcrossSessions,
-  pauseStopsEveryConsumerFirst,
-  requeueDeliveriesOfCancelledConsumers,
-} from "./queue-workarounds.js";
 
 export interface QueueSimConfig {
   readonly seed: number;
@@ -39,13 +34,6 @@ export interface QueueSimConfig {
   readonly livenessMs?: number;
   readonly faults?: boolean;
   readonly trace?: (line: string) => void;
-  /** The fixes of queue-workarounds.ts for bugs not yet fixed in src (default on). */
-  readonly workarounds?: boolean;
-  /**
-   * Leaves out deliveryIdsGoOnAcrossSessions: a second defence against stale settles, which
-   * the settles-across-sessions planted bug needs out of its way to be seen.
-   */
-  readonly withoutIdsAcrossSessions?: boolean;
   /** A planted bug (queue-planted-bugs.ts) changes each node's forwarding as it starts. */
   readonly plant?: (node: QueueSimNode) => void;
 }
@@ -230,11 +218,6 @@ export class ClassicQueueSim {
 
   private startNode(node: QueueSimNode): void {
     node.start(this.definitions);
-    if (this.config.workarounds ?? true) {
-      requeueDeliveriesOfCancelledConsumers(node.forwarding!);
-      if (!this.config.withoutIdsAcrossSessions) deliveryIdsGoOnAcrossSessions(node.forwarding!);
-      pauseStopsEveryConsumerFirst(node.forwarding!);
-    }
     this.config.plant?.(node);
     for (const q of node.homeQueues()) this.ledger.instrumentHomeQueue(q);
   }
@@ -336,16 +319,6 @@ export class ClassicQueueSim {
     for (const c of [...node.consumers]) this.clients.close(node, c);
     this.ledger.homePaused(node.id);
     node.forwarding!.host.pause("the simulated node cannot see a majority");
-    if (this.config.workarounds ?? true) {
-      // Not in src yet: the pause should end each session on both sides, as a lost link does,
-      // so the other nodes void what was in flight or held by clients of cancelled consumers
-      // (docs/RAFT.md 6.5, bug 4). A flap of each link that is up does that here.
-      for (const other of this.nodes) {
-        if (other === node || !this.net.isUp(node.id, other.id)) continue;
-        this.net.cut(node.id, other.id);
-        this.net.heal(node.id, other.id);
-      }
-    }
     const incarnation = node.incarnation;
     this.queue.after(forMs, () => {
       if (node.incarnation !== incarnation || !node.paused) return;

@@ -5,21 +5,35 @@
  * of seeds (queue-planted-bugs.test.ts).
  */
 
-import type { SettleOutcome } from "../../src/cluster/queues/queue-wire.js";
-import type { RemoteDelivery } from "../../src/cluster/queues/remote-home.js";
+import type { QueueFrame } from "../../src/cluster/queues/queue-wire.js";
+import { FrameOp } from "../../src/cluster/queues/queue-wire.js";
+import type { Consumer } from "../../src/queue/consumer.js";
+import type { Queue, QueueDelivery } from "../../src/queue/queue-type.js";
 import type { QueueSimConfig } from "./classic-queue-sim.js";
 import type { QueueSimNode } from "./queue-sim-node.js";
-import { patchHomes } from "./queue-workarounds.js";
+
+/** Test-only view of a QueueHost's private state. */
+interface HostInternals {
+  readonly sessions: Map<
+    string,
+    {
+      readonly consumers: Map<number, { readonly consumer: Consumer | undefined }>;
+      readonly outstanding: Map<
+        number,
+        { readonly queue: Queue; readonly delivery: QueueDelivery; readonly consumer?: Consumer }
+      >;
+    }
+  >;
+  lost(peer: string): void;
+  onFrame(from: string, f: QueueFrame): void;
+}
 
 /**
  * The home forgets to requeue on link loss: a lost link ends the other node's consumers,
  * but what they (and its basic.gets) held stays unacked at the home for good.
  */
 function homeKeepsOutstandingOnLinkLoss(node: QueueSimNode): void {
-  const host = node.forwarding!.host as unknown as {
-    readonly sessions: Map<string, { readonly outstanding: Map<number, unknown> }>;
-    lost(peer: string): void;
-  };
+  const host = node.forwarding!.host as unknown as HostInternals;
   const lost = host.lost.bind(host);
   host.lost = (peer) => {
     host.sessions.get(peer)?.outstanding.clear();
@@ -28,19 +42,25 @@ function homeKeepsOutstandingOnLinkLoss(node: QueueSimNode): void {
 }
 
 /**
- * The stand-in sends settles across link sessions: a client's ack of a delivery from before
- * a lost link (which the home requeued) reaches the new session, where its delivery id
- * names another delivery.
+ * The home requeues what a consumer of another node holds when that consumer is cancelled
+ * (basic.cancel): but after basic.cancel its client still holds those deliveries and may
+ * ack them, so the home hands them to another consumer meanwhile.
  */
-function settlesAcrossSessions(node: QueueSimNode): void {
-  patchHomes(node.forwarding!, (home) => {
-    const h = home as unknown as {
-      readonly epoch: number;
-      settle(d: RemoteDelivery, outcome: SettleOutcome): void;
-    };
-    const settle = h.settle.bind(home);
-    h.settle = (d, outcome) => settle({ ...d, epoch: h.epoch }, outcome);
-  });
+function homeRequeuesOnCancel(node: QueueSimNode): void {
+  const host = node.forwarding!.host as unknown as HostInternals;
+  const onFrame = host.onFrame.bind(host);
+  host.onFrame = (from, f) => {
+    const session = host.sessions.get(from);
+    const consumer =
+      f.op === FrameOp.cancel ? session?.consumers.get(f.consumerId)?.consumer : undefined;
+    onFrame(from, f);
+    if (!session || !consumer) return;
+    for (const [id, o] of [...session.outstanding]) {
+      if (o.consumer !== consumer) continue;
+      session.outstanding.delete(id);
+      o.queue.requeue(o.delivery, o.consumer, node.now());
+    }
+  };
 }
 
 export interface QueuePlantedBug {
@@ -56,10 +76,9 @@ export const QUEUE_PLANTED_BUGS: readonly QueuePlantedBug[] = [
     config: { plant: homeKeepsOutstandingOnLinkLoss },
   },
   {
-    name: "settles-across-sessions",
-    rule: "settles of a lost link's session are dropped (epoch)",
-    // Delivery ids that go on across sessions (a workaround now, a fix later) would hide it.
-    config: { plant: settlesAcrossSessions, withoutIdsAcrossSessions: true },
+    name: "home-requeues-on-cancel",
+    rule: "after basic.cancel, what the consumer holds is still its client's to settle",
+    config: { plant: homeRequeuesOnCancel },
   },
 ];
 

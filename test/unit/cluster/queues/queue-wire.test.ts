@@ -222,11 +222,8 @@ test("a counts answer survives the round trip, nulls for queues the home lacks i
   assert.deepEqual(decodeCountsAnswer(encodeCountsAnswer(stats)), stats);
 });
 
-test("a counts answer cut short is refused with a RangeError, as every other answer is", {
-  todo: "bug in src/cluster/queues/queue-wire.ts decodeCountsAnswer: JSON.parse throws SyntaxError",
-}, () => {
-  // decodeCountsAnswer parses JSON: a truncated answer throws SyntaxError, which neither
-  // the forwarding's frame guard nor a caller expecting WireError/RangeError handles.
+test("a counts answer cut short is refused with a RangeError, as every other answer is", () => {
+  // The answer is JSON: a parse error must come out as the RangeError callers expect.
   const bytes = encodeCountsAnswer([{ messagesReady: 3 }]);
   assert.throws(
     () => decodeCountsAnswer(bytes.subarray(0, bytes.length - 2)),

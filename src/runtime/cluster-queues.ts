@@ -89,3 +89,42 @@ export class TransientQueueReaper {
     }
   }
 }
+
+/**
+ * The classic-queue side of a cluster node's tick and start: stand-ins' figures refreshed
+ * every few seconds, the leader's reaping of a lost node's transient queues, and at start
+ * the node's own transient queues dropped before its queues are served to other nodes.
+ */
+export class ClusterQueueUpkeep {
+  private readonly reaper: TransientQueueReaper;
+  private lastCountsMs = 0;
+
+  constructor(
+    private readonly broker: Broker,
+    readonly forwarding: QueueForwarding,
+    private readonly log: Log,
+    nodeName: string,
+    reapAfterMs: number,
+  ) {
+    this.reaper = new TransientQueueReaper(broker, log, reapAfterMs);
+    // Its queues take their recovered messages once caught up; until then other nodes'
+    // publishes and consumers wait (a live message must not go in before the recovered ones).
+    forwarding.host.pause(`node ${nodeName} is starting`);
+  }
+
+  /** Each tick of a node that serves (caught up, not paused). */
+  tick(nowMs: number, isLeader: boolean, unreachableSince: ReadonlyMap<string, number>): void {
+    this.reaper.observe(nowMs, isLeader, unreachableSince);
+    if (nowMs - this.lastCountsMs < COUNTS_REFRESH_MS) return;
+    this.lastCountsMs = nowMs;
+    this.forwarding.refreshCounts();
+  }
+
+  /** The node caught up: transient queues of its last life go; `adopt` hands it its messages. */
+  caughtUp(nodeName: string, adopt: () => void): void {
+    // Their connections and messages did not survive this node's restart (RabbitMQ too).
+    dropTransientQueuesOf(this.broker, nodeName, this.log, "this node restarted");
+    adopt();
+    this.forwarding.host.resume();
+  }
+}

@@ -40,12 +40,7 @@ import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import type { MetadataCommand } from "../vhost/commands/command-types.js";
 import { ClusterFounding } from "./cluster-founding.js";
 import { ClusterMembership } from "./cluster-membership.js";
-import {
-  COUNTS_REFRESH_MS,
-  dropTransientQueuesOf,
-  startQueueForwarding,
-  TransientQueueReaper,
-} from "./cluster-queues.js";
+import { ClusterQueueUpkeep, startQueueForwarding } from "./cluster-queues.js";
 import { TimerTicks } from "./timer-ticks.js";
 
 /**
@@ -153,8 +148,7 @@ export class ClusterRuntime implements ClusterSource {
   readonly electionTimeoutMs: number;
   /** Classic queues homed on other nodes, and this node's queues served to them. */
   readonly queues: QueueForwarding;
-  private readonly reaper: TransientQueueReaper;
-  private lastCountsMs = 0;
+  private readonly queueUpkeep: ClusterQueueUpkeep;
 
   private constructor(
     private readonly options: ClusterRuntimeOptions,
@@ -178,8 +172,9 @@ export class ClusterRuntime implements ClusterSource {
     this.requests = new PeerRequests(this.transport);
     // Before the metadata group builds the queues: those homed elsewhere become stand-ins.
     this.queues = startQueueForwarding(broker, this.transport, this.requests, log);
-    // Reaped once the node must have paused (the watch below) and then some.
-    this.reaper = new TransientQueueReaper(broker, log, 2 * this.electionTimeoutMs + 6_000);
+    // A lost node's transient queues are reaped once it must have paused (the watch above).
+    const reapAfterMs = 2 * this.electionTimeoutMs + 6_000;
+    this.queueUpkeep = new ClusterQueueUpkeep(broker, this.queues, log, nodeName, reapAfterMs);
     this.driver = new RaftDriver({
       nodeId: nodeName,
       log: logWriterOf(store),
@@ -399,12 +394,8 @@ export class ClusterRuntime implements ClusterSource {
     if (this.starting) this.catchUp();
     this.founding.maybeFound();
     if (this.starting || this.pausedReason !== undefined) return;
-    const s = this.driver.machine(METADATA_GROUP_ID)!.status();
-    this.reaper.observe(now, s.role === "leader", this.unreachableSince);
-    if (now - this.lastCountsMs >= COUNTS_REFRESH_MS) {
-      this.lastCountsMs = now;
-      this.queues.refreshCounts();
-    }
+    const isLeader = this.driver.machine(METADATA_GROUP_ID)!.status().role === "leader";
+    this.queueUpkeep.tick(now, isLeader, this.unreachableSince);
   }
 
   /** Logs each change of the metadata group's leader as this node learns it. */
@@ -539,14 +530,7 @@ export class ClusterRuntime implements ClusterSource {
       { appliedIndex: applied, leader: this.driver.machine(METADATA_GROUP_ID)!.status().leaderId },
       `node ${this.options.nodeName} has caught up with the cluster's metadata (index ${applied}); serving clients`,
     );
-    // Their connections and messages did not survive this node's restart (RabbitMQ too).
-    dropTransientQueuesOf(
-      this.options.broker,
-      this.options.nodeName,
-      this.options.log,
-      "this node restarted",
-    );
-    this.options.hooks.caughtUp();
+    this.queueUpkeep.caughtUp(this.options.nodeName, () => this.options.hooks.caughtUp());
   }
 
   /** The leader's answer to a node that is catching up. */

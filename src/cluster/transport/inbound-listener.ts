@@ -25,6 +25,8 @@ export interface ListenerContext {
   frame(peer: NodeId, frame: Frame, connection: PeerConnection): void;
   /** A proven connection from this peer closed: what it carried may be lost. */
   lost(peer: NodeId): void;
+  /** A peer proved itself on a connection it dialled here. */
+  proven?(peer: NodeId): void;
 }
 
 export class InboundListener {
@@ -160,6 +162,7 @@ export class InboundListener {
         other.close({ kind: "local", detail: `${connection.peer} connected again` });
       }
     }
+    if (connection.peer !== null) this.ctx.proven?.(connection.peer);
   }
 
   private clearTimer(connection: PeerConnection): void {

@@ -90,6 +90,19 @@ export class PeerLink {
     this.socket = null;
   }
 
+  /**
+   * The peer just proved itself on a connection it dialled to this node: it is up, so a
+   * dial waiting out its backoff goes now (a restarted node would otherwise wait up to the
+   * longest backoff for the link that lets it reach, and be reached by, this node).
+   */
+  peerIsBack(): void {
+    if (this.stopped || this.retryTimer === null) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.failures = 0;
+    this.dial();
+  }
+
   isUp(): boolean {
     return this.connection?.authenticated() === true && !this.connection.isClosed();
   }

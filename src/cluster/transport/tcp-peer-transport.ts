@@ -103,6 +103,7 @@ export class TcpPeerTransport implements PeerTransport {
       handshake: () => this.handshake("listener"),
       frame: (peer, frame, connection) => this.onPeerFrame(peer, frame, connection),
       lost: (peer) => this.onLost(peer),
+      proven: (peer) => this.links.get(peer)?.peerIsBack(),
     });
     for (const [peer, address] of options.peers ?? []) this.addPeer(peer, address);
   }

@@ -1,0 +1,121 @@
+/**
+ * A rolling restart under OpenStack RPC (seed 000: "VMs stuck in BUILD", RPC calls that hang
+ * while the messaging layer restarts). oslo.messaging 14 (Debian's python3-oslo.messaging)
+ * runs one RPC server and a client whose transport_url lists all three nodes; four threads
+ * call back to back, 10 s timeout each, while the test restarts node1, node2 and node3 one at
+ * a time (SIGTERM, start on the same data dir and AMQP port, wait for "has caught up").
+ * Every call must come back, with a result or an error (MessagingTimeout counts as an error,
+ * and the counts are printed); none may stay stuck past its timeout.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { sleep } from "../support/amqplib-helpers.js";
+import { TestCluster } from "../support/cluster-process.js";
+import { runPythonScenario } from "../support/python-client.js";
+import { warrenOnly } from "../support/warren-only.js";
+
+const skip = warrenOnly("starts and restarts its own Warren cluster");
+
+const CALL_TIMEOUT_S = 10;
+/** The calls' upper bound if the test never says stop (the restarts take well under this). */
+const MAX_CALLS_S = 75;
+/** Calls keep going this long before the first restart and after the last node is back. */
+const QUIET_MS = 5_000;
+
+interface RollingResult {
+  /** Set (and nothing else) when no call was answered within 30 s, before any restart. */
+  readonly warmUpFailed?: boolean;
+  readonly warmUpCalls: number;
+  readonly callers: number;
+  readonly callsS: number;
+  readonly answered: number;
+  readonly wrong: number;
+  readonly failed: number;
+  readonly errors: Record<string, number>;
+  readonly errorSamples: string[];
+  /** [seconds since the calls began, error class, seconds the call took] */
+  readonly failures: [number, string, number][];
+  readonly lastAnsweredS: number | null;
+  readonly lastFailedS: number | null;
+  readonly late: number;
+  readonly maxCallS: number;
+  readonly stuck: number;
+  readonly stuckForS: number[];
+  readonly cleanupHung: boolean;
+}
+
+async function waitForFile(path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${path}`);
+    await sleep(100);
+  }
+}
+
+test("oslo.messaging RPC calls during a rolling restart of all three nodes all come back (none stuck)", {
+  skip,
+  timeout: 170_000,
+}, async (t) => {
+  const c = await TestCluster.create(3, { fixedAmqpPorts: true });
+  const scratch = mkdtempSync(join(tmpdir(), "warren-rolling-"));
+  const stopFile = join(scratch, "stop");
+  try {
+    await c.startAll();
+    await c.allServing();
+    const urls = c.nodes.map((_, i) => c.url(i)).join(",");
+    const run = runPythonScenario<RollingResult>(
+      "cluster_rolling_rpc.py",
+      "calls",
+      urls,
+      [stopFile, String(MAX_CALLS_S), String(CALL_TIMEOUT_S)],
+      (MAX_CALLS_S + 90) * 1000,
+    );
+    // Should the script fail before the stop file, its error surfaces at `await run`.
+    run.catch(() => {});
+    await Promise.race([waitForFile(`${stopFile}.ready`, 40_000), run]);
+    const early = await Promise.race([run, sleep(500).then(() => undefined)]);
+    assert.ok(
+      !early?.warmUpFailed,
+      `no RPC call was answered in 30 s (${early?.warmUpCalls} calls of 2 s), before any restart`,
+    );
+    await sleep(QUIET_MS);
+    const restartsMs: number[] = [];
+    for (let i = 0; i < c.nodes.length; i++) {
+      const began = Date.now();
+      await c.stop(i);
+      await c.start(i);
+      await c.serving(i, 60_000);
+      restartsMs.push(Date.now() - began);
+    }
+    await sleep(QUIET_MS);
+    writeFileSync(stopFile, "");
+    const r = await run;
+    const summary =
+      `rolling restart under oslo RPC: ${r.answered} calls answered, ${r.failed} failed ` +
+      `${JSON.stringify(r.errors)}, ${r.wrong} wrong answers, ${r.late} late, ${r.stuck} stuck, ` +
+      `longest call ${r.maxCallS} s, over ${r.callsS} s of calls by ${r.callers} callers; ` +
+      `restarts took ${restartsMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ")}`;
+    t.diagnostic(summary);
+    if (r.failed > 0) {
+      t.diagnostic(`first errors: ${JSON.stringify(r.errorSamples)}`);
+      t.diagnostic(`failures [s since start, class, s taken]: ${JSON.stringify(r.failures)}`);
+    }
+    assert.equal(r.stuck, 0, `calls still in flight ${JSON.stringify(r.stuckForS)} s: ${summary}`);
+    assert.equal(r.late, 0, `calls came back after their timeout + 5 s: ${summary}`);
+    assert.equal(r.wrong, 0, summary);
+    assert.ok(r.answered > 0, summary);
+    // After the last restart the cluster serves RPC again: the last call made was answered.
+    assert.ok(
+      r.lastFailedS === null || (r.lastAnsweredS ?? -1) > r.lastFailedS,
+      `calls still failing at the end (last failed call began at ${r.lastFailedS} s, last answered at ${r.lastAnsweredS} s): ${summary}`,
+    );
+    assert.equal(r.cleanupHung, false, `stopping the RPC server or transports hung: ${summary}`);
+  } finally {
+    writeFileSync(stopFile, "");
+    await c.stopAll();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});

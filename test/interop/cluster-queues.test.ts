@@ -18,6 +18,7 @@ import {
   type Channel,
   type Connection,
   connect,
+  sleep,
   uniqueName,
   withTimeout,
 } from "../support/amqplib-helpers.js";
@@ -139,7 +140,12 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
       );
     }
     const home = await on(B);
-    assert.equal(await passiveCount(home, queue), 0, "nothing left at the home");
+    // The last acks travel to the home on their own: wait for them, bounded.
+    await eventually(
+      "nothing left at the home",
+      async () => ((await passiveCount(home, queue)) === 0 ? true : undefined),
+      5_000,
+    );
   });
 
   test("pika: 200 persistent messages published with confirms on A are consumed on C from a queue homed on B, once, in order, within prefetch 10", async () => {
@@ -186,7 +192,12 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
     assert.equal(third.content.toString(), "g2");
     ch.ack(third);
     assert.equal(await withTimeout(ch.get(queue), 10_000, "get-empty"), false);
-    assert.equal(await passiveCount(await on(B), queue), 0, "the acks reached the home");
+    const home = await on(B);
+    await eventually(
+      "the acks to reach the home",
+      async () => ((await passiveCount(home, queue)) === 0 ? true : undefined),
+      5_000,
+    );
   });
 
   test("a nack(requeue) and a channel closed with unacked messages on C return them to the home, redelivered", async () => {
@@ -212,7 +223,13 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
     await ch.cancel(held[0]!.fields.consumerTag);
     ch.nack(held[0]!, false, true);
     await ch.close(); // r1 is still unacked: the close returns it
-    const home = await channel(await on(B));
+    const homeConn = await on(B);
+    await eventually(
+      "both back at the home",
+      async () => ((await passiveCount(homeConn, queue)) === 5 ? true : undefined),
+      5_000,
+    );
+    const home = await channel(homeConn);
     const back = [await get(home, queue), await get(home, queue)];
     assert.deepEqual(back.map((m) => [m.content.toString(), m.fields.redelivered]).sort(), [
       ["r0", true],
@@ -341,7 +358,11 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
         range(5, "d"),
         "the messages kept by the home",
       );
+      // C's channel still holds the delivery of d0 from before the home went: closing it
+      // now must not give the home back a stale message.
       await consumerConn.close().catch(() => {});
+      await sleep(500);
+      assert.equal(await passiveCount(a, queue), 0, "nothing came back after C closed");
     });
   }
 });

@@ -318,7 +318,7 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
       const a = await on(A);
       const expected = homeDownText(homeName, queue);
       const passive = await eventually("the passive declare on A to answer 404", async () => {
-        const err = await channelError(a, (ch) => ch.checkQueue(queue));
+        const err = await channelError(a, (ch) => ch.checkQueue(queue), "passive declare on A");
         return err.code === 404 ? err : undefined;
       });
       assert.ok(passive.message.includes(expected), passive.message);
@@ -327,7 +327,7 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
         ["basic.get", (ch: Channel) => ch.get(queue)],
         ["basic.consume", (ch: Channel) => ch.consume(queue, () => {})],
       ] as const) {
-        const err = await channelError(a, op);
+        const err = await channelError(a, op, `${what} on A while the home is down`);
         assert.equal(err.code, 404, `${what}: ${err.message}`);
         assert.ok(err.message.includes(expected), `${what}: ${err.message}`);
       }

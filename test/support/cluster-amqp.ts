@@ -38,16 +38,18 @@ export async function eventually<T>(
 export async function channelError(
   conn: Connection,
   op: (ch: Channel) => Promise<unknown>,
+  what = "an operation expected to fail",
 ): Promise<{ code: number | undefined; message: string }> {
   const ch = await channel(conn);
+  let result: unknown;
   try {
-    await withTimeout(op(ch), 10_000, "an operation expected to fail");
+    result = await withTimeout(op(ch), 10_000, what);
   } catch (e) {
     const err = e as Error & { code?: number };
     return { code: err.code, message: err.message };
   }
   await ch.close().catch(() => {});
-  throw new Error("the operation succeeded");
+  throw new Error(`${what} succeeded: ${JSON.stringify(result)}`);
 }
 
 /** The queue's message count by a passive declare (undefined: not there, or not yet). */

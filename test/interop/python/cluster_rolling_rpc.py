@@ -7,8 +7,9 @@ transport_url does, so oslo fails over from a restarting node to the next.
 
 One RPC server and one client (separate transports) on a fresh topic; short warm-up calls
 until the server answers one, then CALLERS threads call `add` back to back, each call with
-CALL_TIMEOUT_S, and the script writes STOP_FILE + ".ready". It stops calling when STOP_FILE
-exists (or after MAX_S),
+CALL_TIMEOUT_S, and the script writes STOP_FILE + ".ready". When STOP_FILE exists (or after
+MAX_S) it calls on until a call made from then on is answered (recoveredAfterS), bounded, then
+stops calling,
 waits at most CALL_TIMEOUT_S + MARGIN_S for the calls in flight, and prints one JSON object:
 how many calls were answered, how many raised (by exception class), and which never came
 back (stuck). Seed 000's symptom is an RPC that hangs across a broker restart: a stuck call.
@@ -36,6 +37,16 @@ def transport_url(amqp_urls):
     return "rabbit://%s/" % ",".join(hosts)
 
 
+def describe(e):
+    """Class and first line of an error, and of the one it was raised from (oslo wraps
+    kombu's errors: MessageDeliveryFailure says little of what failed)."""
+    text = "%s: %s" % (type(e).__name__, str(e).split("\n")[0])
+    inner = e.__cause__ or e.__context__
+    if inner is not None:
+        text += " (from %s.%s: %r)" % (type(inner).__module__, type(inner).__name__, inner)
+    return text
+
+
 class Tally:
     """What the callers saw, under one lock."""
 
@@ -44,13 +55,16 @@ class Tally:
         self.answered = 0
         self.wrong = 0
         self.errors = {}
-        self.error_samples = []
+        self.error_samples = []  # the first few, and the first of each class
+        self.sampled = set()
         self.late = 0  # came back, but after timeout + margin
         self.max_call_s = 0.0
         self.in_flight = {}  # caller -> monotonic start of its current call
         self.timeline = []  # [seconds since start, error class, seconds taken] per failure
         self.last_answered_s = None  # when the last answered call began (since start)
         self.last_failed_s = None
+        self.last_answered_began = None  # its monotonic start
+        self.last_answered_done = None  # and when its answer came
 
     def record(self, started, origin, outcome, late_after_s):
         took = time.monotonic() - started
@@ -61,6 +75,8 @@ class Tally:
             if outcome is True:
                 self.answered += 1
                 self.last_answered_s = round(started - origin, 1)
+                self.last_answered_began = started
+                self.last_answered_done = time.monotonic()
             elif outcome is False:
                 self.wrong += 1
             else:
@@ -68,8 +84,9 @@ class Tally:
                 self.errors[name] = self.errors.get(name, 0) + 1
                 self.last_failed_s = round(started - origin, 1)
                 self.timeline.append([round(started - origin, 1), name, round(took, 1)])
-                if len(self.error_samples) < 5:
-                    self.error_samples.append("%s: %s" % (name, str(outcome).split("\n")[0]))
+                if len(self.error_samples) < 5 or name not in self.sampled:
+                    self.sampled.add(name)
+                    self.error_samples.append(describe(outcome))
 
 
 def calls(amqp_urls, stop_file, max_s, call_timeout_s):
@@ -96,7 +113,7 @@ def calls(amqp_urls, stop_file, max_s, call_timeout_s):
                 # Not one call answered before any restart: said, not raised, so the test
                 # reports it as such.
                 with open(stop_file + ".ready", "w") as f:
-                    f.write("warm-up failed")
+                    f.write("{}")
                 return {"warmUpFailed": True, "warmUpCalls": warm_up_calls}
     tally = Tally()
     stop = threading.Event()
@@ -120,11 +137,26 @@ def calls(amqp_urls, stop_file, max_s, call_timeout_s):
     threads = [threading.Thread(target=caller, args=(k,), daemon=True) for k in range(CALLERS)]
     for t in threads:
         t.start()
+    # When the counted calls began, on the wall clock: the test places its restarts on the
+    # same time line as the failures.
     with open(stop_file + ".ready", "w") as f:
-        f.write(str(warm_up_calls))
+        f.write(json.dumps({"originMs": (time.time() - (time.monotonic() - origin)) * 1000}))
     deadline = origin + max_s
     while not os.path.exists(stop_file) and time.monotonic() < deadline:
         time.sleep(0.1)
+    # The stop file says every node is back: keep calling until a call made from now on is
+    # answered (RPC works again after the restarts), bounded.
+    settled = time.monotonic()
+    recovery_deadline = settled + 2 * call_timeout_s + MARGIN_S
+    while time.monotonic() < recovery_deadline:
+        with tally.lock:
+            if tally.last_answered_began is not None and tally.last_answered_began >= settled:
+                break
+        time.sleep(0.05)
+    with tally.lock:
+        recovered_after_s = (round(tally.last_answered_done - settled, 1)
+                             if tally.last_answered_began is not None
+                             and tally.last_answered_began >= settled else None)
     calls_s = time.monotonic() - origin
     stop.set()
     join_deadline = time.monotonic() + call_timeout_s + MARGIN_S
@@ -143,6 +175,7 @@ def calls(amqp_urls, stop_file, max_s, call_timeout_s):
             "errors": tally.errors,
             "errorSamples": tally.error_samples,
             "failures": tally.timeline[:50],
+            "recoveredAfterS": recovered_after_s,
             "lastAnsweredS": tally.last_answered_s,
             "lastFailedS": tally.last_failed_s,
             "late": tally.late,

@@ -170,6 +170,35 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
     assert.equal(consumed.left, 0);
   });
 
+  test("a confirmed publish on A through a fanout exchange reaches queues homed on B and on C", async () => {
+    const onB = await durableQueueOn(B, "cq-fan-b");
+    const onC = await durableQueueOn(C, "cq-fan-c");
+    const exchange = uniqueName("cq-fan");
+    const a = await on(A);
+    const setup = await channel(a);
+    await setup.assertExchange(exchange, "fanout", { durable: true });
+    await setup.bindQueue(onB, exchange, "");
+    await setup.bindQueue(onC, exchange, "");
+    const pch = await a.createConfirmChannel();
+    for (const body of range(20, "f")) {
+      pch.publish(exchange, "", Buffer.from(body), { persistent: true });
+    }
+    await withTimeout(pch.waitForConfirms(), 30_000, "confirms of the fanout publishes");
+    for (const [i, queue] of [
+      [B, onB],
+      [C, onC],
+    ] as const) {
+      const home = await on(i);
+      assert.equal(await passiveCount(home, queue), 20, `at ${nodeName(i)}, its home`);
+      const { got } = await consumeWindowed(home, queue, 20, 10);
+      assertBodies(
+        got.map((d) => d.body),
+        range(20, "f"),
+        `${queue} on ${nodeName(i)}`,
+      );
+    }
+  });
+
   test("basic.get on C from a queue homed on B: ack removes, nack(requeue) returns it redelivered", async () => {
     const queue = await durableQueueOn(B, "cq-get");
     await publishConfirmed(A, queue, range(3, "g"));

@@ -70,6 +70,11 @@ export class Channel implements ConsumerSink {
     readonly id: number,
   ) {}
 
+  /** Shut down (closed, or its connection is gone): nothing more is delivered on it. */
+  get isReleased(): boolean {
+    return this.released;
+  }
+
   get vhost(): VirtualHost {
     return this.conn.vhost!;
   }

@@ -1,8 +1,11 @@
 import type { FieldTable } from "../protocol/field-table.js";
 import type { Queue, QueueDelivery } from "./queue-type.js";
 
-/** Why a consumer stopped without its client asking. */
-export type CancelReason = "queue-deleted" | "single-active-handover";
+/**
+ * Why a consumer stopped without its client asking. home-down: the queue lives on
+ * another node of the cluster, and the link to that node was lost (cluster/queues/).
+ */
+export type CancelReason = "queue-deleted" | "single-active-handover" | "home-down";
 
 /**
  * The side of a channel that a queue sees: where its consumers' deliveries go.

@@ -69,6 +69,23 @@ export interface QueueStats {
   readonly state: string;
 }
 
+/**
+ * Where the queues that live on another node of the cluster are reached
+ * (cluster/queues/): publishes routed to several queues of one home node go to it
+ * together, as one message.
+ */
+export interface RemoteHome {
+  /** The node the queues live on. */
+  readonly node: string;
+  enqueueAll(queues: readonly Queue[], message: Message, nowMs: number): EnqueueOutcome;
+}
+
+/** A queue's counts as declare-ok and basic.get-ok report them. */
+export interface QueueCounts {
+  readonly messageCount: number;
+  readonly consumerCount: number;
+}
+
 /** What the connection, routing, management and doctor code may ask of any queue. */
 export interface Queue {
   /** Routing's destination kind (routing/binding.ts). */
@@ -99,6 +116,12 @@ export interface Queue {
   readonly activeConsumer: Consumer | undefined;
   /** Whether it falls behind its publishers (publisher flow control); none: never holds them. */
   readonly pressure: QueuePressure | undefined;
+  /**
+   * Set when the queue lives on another node of the cluster (its home): this node holds
+   * only a stand-in that forwards to it. Its publishes are grouped by home, and the
+   * methods below that end in AtHome ask the home (basic.get, declare-ok's counts, purge).
+   */
+  readonly remote?: RemoteHome;
 
   // --- publishing ----------------------------------------------------------
 
@@ -119,6 +142,10 @@ export interface Queue {
   dispatch(nowMs: number): void;
   /** basic.get: the next message, now delivered (with no-ack, settled too). */
   fetch(noAck: boolean, nowMs: number): QueueDelivery | undefined;
+  /** basic.get of a queue on another node; a home that is down is 404 in RabbitMQ's words. */
+  fetchAtHome?(noAck: boolean, nowMs: number): Promise<QueueDelivery | undefined>;
+  /** The home's counts for declare-ok (404 when the home is down). */
+  countsAtHome?(): Promise<QueueCounts>;
   /** The content header's property bytes a delivery carries (the queue may add x-delivery-count). */
   deliveryProperties(delivery: QueueDelivery): Buffer;
 
@@ -142,6 +169,8 @@ export interface Queue {
   applySettings(settings: QueueSettings, nowMs: number): void;
   /** Drops every ready message; returns how many. */
   purge(): number;
+  /** queue.purge of a queue on another node: done by its home. */
+  purgeAtHome?(): Promise<number>;
   /** Deletes it: ready messages dropped, consumers cancelled; returns the ready count. */
   delete(): number;
   /**

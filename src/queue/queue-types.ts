@@ -2,7 +2,7 @@ import type { Message } from "../message/message.js";
 import { channelError } from "../protocol/amqp-error.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import { allOf, type EnqueueOutcome } from "./enqueue-outcome.js";
-import type { Queue, QueueCreation, QueueDefinition, QueueType } from "./queue-type.js";
+import type { Queue, QueueCreation, QueueDefinition, QueueType, RemoteHome } from "./queue-type.js";
 
 /** The type a declaration asks for: its x-queue-type, or classic (RabbitMQ 3.x's default). */
 export function queueTypeName(def: QueueDefinition): string {
@@ -52,20 +52,35 @@ export class QueueTypes {
    * several types, one outcome covers all (refused if any refuses).
    */
   enqueue(queues: readonly Queue[], message: Message, nowMs: number): EnqueueOutcome {
-    const first = queues[0]!.type;
-    let oneType = true;
-    for (let i = 1; i < queues.length && oneType; i++) oneType = queues[i]!.type === first;
-    if (oneType) return this.enqueueOfType(first, queues, message, nowMs);
-    const byType = new Map<string, Queue[]>();
+    const first = queues[0]!;
+    let oneGroup = true;
+    for (let i = 1; i < queues.length && oneGroup; i++) {
+      const q = queues[i]!;
+      oneGroup = q.type === first.type && q.remote === first.remote;
+    }
+    if (oneGroup) return this.enqueueOfGroup(first, queues, message, nowMs);
+    // Queues on other nodes go to their home together; the rest by type.
+    const groups = new Map<RemoteHome | string, Queue[]>();
     for (const q of queues) {
-      const list = byType.get(q.type);
+      const key = q.remote ?? q.type;
+      const list = groups.get(key);
       if (list) list.push(q);
-      else byType.set(q.type, [q]);
+      else groups.set(key, [q]);
     }
     const outcomes: EnqueueOutcome[] = [];
-    for (const [type, list] of byType)
-      outcomes.push(this.enqueueOfType(type, list, message, nowMs));
+    for (const list of groups.values())
+      outcomes.push(this.enqueueOfGroup(list[0]!, list, message, nowMs));
     return allOf(outcomes);
+  }
+
+  private enqueueOfGroup(
+    first: Queue,
+    queues: readonly Queue[],
+    message: Message,
+    nowMs: number,
+  ): EnqueueOutcome {
+    if (first.remote) return first.remote.enqueueAll(queues, message, nowMs);
+    return this.enqueueOfType(first.type, queues, message, nowMs);
   }
 
   private enqueueOfType(

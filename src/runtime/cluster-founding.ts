@@ -116,7 +116,9 @@ export class ClusterFounding {
         `${snapshot.queues.length} queues, ${snapshot.exchanges.length} exchanges)`
       : `the default vhost '${broker.settings.defaultVhost}' and user '${broker.settings.defaultUser}'`;
     log.info({ from, fromDefinitions: !!definitions }, `founding a new cluster with ${what}`);
-    await Promise.resolve(broker.submit({ type: "definitions.restore", snapshot })).then(
+    await Promise.resolve(
+      broker.submit({ type: "definitions.restore", snapshot, home: from }),
+    ).then(
       () => {
         this.checkFounded();
         log.info({}, `the new cluster's initial definitions are committed: ${what}`);

@@ -21,6 +21,7 @@ import {
   REAL_TIMERS,
   startMetadataGroup,
 } from "../cluster/metadata/index.js";
+import type { QueueForwarding } from "../cluster/queues/queue-forwarding.js";
 import { RaftDriver } from "../cluster/raft-driver.js";
 import { logWriterOf } from "../cluster/raft-log-writer.js";
 import type { PeerAddress } from "../cluster/transport/index.js";
@@ -37,6 +38,12 @@ import type { ClusterNodeAddress } from "../vhost/broker-settings.js";
 import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import type { MetadataCommand } from "../vhost/commands/command-types.js";
 import { ClusterFounding } from "./cluster-founding.js";
+import {
+  COUNTS_REFRESH_MS,
+  dropTransientQueuesOf,
+  startQueueForwarding,
+  TransientQueueReaper,
+} from "./cluster-queues.js";
 import { TimerTicks } from "./timer-ticks.js";
 
 /**
@@ -140,6 +147,10 @@ export class ClusterRuntime implements ClusterSource {
   private stopped = false;
   private lastLeader: NodeId | null = null;
   readonly electionTimeoutMs: number;
+  /** Classic queues homed on other nodes, and this node's queues served to them. */
+  readonly queues: QueueForwarding;
+  private readonly reaper: TransientQueueReaper;
+  private lastCountsMs = 0;
 
   private constructor(
     private readonly options: ClusterRuntimeOptions,
@@ -164,6 +175,10 @@ export class ClusterRuntime implements ClusterSource {
       log,
     });
     this.requests = new PeerRequests(this.transport);
+    // Before the metadata group builds the queues: those homed elsewhere become stand-ins.
+    this.queues = startQueueForwarding(broker, this.transport, this.requests, log);
+    // Reaped once the node must have paused (the watch below) and then some.
+    this.reaper = new TransientQueueReaper(broker, log, 2 * this.electionTimeoutMs + 6_000);
     this.driver = new RaftDriver({
       nodeId: nodeName,
       log: logWriterOf(store),
@@ -350,6 +365,13 @@ export class ClusterRuntime implements ClusterSource {
     this.watchMajority(now);
     if (this.starting) this.catchUp();
     this.founding.maybeFound();
+    if (this.starting || this.pausedReason !== undefined) return;
+    const s = this.driver.machine(METADATA_GROUP_ID)!.status();
+    this.reaper.observe(now, s.role === "leader", this.unreachableSince);
+    if (now - this.lastCountsMs >= COUNTS_REFRESH_MS) {
+      this.lastCountsMs = now;
+      this.queues.refreshCounts();
+    }
   }
 
   /** Logs each change of the metadata group's leader as this node learns it. */
@@ -478,6 +500,13 @@ export class ClusterRuntime implements ClusterSource {
     this.options.log.info(
       { appliedIndex: applied, leader: this.driver.machine(METADATA_GROUP_ID)!.status().leaderId },
       `node ${this.options.nodeName} has caught up with the cluster's metadata (index ${applied}); serving clients`,
+    );
+    // Their connections and messages did not survive this node's restart (RabbitMQ too).
+    dropTransientQueuesOf(
+      this.options.broker,
+      this.options.nodeName,
+      this.options.log,
+      "this node restarted",
     );
     this.options.hooks.caughtUp();
   }

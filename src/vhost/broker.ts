@@ -8,7 +8,7 @@ import { ACCEPTED, afterSync, type EnqueueOutcome } from "../queue/enqueue-outco
 import { MemoryBudget } from "../queue/memory-budget.js";
 import type { QueueHooks } from "../queue/queue-hooks.js";
 import { type QueueSettings, resolveQueueSettings } from "../queue/queue-settings.js";
-import type { Queue, QueueDefinition } from "../queue/queue-type.js";
+import type { Queue, QueueCreation, QueueDefinition } from "../queue/queue-type.js";
 import { QueueTypes, queueTypeName } from "../queue/queue-types.js";
 import type { Exchange } from "../routing/exchange.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
@@ -70,6 +70,13 @@ export interface BrokerPersistence {
  */
 const EXPIRY_RESUBMIT_MS = 15_000;
 
+/** Direct reply-to across a cluster: a reply consumer's key starts with its node's prefix. */
+export interface RemoteReplies {
+  readonly keyPrefix: string;
+  /** Sends a reply whose key belongs to another node there; false when it cannot. */
+  forward(key: string, message: Message): boolean;
+}
+
 export class Broker {
   /** The live vhosts, built from the definitions (`metadata`) by the effects of commands. */
   readonly vhosts = new Map<string, VirtualHost>();
@@ -102,6 +109,10 @@ export class Broker {
   readonly randomBytes: (size: number) => Buffer;
   /** Queues whose dispatch stopped at its batch limit, to resume on the next turn. */
   readonly pendingDispatch = new Set<Queue>();
+  /** In a cluster: builds the stand-ins of queues that live on other nodes (cluster/queues/). */
+  remoteQueues: ((creation: QueueCreation, home: string) => Queue) | undefined;
+  /** In a cluster: direct reply-to keys name their node, and replies for others go there. */
+  remoteReplies: RemoteReplies | undefined;
   readonly store: MessageStore | undefined;
   /**
    * Memory all queues together may use for entries before they page new ones to the
@@ -314,6 +325,8 @@ export class Broker {
       submitTrigger: (command) => this.submitTrigger(command),
       ownerKey: (owner) => this.owners.keyOf(owner),
       forgetOwner: (owner) => this.owners.forget(owner),
+      remoteQueue: (creation, home) =>
+        home === this.settings.nodeName ? undefined : this.remoteQueues?.(creation, home),
     });
   }
 

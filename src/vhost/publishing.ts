@@ -165,8 +165,10 @@ export function routePublication(
   const replyKey = exchange.name === "" ? replyKeyOf(message.routingKey) : undefined;
   if (replyKey !== undefined) {
     const target = broker.replyConsumers.get(replyKey);
-    if (!target) return unroutable(broker, vhost, p, nowMs);
-    target.deliverReply(message);
+    if (target) target.deliverReply(message);
+    else if (!broker.remoteReplies?.forward(replyKey, message)) {
+      return unroutable(broker, vhost, p, nowMs);
+    }
     return { route: "replied", queues: NO_QUEUES, enqueue: ACCEPTED, returned: false };
   }
   const queues = routeWithCc(vhost, p);

@@ -2,7 +2,7 @@ import { channelError } from "../protocol/amqp-error.js";
 import { toTaggedJson } from "../protocol/field-table-json.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { QueueSettings } from "../queue/queue-settings.js";
-import type { Queue, QueueDefinition } from "../queue/queue-type.js";
+import type { Queue, QueueCreation, QueueDefinition } from "../queue/queue-type.js";
 import type { QueueTypes } from "../queue/queue-types.js";
 import type { Binding, Destination, RoutingInput } from "../routing/binding.js";
 import { Exchange } from "../routing/exchange.js";
@@ -35,6 +35,11 @@ export interface VhostListener {
   ownerKey(owner: object): string;
   /** The owner is gone: its key is not needed any more. */
   forgetOwner(owner: object): void;
+  /**
+   * In a cluster, the stand-in for a queue whose home is another node (undefined when
+   * `home` is this node: the queue is built here).
+   */
+  remoteQueue?(creation: QueueCreation, home: string): Queue | undefined;
 }
 
 /**
@@ -217,13 +222,16 @@ export class VirtualHost implements ExchangeLookup {
   /** Builds a queue (new, or from the definitions file with the store id its records use). */
   attachQueue(meta: QueueMeta, owner: object | null, nowMs: number): Queue {
     const def = meta.definition;
-    const queue = this.queueTypes.create({
+    const creation: QueueCreation = {
       definition: def,
       storeId: meta.id,
       settings: this.listener.queueSettings(def),
       exclusiveOwner: def.exclusive ? owner : null,
       nowMs,
-    });
+    };
+    const remote =
+      meta.home === undefined ? undefined : this.listener.remoteQueue?.(creation, meta.home);
+    const queue = remote ?? this.queueTypes.create(creation);
     this.queues.set(def.name, queue);
     return queue;
   }

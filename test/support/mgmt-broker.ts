@@ -11,12 +11,21 @@ import {
 
 /** A port nobody listens on right now (the OS picks it; the test binds it soon after). */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  // The kernel may hand the same free port out twice (it is free again once closed): a
+  // cluster test that asks for a node's AMQP, management and cluster ports must get three.
+  for (;;) {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
+
+/** Ports this test process was given already. */
+const handedOut = new Set<number>();
 
 export interface MgmtBroker {
   readonly broker: BrokerUnderTest;

@@ -23,6 +23,8 @@ export interface ListenerContext {
   readonly log: TransportLog;
   handshake(): HandshakeConfig;
   frame(peer: NodeId, frame: Frame, connection: PeerConnection): void;
+  /** A proven connection from this peer closed: what it carried may be lost. */
+  lost(peer: NodeId): void;
 }
 
 export class InboundListener {
@@ -166,9 +168,16 @@ export class InboundListener {
     this.timers.delete(connection);
   }
 
+  /** Whether a proven connection from this peer is open (it can send to this node). */
+  hasPeer(peer: NodeId): boolean {
+    for (const c of this.connections) if (c.peer === peer && !c.isClosed()) return true;
+    return false;
+  }
+
   private onClosed(connection: PeerConnection, cause: CloseCause): void {
     this.clearTimer(connection);
     this.connections.delete(connection);
+    if (connection.peer !== null) this.ctx.lost(connection.peer);
     if (this.closed) return;
     const address = connection.remoteAddress;
     switch (cause.kind) {

@@ -48,6 +48,8 @@ export interface LinkContext {
   now(): number;
   /** A frame the peer sent on this link (peers normally send on their own links). */
   frame(peer: NodeId, frame: Frame, connection: PeerConnection): void;
+  /** The proven connection of this link closed: what was sent on it may be lost. */
+  lost(peer: NodeId): void;
 }
 
 export class PeerLink {
@@ -225,6 +227,7 @@ export class PeerLink {
     if (connection !== this.connection) return;
     this.stopPings();
     this.connection = null;
+    if (connection.authenticated()) this.ctx.lost(this.peer);
     if (this.stopped) return;
     if (connection.authenticated()) {
       this.counters.connectedSinceMs = null;
@@ -281,6 +284,7 @@ export class PeerLink {
     const connection = this.connection;
     this.connection = null;
     connection?.close({ kind: "local", detail: "the peer's address changed" });
+    if (connection?.authenticated()) this.ctx.lost(this.peer);
     this.socket?.destroy();
     this.socket = null;
     this.dropQueue();

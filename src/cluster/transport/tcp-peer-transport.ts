@@ -47,6 +47,7 @@ export class TcpPeerTransport implements PeerTransport {
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly listener: InboundListener;
   private readonly handlers = new Map<number, FrameHandler>();
+  private readonly lostHandlers: ((peer: NodeId) => void)[] = [];
   private receiver: MessageReceiver = () => {};
   private readonly dirty = new Set<PeerLink>();
   private flushScheduled: NodeJS.Immediate | null = null;
@@ -81,6 +82,7 @@ export class TcpPeerTransport implements PeerTransport {
       log: this.log,
       handshake: () => this.handshake("listener"),
       frame: (peer, frame, connection) => this.onPeerFrame(peer, frame, connection),
+      lost: (peer) => this.onLost(peer),
     });
     for (const [peer, address] of options.peers ?? []) this.addPeer(peer, address);
   }
@@ -169,6 +171,24 @@ export class TcpPeerTransport implements PeerTransport {
   /** Whether this node's link to the peer is up (it has proved itself). */
   isConnected(peer: NodeId): boolean {
     return this.links.get(peer)?.isUp() === true;
+  }
+
+  /**
+   * Whether both directions are up: this node's link to the peer and the peer's link to
+   * this node (traffic that needs answers, such as a consumer's deliveries, needs both).
+   */
+  isReachable(peer: NodeId): boolean {
+    return this.isConnected(peer) && this.listener.hasPeer(peer);
+  }
+
+  /**
+   * Calls back whenever a proven connection with a peer closes, in either direction: what
+   * was sent on it and not yet read may be lost, so state kept with that peer (a consumer
+   * fed across the link, a settle on its way) must be ended. Called synchronously with the
+   * close, before any frame of a newer connection from the same peer is handled.
+   */
+  onLinkLost(handler: (peer: NodeId) => void): void {
+    this.lostHandlers.push(handler);
   }
 
   stats(): PeerStats[] {
@@ -391,7 +411,12 @@ export class TcpPeerTransport implements PeerTransport {
       now: this.options.now,
       // Peers send on the links they dialled; a frame on ours is handled all the same.
       frame: (peer, frame, connection) => this.onPeerFrame(peer, frame, connection),
+      lost: (peer) => this.onLost(peer),
     };
+  }
+
+  private onLost(peer: NodeId): void {
+    for (const handler of this.lostHandlers) handler(peer);
   }
 
   private openSocket(address: PeerAddress, onOpen: () => void): net.Socket {

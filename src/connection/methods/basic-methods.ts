@@ -1,6 +1,7 @@
 import { channelError, connectionError } from "../../protocol/amqp-error.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
 import type { Method } from "../../protocol/generated/methods.js";
+import type { Queue, QueueDelivery } from "../../queue/queue-type.js";
 import { randomName } from "../../vhost/broker-sources.js";
 import type { Channel } from "../channel.js";
 import { checkPermission } from "../permissions.js";
@@ -73,17 +74,29 @@ export function cancel(ch: Channel, m: M<"basic.cancel">): void {
   if (!m.noWait) ch.send({ name: "basic.cancel-ok", consumerTag: m.consumerTag });
 }
 
-export function get(ch: Channel, m: M<"basic.get">): void {
+export function get(ch: Channel, m: M<"basic.get">): void | Promise<void> {
   const queueName = resolveQueueName(ch, m.queue);
   checkPermission(ch, "read", "queue", queueName);
   const queue = lookupQueue(ch, queueName);
-  const entry = queue.fetch(m.noAck, ch.now);
+  // A queue on another node answers through its home; the channel waits for it.
+  if (queue.fetchAtHome) {
+    return queue.fetchAtHome(m.noAck, ch.now).then((entry) => gotten(ch, queue, entry, m.noAck));
+  }
+  gotten(ch, queue, queue.fetch(m.noAck, ch.now), m.noAck);
+}
+
+function gotten(ch: Channel, queue: Queue, entry: QueueDelivery | undefined, noAck: boolean) {
   if (!entry) {
     ch.send({ name: "basic.get-empty" });
     return;
   }
+  if (ch.state !== "open" || ch.isReleased) {
+    // The channel closed while the home answered: the message goes back.
+    if (!noAck) queue.requeue(entry, undefined, ch.now);
+    return;
+  }
   ch.conn.broker.counters.messagesDelivered++;
-  ch.deliverGet(entry, queue, m.noAck);
+  ch.deliverGet(entry, queue, noAck);
 }
 
 /**

@@ -26,7 +26,10 @@ export function consumeReplyTo(ch: Channel, m: M<"basic.consume">): void {
     throw connectionError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`);
   }
   ch.replyConsumerTag = tag;
-  ch.replyKey = ch.conn.broker.randomBytes(18).toString("base64url");
+  // In a cluster the key names this node, so a reply published on another node finds it.
+  const broker = ch.conn.broker;
+  ch.replyKey =
+    (broker.remoteReplies?.keyPrefix ?? "") + broker.randomBytes(18).toString("base64url");
   ch.conn.broker.replyConsumers.set(ch.replyKey, ch);
   if (!m.noWait) ch.send({ name: "basic.consume-ok", consumerTag: tag });
 }

@@ -132,6 +132,13 @@ function declared(
 ): void | Promise<void> {
   queue.declared(ch.now);
   ch.lastQueueName = queue.name;
+  // A queue on another node: its home's counts (404 in RabbitMQ's words when it is down).
+  if (queue.countsAtHome) {
+    return queue.countsAtHome().then((counts) => {
+      if (m.noWait) return;
+      ch.send({ name: "queue.declare-ok", queue: queue.name, ...counts });
+    });
+  }
   const reply = () => {
     if (m.noWait) return;
     ch.send({
@@ -233,16 +240,25 @@ export function queueUnbind(ch: Channel, m: M<"queue.unbind">): void | Promise<v
  * queue.purge: drops a queue's ready messages. Not a definitions change (the queue
  * stays as it is defined), so no command: the queue does it where it lives.
  */
-export function purgeQueue(r: Requester, name: string, owner: object | undefined): number {
+export function purgeQueue(
+  r: Requester,
+  name: string,
+  owner: object | undefined,
+): number | Promise<number> {
   checkPermission(r, "read", "queue", name);
   const queue = r.vhost.requireQueue(name);
   r.vhost.assertNotLocked(queue, owner);
-  return queue.purge();
+  // A queue on another node is purged by its home.
+  return queue.purgeAtHome ? queue.purgeAtHome() : queue.purge();
 }
 
-export function queuePurge(ch: Channel, m: M<"queue.purge">): void {
+export function queuePurge(ch: Channel, m: M<"queue.purge">): void | Promise<void> {
   const count = purgeQueue(ch, resolveQueueName(ch, m.queue), ch.conn);
-  if (!m.noWait) ch.send({ name: "queue.purge-ok", messageCount: count });
+  const reply = (messageCount: number) => {
+    if (!m.noWait) ch.send({ name: "queue.purge-ok", messageCount });
+  };
+  if (typeof count === "number") reply(count);
+  else return count.then(reply);
 }
 
 /**

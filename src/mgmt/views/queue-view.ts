@@ -98,7 +98,8 @@ export function queueView(
     messages_unacknowledged_details: details(),
     messages_unacknowledged_ram: c.unacked,
     name: d.name,
-    node,
+    // A queue on another node of the cluster shows its home, as RabbitMQ does.
+    node: q.remote?.node ?? node,
     operator_policy: policies.operatorPolicy ?? null,
     policy: policies.policy ?? null,
     recoverable_slaves: null,

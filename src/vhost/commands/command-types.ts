@@ -237,6 +237,11 @@ export interface QueueIdsRaise {
 export interface DefinitionsRestore {
   readonly type: "definitions.restore";
   readonly snapshot: DefinitionsSnapshot;
+  /**
+   * In a cluster, the home of the queues it creates: the node whose definitions (and so
+   * whose message store) they come from. Absent on a single node.
+   */
+  readonly home?: string;
 }
 
 /** Saves the definitions as they are (the file on disk is stale: restored from its backup). */

@@ -73,7 +73,7 @@ function checkSnapshot(state: MetadataState, snapshot: Snapshot): Map<string, Ex
  */
 export function restoreDefinitions(
   state: MetadataState,
-  { snapshot }: DefinitionsRestore,
+  { snapshot, home }: DefinitionsRestore,
 ): CommandOutcome<Results["definitions.restore"]> {
   const newExchanges = checkSnapshot(state, snapshot);
   const changes = new Changes();
@@ -100,7 +100,7 @@ export function restoreDefinitions(
     vhost.exchanges.set(e.name, made);
     changes.push({ kind: "exchange.create", vhost: e.vhost, exchange: made });
   }
-  restoreQueues(state, snapshot, changes);
+  restoreQueues(state, snapshot, changes, home);
   for (const b of snapshot.bindings) {
     const vhost = state.vhosts.get(b.vhost);
     const binding = bindingMeta(b);
@@ -145,7 +145,12 @@ function restoreAccess(state: MetadataState, snapshot: Snapshot): void {
   }
 }
 
-function restoreQueues(state: MetadataState, snapshot: Snapshot, changes: Changes): void {
+function restoreQueues(
+  state: MetadataState,
+  snapshot: Snapshot,
+  changes: Changes,
+  home: string | undefined,
+): void {
   for (const q of snapshot.queues) {
     const vhost = state.vhosts.get(q.vhost);
     if (!vhost) continue;
@@ -160,6 +165,7 @@ function restoreQueues(state: MetadataState, snapshot: Snapshot, changes: Change
       },
       id: q.id,
       owner: undefined,
+      ...(home === undefined ? {} : { home }),
     };
     const replaced = vhost.queues.get(q.name);
     if (replaced?.id === q.id) continue;

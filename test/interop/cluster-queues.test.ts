@@ -32,6 +32,7 @@ import {
   homeDownText,
   passiveCount,
   range,
+  refusedConsume,
 } from "../support/cluster-amqp.js";
 import { TestCluster } from "../support/cluster-process.js";
 import { api, warrenctl } from "../support/mgmt-broker.js";
@@ -354,12 +355,14 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
       for (const [what, op] of [
         ["declare", (ch: Channel) => ch.assertQueue(queue, { durable: true })],
         ["basic.get", (ch: Channel) => ch.get(queue)],
-        ["basic.consume", (ch: Channel) => ch.consume(queue, () => {})],
       ] as const) {
         const err = await channelError(a, op, `${what} on A while the home is down`);
         assert.equal(err.code, 404, `${what}: ${err.message}`);
         assert.ok(err.message.includes(expected), `${what}: ${err.message}`);
       }
+      const consume = await refusedConsume(a, queue);
+      assert.equal(consume.code, 404, `basic.consume: ${consume.message}`);
+      assert.ok(consume.message.includes(expected), `basic.consume: ${consume.message}`);
       // A publish routed to it is nacked (the home cannot take it).
       const pch = await a.createConfirmChannel();
       pch.on("error", () => {});
@@ -392,6 +395,12 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
       await consumerConn.close().catch(() => {});
       await sleep(500);
       assert.equal(await passiveCount(a, queue), 0, "nothing came back after C closed");
+      // Checked last, so that the rest of the story is checked whatever this says.
+      assert.equal(
+        consume.consumeOk,
+        false,
+        "basic.consume on A while the home was down got basic.consume-ok before its 404",
+      );
     });
   }
 });

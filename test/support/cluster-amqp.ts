@@ -148,3 +148,27 @@ export async function get(ch: Channel, queue: string): Promise<amqp.GetMessage> 
   assert.ok(m, `basic.get on ${queue} found a message`);
   return m;
 }
+
+/**
+ * basic.consume that the broker is expected to refuse: the channel's close (code and text)
+ * and whether a basic.consume-ok came first (RabbitMQ sends none for a refused consume; a
+ * client that saw one believes its consumer exists).
+ */
+export async function refusedConsume(
+  conn: Connection,
+  queue: string,
+): Promise<{ consumeOk: boolean; code: number | undefined; message: string }> {
+  const ch = await conn.createChannel();
+  const closed = new Promise<Error & { code?: number }>((resolve) => ch.once("error", resolve));
+  let consumeOk = false;
+  await ch
+    .consume(queue, () => {})
+    .then(
+      () => {
+        consumeOk = true;
+      },
+      () => {},
+    );
+  const err = await withTimeout(closed, 10_000, `the channel closed after consuming ${queue}`);
+  return { consumeOk, code: err.code, message: err.message };
+}

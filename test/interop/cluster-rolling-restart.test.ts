@@ -5,7 +5,9 @@
  * call back to back, 10 s timeout each, while the test restarts node1, node2 and node3 one at
  * a time (SIGTERM, start on the same data dir and AMQP port, wait for "has caught up").
  * Every call must come back, with a result or an error (MessagingTimeout counts as an error,
- * and the counts are printed); none may stay stuck past its timeout.
+ * and the counts are printed); none may stay stuck past its timeout; RPC works again after.
+ * Twice: with oslo's default transient queues, and with amqp_durable_queues=true (the topic
+ * queue then waits, unavailable, for its home while that node restarts).
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -57,70 +59,76 @@ async function waitForFile(path: string, timeoutMs: number): Promise<void> {
   }
 }
 
-test("oslo.messaging RPC calls during a rolling restart of all three nodes all come back (none stuck)", {
-  skip,
-  timeout: 170_000,
-}, async (t) => {
-  const c = await TestCluster.create(3, { fixedAmqpPorts: true });
-  const scratch = mkdtempSync(join(tmpdir(), "warren-rolling-"));
-  const stopFile = join(scratch, "stop");
-  try {
-    await c.startAll();
-    await c.allServing();
-    const urls = c.nodes.map((_, i) => c.url(i)).join(",");
-    const run = runPythonScenario<RollingResult>(
-      "cluster_rolling_rpc.py",
-      "calls",
-      urls,
-      [stopFile, String(MAX_CALLS_S), String(CALL_TIMEOUT_S)],
-      (MAX_CALLS_S + 90) * 1000,
-    );
-    // Should the script fail before the stop file, its error surfaces at `await run`.
-    run.catch(() => {});
-    await Promise.race([waitForFile(`${stopFile}.ready`, 40_000), run]);
-    const early = await Promise.race([run, sleep(500).then(() => undefined)]);
-    assert.ok(
-      !early?.warmUpFailed,
-      `no RPC call was answered in 30 s (${early?.warmUpCalls} calls of 2 s), before any restart`,
-    );
-    await sleep(QUIET_MS);
-    const { originMs } = JSON.parse(readFileSync(`${stopFile}.ready`, "utf8")) as {
-      originMs: number;
-    };
-    /** [from, to] seconds since the counted calls began, one per node, for the report. */
-    const restarts: [number, number][] = [];
-    const since = (ms: number) => Math.round((ms - originMs) / 100) / 10;
-    for (let i = 0; i < c.nodes.length; i++) {
-      const began = Date.now();
-      await c.stop(i);
-      await c.start(i);
-      await c.serving(i, 60_000);
-      restarts.push([since(began), since(Date.now())]);
+for (const durable of [false, true]) {
+  test(`oslo.messaging RPC calls during a rolling restart of all three nodes all come back, none stuck (amqp_durable_queues=${durable})`, {
+    skip,
+    timeout: 170_000,
+  }, async (t) => {
+    const c = await TestCluster.create(3, { fixedAmqpPorts: true });
+    const scratch = mkdtempSync(join(tmpdir(), "warren-rolling-"));
+    const stopFile = join(scratch, "stop");
+    try {
+      await c.startAll();
+      await c.allServing();
+      const urls = c.nodes.map((_, i) => c.url(i)).join(",");
+      const run = runPythonScenario<RollingResult>(
+        "cluster_rolling_rpc.py",
+        "calls",
+        urls,
+        [stopFile, String(MAX_CALLS_S), String(CALL_TIMEOUT_S), String(durable)],
+        (MAX_CALLS_S + 90) * 1000,
+      );
+      // Should the script fail before the stop file, its error surfaces at `await run`.
+      run.catch(() => {});
+      await Promise.race([waitForFile(`${stopFile}.ready`, 40_000), run]);
+      const early = await Promise.race([run, sleep(500).then(() => undefined)]);
+      assert.ok(
+        !early?.warmUpFailed,
+        `no RPC call was answered in 30 s (${early?.warmUpCalls} calls of 2 s), before any restart`,
+      );
+      await sleep(QUIET_MS);
+      const { originMs } = JSON.parse(readFileSync(`${stopFile}.ready`, "utf8")) as {
+        originMs: number;
+      };
+      /** [from, to] seconds since the counted calls began, one per node, for the report. */
+      const restarts: [number, number][] = [];
+      const since = (ms: number) => Math.round((ms - originMs) / 100) / 10;
+      for (let i = 0; i < c.nodes.length; i++) {
+        const began = Date.now();
+        await c.stop(i);
+        await c.start(i);
+        await c.serving(i, 60_000);
+        restarts.push([since(began), since(Date.now())]);
+      }
+      await sleep(QUIET_MS);
+      writeFileSync(stopFile, "");
+      const r = await run;
+      const summary =
+        `rolling restart under oslo RPC (durable queues: ${durable}): ${r.answered} calls answered, ${r.failed} failed ` +
+        `${JSON.stringify(r.errors)}, ${r.wrong} wrong answers, ${r.late} late, ${r.stuck} stuck, ` +
+        `longest call ${r.maxCallS} s, over ${r.callsS} s of calls by ${r.callers} callers; ` +
+        `answered again ${r.recoveredAfterS} s after the last restart + ${QUIET_MS / 1000} s; ` +
+        `node restarts (stop to caught up) at [s since the calls began] ${JSON.stringify(restarts)}`;
+      t.diagnostic(summary);
+      if (r.failed > 0) {
+        t.diagnostic(`first errors: ${JSON.stringify(r.errorSamples)}`);
+        t.diagnostic(`failures [s since start, class, s taken]: ${JSON.stringify(r.failures)}`);
+      }
+      assert.equal(
+        r.stuck,
+        0,
+        `calls still in flight ${JSON.stringify(r.stuckForS)} s: ${summary}`,
+      );
+      assert.equal(r.late, 0, `calls came back after their timeout + 5 s: ${summary}`);
+      assert.equal(r.wrong, 0, summary);
+      assert.ok(r.answered > 0, summary);
+      // After the last restart RPC works again: a call made then was answered.
+      assert.notEqual(r.recoveredAfterS, null, `no call answered after the restarts: ${summary}`);
+      assert.equal(r.cleanupHung, false, `stopping the RPC server or transports hung: ${summary}`);
+    } finally {
+      writeFileSync(stopFile, "");
+      await c.stopAll();
+      rmSync(scratch, { recursive: true, force: true });
     }
-    await sleep(QUIET_MS);
-    writeFileSync(stopFile, "");
-    const r = await run;
-    const summary =
-      `rolling restart under oslo RPC: ${r.answered} calls answered, ${r.failed} failed ` +
-      `${JSON.stringify(r.errors)}, ${r.wrong} wrong answers, ${r.late} late, ${r.stuck} stuck, ` +
-      `longest call ${r.maxCallS} s, over ${r.callsS} s of calls by ${r.callers} callers; ` +
-      `answered again ${r.recoveredAfterS} s after the last restart + ${QUIET_MS / 1000} s; ` +
-      `node restarts (stop to caught up) at [s since the calls began] ${JSON.stringify(restarts)}`;
-    t.diagnostic(summary);
-    if (r.failed > 0) {
-      t.diagnostic(`first errors: ${JSON.stringify(r.errorSamples)}`);
-      t.diagnostic(`failures [s since start, class, s taken]: ${JSON.stringify(r.failures)}`);
-    }
-    assert.equal(r.stuck, 0, `calls still in flight ${JSON.stringify(r.stuckForS)} s: ${summary}`);
-    assert.equal(r.late, 0, `calls came back after their timeout + 5 s: ${summary}`);
-    assert.equal(r.wrong, 0, summary);
-    assert.ok(r.answered > 0, summary);
-    // After the last restart RPC works again: a call made then was answered.
-    assert.notEqual(r.recoveredAfterS, null, `no call answered after the restarts: ${summary}`);
-    assert.equal(r.cleanupHung, false, `stopping the RPC server or transports hung: ${summary}`);
-  } finally {
-    writeFileSync(stopFile, "");
-    await c.stopAll();
-    rmSync(scratch, { recursive: true, force: true });
-  }
-});
+  });
+}

@@ -1,9 +1,10 @@
 """oslo.messaging RPC calls made continuously while the test restarts the cluster's nodes.
 
-Usage: /usr/bin/python3 cluster_rolling_rpc.py calls AMQP_URLS STOP_FILE MAX_S CALL_TIMEOUT_S
+Usage: /usr/bin/python3 cluster_rolling_rpc.py calls AMQP_URLS STOP_FILE MAX_S CALL_TIMEOUT_S [DURABLE]
 AMQP_URLS is a comma-separated list of amqp://user:pass@host:port URLs, one per node; the
 transport URL lists them all (rabbit://u:p@h:p1,u:p@h:p2,.../), as an OpenStack service's
-transport_url does, so oslo fails over from a restarting node to the next.
+transport_url does, so oslo fails over from a restarting node to the next. DURABLE ("true" or
+"false", the default) is oslo's amqp_durable_queues.
 
 One RPC server and one client (separate transports) on a fresh topic; short warm-up calls
 until the server answers one, then CALLERS threads call `add` back to back, each call with
@@ -89,12 +90,16 @@ class Tally:
                     self.error_samples.append(describe(outcome))
 
 
-def calls(amqp_urls, stop_file, max_s, call_timeout_s):
+def calls(amqp_urls, stop_file, max_s, call_timeout_s, durable="false"):
     max_s, call_timeout_s = float(max_s), int(call_timeout_s)
     url = transport_url(amqp_urls)
     topic = unique("warren-rolling")
     server_transport = oslo_messaging.get_rpc_transport(cfg.CONF, url=url)
     client_transport = oslo_messaging.get_rpc_transport(cfg.CONF, url=url)
+    # Registered with the first transport, read when connections are made (later, lazily).
+    # Many deployments set it: the topic and fanout queues then survive a broker restart.
+    cfg.CONF.set_override("amqp_durable_queues", durable == "true",
+                          group="oslo_messaging_rabbit")
     server = start_server(server_transport, topic, "host-a", ComputeEndpoint("host-a"))
     client = oslo_messaging.get_rpc_client(
         client_transport, oslo_messaging.Target(topic=topic), timeout=call_timeout_s)

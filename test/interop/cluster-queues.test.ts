@@ -347,6 +347,46 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
     assert.deepEqual(failures, [], "passive declares on C right after it served again");
   });
 
+  // RabbitMQ deletes a lost node's exclusive and transient queues (their connections and
+  // messages are gone with it); its durable queues wait for it.
+  test("when C is killed its exclusive and non-durable queues are deleted on every node, its durable queue waits for it", async () => {
+    const conn = await on(C);
+    const ch = await channel(conn);
+    const { queue: exclusive } = await ch.assertQueue("", { exclusive: true });
+    const transient = uniqueName("cq-transient");
+    await ch.assertQueue(transient, { durable: false });
+    const durable = await durableQueueOn(C, "cq-kept");
+    const a = await on(A);
+    await eventually("A to know the queues of C", async () =>
+      (await passiveCount(a, transient)) === 0 && (await apiQueue(A, exclusive)).status === 200
+        ? true
+        : undefined,
+    );
+    const killedAtMs = Date.now();
+    await c.kill(C);
+    for (const queue of [exclusive, transient]) {
+      await eventually(
+        `${queue} deleted on A and B`,
+        async () =>
+          (await apiQueue(A, queue)).status === 404 && (await apiQueue(B, queue)).status === 404
+            ? true
+            : undefined,
+        40_000,
+      );
+    }
+    const goneAfterMs = Date.now() - killedAtMs;
+    const err = await channelError(a, (x) => x.checkQueue(durable), "passive declare of the kept");
+    assert.ok(err.message.includes(homeDownText(nodeName(C), durable)), err.message);
+    await c.start(C);
+    await c.serving(C, 60_000);
+    const back = await on(C);
+    assert.equal(await passiveCount(back, durable), 0, "the durable queue is back");
+    for (const queue of [exclusive, transient]) {
+      assert.equal((await apiQueue(C, queue)).status, 404, `${queue} stays deleted on C`);
+    }
+    assert.ok(goneAfterMs < 40_000, `deleted ${goneAfterMs} ms after the kill`);
+  });
+
   for (const how of ["SIGTERM", "kill -9"] as const) {
     test(`home down (${how}): on A the queue answers 404 with RabbitMQ's text, a consumer on C gets basic.cancel, a publish is nacked; back with its messages when the home returns`, async () => {
       const queue = await durableQueueOn(B, `cq-down-${how === "SIGTERM" ? "term" : "kill"}`);

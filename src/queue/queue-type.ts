@@ -146,6 +146,8 @@ export interface Queue {
   fetchAtHome?(noAck: boolean, nowMs: number): Promise<QueueDelivery | undefined>;
   /** The home's counts for declare-ok (404 when the home is down). */
   countsAtHome?(): Promise<QueueCounts>;
+  /** Throws RabbitMQ's 404 while the queue's home is out of reach (checked before consume-ok). */
+  assertReachable?(): void;
   /** The content header's property bytes a delivery carries (the queue may add x-delivery-count). */
   deliveryProperties(delivery: QueueDelivery): Buffer;
 

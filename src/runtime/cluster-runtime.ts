@@ -444,6 +444,7 @@ export class ClusterRuntime implements ClusterSource {
           `(unreachable: ${unreachable || "none, but no leader is known"}); pausing: client ` +
           "connections are closed and refused until a majority is back",
       );
+      this.queues.host.pause(this.pausedReason);
       this.options.hooks.pause(this.pausedReason);
     } else if (transition?.kind === "resume") {
       this.pausedReason = undefined;
@@ -453,6 +454,7 @@ export class ClusterRuntime implements ClusterSource {
         `node ${self} sees a majority of the cluster again after ${seconds(transition.pausedForMs)} s ` +
           `(leader ${s.role === "leader" ? "this node" : s.leaderId}); serving clients again`,
       );
+      this.queues.host.resume();
       this.options.hooks.resume();
     }
   }

@@ -60,6 +60,7 @@ export class QueueForwarding {
     link.serve(QueueRequest.get, (from, p) => host.get(from, p));
     link.serve(QueueRequest.counts, (from, p) => host.counts(from, p));
     link.serve(QueueRequest.purge, (from, p) => host.purge(from, p));
+    link.serve(QueueRequest.declare, (from, p) => host.declare(from, p));
     link.onFrame(QUEUE_FRAME, (from, payload) => this.onFrame(from, payload));
     link.onLinkLost((peer) => this.lost(peer));
     broker.remoteQueues = (creation, home) => this.standIn(creation, home);
@@ -126,6 +127,7 @@ export class QueueForwarding {
           request: (n, kind, payload, timeoutMs) => link.request(n, kind, payload, timeoutMs),
         },
         () => this.takeConsumerId(),
+        () => this.broker.clock(),
       );
       this.homes.set(node, home);
     }

@@ -120,6 +120,8 @@ function notFound(q: QueueRef): WireError {
 
 export class QueueHost {
   private readonly sessions = new Map<string, PeerSession>();
+  /** Why this node serves no other node's clients now (it is in the minority), if it does not. */
+  private pausedReason: string | undefined;
 
   constructor(
     private readonly node: HostNode,
@@ -149,6 +151,12 @@ export class QueueHost {
   /** A message for some of this node's queues; answered once it is as safe as they promise. */
   publish(_from: string, payload: Buffer): Promise<Buffer> {
     const { queues: refs, message: m } = decodePublish(payload);
+    if (this.pausedReason !== undefined) {
+      const detail = `the home of queue '${refs[0]?.name}' is paused: ${this.pausedReason}`;
+      return Promise.resolve(
+        encodePublishAnswer({ accepted: false, reason: "unavailable", detail }),
+      );
+    }
     const queues: Queue[] = [];
     for (const ref of refs) {
       const q = this.node.localQueue(ref);
@@ -183,6 +191,7 @@ export class QueueHost {
   /** A consumer of another node's client: refused as basic.consume would be here. */
   consume(from: string, payload: Buffer): Promise<Buffer> {
     const c = decodeConsume(payload);
+    if (this.pausedReason !== undefined) return Promise.resolve(encodeResult(this.paused(c.queue)));
     const queue = this.node.localQueue(c.queue);
     if (!queue) return Promise.resolve(encodeResult(notFound(c.queue)));
     if ((c.exclusive && queue.consumerCount > 0) || queue.hasExclusiveConsumer()) {
@@ -219,6 +228,9 @@ export class QueueHost {
 
   get(from: string, payload: Buffer): Promise<Buffer> {
     const { queue: ref, noAck } = decodeGet(payload);
+    if (this.pausedReason !== undefined) {
+      return Promise.resolve(encodeGetAnswer({ kind: "error", error: this.paused(ref) }));
+    }
     const queue = this.node.localQueue(ref);
     if (!queue) return Promise.resolve(encodeGetAnswer({ kind: "error", error: notFound(ref) }));
     const delivery = queue.fetch(noAck, this.node.clock());
@@ -252,8 +264,18 @@ export class QueueHost {
     return Promise.resolve(encodeCountsAnswer(stats));
   }
 
+  /** A declaration on another node renews the lease as one here would (RabbitMQ). */
+  declare(from: string, payload: Buffer): Promise<Buffer> {
+    const now = this.node.clock();
+    for (const ref of decodeRefs(payload)) this.node.localQueue(ref)?.declared(now);
+    return this.counts(from, payload);
+  }
+
   purge(_from: string, payload: Buffer): Promise<Buffer> {
     const [ref] = decodeRefs(payload);
+    if (ref && this.pausedReason !== undefined) {
+      return Promise.resolve(encodePurgeAnswer(this.paused(ref)));
+    }
     const queue = ref ? this.node.localQueue(ref) : undefined;
     if (!queue || !ref) return Promise.resolve(encodePurgeAnswer(notFound(ref!)));
     return Promise.resolve(encodePurgeAnswer({ count: queue.purge() }));
@@ -286,6 +308,33 @@ export class QueueHost {
       session.consumers.delete(f.consumerId);
       if (hosted.consumer) hosted.queue.removeConsumer(hosted.consumer, now);
     }
+  }
+
+  /**
+   * This node paused (it cannot see a majority of the cluster: pause_minority): like its own
+   * clients, the other nodes' consumers of its queues end (they hear basic.cancel), what they
+   * held goes back, and nothing more is served until `resume`. So no two sides of a
+   * partition ever serve one queue's messages.
+   */
+  pause(reason: string): void {
+    this.pausedReason = reason;
+    for (const session of [...this.sessions.values()]) {
+      for (const hosted of session.consumers.values()) {
+        this.send(session, { op: FrameOp.cancelled, consumerId: hosted.id, reason: "home-down" });
+      }
+      this.lost(session.node);
+    }
+  }
+
+  resume(): void {
+    this.pausedReason = undefined;
+  }
+
+  private paused(q: QueueRef): WireError {
+    return {
+      code: ReplyCode.NOT_FOUND,
+      text: `home node of queue '${q.name}' in vhost '${q.vhost}' is down or inaccessible: ${this.pausedReason}`,
+    };
   }
 
   /**

@@ -22,6 +22,8 @@ export const QueueRequest = {
   get: 12,
   counts: 13,
   purge: 14,
+  /** A declaration on another node: the counts, and the x-expires lease renewed. */
+  declare: 15,
 } as const;
 
 export const FrameOp = {

@@ -23,6 +23,7 @@ import {
   refused,
   refusedResult,
 } from "../../queue/enqueue-outcome.js";
+import { QueuePressure } from "../../queue/queue-pressure.js";
 import type { Queue, QueueDelivery, RemoteHome } from "../../queue/queue-type.js";
 import {
   decodePublishAnswer,
@@ -95,17 +96,45 @@ export class RemoteHomeNode implements RemoteHome {
   /** Queues of this home that have a stand-in here (for the counts refresh). */
   readonly queues = new Set<RemoteQueueLike>();
 
+  /** Publishes sent to the home and not yet answered: their count and body bytes. */
+  private readonly inFlight = { count: 0, bytes: 0 };
+  /**
+   * Publisher flow control for the home: forwarded publishes waiting for their answers
+   * weigh like a queue's backlog, so a publisher outrunning the home (or the link) is held
+   * as one outrunning a local queue's consumers (connection/publisher-flow.ts).
+   */
+  readonly pressure: QueuePressure;
+
   constructor(
     readonly node: string,
     private readonly link: HomeLink,
     private readonly newConsumerId: () => number,
-  ) {}
+    private readonly clock: () => number,
+  ) {
+    const inFlight = this.inFlight;
+    this.pressure = new QueuePressure({
+      deleted: false,
+      consumerCount: 1,
+      get messageCount() {
+        return inFlight.count;
+      },
+      get readyBytes() {
+        return inFlight.bytes;
+      },
+      lazy: false,
+    });
+  }
 
   get reachable(): boolean {
     return this.link.isConnected(this.node);
   }
 
+  /**
+   * A request to the home. The turn's settles go first: a client's nack then basic.get
+   * must find the message back at the head, as on one node.
+   */
   request(kind: number, payload: Buffer, timeoutMs?: number): Promise<Buffer> {
+    if (this.flushQueued) this.flush();
     return this.link.request(this.node, kind, payload, timeoutMs);
   }
 
@@ -126,8 +155,19 @@ export class RemoteHomeNode implements RemoteHome {
     }
     const outcome = new PendingOutcome();
     const payload = encodePublish(refs, message);
+    const bytes = message.body.byteLength;
+    this.inFlight.count++;
+    this.inFlight.bytes += bytes;
+    const answered = () => {
+      this.inFlight.count--;
+      this.inFlight.bytes -= bytes;
+      const now = this.clock();
+      this.pressure.delivered(now);
+      this.pressure.settle(now);
+    };
     this.request(QueueRequest.publish, payload, PUBLISH_TIMEOUT_MS).then(
       (answer) => {
+        answered();
         const a = decodePublishAnswer(answer);
         outcome.settle(
           a.accepted
@@ -140,8 +180,10 @@ export class RemoteHomeNode implements RemoteHome {
               ),
         );
       },
-      (e: Error) =>
-        outcome.settle(refusedResult("unavailable", `home node '${this.node}': ${e.message}`)),
+      (e: Error) => {
+        answered();
+        outcome.settle(refusedResult("unavailable", `home node '${this.node}': ${e.message}`));
+      },
     );
     return outcome;
   }

@@ -76,7 +76,6 @@ export class RemoteQueue implements RemoteQueueLike {
   definitionsVersion = 0;
   deleted = false;
   readonly activeConsumer = undefined;
-  readonly pressure = undefined;
   private readonly consumers = new Map<Consumer, RemoteConsumer>();
   private last: QueueStats = emptyStats();
 
@@ -94,6 +93,11 @@ export class RemoteQueue implements RemoteQueueLike {
     remote.queues.add(this);
   }
 
+  /** Publisher flow control: the home's unanswered publishes (RemoteHomeNode.pressure). */
+  get pressure() {
+    return this.remote.pressure;
+  }
+
   get name(): string {
     return this.definition.name;
   }
@@ -108,6 +112,10 @@ export class RemoteQueue implements RemoteQueueLike {
 
   get consumerList(): readonly Consumer[] {
     return [...this.consumers.keys()];
+  }
+
+  assertReachable(): void {
+    this.requireHome();
   }
 
   /** 404 in RabbitMQ's words while the home is out of reach. */
@@ -195,7 +203,7 @@ export class RemoteQueue implements RemoteQueueLike {
 
   async countsAtHome(): Promise<QueueCounts> {
     this.requireHome();
-    const answer = await this.remote.request(QueueRequest.counts, encodeRefs([this.ref]));
+    const answer = await this.remote.request(QueueRequest.declare, encodeRefs([this.ref]));
     this.refreshed(JSON.parse(answer.toString("utf8"))[0]);
     return { messageCount: this.messageCount, consumerCount: this.consumerCount };
   }
@@ -231,7 +239,7 @@ export class RemoteQueue implements RemoteQueueLike {
 
   // --- upkeep and end ------------------------------------------------------
 
-  /** x-expires is the home's to decide: only use there renews it. */
+  /** x-expires is the home's to decide: a declaration here renews it there (countsAtHome). */
   declared(_nowMs: number): void {}
 
   tick(_nowMs: number): void {}

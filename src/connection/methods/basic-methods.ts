@@ -43,6 +43,8 @@ export function consume(ch: Channel, m: M<"basic.consume">): void {
   const priorityArg = m.arguments.get("x-priority");
   const priority =
     priorityArg && "bBUsuIilL".includes(priorityArg.type) ? Number(priorityArg.value) : 0;
+  // A queue whose home is down is 404, not a consumer (RabbitMQ answers before consume-ok).
+  queue.assertReachable?.();
   // consume-ok goes out before the first delivery.
   if (!m.noWait) ch.send({ name: "basic.consume-ok", consumerTag: tag });
   const consumer = queue.addConsumer(

@@ -287,7 +287,17 @@ export function queueDeleteCommand(
 }
 
 export function queueDelete(ch: Channel, m: M<"queue.delete">): void | Promise<void> {
-  const command = queueDeleteCommand(ch, resolveQueueName(ch, m.queue), m, ch.conn);
+  const name = resolveQueueName(ch, m.queue);
+  // if-unused and if-empty of a queue on another node are judged by its home's counts now.
+  const remote = m.ifUnused || m.ifEmpty ? ch.vhost.queues.get(name) : undefined;
+  if (remote?.countsAtHome) {
+    return remote.countsAtHome().then(() => deleteChecked(ch, m, name));
+  }
+  return deleteChecked(ch, m, name);
+}
+
+function deleteChecked(ch: Channel, m: M<"queue.delete">, name: string): void | Promise<void> {
+  const command = queueDeleteCommand(ch, name, m, ch.conn);
   // The consumers the delete cancels on this channel hear of it after delete-ok.
   ch.holdCancels();
   const answer = (applied: Applied<unknown>) =>

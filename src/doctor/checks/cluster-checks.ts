@@ -125,7 +125,7 @@ export const unreachablePeersCheck: Check = {
 
 /** In a cluster, the node a queue lives on (QueueMeta.home, set by the metadata group). */
 export function queueHome(q: QueueMeta): string | undefined {
-  return (q as QueueMeta & { readonly home?: string }).home;
+  return q.home;
 }
 
 /** Durable queues homed on each node, as "'name' in vhost 'v'". */

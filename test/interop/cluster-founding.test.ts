@@ -8,19 +8,11 @@ import { test } from "node:test";
 import amqp from "amqplib";
 import { startBroker } from "../support/broker-process.js";
 import { TestCluster } from "../support/cluster-process.js";
+import { eventually } from "../support/eventually.js";
 import { api } from "../support/mgmt-broker.js";
 import { warrenOnly } from "../support/warren-only.js";
 
 const skip = warrenOnly("starts its own Warren cluster");
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test("a single node's definitions and messages become the new cluster's, whoever leads first", {
   skip,

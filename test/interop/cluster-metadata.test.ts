@@ -7,20 +7,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import amqp from "amqplib";
 import { TestCluster } from "../support/cluster-process.js";
+import { eventually } from "../support/eventually.js";
 import { api } from "../support/mgmt-broker.js";
 import { warrenOnly } from "../support/warren-only.js";
 
 const skip = warrenOnly("starts its own Warren cluster");
-
-/** Polls until check passes (bounded). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A passive declare on a node: whether the queue is there. */
 async function queueExists(url: string, queue: string): Promise<boolean> {

@@ -8,19 +8,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import amqp from "amqplib";
 import { TestCluster } from "../support/cluster-process.js";
+import { eventually as eventuallyWithin } from "../support/eventually.js";
 import { api } from "../support/mgmt-broker.js";
 import { warrenOnly } from "../support/warren-only.js";
 
-const skip = warrenOnly("starts its own Warren cluster");
+/** The partition tests wait a little longer (a pause takes up to 9 s). */
+const eventually = (what: string, check: () => Promise<boolean>, timeoutMs = 20_000) =>
+  eventuallyWithin(what, check, timeoutMs);
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const skip = warrenOnly("starts its own Warren cluster");
 
 async function queueExists(url: string, queue: string): Promise<boolean> {
   const conn = await amqp.connect(url);

@@ -29,6 +29,7 @@ import {
   FrameOp,
   type QueueFrame,
   type QueueRef,
+  type WireDelivery,
   type WireError,
 } from "./queue-wire.js";
 
@@ -89,17 +90,10 @@ class HostedConsumer implements ConsumerSink {
     if (!consumer.options.noAck) {
       this.session.outstanding.set(id, { queue, delivery, consumer });
     }
-    const m = delivery.message;
     this.host.send(this.session, {
       op: FrameOp.deliver,
       consumerId: this.id,
-      deliveryId: id,
-      redelivered: delivery.redelivered,
-      deliveryCount: delivery.deliveryCount,
-      exchange: m.exchange,
-      routingKey: m.routingKey,
-      properties: queue.deliveryProperties(delivery),
-      body: m.body,
+      ...wireDelivery(queue, delivery, id),
     });
   }
 
@@ -107,6 +101,20 @@ class HostedConsumer implements ConsumerSink {
     this.session.consumers.delete(this.id);
     this.host.send(this.session, { op: FrameOp.cancelled, consumerId: this.id, reason });
   }
+}
+
+/** A delivery as it crosses: the properties as this queue delivers them (x-delivery-count). */
+function wireDelivery(queue: Queue, delivery: QueueDelivery, deliveryId: number): WireDelivery {
+  const m = delivery.message;
+  return {
+    deliveryId,
+    redelivered: delivery.redelivered,
+    deliveryCount: delivery.deliveryCount,
+    exchange: m.exchange,
+    routingKey: m.routingKey,
+    properties: queue.deliveryProperties(delivery),
+    body: m.body,
+  };
 }
 
 function asWireError(e: unknown): WireError {
@@ -240,20 +248,11 @@ export class QueueHost {
     const session = this.session(from);
     const id = session.takeId();
     if (!noAck) session.outstanding.set(id, { queue, delivery, consumer: undefined });
-    const m = delivery.message;
     return Promise.resolve(
       encodeGetAnswer({
         kind: "delivery",
         messageCount: queue.messageCount,
-        delivery: {
-          deliveryId: id,
-          redelivered: delivery.redelivered,
-          deliveryCount: delivery.deliveryCount,
-          exchange: m.exchange,
-          routingKey: m.routingKey,
-          properties: queue.deliveryProperties(delivery),
-          body: m.body,
-        },
+        delivery: wireDelivery(queue, delivery, id),
       }),
     );
   }

@@ -16,13 +16,13 @@ import {
   channel,
   channelError,
   consumeWindowed,
-  eventually,
   homeDownText,
   passiveCount,
   range,
   refusedConsume,
 } from "../support/cluster-amqp.js";
 import { ClusterQueueFixture } from "../support/cluster-queue-fixture.js";
+import { eventually } from "../support/eventually.js";
 import { warrenOnly } from "../support/warren-only.js";
 
 const skip = warrenOnly("starts its own Warren cluster");
@@ -89,10 +89,10 @@ describe("classic queues across a 3-node cluster when a node goes away", { skip 
     await ch.assertQueue(transient, { durable: false });
     const durable = await f.durableQueueOn(C, "cq-kept");
     const a = await f.on(A);
-    await eventually("A to know the queues of C", async () =>
-      (await passiveCount(a, transient)) === 0 && (await f.apiQueue(A, exclusive)).status === 200
-        ? true
-        : undefined,
+    await eventually(
+      "A to know the queues of C",
+      async () =>
+        (await passiveCount(a, transient)) === 0 && (await f.apiQueue(A, exclusive)).status === 200,
     );
     const killedAtMs = Date.now();
     await f.cluster.kill(C);
@@ -100,9 +100,8 @@ describe("classic queues across a 3-node cluster when a node goes away", { skip 
       await eventually(
         `${queue} deleted on A and B`,
         async () =>
-          (await f.apiQueue(A, queue)).status === 404 && (await f.apiQueue(B, queue)).status === 404
-            ? true
-            : undefined,
+          (await f.apiQueue(A, queue)).status === 404 &&
+          (await f.apiQueue(B, queue)).status === 404,
         40_000,
       );
     }
@@ -146,10 +145,20 @@ describe("classic queues across a 3-node cluster when a node goes away", { skip 
 
       const a = await f.on(A);
       const expected = homeDownText(homeName, queue);
-      const passive = await eventually("the passive declare on A to answer 404", async () => {
-        const err = await channelError(a, (ch) => ch.checkQueue(queue), "passive declare on A");
-        return err.code === 404 ? err : undefined;
-      });
+      // The passive declare on A answers 404 once A has seen its link to the home go.
+      let passive = { code: undefined as number | undefined, message: "" };
+      await eventually(
+        "the passive declare on A to answer 404",
+        async () => {
+          passive = await channelError(
+            a,
+            (ch) => ch.checkQueue(queue),
+            "passive declare on A",
+          ).catch((e: Error) => ({ code: undefined, message: e.message }));
+          return passive.code === 404;
+        },
+        20_000,
+      );
       assert.ok(passive.message.includes(expected), passive.message);
       for (const [what, op] of [
         ["declare", (ch: Channel) => ch.assertQueue(queue, { durable: true })],
@@ -178,11 +187,11 @@ describe("classic queues across a 3-node cluster when a node goes away", { skip 
 
       await f.cluster.start(B);
       await f.cluster.serving(B, 60_000);
-      const back = await eventually("the queue on A with its 5 messages", async () => {
-        const n = await passiveCount(a, queue);
-        return n === 5 ? n : undefined;
-      });
-      assert.equal(back, 5);
+      await eventually(
+        "the queue on A with its 5 messages",
+        async () => (await passiveCount(a, queue)) === 5,
+        20_000,
+      );
       const { got } = await consumeWindowed(a, queue, 5, 10);
       assertBodies(
         got.map((d) => d.body),

@@ -19,12 +19,12 @@ import {
   channel,
   channelError,
   consumeWindowed,
-  eventually,
   get,
   passiveCount,
   range,
 } from "../support/cluster-amqp.js";
 import { ClusterQueueFixture } from "../support/cluster-queue-fixture.js";
+import { eventually } from "../support/eventually.js";
 import { warrenctl } from "../support/mgmt-broker.js";
 import { runPythonScenario } from "../support/python-client.js";
 import { warrenOnly } from "../support/warren-only.js";
@@ -80,7 +80,7 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
     // The last acks travel to the home on their own: wait for them, bounded.
     await eventually(
       "nothing left at the home",
-      async () => ((await passiveCount(home, queue)) === 0 ? true : undefined),
+      async () => (await passiveCount(home, queue)) === 0,
       5_000,
     );
   });
@@ -161,7 +161,7 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
     const home = await f.on(B);
     await eventually(
       "the acks to reach the home",
-      async () => ((await passiveCount(home, queue)) === 0 ? true : undefined),
+      async () => (await passiveCount(home, queue)) === 0,
       5_000,
     );
   });
@@ -192,7 +192,7 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
     const homeConn = await f.on(B);
     await eventually(
       "both back at the home",
-      async () => ((await passiveCount(homeConn, queue)) === 5 ? true : undefined),
+      async () => (await passiveCount(homeConn, queue)) === 5,
       5_000,
     );
     const home = await channel(homeConn);
@@ -236,19 +236,18 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
     assert.equal(m.content.toString(), "mine");
     ch.ack(m);
     for (let i = 0; i < 3; i++) {
-      assert.equal(
-        await eventually(`node ${i} to list ${queue}`, async () => {
-          const r = await f.apiQueue(i, queue);
-          return r.status === 200 ? r.node : undefined;
-        }),
-        f.nodeName(A),
-        `its home on node ${i}'s API`,
-      );
+      let listed: { status: number; node?: string } = { status: 0 };
+      await eventually(`node ${i} to list ${queue}`, async () => {
+        listed = await f.apiQueue(i, queue);
+        return listed.status === 200;
+      });
+      assert.equal(listed.node, f.nodeName(A), `its home on node ${i}'s API`);
     }
     await owner.close();
     for (let i = 0; i < 3; i++) {
-      await eventually(`${queue} gone from node ${i}'s API`, async () =>
-        (await f.apiQueue(i, queue)).status === 404 ? true : undefined,
+      await eventually(
+        `${queue} gone from node ${i}'s API`,
+        async () => (await f.apiQueue(i, queue)).status === 404,
       );
       const other = await f.on(i);
       const err = await channelError(other, (x) => x.checkQueue(queue));

@@ -1,7 +1,7 @@
 /**
- * amqplib helpers for the multi-node queue tests (test/interop/cluster-queues.test.ts):
- * bounded waits, the error a channel was closed with, passive counts, a consumer that
- * checks its prefetch window, and RabbitMQ's text for a queue whose home node is down.
+ * amqplib helpers for the multi-node queue tests (test/interop/cluster-queues*.test.ts):
+ * the error a channel was closed with, passive counts, a consumer that checks its prefetch
+ * window, and RabbitMQ's text for a queue whose home node is down.
  */
 import assert from "node:assert/strict";
 import type amqp from "amqplib";
@@ -12,26 +12,6 @@ export async function channel(conn: Connection): Promise<Channel> {
   const ch = await conn.createChannel();
   ch.on("error", () => {});
   return ch;
-}
-
-/** Polls `check` until it returns a value (errors count as "not yet"), bounded. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last}`);
-    await sleep(100);
-  }
 }
 
 /** The reply code and text an operation's channel was closed with (it must be closed). */

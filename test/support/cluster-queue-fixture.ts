@@ -8,8 +8,9 @@
 import assert from "node:assert/strict";
 import type amqp from "amqplib";
 import { type Connection, connect, uniqueName, withTimeout } from "./amqplib-helpers.js";
-import { channel, eventually, passiveCount } from "./cluster-amqp.js";
+import { channel, passiveCount } from "./cluster-amqp.js";
 import { TestCluster } from "./cluster-process.js";
+import { eventually } from "./eventually.js";
 import { api } from "./mgmt-broker.js";
 
 export class ClusterQueueFixture {
@@ -65,7 +66,11 @@ export class ClusterQueueFixture {
     // next message: a publish routed on a node that has not applied it yet finds no queue.
     for (let n = 0; n < this.cluster.nodes.length; n++) {
       const other = await this.on(n);
-      await eventually(`${queue} on node ${n}`, () => passiveCount(other, queue));
+      await eventually(
+        `${queue} on node ${n}`,
+        async () => (await passiveCount(other, queue)) !== undefined,
+        20_000,
+      );
       await other.close();
     }
     return queue;

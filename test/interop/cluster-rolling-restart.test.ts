@@ -6,8 +6,9 @@
  * a time (SIGTERM, start on the same data dir and AMQP port, wait for "has caught up").
  * Every call must come back, with a result or an error (MessagingTimeout counts as an error,
  * and the counts are printed); none may stay stuck past its timeout; RPC works again after.
- * Twice: with oslo's default transient queues, and with amqp_durable_queues=true (the topic
- * queue then waits, unavailable, for its home while that node restarts).
+ * With oslo's default transient queues, with amqp_durable_queues=true (the topic queue then
+ * waits, unavailable, for its home while that node restarts), and with kill -9 instead of
+ * SIGTERM (no connection.close to the clients: their sockets just end).
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -59,8 +60,12 @@ async function waitForFile(path: string, timeoutMs: number): Promise<void> {
   }
 }
 
-for (const durable of [false, true]) {
-  test(`oslo.messaging RPC calls during a rolling restart of all three nodes all come back, none stuck (amqp_durable_queues=${durable})`, {
+for (const [durable, how] of [
+  [false, "SIGTERM"],
+  [true, "SIGTERM"],
+  [false, "kill -9"],
+] as const) {
+  test(`oslo.messaging RPC calls during a rolling restart (${how}) of all three nodes all come back, none stuck (amqp_durable_queues=${durable})`, {
     skip,
     timeout: 170_000,
   }, async (t) => {
@@ -95,7 +100,8 @@ for (const durable of [false, true]) {
       const since = (ms: number) => Math.round((ms - originMs) / 100) / 10;
       for (let i = 0; i < c.nodes.length; i++) {
         const began = Date.now();
-        await c.stop(i);
+        if (how === "SIGTERM") await c.stop(i);
+        else await c.kill(i);
         await c.start(i);
         await c.serving(i, 60_000);
         restarts.push([since(began), since(Date.now())]);
@@ -104,7 +110,7 @@ for (const durable of [false, true]) {
       writeFileSync(stopFile, "");
       const r = await run;
       const summary =
-        `rolling restart under oslo RPC (durable queues: ${durable}): ${r.answered} calls answered, ${r.failed} failed ` +
+        `rolling restart under oslo RPC (${how}, durable queues: ${durable}): ${r.answered} calls answered, ${r.failed} failed ` +
         `${JSON.stringify(r.errors)}, ${r.wrong} wrong answers, ${r.late} late, ${r.stuck} stuck, ` +
         `longest call ${r.maxCallS} s, over ${r.callsS} s of calls by ${r.callers} callers; ` +
         `answered again ${r.recoveredAfterS} s after the last restart + ${QUIET_MS / 1000} s; ` +

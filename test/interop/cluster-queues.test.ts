@@ -7,8 +7,8 @@
  * connection's node. (When the home is down or restarts: cluster-queues-node-down.test.ts.)
  *
  * Node A = node1 (index 0), B = node2 (index 1, the home of most queues here), C = node3.
- * The list_queues check uses the pid column: rabbitmqctl has no node column, and a classic
- * queue's pid names its node.
+ * The list_queues check uses the pid and leader columns: rabbitmqctl has no node column; a
+ * classic queue's pid names its node, and RabbitMQ 4.1 added leader (the node) for them.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -67,14 +67,14 @@ describe("classic queues across a 3-node cluster", { skip }, () => {
         { status: 200, node: f.nodeName(B) },
         `node ${i}`,
       );
-      // rabbitmqctl has no node column: a classic queue's pid names its node.
-      const listed = await warrenctl(f.mgmtUrl(i), ["list_queues", "name", "pid"]);
+      // rabbitmqctl has no node column: a classic queue's pid names its node, and so does
+      // its leader (RabbitMQ 4.1).
+      const listed = await warrenctl(f.mgmtUrl(i), ["list_queues", "name", "pid", "leader"]);
       assert.equal(listed.exitCode, 0, listed.stderr);
       const row = listed.stdout.split("\n").find((l) => l.startsWith(`${queue}\t`));
-      assert.ok(
-        row?.startsWith(`${queue}\t<${f.nodeName(B)}.`),
-        `list_queues name pid on node ${i}: ${row}`,
-      );
+      const [, pid, leader] = row?.split("\t") ?? [];
+      assert.ok(pid?.startsWith(`<${f.nodeName(B)}.`), `list_queues pid on node ${i}: ${row}`);
+      assert.equal(leader, f.nodeName(B), `list_queues leader on node ${i}: ${row}`);
     }
     const home = await f.on(B);
     // The last acks travel to the home on their own: wait for them, bounded.

@@ -52,6 +52,29 @@ interface RollingResult {
   readonly cleanupHung: boolean;
 }
 
+/** What node i logged about its links, homes, refusals and warnings, for a failure's report. */
+function clusterLogOf(c: TestCluster, i: number, originMs: number): string[] {
+  const name = c.nodes[i]!.spec.name;
+  const relevant =
+    /cluster link|cluster peer|caught up|deleting|pausing|majority|stalled|home node/;
+  let homeErrors = 0;
+  const lines = c
+    .broker(i)
+    .logs.filter((l) => {
+      const msg = String(l.msg);
+      if (Number(l.level ?? 0) >= 50) return true;
+      if (!relevant.test(msg)) return false;
+      // The same 404 for every retry of a client: the first few say it.
+      return !msg.includes("home node") || ++homeErrors <= 3;
+    })
+    .slice(-60)
+    .map((l) => {
+      const at = typeof l.time === "number" ? l.time : Date.parse(String(l.time));
+      return `${name} +${((at - originMs) / 1000).toFixed(1)} s ${String(l.msg).slice(0, 300)}`;
+    });
+  return [`${name}'s log since its last start (cluster links and homes, errors):`, ...lines];
+}
+
 async function waitForFile(path: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(path)) {
@@ -114,11 +137,25 @@ for (const [durable, how] of [
         `${JSON.stringify(r.errors)}, ${r.wrong} wrong answers, ${r.late} late, ${r.stuck} stuck, ` +
         `longest call ${r.maxCallS} s, over ${r.callsS} s of calls by ${r.callers} callers; ` +
         `answered again ${r.recoveredAfterS} s after the last restart + ${QUIET_MS / 1000} s; ` +
-        `node restarts (stop to caught up) at [s since the calls began] ${JSON.stringify(restarts)}`;
+        `node restarts (stop to caught up) at [s since the calls began] ${JSON.stringify(restarts)}; ` +
+        `AMQP ports: ${c.nodes.map((n, i) => `${n.spec.name} ${c.broker(i).port}`).join(", ")}`;
       t.diagnostic(summary);
+      if (r.stuck > 0 || r.late > 0 || r.recoveredAfterS === null) {
+        for (let i = 0; i < c.nodes.length; i++) {
+          for (const line of clusterLogOf(c, i, originMs)) t.diagnostic(line);
+        }
+      }
       if (r.failed > 0) {
         t.diagnostic(`first errors: ${JSON.stringify(r.errorSamples)}`);
         t.diagnostic(`failures [s since start, class, s taken]: ${JSON.stringify(r.failures)}`);
+      }
+      // A node that died during the calls (a crash after a restart) shows here first.
+      for (let i = 0; i < c.nodes.length; i++) {
+        const proc = c.broker(i).process;
+        assert.ok(
+          proc?.exitCode === null && proc.signalCode === null,
+          `${c.nodes[i]!.spec.name} exited (${proc?.exitCode ?? proc?.signalCode}) during the calls: ${c.broker(i).stderr().slice(-2000)}`,
+        );
       }
       assert.equal(
         r.stuck,

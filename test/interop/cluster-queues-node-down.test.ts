@@ -79,6 +79,56 @@ describe("classic queues across a 3-node cluster when a node goes away", { skip 
     assert.deepEqual(failures, [], "passive declares right after C served again");
   });
 
+  // The others reach a returning home as soon as its links are up, which is before it has
+  // caught up and taken its recovered messages back: publishes forwarded in that moment
+  // must neither crash it nor go ahead of the messages it kept.
+  test("a home restarted while another node keeps publishing to its durable queue comes back running, with its kept messages first", async () => {
+    const queue = await f.durableQueueOn(B, "cq-busy-home");
+    await f.publishConfirmed(B, queue, range(20, "kept"));
+    const publisher = await f.on(A);
+    const pch = await publisher.createConfirmChannel();
+    pch.on("error", () => {});
+    const acked: string[] = [];
+    let publishing = true;
+    let n = 0;
+    const loop = (async () => {
+      while (publishing) {
+        const body = `new${n++}`;
+        await new Promise<void>((resolve) => {
+          pch.sendToQueue(queue, Buffer.from(body), { persistent: true }, (err) => {
+            if (!err) acked.push(body);
+            resolve();
+          });
+        });
+        await sleep(5);
+      }
+    })();
+    try {
+      await sleep(300);
+      // Started again at once: the others' redials are still quick, so their links are up
+      // well before the home catches up.
+      await f.cluster.stop(B);
+      await f.cluster.start(B);
+      await f.cluster.serving(B, 60_000);
+      await sleep(2_000);
+    } finally {
+      publishing = false;
+      await withTimeout(loop, 20_000, "the publisher's last confirm");
+    }
+    const proc = f.cluster.broker(B).process;
+    assert.ok(
+      proc?.exitCode === null && proc.signalCode === null,
+      `the home exited after its restart: ${f.cluster.broker(B).stderr().slice(-1500)}`,
+    );
+    const home = await f.on(B);
+    const count = await passiveCount(home, queue);
+    const { got } = await consumeWindowed(home, queue, count ?? 0, 50);
+    const bodies = got.map((d) => d.body);
+    assertBodies(bodies.slice(0, 20), range(20, "kept"), "the kept messages, first");
+    const missing = acked.filter((b) => !bodies.includes(b));
+    assert.deepEqual(missing, [], "every confirmed publish is in the queue");
+  });
+
   // RabbitMQ deletes a lost node's exclusive and transient queues (their connections and
   // messages are gone with it); its durable queues wait for it.
   test("when C is killed its exclusive and non-durable queues are deleted on every node, its durable queue waits for it", async () => {

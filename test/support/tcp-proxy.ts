@@ -56,14 +56,29 @@ export class TcpProxy {
   /** Severs every connection through the proxy (both directions, no FIN handshake). */
   cut(): void {
     for (const [a, b] of this.pairs) {
-      a.resetAndDestroy();
-      b.resetAndDestroy();
+      reset(a);
+      reset(b);
     }
     this.pairs.clear();
   }
 
   async stop(): Promise<void> {
-    this.cut();
+    // Destroyed, not reset: a socket reset while its peer is already gone can leave a handle
+    // that never closes, and the test process then spins at exit in Node's handle cleanup.
+    for (const [a, b] of this.pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    this.pairs.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * An RST for an established socket; a socket still connecting is only destroyed (Node
+ * would hold a reset until it connects, which a dead target never does).
+ */
+function reset(socket: net.Socket): void {
+  if (socket.connecting || socket.destroyed) socket.destroy();
+  else socket.resetAndDestroy();
 }

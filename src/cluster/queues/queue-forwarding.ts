@@ -174,7 +174,16 @@ export class QueueForwarding {
       const refs: QueueRef[] = queues.map((q) => q.ref);
       home.request(QueueRequest.counts, encodeRefs(refs), COUNTS_TIMEOUT_MS).then(
         (answer) => {
-          const stats = decodeCountsAnswer(answer);
+          let stats: unknown[];
+          try {
+            stats = decodeCountsAnswer(answer);
+          } catch (e) {
+            this.log.warn(
+              { peer: home.node, error: (e as Error).message },
+              `ignored an unreadable answer with queue figures from ${home.node}`,
+            );
+            return;
+          }
           queues.forEach((q, i) => q.refreshed(stats[i] ?? null));
         },
         () => {},

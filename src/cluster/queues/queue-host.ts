@@ -55,15 +55,21 @@ interface Outstanding {
 class PeerSession {
   readonly consumers = new Map<number, HostedConsumer>();
   readonly outstanding = new Map<number, Outstanding>();
-  nextDeliveryId = 1;
   /** A send failed: the link is going down; nothing more is sent until the loss is handled. */
   broken = false;
 
-  constructor(readonly node: string) {}
+  constructor(
+    readonly node: string,
+    private readonly ids: { next: number },
+  ) {}
 
+  /**
+   * Delivery ids run on across sessions (one counter for the host): a late settle from
+   * an ended session names an id no later delivery has, so it can only miss.
+   */
   takeId(): number {
-    const id = this.nextDeliveryId;
-    this.nextDeliveryId = id >= 0xffffffff ? 1 : id + 1;
+    const id = this.ids.next;
+    this.ids.next = id >= 0xffffffff ? 1 : id + 1;
     return id;
   }
 }
@@ -128,6 +134,7 @@ function notFound(q: QueueRef): WireError {
 
 export class QueueHost {
   private readonly sessions = new Map<string, PeerSession>();
+  private readonly deliveryIds = { next: 1 };
   /** Why this node serves no other node's clients now (it is in the minority), if it does not. */
   private pausedReason: string | undefined;
 
@@ -139,7 +146,7 @@ export class QueueHost {
   private session(node: string): PeerSession {
     let s = this.sessions.get(node);
     if (!s) {
-      s = new PeerSession(node);
+      s = new PeerSession(node, this.deliveryIds);
       this.sessions.set(node, s);
     }
     return s;
@@ -317,12 +324,16 @@ export class QueueHost {
    */
   pause(reason: string): void {
     this.pausedReason = reason;
-    for (const session of [...this.sessions.values()]) {
+    const sessions = [...this.sessions.values()];
+    for (const session of sessions) {
       for (const hosted of session.consumers.values()) {
         this.send(session, { op: FrameOp.cancelled, consumerId: hosted.id, reason: "home-down" });
       }
-      this.lost(session.node);
+      // No more deliveries to any of them: what one session gives back must not go out to
+      // another that is about to end too.
+      session.broken = true;
     }
+    for (const session of sessions) this.lost(session.node);
   }
 
   resume(): void {

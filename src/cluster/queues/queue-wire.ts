@@ -392,8 +392,14 @@ export function encodeCountsAnswer(stats: readonly (object | null)[]): Buffer {
   return Buffer.from(JSON.stringify(stats), "utf8");
 }
 
+/** The figures a home answered; RangeError for anything that is not a JSON list. */
 export function decodeCountsAnswer(payload: Buffer): unknown[] {
-  const parsed: unknown = JSON.parse(payload.toString("utf8"));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload.toString("utf8"));
+  } catch (e) {
+    throw new RangeError(`a counts answer that is not JSON: ${(e as Error).message}`);
+  }
   if (!Array.isArray(parsed)) throw new RangeError("a counts answer that is not a list");
   return parsed;
 }

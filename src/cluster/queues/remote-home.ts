@@ -307,7 +307,13 @@ export class RemoteHomeNode implements RemoteHome {
   onFrame(f: QueueFrame): void {
     if (f.op === FrameOp.deliver) {
       const rc = this.consumers.get(f.consumerId);
-      if (!rc) return; // cancelled here meanwhile: the cancel makes the home requeue it
+      if (!rc) {
+        // Sent before the home heard this consumer was cancelled: it never reached a client,
+        // so it goes back (a no-ack delivery was settled at the home when it was sent).
+        this.settles.requeue.push(f.deliveryId);
+        this.scheduleFlush();
+        return;
+      }
       rc.inFlight = Math.max(0, rc.inFlight - 1);
       const d = this.delivery(f);
       const c = rc.consumer;

@@ -20,6 +20,7 @@ import type {
   QueueStats,
 } from "../../queue/queue-type.js";
 import {
+  decodeCountsAnswer,
   decodeGetAnswer,
   decodePurgeAnswer,
   decodeResult,
@@ -204,7 +205,7 @@ export class RemoteQueue implements RemoteQueueLike {
   async countsAtHome(): Promise<QueueCounts> {
     this.requireHome();
     const answer = await this.remote.request(QueueRequest.declare, encodeRefs([this.ref]));
-    this.refreshed(JSON.parse(answer.toString("utf8"))[0]);
+    this.refreshed(decodeCountsAnswer(answer)[0] ?? null);
     return { messageCount: this.messageCount, consumerCount: this.consumerCount };
   }
 

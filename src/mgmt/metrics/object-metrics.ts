@@ -84,7 +84,11 @@ export function sum(values: Iterable<number>): number {
 export function writeObjectMetrics(exp: Exposition, ctx: NodeContext, perObject: boolean): void {
   const conns = ctx.connections();
   const channels = conns.flatMap((c) => [...c.channels.values()]);
-  const queues = [...ctx.broker.vhosts.values()].flatMap((v) => [...v.queues.values()]);
+  // Each node reports the queues that live on it, as rabbitmq_prometheus does: a sum over
+  // the cluster's nodes then counts every queue once (stand-ins of other nodes' queues are out).
+  const queues = [...ctx.broker.vhosts.values()].flatMap((v) =>
+    [...v.queues.values()].filter((q) => !q.remote),
+  );
   // One snapshot per queue serves every family.
   const stats = queues.map((q) => q.stats());
   for (const [name, help, value] of QUEUE_METRICS) {

@@ -17,7 +17,9 @@ export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject:
   const f = ctx.processFacts();
   const conns = ctx.connections();
   const channels = conns.flatMap((c) => [...c.channels.values()]);
-  const queueCount = sum([...b.vhosts.values()].map((v) => v.queues.size));
+  // The queues that live on this node (rabbitmq_prometheus counts a node's local queues).
+  let queueCount = 0;
+  for (const v of b.vhosts.values()) for (const q of v.queues.values()) if (!q.remote) queueCount++;
   const alarms = ctx.alarms();
 
   exp

@@ -2,8 +2,8 @@
  * One 3-node TestCluster for a file of classic-queue tests, with the clients they use: a
  * connection to node i (closed after the file), a durable queue homed on node i once every
  * node knows it, confirmed publishes, what each node's management API says of a queue.
- * A test that stops a node and fails half-way leaves it stopped: `restartStopped` (in an
- * afterEach) brings it back for the next test.
+ * A test that stops a node and fails half-way leaves it stopped, and a node may crash:
+ * `restartStopped` (in an afterEach) brings either back for the next test.
  */
 import assert from "node:assert/strict";
 import type amqp from "amqplib";
@@ -33,7 +33,11 @@ export class ClusterQueueFixture {
   async restartStopped(): Promise<void> {
     const c = this.cluster;
     for (let i = 0; i < c.nodes.length; i++) {
-      if (c.nodes[i]!.broker !== undefined) continue;
+      const proc = c.nodes[i]!.broker?.process;
+      const running = proc !== undefined && proc.exitCode === null && proc.signalCode === null;
+      if (running) continue;
+      // Stopped by the test, or exited on its own (a crash the test reported).
+      await c.kill(i);
       await c.start(i);
       await c.serving(i, 60_000);
     }

@@ -6,6 +6,7 @@ import { ACCESS_VERBS } from "./ctl/access-verbs.js";
 import { CtlError, EXIT, flagSet, parseArgs } from "./ctl/args.js";
 import { MgmtClient, resolveTarget } from "./ctl/client.js";
 import { clusterStatus } from "./ctl/cluster-status.js";
+import { CLUSTER_VERBS } from "./ctl/cluster-verbs.js";
 import { DIAGNOSTIC_VERBS } from "./ctl/diagnostics.js";
 import { LIMIT_VERBS } from "./ctl/limit-verbs.js";
 import { LIST_VERBS, listUserPermissions } from "./ctl/list-verbs.js";
@@ -29,6 +30,7 @@ export const VERBS: ReadonlyMap<string, Verb> = new Map(
     ...LIMIT_VERBS,
     ...QUEUE_CONNECTION_VERBS,
     ...NODE_VERBS,
+    ...CLUSTER_VERBS,
     ...DIAGNOSTIC_VERBS,
     ...UNROUTABLE_VERBS,
   ].map((v) => [v.name, v]),

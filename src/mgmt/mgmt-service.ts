@@ -9,6 +9,7 @@ import type { Broker } from "../vhost/broker.js";
 import { accessRoutes } from "./api/access-api.js";
 import { definitionsDurable } from "./api/api-helpers.js";
 import { bindingRoutes } from "./api/bindings-api.js";
+import { clusterRoutes, type MembershipControl } from "./api/cluster-api.js";
 import { connectionRoutes } from "./api/connections-api.js";
 import { exchangeRoutes } from "./api/exchanges-api.js";
 import { healthRoutes } from "./api/health-api.js";
@@ -58,6 +59,8 @@ export interface MgmtOptions {
   readonly tasks?: TaskTimer;
   /** The cluster runtime's view of the cluster, when the node is a member of one. */
   readonly cluster?: ClusterSource;
+  /** The cluster membership verbs (stop_app, reset, join_cluster, ...). */
+  readonly membership?: MembershipControl;
 }
 
 /** Builds the management API's router over a node context. */
@@ -74,6 +77,7 @@ export function managementRouter(ctx: NodeContext): Router {
   healthRoutes(router, ctx);
   unroutableRoutes(router, ctx);
   warrenRoutes(router, ctx, () => allChecks(undefined, ctx.cluster !== undefined));
+  clusterRoutes(router, ctx);
   return router;
 }
 
@@ -148,6 +152,7 @@ export class MgmtService {
       stalls: options.stalls,
       tasks: options.tasks,
       cluster: options.cluster,
+      membership: options.membership,
     };
   }
 

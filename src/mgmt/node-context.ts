@@ -5,6 +5,7 @@ import type { Log } from "../log.js";
 import type { MemoryWatermark, ResourceLimits } from "../runtime/resource-monitor.js";
 import type { Alarm } from "../vhost/alarms.js";
 import type { Broker } from "../vhost/broker.js";
+import type { MembershipControl } from "./api/cluster-api.js";
 import type { ClusterSource } from "./cluster-view.js";
 import type { ProcessFacts } from "./process-facts.js";
 
@@ -79,6 +80,8 @@ export interface NodeContext {
    * absent on a single node, whose outputs then show a one-node cluster of itself.
    */
   readonly cluster?: ClusterSource;
+  /** stop_app, start_app, reset, join_cluster, forget_cluster_node (api/cluster-api.ts). */
+  readonly membership?: MembershipControl;
 }
 
 export function nodeName(ctx: NodeContext): string {

@@ -13,6 +13,7 @@
  *   than the election timeout; the node's hooks pause and resume the broker.
  */
 
+import type { MemberAddress, MembershipAnswer } from "../cluster/cluster-members.js";
 import { MajorityWatch } from "../cluster/majority-watch.js";
 import {
   METADATA_GROUP_ID,
@@ -38,6 +39,7 @@ import type { ClusterNodeAddress } from "../vhost/broker-settings.js";
 import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import type { MetadataCommand } from "../vhost/commands/command-types.js";
 import { ClusterFounding } from "./cluster-founding.js";
+import { ClusterMembership } from "./cluster-membership.js";
 import {
   COUNTS_REFRESH_MS,
   dropTransientQueuesOf,
@@ -78,6 +80,8 @@ export interface ClusterRuntimeOptions {
   /** The cluster port (0: pick one) and the host to listen on. */
   readonly listen: PeerAddress;
   readonly clusterNodes: readonly ClusterNodeAddress[];
+  /** The members <data-dir>/cluster-peers.json lists (a node that joined knows its cluster by it). */
+  readonly rememberedMembers?: readonly MemberAddress[];
   /** The node's definitions.json, proposed if this node founds a new cluster. */
   readonly localDefinitions: DefinitionsSnapshot | undefined;
   readonly hooks: ClusterHooks;
@@ -132,7 +136,7 @@ export class ClusterRuntime implements ClusterSource {
   readonly metadata: MetadataGroup;
   private readonly requests: PeerRequests;
   private readonly watch: MajorityWatch;
-  private readonly peers: ReadonlyMap<NodeId, ClusterNodeAddress>;
+  private readonly membership: ClusterMembership;
   private readonly unreachableSince = new Map<NodeId, number>();
   private readonly reportedUnreachable = new Set<NodeId>();
   private readonly wasConnected = new Set<NodeId>();
@@ -164,14 +168,11 @@ export class ClusterRuntime implements ClusterSource {
     // the base), and the majority then elects a new one within a round trip or two: the
     // watch waits longer than all that, so a leader change never pauses the majority.
     this.watch = new MajorityWatch(2 * this.electionTimeoutMs + 1_000);
-    this.peers = new Map(
-      options.clusterNodes.filter((n) => n.name !== nodeName).map((n) => [n.name, n]),
-    );
+    // The peers are set by the membership (below), from the group's members.
     this.transport = new TcpPeerTransport({
       nodeId: nodeName,
       secret: options.secret,
       listen: options.listen,
-      peers: new Map([...this.peers].map(([name, n]) => [name, peerAddress(n)])),
       log,
     });
     this.requests = new PeerRequests(this.transport);
@@ -204,13 +205,25 @@ export class ClusterRuntime implements ClusterSource {
     forwarder.serve(this.metadata.serveForwarded);
     broker.useReplicatedCommands(this.failFastWhilePaused(this.metadata.commands));
     this.requests.serve(COMMIT_INDEX_KIND, async () => this.answerCommitIndex());
+    this.membership = new ClusterMembership({
+      nodeName,
+      log,
+      dataDir: options.dataDir,
+      broker,
+      driver: this.driver,
+      metadata: this.metadata,
+      transport: this.transport,
+      requests: this.requests,
+      configured: options.clusterNodes,
+      remembered: options.rememberedMembers ?? [],
+    });
     this.founding = new ClusterFounding({
       broker,
       log,
       nodeName,
       driver: this.driver,
       requests: this.requests,
-      peers: [...this.peers.keys()],
+      peers: options.clusterNodes.map((n) => n.name).filter((n) => n !== nodeName),
       localDefinitions: options.localDefinitions,
       leaderReady: () => this.leaderReady(),
     });
@@ -224,7 +237,17 @@ export class ClusterRuntime implements ClusterSource {
   static async open(options: ClusterRuntimeOptions): Promise<ClusterRuntime> {
     const store = await FileRaftLogStore.open(`${options.dataDir}/raft`, { log: options.log });
     try {
-      if (store.load(METADATA_GROUP_ID) === undefined) {
+      const joined = (options.rememberedMembers ?? []).some((m) => m.name !== options.nodeName);
+      if (store.load(METADATA_GROUP_ID) === undefined && joined) {
+        // A node that joined an existing cluster (join_cluster) has no vote of its own to
+        // give: it waits, with no members, for the leader's log or snapshot (§4.2.1).
+        store.createGroup(METADATA_GROUP_ID, { voters: [], learners: [] });
+        await store.sync();
+        options.log.info(
+          { members: options.rememberedMembers },
+          "created an empty metadata group: this node joined a cluster and learns its metadata from the leader",
+        );
+      } else if (store.load(METADATA_GROUP_ID) === undefined) {
         const voters = [
           ...new Set([options.nodeName, ...options.clusterNodes.map((n) => n.name)]),
         ].sort();
@@ -264,12 +287,12 @@ export class ClusterRuntime implements ClusterSource {
       {
         clusterPort: bound.port,
         clusterHost: bound.host,
-        peers: [...this.peers.keys()],
+        peers: [...this.peers().keys()],
         term: s.term,
         lastIndex: s.lastIndex,
         snapshotIndex: s.snapshotIndex,
       },
-      `cluster port ${bound.host}:${bound.port}: joining the cluster with ${[...this.peers.keys()].join(", ")}; ` +
+      `cluster port ${bound.host}:${bound.port}: joining the cluster with ${[...this.peers().keys()].join(", ")}; ` +
         "clients are refused until this node's metadata has caught up with the cluster's",
     );
     this.driver.start();
@@ -288,9 +311,8 @@ export class ClusterRuntime implements ClusterSource {
   status(): ClusterRuntimeStatus {
     const s = this.driver.machine(METADATA_GROUP_ID)!.status();
     const self = this.options.nodeName;
-    const members = [...this.options.clusterNodes];
-    if (!members.some((n) => n.name === self))
-      members.push({ name: self, host: "", port: this.boundPort });
+    const members: { name: string; host: string; port: number }[] = [...this.peers().values()];
+    members.push({ name: self, host: "", port: this.boundPort });
     const stats = new Map(this.transport.stats().map((p) => [p.peer, p]));
     return {
       nodeName: self,
@@ -355,11 +377,22 @@ export class ClusterRuntime implements ClusterSource {
     };
   }
 
+  /** The members this node dials now (the metadata group's, at their known addresses). */
+  peers(): ReadonlyMap<NodeId, MemberAddress> {
+    return this.membership.currentPeers();
+  }
+
+  /** forget_cluster_node, run on this node (cluster-membership.ts). */
+  forget(name: NodeId): Promise<MembershipAnswer> {
+    return this.membership.forget(name);
+  }
+
   // ---------------------------------------------------------------- each tick
 
   private afterTick(): void {
     if (this.stopped) return;
     const now = Date.now();
+    this.membership.tick(now);
     this.watchLeader();
     this.watchPeers(now);
     this.watchMajority(now);
@@ -390,7 +423,10 @@ export class ClusterRuntime implements ClusterSource {
 
   /** Logs a peer unreachable for longer than the election timeout, and its return. */
   private watchPeers(now: number): void {
-    for (const peer of this.peers.keys()) {
+    const peers = this.peers();
+    for (const peer of this.unreachableSince.keys())
+      if (!peers.has(peer)) this.unreachableSince.delete(peer);
+    for (const peer of peers.keys()) {
       if (this.transport.isConnected(peer)) {
         this.wasConnected.add(peer);
         const since = this.unreachableSince.get(peer);
@@ -411,7 +447,7 @@ export class ClusterRuntime implements ClusterSource {
       if (now - since > this.electionTimeoutMs && !this.reportedUnreachable.has(peer)) {
         this.reportedUnreachable.add(peer);
         this.options.log.warn(
-          { peer, unreachableSince: iso(since), address: this.peers.get(peer) },
+          { peer, unreachableSince: iso(since), address: peers.get(peer) },
           `cluster peer ${peer} is unreachable since ${iso(since)}` +
             (this.wasConnected.has(peer) ? "" : " (never reached since this node started)"),
         );
@@ -552,11 +588,6 @@ export class ClusterRuntime implements ClusterSource {
       },
     };
   }
-}
-
-/** Where a peer is dialled: its name's host; "localhost" as 127.0.0.1 (the launcher's names). */
-function peerAddress(n: ClusterNodeAddress): PeerAddress {
-  return { host: n.host === "localhost" ? "127.0.0.1" : n.host, port: n.port };
 }
 
 function iso(ms: number): string {

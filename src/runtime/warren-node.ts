@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { MemberAddress } from "../cluster/cluster-members.js";
 import { StallHistory } from "../doctor/stalls.js";
 import type { Log } from "../log.js";
 import type { ColdIndex } from "../message/cold-index.js";
@@ -16,6 +17,7 @@ import { Broker } from "../vhost/broker.js";
 import type { BrokerSettings } from "../vhost/broker-settings.js";
 import { restoreSnapshot } from "../vhost/definitions.js";
 import { AmqpListener, formatHost, type ListenAddress } from "./amqp-listener.js";
+import { AppControl } from "./app-control.js";
 import { ClusterRuntime } from "./cluster-runtime.js";
 import { type ClusterSecret, loadClusterSecret } from "./cluster-secret.js";
 import { DataDirLock } from "./data-dir-lock.js";
@@ -96,6 +98,10 @@ export class WarrenNode {
   cluster: ClusterRuntime | undefined;
   /** In a cluster: the message store's recovery, handed to the queues once the metadata caught up. */
   private pendingRecovery: StoreRecovery | undefined;
+  /** stop_app, start_app, reset, join_cluster (app-control.ts). */
+  readonly app: AppControl;
+  /** The queue id a node that joins raises its new cluster's to (its store saw those below). */
+  private raiseQueueIdsTo = 0;
 
   constructor(readonly options: NodeOptions) {
     this.stallWatch = new StallWatch(this.stalls, options.log);
@@ -144,6 +150,24 @@ export class WarrenNode {
     );
     this.resources.storeProblem = () => this.store.alarm;
     this.broker.resources = this.resources.stats;
+    const { settings } = options;
+    this.app = new AppControl({
+      nodeName: settings.nodeName,
+      dataDir: options.dataDir,
+      log: options.log,
+      broker: this.broker,
+      clusterPort: settings.clusterPort,
+      configuredPeers: settings.clusterNodes,
+      secret: () => this.clusterSecret!.value,
+      cluster: () => this.cluster,
+      openCluster: (remembered) => this.restartCluster(remembered),
+      closeCluster: async () => {
+        this.mgmt?.attachCluster(undefined);
+        await this.cluster?.stop();
+        this.cluster = undefined;
+      },
+      definitionsFiles: [this.definitions.path, this.definitions.backupPath],
+    });
   }
 
   /** What the open-files limit keeps back from AMQP sockets (shown in status). */
@@ -219,6 +243,7 @@ export class WarrenNode {
         stalls: this.stalls,
         tasks: this.stallWatch,
         cluster: this.cluster,
+        membership: this.app.control(),
       });
       await this.mgmt.start();
     }
@@ -265,10 +290,9 @@ export class WarrenNode {
     }
   }
 
-  /** Whether this node is a member of a cluster (it has peers configured). */
+  /** Whether this node is a member of a cluster (peers configured, or joined: cluster-peers.json). */
   private get clustered(): boolean {
-    const { clusterNodes, nodeName } = this.options.settings;
-    return clusterNodes.some((n) => n.name !== nodeName);
+    return this.app.clustered();
   }
 
   private get startingReason(): string {
@@ -283,7 +307,6 @@ export class WarrenNode {
    * only founds a brand-new cluster (docs/CLUSTER.md, "Forming a cluster").
    */
   private async openCluster(secret: ClusterSecret): Promise<void> {
-    const { settings, dataDir } = this.options;
     const loaded = this.definitions.load();
     const snapshot = loaded?.snapshot;
     const claimed = new Set<number>(snapshot?.queues.map((q) => q.id) ?? []);
@@ -303,9 +326,32 @@ export class WarrenNode {
     this.pendingRecovery = recovery;
     if (loaded?.fallback) logFallback(this.reporting, loaded);
     logUnclaimed(this.reporting, recovery, loaded, discard);
+    await this.openClusterRuntime(secret, this.app.rememberedMembers());
+  }
+
+  /** start_app of a member: the cluster runtime again, over the node's live state. */
+  private async restartCluster(remembered: readonly MemberAddress[]): Promise<void> {
+    this.raiseQueueIdsTo = this.broker.peekNextQueueId();
+    await this.openClusterRuntime(this.clusterSecret!, remembered);
+    this.mgmt?.attachCluster(this.cluster);
+    try {
+      await this.cluster!.start();
+    } catch (e) {
+      await this.cluster?.stop().catch(() => {});
+      this.cluster = undefined;
+      throw e;
+    }
+  }
+
+  private async openClusterRuntime(
+    secret: ClusterSecret,
+    remembered: readonly MemberAddress[],
+  ): Promise<void> {
+    const { settings, dataDir } = this.options;
+    const snapshot = this.definitions.load()?.snapshot;
     // No client before the node has the cluster's users and queues.
     this.broker.pausedReason = this.startingReason;
-    const listenHost = clusterListenHost(settings.clusterNodes);
+    const listenHost = clusterListenHost([...settings.clusterNodes, ...remembered]);
     this.cluster = await ClusterRuntime.open({
       broker: this.broker,
       log: this.log,
@@ -313,7 +359,8 @@ export class WarrenNode {
       secret: secret.value,
       nodeName: settings.nodeName,
       listen: { host: listenHost, port: settings.clusterPort },
-      clusterNodes: settings.clusterNodes,
+      clusterNodes: this.app.configuredPeersInForce(),
+      rememberedMembers: remembered,
       localDefinitions: snapshot,
       timed: (fn) => this.stallWatch.timed(RAFT_TICK_TASK, fn),
       hooks: {
@@ -327,6 +374,7 @@ export class WarrenNode {
         },
         caughtUp: () => {
           this.adoptRecovered();
+          this.raiseQueueIds(this.raiseQueueIdsTo);
           if (this.broker.pausedReason === this.startingReason)
             this.broker.pausedReason = undefined;
         },
@@ -368,7 +416,11 @@ export class WarrenNode {
           "joined); they stay on disk and are not delivered",
       );
     }
-    const atLeast = recovery.maxQueueId + 1;
+    this.raiseQueueIds(recovery.maxQueueId + 1);
+  }
+
+  /** Queue ids this node's store has seen are never given out again, cluster-wide. */
+  private raiseQueueIds(atLeast: number): void {
     if (atLeast > this.broker.peekNextQueueId()) {
       Promise.resolve(this.broker.submit({ type: "queue-ids.raise", atLeast })).catch((e: Error) =>
         this.log.warn(

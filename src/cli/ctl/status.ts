@@ -166,6 +166,10 @@ export const status: Verb = {
       return EXIT.ok;
     }
     info(ctx.out, ctx.args, `Status of node ${s.node} ...`);
+    if (s.app_running === false)
+      ctx.out.stdout(
+        `The app is stopped on node ${s.node} (warrenctl stop_app); run warrenctl start_app to start it\n`,
+      );
     ctx.out.stdout(formatter === "pretty" ? statusPretty(s) : `${pretty(statusTerm(s))}\n`);
     return EXIT.ok;
   },

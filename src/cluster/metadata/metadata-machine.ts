@@ -12,13 +12,14 @@
  */
 
 import type { Log } from "../../log.js";
-import type { LogEntry, Snapshot } from "../../raft/index.js";
+import type { LogEntry, NodeId, Snapshot } from "../../raft/index.js";
 import { applyCommand } from "../../vhost/commands/apply-command.js";
 import { CommandRefusedError, type Effect } from "../../vhost/commands/effects.js";
 import type { EffectReport } from "../../vhost/commands/effects-runner.js";
 import type { MetadataState } from "../../vhost/commands/metadata-state.js";
 import { replaceState } from "../../vhost/commands/replace-state.js";
 import { captureState, type MetadataImage } from "../../vhost/commands/state-image.js";
+import { isMemberCommand, type MemberAddress, type MemberCommand } from "../cluster-members.js";
 import type { ReplicatedStateMachine } from "../replicated-state-machine.js";
 import { decodeCommand, type MetadataReply, refusalData } from "./metadata-codec.js";
 
@@ -51,6 +52,12 @@ export class MetadataMachine implements ReplicatedStateMachine<MetadataReply> {
   private applied = 0;
   private readonly recent = new Map<number, { term: number; reply: MetadataReply }>();
   private readonly waiters = new Map<number, ((at: AppliedAt) => void)[]>();
+  /**
+   * The cluster's members and their cluster addresses, as join_cluster and
+   * forget_cluster_node recorded them (cluster-members.ts): replicated so that every node
+   * can dial a member that joined after it started.
+   */
+  readonly members = new Map<NodeId, MemberAddress>();
 
   constructor(readonly replica: MetadataReplica) {}
 
@@ -68,7 +75,8 @@ export class MetadataMachine implements ReplicatedStateMachine<MetadataReply> {
 
   snapshot(): Uint8Array {
     const image = captureState(this.replica.state);
-    return encoder.encode(JSON.stringify({ format: SNAPSHOT_FORMAT, image }));
+    const members = [...this.members.values()];
+    return encoder.encode(JSON.stringify({ format: SNAPSHOT_FORMAT, image, members }));
   }
 
   /**
@@ -76,7 +84,11 @@ export class MetadataMachine implements ReplicatedStateMachine<MetadataReply> {
    * 0), building and taking down only what differs in the live topology.
    */
   restore(snapshot: Snapshot): void {
-    const image = snapshot.data.byteLength === 0 ? EMPTY_IMAGE : parseSnapshot(snapshot.data);
+    const envelope =
+      snapshot.data.byteLength === 0 ? { image: EMPTY_IMAGE } : parseSnapshot(snapshot.data);
+    const image = envelope.image;
+    this.members.clear();
+    for (const m of envelope.members ?? []) this.members.set(m.name, m);
     const effects = replaceState(this.replica.state, image);
     // A new group's empty state is not exported over definitions.json: what a node had
     // before it joined stays readable there until the group's first change.
@@ -128,6 +140,8 @@ export class MetadataMachine implements ReplicatedStateMachine<MetadataReply> {
   private applyCommandEntry(data: Uint8Array): MetadataReply {
     const command = decodeCommand(data);
     if (command instanceof CommandRefusedError) return { ok: false, refusal: refusalData(command) };
+    const typed = command as { readonly type: string };
+    if (isMemberCommand(typed)) return this.applyMemberCommand(typed);
     const outcome = applyCommand(this.replica.state, command);
     if (!outcome.ok) {
       const refused: MetadataReply = { ok: false, refusal: refusalData(outcome.error) };
@@ -135,6 +149,14 @@ export class MetadataMachine implements ReplicatedStateMachine<MetadataReply> {
     }
     const report = this.replica.run(outcome.effects);
     return { ok: true, result: outcome.result, messagesDropped: report.messagesDropped };
+  }
+
+  /** The member list's commands change nothing else; every node applies them alike. */
+  private applyMemberCommand(command: MemberCommand): MetadataReply {
+    if (command.type === "cluster.member.put")
+      this.members.set(command.member.name, command.member);
+    else this.members.delete(command.name);
+    return NOTHING;
   }
 
   private remember(index: number, term: number, reply: MetadataReply): void {
@@ -166,9 +188,17 @@ const EMPTY_IMAGE: MetadataImage = {
  * does not parse is damage the log store's CRCs did not catch, or a foreign format: the
  * node must not go on with a state it cannot know, so this throws (loudly, as a bug does).
  */
-function parseSnapshot(data: Uint8Array): MetadataImage {
-  const envelope = JSON.parse(decoder.decode(data)) as { format?: unknown; image?: MetadataImage };
+function parseSnapshot(data: Uint8Array): {
+  image: MetadataImage;
+  members?: readonly MemberAddress[];
+} {
+  const envelope = JSON.parse(decoder.decode(data)) as {
+    format?: unknown;
+    image?: MetadataImage;
+    members?: MemberAddress[];
+  };
   if (envelope.format !== SNAPSHOT_FORMAT || envelope.image === undefined)
     throw new Error(`metadata snapshot of unknown format ${JSON.stringify(envelope.format)}`);
-  return envelope.image;
+  // Snapshots written before the member list existed have none.
+  return { image: envelope.image, members: envelope.members ?? [] };
 }

@@ -37,6 +37,23 @@ export const FIRST_APPLICATION_FRAME_TYPE = 32;
 /** Takes one frame of a registered type from a peer. */
 export type FrameHandler = (from: NodeId, payload: Buffer) => void;
 
+/**
+ * Takes one frame that any node holding the secret may send, member or not (a join
+ * request), and answers on the connection it came on: the sender may be no peer of ours.
+ */
+export type ConnectionFrameHandler = (
+  from: NodeId,
+  payload: Buffer,
+  reply: (type: number, payload: Uint8Array) => void,
+) => void;
+
+/** What happens to a node that proved the secret but is no member: see serveStrangers. */
+export type StrangerPolicy = {
+  readonly handlers: ReadonlyMap<number, ConnectionFrameHandler>;
+  /** Its other frames (a forgotten node's Raft messages): answered with this, then closed. */
+  readonly notMember: (from: NodeId) => { type: number; payload: Uint8Array };
+};
+
 /** The count field of a batch payload. */
 const BATCH_HEADER_BYTES = 4;
 
@@ -47,6 +64,9 @@ export class TcpPeerTransport implements PeerTransport {
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly listener: InboundListener;
   private readonly handlers = new Map<number, FrameHandler>();
+  private strangers: StrangerPolicy | undefined;
+  /** Requests a stranger's connection is waiting on (serveStrangers). */
+  private readonly strangerRequests = new WeakMap<PeerConnection, number>();
   private readonly lostHandlers: ((peer: NodeId) => void)[] = [];
   private receiver: MessageReceiver = () => {};
   private readonly dirty = new Set<PeerLink>();
@@ -303,6 +323,21 @@ export class TcpPeerTransport implements PeerTransport {
     return this.queueFrame(link, type, payload, items);
   }
 
+  /**
+   * Lets nodes that prove the cluster secret but are not peers (yet) past the handshake, for
+   * the frames of `policy.handlers` only (join_cluster): a node's name list is a check of
+   * the configuration, the secret is what authenticates. Any other frame from such a node
+   * is answered with `policy.notMember` and its connection closed, so a forgotten node is
+   * told, rather than only refused.
+   */
+  serveStrangers(policy: StrangerPolicy): void {
+    for (const type of policy.handlers.keys()) {
+      if (type < FIRST_APPLICATION_FRAME_TYPE || type > 255)
+        throw new Error(`frame type ${type} is not free for applications`);
+    }
+    this.strangers = policy;
+  }
+
   // ---------------------------------------------------------------- internals
 
   private queueFrame(
@@ -336,8 +371,29 @@ export class TcpPeerTransport implements PeerTransport {
   }
 
   private onPeerFrame(peer: NodeId, frame: Frame, connection: PeerConnection): void {
+    const connectionHandler = this.strangers?.handlers.get(frame.type);
+    if (connectionHandler !== undefined) {
+      const pending = this.strangerRequests;
+      pending.set(connection, (pending.get(connection) ?? 0) + 1);
+      connectionHandler(peer, frame.payload, (type, payload) => {
+        pending.set(connection, (pending.get(connection) ?? 1) - 1);
+        connection.writeBuffers(encodeFrame(type, payload));
+      });
+      return;
+    }
     const link = this.links.get(peer);
-    if (link === undefined) return;
+    if (link === undefined) {
+      // A stranger's connection lives while its request is answered, and no longer: one
+      // that only keeps its link alive (another cluster's node with the same secret) is told.
+      if (frame.type === FrameType.ping && (this.strangerRequests.get(connection) ?? 0) > 0) {
+        connection.writeBuffers(encodeFrame(FrameType.pong, new Uint8Array(0)));
+      } else if (this.strangers !== undefined && frame.type !== FrameType.pong) {
+        const answer = this.strangers.notMember(peer);
+        connection.writeBuffers(encodeFrame(answer.type, answer.payload));
+        connection.close({ kind: "local", detail: `${peer} is not a member of this cluster` });
+      }
+      return;
+    }
     link.counters.bytesIn += frameBytes(frame.payload.byteLength);
     if (frame.type === FrameType.raftBatch) {
       this.onRaftBatch(link, frame.payload, connection);
@@ -394,7 +450,7 @@ export class TcpPeerTransport implements PeerTransport {
       secret: this.options.secret,
       nonce: this.options.random.bytes(NONCE_BYTES),
       expectedPeer,
-      acceptsPeer: (name) => this.links.has(name),
+      acceptsPeer: (name) => this.links.has(name) || this.strangers !== undefined,
     };
   }
 

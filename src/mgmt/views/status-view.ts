@@ -28,6 +28,8 @@ export function statusView(ctx: NodeContext): Json {
     erlang_version: `Node.js ${process.version}`,
     uptime: Math.floor(f.uptimeMs / 1000),
     is_under_maintenance: false,
+    // Warren: false between `warrenctl stop_app` and `start_app` (the process and this API run).
+    app_running: ctx.membership?.appStoppedReason() === undefined,
     data_directory: ctx.dataDir,
     log_files: ["<stdout>"],
     config_files: [],

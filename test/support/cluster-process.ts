@@ -20,6 +20,8 @@ export interface ClusterNodeSpec {
   readonly clusterPort: number;
   readonly mgmtPort: number;
   readonly dataDir: string;
+  /** The AMQP port the node keeps across restarts (with `fixedAmqpPorts`); else a free one per start. */
+  readonly amqpPort?: number;
 }
 
 export interface RunningNode {
@@ -47,10 +49,14 @@ export class TestCluster {
     }));
   }
 
-  /** Picks ports and data dirs for `count` nodes (and their proxies); starts nothing. */
+  /**
+   * Picks ports and data dirs for `count` nodes (and their proxies); starts nothing. With
+   * `fixedAmqpPorts` each node keeps one AMQP port across restarts, so clients given every
+   * node's address (oslo's transport_url) find a restarted node where it was.
+   */
   static async create(
     count: number,
-    options: { proxied?: boolean; args?: readonly string[] } = {},
+    options: { proxied?: boolean; args?: readonly string[]; fixedAmqpPorts?: boolean } = {},
   ): Promise<TestCluster> {
     const root = mkdtempSync(join(tmpdir(), "warren-cluster-test-"));
     const specs: ClusterNodeSpec[] = [];
@@ -60,6 +66,7 @@ export class TestCluster {
         clusterPort: await freePort(),
         mgmtPort: await freePort(),
         dataDir: join(root, `node${i}`),
+        ...(options.fixedAmqpPorts ? { amqpPort: await freePort() } : {}),
       });
     }
     const cluster = new TestCluster(specs, root, options.args ?? []);
@@ -103,6 +110,8 @@ export class TestCluster {
         CLUSTER_SECRET,
         "--mgmt-port",
         String(spec.mgmtPort),
+        // After startBroker's own `--port 0`: the last one counts.
+        ...(spec.amqpPort === undefined ? [] : ["--port", String(spec.amqpPort)]),
         ...this.extraArgs,
       ],
     });

@@ -15,7 +15,7 @@ import type { MembershipControl } from "../mgmt/api/cluster-api.js";
 import type { Broker } from "../vhost/broker.js";
 import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import { replaceState } from "../vhost/commands/replace-state.js";
-import { captureState, type MetadataImage } from "../vhost/commands/state-image.js";
+import { captureState, EMPTY_IMAGE } from "../vhost/commands/state-image.js";
 import { readPeersFile, removePeersFile, writePeersFile } from "./cluster-peers-file.js";
 import { askCluster } from "./cluster-request.js";
 import type { ClusterRuntime } from "./cluster-runtime.js";
@@ -41,16 +41,6 @@ export interface AppHost {
   /** The definitions files this node writes: definitions.json, then its backup. */
   readonly definitionsFiles: readonly string[];
 }
-
-const EMPTY_IMAGE: MetadataImage = {
-  nextQueueId: 1,
-  vhosts: [],
-  users: [],
-  permissions: [],
-  topicPermissions: [],
-  policies: [],
-  operatorPolicies: [],
-};
 
 export class AppControl {
   /** Why the app is stopped (stop_app), or undefined while it runs. */

@@ -18,7 +18,7 @@ import { CommandRefusedError, type Effect } from "../../vhost/commands/effects.j
 import type { EffectReport } from "../../vhost/commands/effects-runner.js";
 import type { MetadataState } from "../../vhost/commands/metadata-state.js";
 import { replaceState } from "../../vhost/commands/replace-state.js";
-import { captureState, type MetadataImage } from "../../vhost/commands/state-image.js";
+import { captureState, EMPTY_IMAGE, type MetadataImage } from "../../vhost/commands/state-image.js";
 import { isMemberCommand, type MemberAddress, type MemberCommand } from "../cluster-members.js";
 import type { ReplicatedStateMachine } from "../replicated-state-machine.js";
 import { decodeCommand, type MetadataReply, refusalData } from "./metadata-codec.js";
@@ -172,16 +172,6 @@ export class MetadataMachine implements ReplicatedStateMachine<MetadataReply> {
     for (const onApplied of list) onApplied(at);
   }
 }
-
-const EMPTY_IMAGE: MetadataImage = {
-  nextQueueId: 1,
-  vhosts: [],
-  users: [],
-  permissions: [],
-  topicPermissions: [],
-  policies: [],
-  operatorPolicies: [],
-};
 
 /**
  * The image a snapshot holds. A snapshot is written by a node of the group, so one that

@@ -177,3 +177,14 @@ export function bindingMetaOf(b: BindingImage): BindingMeta {
     arguments: fromTaggedJson(b.arguments),
   };
 }
+
+/** The metadata of a group that has committed nothing yet (and of a node after reset). */
+export const EMPTY_IMAGE: MetadataImage = {
+  nextQueueId: 1,
+  vhosts: [],
+  users: [],
+  permissions: [],
+  topicPermissions: [],
+  policies: [],
+  operatorPolicies: [],
+};

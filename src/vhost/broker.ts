@@ -8,7 +8,7 @@ import { ACCEPTED, afterSync, type EnqueueOutcome } from "../queue/enqueue-outco
 import { MemoryBudget } from "../queue/memory-budget.js";
 import type { QueueHooks } from "../queue/queue-hooks.js";
 import { type QueueSettings, resolveQueueSettings } from "../queue/queue-settings.js";
-import type { Queue, QueueCreation, QueueDefinition } from "../queue/queue-type.js";
+import type { Queue, QueueDefinition } from "../queue/queue-type.js";
 import { QueueTypes, queueTypeName } from "../queue/queue-types.js";
 import type { Exchange } from "../routing/exchange.js";
 import type { DefinitionsSnapshot } from "../store/definitions-store.js";
@@ -18,6 +18,7 @@ import { type BrokerCounters, newBrokerCounters } from "./broker-counters.js";
 import type { BrokerSettings } from "./broker-settings.js";
 import type { BrokerSources } from "./broker-sources.js";
 import { Chores, POLICY_SLICE, policyChore, releaseChore, upkeepChore } from "./chores.js";
+import type { RemoteQueueFactory, RemoteReplies } from "./cluster-reach.js";
 import {
   type Applied,
   type CommandSubmitter,
@@ -70,13 +71,6 @@ export interface BrokerPersistence {
  */
 const EXPIRY_RESUBMIT_MS = 15_000;
 
-/** Direct reply-to across a cluster: a reply consumer's key starts with its node's prefix. */
-export interface RemoteReplies {
-  readonly keyPrefix: string;
-  /** Sends a reply whose key belongs to another node there; false when it cannot. */
-  forward(key: string, message: Message): boolean;
-}
-
 export class Broker {
   /** The live vhosts, built from the definitions (`metadata`) by the effects of commands. */
   readonly vhosts = new Map<string, VirtualHost>();
@@ -110,7 +104,7 @@ export class Broker {
   /** Queues whose dispatch stopped at its batch limit, to resume on the next turn. */
   readonly pendingDispatch = new Set<Queue>();
   /** In a cluster: builds the stand-ins of queues that live on other nodes (cluster/queues/). */
-  remoteQueues: ((creation: QueueCreation, home: string) => Queue) | undefined;
+  remoteQueues: RemoteQueueFactory | undefined;
   /** In a cluster: direct reply-to keys name their node, and replies for others go there. */
   remoteReplies: RemoteReplies | undefined;
   readonly store: MessageStore | undefined;

@@ -191,7 +191,7 @@ export class QueueForwarding {
     }
   }
 
-  /** Figures for status and metrics. */
+  /** The home's side now: other nodes' consumers it serves and their unsettled deliveries. */
   stats(): { remoteConsumers: number; outstanding: number } {
     return this.host.stats();
   }

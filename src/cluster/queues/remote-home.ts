@@ -363,17 +363,4 @@ export class RemoteHomeNode implements RemoteHome {
     this.settles.reject = [];
     for (const rc of [...this.consumers.values()]) this.ended(rc, "home-down");
   }
-
-  /** Consumers of this home's queues on this node (for listings). */
-  consumerCount(queue: Queue): number {
-    let n = 0;
-    for (const rc of this.consumers.values()) if (rc.queue === queue) n++;
-    return n;
-  }
-
-  consumersOf(queue: Queue): Consumer[] {
-    const out: Consumer[] = [];
-    for (const rc of this.consumers.values()) if (rc.queue === queue) out.push(rc.consumer);
-    return out;
-  }
 }

@@ -24,6 +24,7 @@ import {
   type QuorumResults,
   type QuorumRun,
   renderFsyncBound,
+  renderFsyncReading,
   renderQuorumTable,
   renderUnavailable,
 } from "./lib/quorum-results.js";
@@ -42,8 +43,8 @@ const USAGE = `Usage: npm run bench:quorum [-- options]
   --brokers LIST      warren,rabbitmq (default both; RabbitMQ when installed)
   --nodes LIST        cluster sizes, e.g. 1,3 (default 1,3)
   --modes LIST        publish,publish-consume (default both)
-  --publishers N      publisher connections (default 2)
-  --confirm N         unconfirmed messages per publisher (default 256)
+  --publishers N      publisher connections (default 8)
+  --confirm N         unconfirmed messages per publisher (default 128)
   --prefetch N        the consumer's basic.qos (default 1000)
   --multi-ack-every N the consumer acks every N messages, multiple=true (default 50)
   --fsync-seconds S   seconds per fdatasync probe (default 3)
@@ -164,6 +165,8 @@ async function loadRun(
       ? []
       : ["-q", String(p.prefetch), "--multi-ack-every", String(p.multiAckEvery)]),
   ];
+  // Other work on a shared machine skews figures; say how busy it was.
+  const loadAvg = Math.round(os.loadavg()[0]! * 100) / 100;
   const cpuBefore = cpuOf(brokers);
   const wallBefore = performance.now();
   const { summary } = await runLoadTool(REPO_ROOT, perfArgs, {
@@ -182,6 +185,7 @@ async function loadRun(
     mode,
     ranAt: new Date().toISOString(),
     params: p,
+    loadAvg,
     confirmedPerS: summary.rates.confirmedPerS,
     ...(mode === "publish" ? {} : { receivedPerS: summary.rates.receivedPerS }),
     confirmP50Ms: summary.confirmLatencyMs && round2(summary.confirmLatencyMs.p50),
@@ -280,8 +284,8 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const params: QuorumParams = {
     durationS: Number(args.duration ?? 15),
-    publishers: Number(args.publishers ?? 2),
-    confirmWindow: Number(args.confirm ?? 256),
+    publishers: Number(args.publishers ?? 8),
+    confirmWindow: Number(args.confirm ?? 128),
     sizeBytes: SIZE_BYTES,
     prefetch: Number(args.prefetch ?? 1000),
     multiAckEvery: Number(args["multi-ack-every"] ?? 50),
@@ -340,6 +344,7 @@ async function main(): Promise<number> {
     `\nQuorum queue, ${params.sizeBytes} B persistent messages, confirms (window ${params.confirmWindow} x ${params.publishers} publishers), ${params.durationS} s per run\n\n` +
       `${renderQuorumTable(results.runs)}\n\n` +
       `fsync bound (the data folders' disk):\n${renderFsyncBound(fsync)}\n` +
+      `${renderFsyncReading(fsync, results.runs).join("\n")}\n` +
       renderUnavailable(results.runs)
         .map((l) => `\n${l}`)
         .join("") +

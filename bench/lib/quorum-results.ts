@@ -21,6 +21,8 @@ export interface QuorumRun {
   readonly unavailable?: string;
   /** How this run was made (kept runs may predate the file's latest params). */
   readonly params?: QuorumParams;
+  /** 1-minute load average just before the run (2 cores: above 2, others competed). */
+  readonly loadAvg?: number;
   readonly confirmedPerS?: number;
   readonly receivedPerS?: number;
   readonly confirmP50Ms?: number;
@@ -155,6 +157,39 @@ export function renderUnavailable(runs: readonly QuorumRun[]): string[] {
     const what = `${BROKER_NAMES[r.broker]}, ${r.nodes} node${r.nodes === 1 ? "" : "s"}, ${MODE_NAMES[r.mode]}`;
     if (r.unavailable !== undefined) lines.push(`${what}: n/a (${r.unavailable})`);
     else if (r.errors?.length) lines.push(`${what}: errors: ${r.errors.join("; ")}`);
+  }
+  return lines;
+}
+
+/**
+ * What the fsync bound means for the runs: one fdatasync per message caps a log at the
+ * small-append rate; a broker above it commits several messages per fsync; a batch of
+ * 64 KiB (64 messages) per fsync allows the big-append rate times 64.
+ */
+export function renderFsyncReading(
+  fsync: readonly FsyncRate[],
+  runs: readonly QuorumRun[],
+): string[] {
+  const small = fsync.find((f) => f.appendBytes === 1024);
+  const big = fsync.find((f) => f.appendBytes === 64 * 1024);
+  if (small === undefined) return [];
+  const lines = [
+    `- one fdatasync per 1 KiB message: at most ${thousands.format(small.perS)} msg/s on this disk`,
+  ];
+  if (big !== undefined) {
+    lines.push(
+      `- one fdatasync per 64-message batch: at most ${thousands.format(big.perS * 64)} msg/s (${thousands.format(big.perS)} x 64)`,
+    );
+  }
+  for (const r of runs) {
+    if (r.confirmedPerS === undefined || r.mode !== "publish") continue;
+    const perFsync = r.confirmedPerS / small.perS;
+    lines.push(
+      `- ${BROKER_NAMES[r.broker]}, ${r.nodes} node${r.nodes === 1 ? "" : "s"}: ${thousands.format(r.confirmedPerS)} msg/s is ${perFsync.toFixed(1)}x the one-fsync-per-message bound` +
+        (r.nodes > 1
+          ? ` (every replica fsyncs its own log on the same disk: ${r.nodes} fsyncs a commit round)`
+          : ""),
+    );
   }
   return lines;
 }

@@ -83,6 +83,13 @@ export type QuorumCommand =
       readonly ids: readonly number[];
       readonly nowMs: number;
     }
+  /** Back to the queue uncounted: handed to the consumer's node but never to its client. */
+  | {
+      readonly type: "release";
+      readonly consumer: string;
+      readonly ids: readonly number[];
+      readonly nowMs: number;
+    }
   /** nack/reject without requeue: dead-lettered (rejected) or dropped. */
   | {
       readonly type: "discard";
@@ -120,6 +127,7 @@ const TYPES = [
   "expire",
   "config",
   "dlx-settle",
+  "release",
 ] as const;
 const TYPE_CODE = new Map<string, number>(TYPES.map((t, i) => [t, i + 1]));
 const OVERFLOWS: readonly Overflow[] = ["drop-head", "reject-publish", "reject-publish-dlx"];
@@ -200,6 +208,7 @@ export function encodeQuorumCommand(c: QuorumCommand): Uint8Array {
       break;
     case "settle":
     case "return":
+    case "release":
     case "discard":
       w.string(c.consumer);
       ids(w, c.ids);
@@ -253,6 +262,7 @@ export function decodeQuorumCommand(data: Uint8Array): QuorumCommand {
       return { type, consumer: r.string(), nowMs };
     case "settle":
     case "return":
+    case "release":
     case "discard": {
       const consumer = r.string();
       return { type, consumer, ids: readIds(r), nowMs };

@@ -33,6 +33,8 @@ export interface QuorumMessage {
 /** One message handed to a consumer (or basic.get) by an apply. */
 export interface QuorumDelivery {
   readonly id: number;
+  /** Which checkout of the message this is (1 for the first): a resend repeats it, a redelivery does not. */
+  readonly attempt: number;
   readonly payload: Uint8Array;
   readonly deliveryCount: number;
   readonly redelivered: boolean;
@@ -206,6 +208,24 @@ export class QuorumMachine {
       case "discard":
         this.discard(c.consumer, c.ids);
         return DONE;
+      case "release": {
+        const consumer = this.consumers.get(c.consumer);
+        if (consumer === undefined) return DONE;
+        const released: QuorumMessage[] = [];
+        for (const id of c.ids) {
+          const message = this.release(consumer, id);
+          if (message !== undefined) released.push(message);
+        }
+        // Not seen by any client: back at the head, in order, as if never taken.
+        released.sort((a, b) => b.id - a.id);
+        for (const message of released) {
+          message.acquired = Math.max(0, message.acquired - 1);
+          this.returns.unshift(message);
+          this.readyBytes += message.size;
+        }
+        this.forgetIfIdle(consumer);
+        return DONE;
+      }
       case "node-down":
         for (const consumer of [...this.consumers.values()])
           if (consumer.node === c.node) this.removeConsumer(consumer);
@@ -425,6 +445,7 @@ export class QuorumMachine {
     if (redelivered) this.totals.redelivered++;
     return {
       id: message.id,
+      attempt: message.acquired,
       payload: message.payload,
       deliveryCount: message.deliveryCount,
       redelivered,

@@ -179,6 +179,11 @@ export interface QueueDeclare {
    * it, filled in by the node that submits the command. Absent on a single node.
    */
   readonly home?: string;
+  /**
+   * In a cluster, the members a quorum queue gets if this declaration creates one (the
+   * submitting node chooses them). Absent on a single node.
+   */
+  readonly members?: readonly string[];
 }
 
 /**

@@ -1,5 +1,6 @@
 import { fromTaggedJson } from "../../protocol/field-table-json.js";
 import type { QueueDefinition } from "../../queue/queue-type.js";
+import { queueTypeName } from "../../queue/queue-types.js";
 import { assertQueueEquivalent } from "../equivalence.js";
 import { limitErrors, limitReached } from "../limits.js";
 import { validateQueueArguments } from "../queue-arguments.js";
@@ -48,6 +49,9 @@ export function declareQueue(
     owner: c.exclusive ? owner : undefined,
     // A redeclaration from another node never moves a queue: only a new one takes it.
     ...(c.home === undefined ? {} : { home: c.home }),
+    ...(c.members === undefined || queueTypeName(definition) !== "quorum"
+      ? {}
+      : { members: c.members }),
   };
   v.queues.set(c.queue, queue);
   const changes = new Changes();

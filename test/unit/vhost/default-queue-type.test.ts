@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
+import { runWarrenctl } from "../../../src/cli/warrenctl.js";
+import { managementDispatch, managementRouter } from "../../../src/mgmt/mgmt-service.js";
 import type { FieldTable, FieldValue } from "../../../src/protocol/field-table.js";
 import { toTaggedJson } from "../../../src/protocol/field-table-json.js";
 import type { QueueType } from "../../../src/queue/queue-type.js";
@@ -181,6 +185,49 @@ describe("setting a vhost's default queue type", () => {
     assert.match(JSON.stringify(bad.body), /default queue type 'fifo' is not one of/);
     assert.equal((await call("PUT", "/api/vhosts/qv", {})).status, 204);
     assert.equal(broker.vhosts.get("qv")!.defaultQueueType, "classic");
+  });
+
+  test("warrenctl add_vhost --default-queue-type sets it", async () => {
+    const broker = memoryBroker();
+    const ctx = testContext(broker);
+    const dispatch = managementDispatch(ctx, managementRouter(ctx));
+    // The management API in process behind a plain HTTP listener, for warrenctl's client.
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", async () => {
+        const url = new URL(req.url!, "http://localhost");
+        const r = await dispatch({
+          method: req.method!,
+          path: url.pathname,
+          query: url.searchParams,
+          headers: req.headers as Record<string, string>,
+          body: Buffer.concat(chunks),
+          peerAddress: "127.0.0.1",
+        }).catch((e) => e.toResponse());
+        res.writeHead(r.status, { "content-type": "application/json" });
+        res.end(r.body === undefined ? "" : JSON.stringify(r.body));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      let stderr = "";
+      const out = {
+        stdout: () => {},
+        stderr: (t: string) => {
+          stderr += t;
+        },
+      };
+      const run = (...args: string[]) => runWarrenctl(["--url", url, ...args], {}, out);
+      assert.equal(await run("add_vhost", "qq", "--default-queue-type", "quorum"), 0, stderr);
+      assert.equal(broker.vhosts.get("qq")!.defaultQueueType, "quorum");
+      assert.notEqual(await run("add_vhost", "bad", "--default-queue-type", "fifo"), 0);
+      assert.match(stderr, /default queue type 'fifo' is not one of classic, quorum, stream/);
+      assert.equal(broker.vhosts.has("bad"), false);
+    } finally {
+      server.close();
+    }
   });
 
   test("the default queue type survives a definitions snapshot", () => {

@@ -11,6 +11,7 @@ import {
 } from "../queue/queue-argument-checks.js";
 import type { PolicyLike } from "../queue/queue-settings.js";
 import type { QueueDefinition } from "../queue/queue-type.js";
+import type { DeadLetterStrategy } from "./quorum-commands.js";
 
 /*
  * What RabbitMQ 4.x refuses when a quorum queue is declared, and the settings only
@@ -132,9 +133,8 @@ export function validateQuorumArguments(def: QueueDefinition): void {
 }
 
 export type LeaderLocator = "client-local" | "balanced";
-export type DeadLetterStrategy = "at-most-once" | "at-least-once";
 
-/** RabbitMQ 4's delivery limit when neither argument nor policy sets one. */
+/** RabbitMQ 4's delivery limit when neither argument nor policy sets one (DEFAULT_QUORUM_CONFIG's). */
 export const DEFAULT_DELIVERY_LIMIT = 20;
 
 /** A quorum queue's own settings, from its arguments and the policies that match it. */

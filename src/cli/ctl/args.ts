@@ -50,6 +50,7 @@ const VALUE_FLAGS: Record<string, string> = {
   "--abandoned-minutes": "abandoned-minutes",
   "--description": "description",
   "--tags": "tags",
+  "--default-queue-type": "default-queue-type",
   "--user": "user",
 };
 

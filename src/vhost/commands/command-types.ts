@@ -47,9 +47,14 @@ export interface ClientRequest {
   readonly owner?: string;
 }
 
+/**
+ * Adds a vhost; with a default queue type, sets it (on an existing vhost too, as
+ * RabbitMQ's PUT /api/vhosts/{name} and update_vhost_metadata do).
+ */
 export interface VhostAdd {
   readonly type: "vhost.add";
   readonly vhost: string;
+  readonly defaultQueueType?: string;
 }
 
 /** Deletes a vhost with everything in it; its connections are closed. */

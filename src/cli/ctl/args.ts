@@ -51,6 +51,8 @@ const VALUE_FLAGS: Record<string, string> = {
   "--description": "description",
   "--tags": "tags",
   "--user": "user",
+  "--vhost-pattern": "vhost-pattern",
+  "--queue-pattern": "queue-pattern",
 };
 
 const SWITCHES: Record<string, string> = {
@@ -73,6 +75,7 @@ const SWITCHES: Record<string, string> = {
   "--help": "help",
   "-h": "help",
   "--version": "version",
+  "--errors-only": "errors-only",
 };
 
 export interface ParsedArgs {

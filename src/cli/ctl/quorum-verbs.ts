@@ -157,11 +157,10 @@ export const grow: Verb = {
         `Error (argument validation): strategy '${strategy}' is not recognised.\nUsage: warrenctl ${this.usage}`,
       );
     }
-    const r = await ctx.api.request(
-      "POST",
-      `/api/queues/quorum/replicas/on/${seg(node!)}/grow`,
-      JSON.stringify({ strategy, ...patterns(ctx) }),
-    );
+    const r = await ctx.api.request("POST", `/api/queues/quorum/replicas/on/${seg(node!)}/grow`, {
+      strategy,
+      ...patterns(ctx),
+    });
     if (r.status === 404) {
       throw usageError(
         `Error: node ${node} is not a running member of the cluster (grow places replicas on running nodes only)`,

@@ -114,8 +114,9 @@ export function queueView(
     view.leader = replicas.leader;
     view.members = [...replicas.members];
     view.online = [...replicas.online];
-    // A quorum queue is served by its leader's node, which RabbitMQ shows as its node.
-    if (q.type === "quorum" && replicas.leader !== null) view.node = replicas.leader;
+    // A quorum queue is served by its leader's node, which RabbitMQ shows as its node (a
+    // classic queue's leader is its home, already its node).
+    if (replicas.leader !== null) view.node = replicas.leader;
   }
   if (owner) {
     view.owner_pid_details = {

@@ -157,6 +157,7 @@ export const grow: Verb = {
         `Error (argument validation): strategy '${strategy}' is not recognised.\nUsage: warrenctl ${this.usage}`,
       );
     }
+    info(ctx.out, ctx.args, `Growing ${strategy} quorum queues on ${node}...`);
     const r = await ctx.api.request("POST", `/api/queues/quorum/replicas/on/${seg(node!)}/grow`, {
       strategy,
       ...patterns(ctx),
@@ -168,7 +169,6 @@ export const grow: Verb = {
     }
     if (r.status >= 400) throw apiError(r);
     const outcomes = r.body as OutcomeJson[];
-    info(ctx.out, ctx.args, `Growing ${strategy} quorum queues on ${node}...`);
     printOutcomes(ctx, outcomes);
     return EXIT.ok;
   },
@@ -181,11 +181,11 @@ export const shrink: Verb = {
     "Shrinks quorum queue clusters by removing any members (replicas) on the given node.",
   async run(ctx) {
     const [node] = expectParams(ctx, this, 1);
+    info(ctx.out, ctx.args, `Shrinking quorum queues on ${node}...`);
     const outcomes = (await ctx.api.call(
       "DELETE",
       `/api/queues/quorum/replicas/on/${seg(node!)}/shrink`,
     )) as OutcomeJson[];
-    info(ctx.out, ctx.args, `Shrinking quorum queues on ${node}...`);
     printOutcomes(ctx, outcomes);
     return EXIT.ok;
   },

@@ -10,6 +10,7 @@ import {
   rebalance,
   shrink,
 } from "../../../src/cli/ctl/quorum-verbs.js";
+import { VERBS } from "../../../src/cli/warrenctl.js";
 import type { QuorumQueueStatus } from "../../../src/quorum/quorum-admin.js";
 import { allUp, runVerb, SELF, source } from "../../support/fake-cluster.js";
 import { memoryBroker, testContext } from "../../support/mgmt-context.js";
@@ -249,4 +250,18 @@ describe("check_if_node_is_quorum_critical", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /reported no quorum queues with minimum quorum/);
   });
+});
+
+test("warrenctl knows rabbitmq-queues' verbs by their names", () => {
+  for (const name of [
+    "quorum_status",
+    "add_member",
+    "delete_member",
+    "grow",
+    "shrink",
+    "rebalance",
+    "check_if_node_is_quorum_critical",
+  ]) {
+    assert.ok(VERBS.has(name), name);
+  }
 });

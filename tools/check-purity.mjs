@@ -19,6 +19,7 @@ const PURE_TREES = [
   "vhost",
   "connection",
   "doctor",
+  "quorum",
 ];
 const PURE_TOP_LEVEL = ["cluster"];
 const FORBIDDEN = [

@@ -14,6 +14,7 @@ import { NODE_VERBS } from "./ctl/node-verbs.js";
 import type { Out } from "./ctl/output.js";
 import { POLICY_VERBS } from "./ctl/policy-verbs.js";
 import { QUEUE_CONNECTION_VERBS } from "./ctl/queue-connection-verbs.js";
+import { QUORUM_VERBS } from "./ctl/quorum-verbs.js";
 import { status } from "./ctl/status.js";
 import { UNROUTABLE_VERBS } from "./ctl/unroutable-verbs.js";
 import type { Verb } from "./ctl/verb.js";
@@ -31,6 +32,7 @@ export const VERBS: ReadonlyMap<string, Verb> = new Map(
     ...QUEUE_CONNECTION_VERBS,
     ...NODE_VERBS,
     ...CLUSTER_VERBS,
+    ...QUORUM_VERBS,
     ...DIAGNOSTIC_VERBS,
     ...UNROUTABLE_VERBS,
   ].map((v) => [v.name, v]),

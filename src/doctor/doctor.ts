@@ -5,6 +5,7 @@ import { type ExpiryOf, expiredQueues, expiryFromSettings } from "./checks/expir
 import { poisonLoops, unroutableDrops } from "./checks/message-loops.js";
 import { missedHeartbeats } from "./checks/missed-heartbeats.js";
 import { rpcReplyQueues, stalledConsumers } from "./checks/queue-backlogs.js";
+import { QUORUM_CHECKS } from "./checks/quorum-checks.js";
 import {
   activeAlarms,
   descriptorHeadroom,
@@ -28,12 +29,18 @@ export interface DoctorReport {
 
 /**
  * Every check, in the order the seeds' diagnostic workflow walks them. A node in a cluster
- * runs the cluster's checks where a single node has its "partitions" placeholder.
+ * runs the cluster's checks where a single node has its "partitions" placeholder; a node that
+ * runs quorum queues adds theirs after them.
  */
-export function allChecks(expiryOf: ExpiryOf = expiryFromSettings, clustered = false): Check[] {
+export function allChecks(
+  expiryOf: ExpiryOf = expiryFromSettings,
+  clustered = false,
+  quorum = false,
+): Check[] {
   return [
     missedHeartbeats,
     ...(clustered ? CLUSTER_CHECKS : [partitions]),
+    ...(quorum ? QUORUM_CHECKS : []),
     activeAlarms,
     storeDamage,
     descriptorHeadroom,

@@ -1,4 +1,5 @@
 import type { AmqpConnection } from "../connection/amqp-connection.js";
+import type { QuorumQueueStatus } from "../quorum/quorum-admin.js";
 import type { Alarm } from "../vhost/alarms.js";
 import type { Broker } from "../vhost/broker.js";
 import type { ClusterFacts } from "./cluster-facts.js";
@@ -44,6 +45,8 @@ export interface DoctorInput {
   readonly abandonedAfterMs?: number;
   /** The cluster as this node sees it; absent on a single node. */
   readonly cluster?: ClusterFacts;
+  /** The quorum queues as this node sees them (QuorumAdmin.list()); absent without any. */
+  readonly quorum?: readonly QuorumQueueStatus[];
 }
 
 export interface Check {

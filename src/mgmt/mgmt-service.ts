@@ -4,6 +4,7 @@ import { History } from "../doctor/history.js";
 import { connectionEvent, takeSample } from "../doctor/sampler.js";
 import type { StallHistory, TaskTimer } from "../doctor/stalls.js";
 import type { Log } from "../log.js";
+import type { QuorumAdmin } from "../quorum/quorum-admin.js";
 import type { ListenAddress } from "../runtime/amqp-listener.js";
 import type { Broker } from "../vhost/broker.js";
 import { accessRoutes } from "./api/access-api.js";
@@ -17,6 +18,7 @@ import { limitRoutes } from "./api/limits-api.js";
 import { nodeRoutes } from "./api/node-api.js";
 import { policyPort, policyRoutes } from "./api/policies-api.js";
 import { queueRoutes } from "./api/queues-api.js";
+import { quorumRoutes } from "./api/quorum-api.js";
 import { unroutableRoutes } from "./api/unroutable-api.js";
 import { warrenRoutes } from "./api/warren-api.js";
 import type { ClusterSource } from "./cluster-view.js";
@@ -61,6 +63,8 @@ export interface MgmtOptions {
   readonly cluster?: ClusterSource;
   /** The cluster membership verbs (stop_app, reset, join_cluster, ...). */
   readonly membership?: MembershipControl;
+  /** The quorum queues' status and membership verbs, when the node runs quorum queues. */
+  readonly quorum?: QuorumAdmin;
 }
 
 /** Builds the management API's router over a node context. */
@@ -68,6 +72,7 @@ export function managementRouter(ctx: NodeContext): Router {
   const router = new Router();
   nodeRoutes(router, ctx, policyPort(ctx));
   queueRoutes(router, ctx);
+  quorumRoutes(router, ctx);
   exchangeRoutes(router, ctx);
   bindingRoutes(router, ctx);
   connectionRoutes(router, ctx);
@@ -76,7 +81,9 @@ export function managementRouter(ctx: NodeContext): Router {
   limitRoutes(router, ctx);
   healthRoutes(router, ctx);
   unroutableRoutes(router, ctx);
-  warrenRoutes(router, ctx, () => allChecks(undefined, ctx.cluster !== undefined));
+  warrenRoutes(router, ctx, () =>
+    allChecks(undefined, ctx.cluster !== undefined, ctx.quorum !== undefined),
+  );
   clusterRoutes(router, ctx);
   return router;
 }
@@ -153,6 +160,7 @@ export class MgmtService {
       tasks: options.tasks,
       cluster: options.cluster,
       membership: options.membership,
+      quorum: options.quorum,
     };
   }
 

@@ -2,6 +2,7 @@ import type { AmqpConnection } from "../connection/amqp-connection.js";
 import type { History } from "../doctor/history.js";
 import type { StallHistory, TaskTimer } from "../doctor/stalls.js";
 import type { Log } from "../log.js";
+import type { QuorumAdmin } from "../quorum/quorum-admin.js";
 import type { MemoryWatermark, ResourceLimits } from "../runtime/resource-monitor.js";
 import type { Alarm } from "../vhost/alarms.js";
 import type { Broker } from "../vhost/broker.js";
@@ -82,6 +83,11 @@ export interface NodeContext {
   readonly cluster?: ClusterSource;
   /** stop_app, start_app, reset, join_cluster, forget_cluster_node (api/cluster-api.ts). */
   readonly membership?: MembershipControl;
+  /**
+   * The quorum queues as this node sees them, and RabbitMQ's rabbitmq-queues verbs over them
+   * (quorum/quorum-admin.ts), provided by the quorum queue runtime; absent: no quorum queues.
+   */
+  readonly quorum?: QuorumAdmin;
 }
 
 export function nodeName(ctx: NodeContext): string {

@@ -36,7 +36,7 @@ export interface QueueSettings {
 export const DEFAULT_RETRY_DELAY_MAX_MS = 60_000;
 
 /** Only the definition part of a policy matters here. */
-interface PolicyLike {
+export interface PolicyLike {
   readonly name: string;
   readonly definition: Readonly<Record<string, unknown>>;
 }
@@ -61,6 +61,10 @@ function policyNumber(p: PolicyLike | undefined, key: string): number | undefine
 function policyString(p: PolicyLike | undefined, key: string): string | undefined {
   const v = p?.definition[key];
   return typeof v === "string" ? v : undefined;
+}
+
+function nonNegative(v: number | undefined): number | undefined {
+  return v !== undefined && v >= 0 ? v : undefined;
 }
 
 function minOf(...values: (number | undefined)[]): number | undefined {
@@ -94,7 +98,12 @@ export function resolveQueueSettings(
       overflow === "reject-publish" || overflow === "reject-publish-dlx" ? overflow : "drop-head",
     deadLetterExchange: argFirst("x-dead-letter-exchange", "dead-letter-exchange"),
     deadLetterRoutingKey: argFirst("x-dead-letter-routing-key", "dead-letter-routing-key"),
-    deliveryLimit: min("x-delivery-limit", "delivery-limit"),
+    // A negative delivery-limit policy is RabbitMQ 4's "unlimited" (for quorum queues).
+    deliveryLimit: minOf(
+      argNumber(args, "x-delivery-limit"),
+      nonNegative(policyNumber(policy, "delivery-limit")),
+      nonNegative(policyNumber(operator, "delivery-limit")),
+    ),
     retryDelayMs: argNumber(args, "x-retry-delay") ?? policyNumber(policy, "retry-delay"),
     retryDelayMaxMs:
       argNumber(args, "x-retry-delay-max") ??

@@ -196,6 +196,8 @@ export interface QueueCreation {
   /** The declaring connection of an exclusive queue. */
   readonly exclusiveOwner: object | null;
   readonly nowMs: number;
+  /** A replicated queue's members (the nodes holding its replicas), as declared. */
+  readonly members?: readonly string[];
 }
 
 /**
@@ -205,6 +207,11 @@ export interface QueueCreation {
  */
 export interface QueueType {
   readonly name: string;
+  /**
+   * Replicated across the cluster (quorum): every node builds its own queue of this type,
+   * never a stand-in forwarding to a home.
+   */
+  readonly replicated?: boolean;
   create(creation: QueueCreation): Queue;
   /** Puts one message on several queues of this type; without it, each queue's enqueue. */
   enqueueAll?(queues: readonly Queue[], message: Message, nowMs: number): EnqueueOutcome;

@@ -13,6 +13,23 @@ export interface QuorumMemberStatus {
   readonly role: string;
   /** The last log index the leader knows the member holds (leader's view; undefined elsewhere). */
   readonly matchIndex: number | undefined;
+  /** RabbitMQ's membership: a voter, or a new member still catching up (promotable). Default voter. */
+  readonly membership?: "voter" | "promotable" | "non_voter";
+  /**
+   * The member's own Raft figures, when this node knows them (its own replica; a peer's when
+   * the runtime asked it, as RabbitMQ's quorum_status asks every member). Absent: not known.
+   */
+  readonly raft?: QuorumRaftFigures;
+}
+
+/** One replica's Raft figures, as RabbitMQ's quorum_status and ra metrics name them. */
+export interface QuorumRaftFigures {
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly snapshotIndex: number;
+  /** The last index in its log (RabbitMQ's last_index; also its last_written_index here). */
+  readonly lastIndex: number;
 }
 
 /** A quorum queue's replication state, as this node knows it. */
@@ -36,8 +53,12 @@ export interface QuorumQueueStatus {
         readonly appliedIndex: number;
         readonly snapshotIndex: number;
         readonly lastIndex: number;
+        /** How long the last committed entries took to commit (ms), when measured. */
+        readonly commitLatencyMs?: number;
       }
     | undefined;
+  /** The queue machine's version (RabbitMQ's "Machine Version"), when the runtime says it. */
+  readonly machineVersion?: number;
   /** Per member: role and how far it has the log (the leader's view; on other nodes roles only). */
   readonly memberDetails: readonly QuorumMemberStatus[];
 }
@@ -49,6 +70,8 @@ export interface QuorumChangeResult {
   /** "ok", or the error text (RabbitMQ's words where it has them). */
   readonly result: string;
   readonly ok: boolean;
+  /** The number of members after the change (RabbitMQ's grow/shrink "size"), when known. */
+  readonly size?: number;
 }
 
 export interface QuorumAdmin {

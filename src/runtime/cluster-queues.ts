@@ -5,7 +5,7 @@
  * a node that restarted (their connections and messages are gone) or that has been out of
  * reach long enough to have paused and closed its clients.
  */
-import { QueueForwarding } from "../cluster/queues/queue-forwarding.js";
+import { type ForwardingLink, QueueForwarding } from "../cluster/queues/queue-forwarding.js";
 import type { PeerRequests } from "../cluster/transport/peer-requests.js";
 import type { TcpPeerTransport } from "../cluster/transport/tcp-peer-transport.js";
 import type { Log } from "../log.js";
@@ -22,18 +22,22 @@ export function startQueueForwarding(
 ): QueueForwarding {
   // Whatever waits on a peer's answer fails as soon as a link with it is lost.
   transport.onLinkLost((peer) => requests.peerLost(peer));
-  return new QueueForwarding(
-    broker,
-    {
-      onFrame: (type, handler) => transport.onFrame(type, handler),
-      sendFrame: (to, type, payload) => transport.sendFrame(to, type, payload),
-      isReachable: (peer) => transport.isReachable(peer),
-      onLinkLost: (handler) => transport.onLinkLost(handler),
-      request: (to, kind, payload, timeoutMs) => requests.request(to, kind, payload, timeoutMs),
-      serve: (kind, handler) => requests.serve(kind, handler),
-    },
-    log,
-  );
+  return new QueueForwarding(broker, forwardingLinkOf(transport, requests), log);
+}
+
+/** The cluster link as queue forwarding (classic and quorum) uses it. */
+export function forwardingLinkOf(
+  transport: TcpPeerTransport,
+  requests: PeerRequests,
+): ForwardingLink {
+  return {
+    onFrame: (type, handler) => transport.onFrame(type, handler),
+    sendFrame: (to, type, payload) => transport.sendFrame(to, type, payload),
+    isReachable: (peer) => transport.isReachable(peer),
+    onLinkLost: (handler) => transport.onLinkLost(handler),
+    request: (to, kind, payload, timeoutMs) => requests.request(to, kind, payload, timeoutMs),
+    serve: (kind, handler) => requests.serve(kind, handler),
+  };
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   startMetadataGroup,
 } from "../cluster/metadata/index.js";
 import type { QueueForwarding } from "../cluster/queues/queue-forwarding.js";
+import { QuorumService } from "../cluster/quorum/quorum-service.js";
 import { RaftDriver } from "../cluster/raft-driver.js";
 import { logWriterOf } from "../cluster/raft-log-writer.js";
 import type { PeerAddress } from "../cluster/transport/index.js";
@@ -40,7 +41,8 @@ import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import type { MetadataCommand } from "../vhost/commands/command-types.js";
 import { ClusterFounding } from "./cluster-founding.js";
 import { ClusterMembership } from "./cluster-membership.js";
-import { ClusterQueueUpkeep, startQueueForwarding } from "./cluster-queues.js";
+import { ClusterQueueUpkeep, forwardingLinkOf, startQueueForwarding } from "./cluster-queues.js";
+import { quorumValidateArguments } from "./quorum-runtime.js";
 import { TimerTicks } from "./timer-ticks.js";
 
 /**
@@ -148,6 +150,8 @@ export class ClusterRuntime implements ClusterSource {
   readonly electionTimeoutMs: number;
   /** Classic queues homed on other nodes, and this node's queues served to them. */
   readonly queues: QueueForwarding;
+  /** Quorum queues: the replicas this node holds and the routes to their leaders. */
+  readonly quorum: QuorumService;
   private readonly queueUpkeep: ClusterQueueUpkeep;
 
   private constructor(
@@ -188,6 +192,17 @@ export class ClusterRuntime implements ClusterSource {
         random: Math.random,
       },
     });
+    // Before the metadata group builds the queues: quorum queues need their type.
+    this.quorum = new QuorumService({
+      broker,
+      log,
+      nodeName,
+      driver: this.driver,
+      store,
+      link: forwardingLinkOf(this.transport, this.requests),
+      validateArguments: quorumValidateArguments,
+    });
+    broker.queueTypes.register(this.quorum.queueType);
     const forwarder = new TransportForwarder(this.requests);
     // Restores the group's snapshot into the broker: its definitions become the group's.
     this.metadata = startMetadataGroup({
@@ -297,6 +312,7 @@ export class ClusterRuntime implements ClusterSource {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.quorum.stop();
     this.driver.stop();
     this.requests.close();
     await this.transport.close();
@@ -393,6 +409,7 @@ export class ClusterRuntime implements ClusterSource {
     this.watchMajority(now);
     if (this.starting) this.catchUp();
     this.founding.maybeFound();
+    this.quorum.tick(now);
     if (this.starting || this.pausedReason !== undefined) return;
     const isLeader = this.driver.machine(METADATA_GROUP_ID)!.status().role === "leader";
     this.queueUpkeep.tick(now, isLeader, this.unreachableSince);

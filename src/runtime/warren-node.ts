@@ -27,6 +27,7 @@ import {
   HTTP_CLIENTS_RESERVED,
 } from "./descriptor-budget.js";
 import { FlushScheduler } from "./flush-scheduler.js";
+import { LocalQuorum } from "./quorum-runtime.js";
 import {
   logFallback,
   logRecovery,
@@ -70,6 +71,7 @@ export class StartRefusedError extends Error {}
 const DEFINITIONS_TASK = () => "building definitions.json for a save";
 const SYNC_TASK = () => "publisher confirms after a message log fdatasync";
 const TICK_TASK = () => "the 200 ms tick (heartbeats, TTL expiry, queue expiry, delayed messages)";
+const QUORUM_TICK_TASK = () => "the quorum queues' Raft tick (single node)";
 const RAFT_TICK_TASK = () => "the cluster's Raft tick (elections, heartbeats, applying metadata)";
 
 /**
@@ -96,6 +98,8 @@ export class WarrenNode {
   clusterSecret: ClusterSecret | undefined;
   /** The node's part in its cluster, when --cluster-nodes names peers (none: a single node). */
   cluster: ClusterRuntime | undefined;
+  /** A node alone runs its quorum queues on a driver of its own. */
+  private localQuorum: LocalQuorum | undefined;
   /** In a cluster: the message store's recovery, handed to the queues once the metadata caught up. */
   private pendingRecovery: StoreRecovery | undefined;
   /** stop_app, start_app, reset, join_cluster (app-control.ts). */
@@ -209,10 +213,22 @@ export class WarrenNode {
       this.clusterSecret = loadClusterSecret(this.options.dataDir, this.options.clusterSecret);
       this.logIdentity(this.clusterSecret);
       if (this.clustered) await this.openCluster(this.clusterSecret);
-      else this.recover();
+      else {
+        // Before the definitions are restored: quorum queues among them need their type.
+        this.localQuorum = await LocalQuorum.open(
+          this.broker,
+          this.log,
+          this.options.dataDir,
+          (fn) => this.stallWatch.timed(QUORUM_TICK_TASK, fn),
+        );
+        this.recover();
+        this.localQuorum.start();
+      }
     } catch (e) {
       await this.cluster?.stop().catch(() => {});
       this.cluster = undefined;
+      await this.localQuorum?.stop().catch(() => {});
+      this.localQuorum = undefined;
       this.store.close();
       await this.lock.release();
       this.lock = undefined;
@@ -572,6 +588,7 @@ export class WarrenNode {
     await closed;
     // The metadata group's log is closed (synced) before the message store.
     await this.cluster?.stop();
+    await this.localQuorum?.stop();
     // What purges left to release is settled before the store closes, so purged
     // messages do not come back after a clean restart.
     this.broker.chores.runAll(this.broker.clock());

@@ -3,6 +3,8 @@ import type { FieldTable, FieldValue } from "../protocol/field-table.js";
 import { describeValue, TYPE_NAMES } from "../protocol/field-value-text.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { QueueDefinition } from "../queue/queue-type.js";
+import { queueTypeName } from "../queue/queue-types.js";
+import { QUORUM_QUEUE_ARGUMENTS } from "../quorum/quorum-arguments.js";
 import { fieldValuesEqual } from "../routing/binding.js";
 import type { ExchangeDefinition } from "../routing/exchange.js";
 
@@ -23,6 +25,12 @@ const COMPARED_QUEUE_ARGS = [
   "x-queue-leader-locator",
   "x-queue-master-locator",
 ];
+
+/**
+ * A quorum queue's accepted arguments are compared (RabbitMQ 4 compares the queue
+ * type's own arguments): x-dead-letter-strategy and x-quorum-initial-group-size too.
+ */
+const COMPARED_QUORUM_ARGS = [...QUORUM_QUEUE_ARGUMENTS].filter((k) => k !== "x-consumer-timeout");
 
 const COMPARED_EXCHANGE_ARGS = ["alternate-exchange"];
 
@@ -65,6 +73,7 @@ function assertArgs(
     const b = received.get(key);
     if (a === undefined && b === undefined) continue;
     if (a !== undefined && b !== undefined && sameClass(a, b) && fieldValuesEqual(a, b)) continue;
+    if (key === "x-queue-type" && classicByDefault(a, b)) continue;
     // RabbitMQ's rabbit_misc:val/1: bare values when both sides have one, the typed
     // form when only one side does.
     const both = a !== undefined && b !== undefined;
@@ -78,6 +87,16 @@ function assertArgs(
     const cur = show(a);
     throw inequivalent(what, name, vhost, key, `received ${got} but current is ${cur}`);
   }
+}
+
+/**
+ * A classic queue need not carry x-queue-type: none and 'classic' are the same
+ * (rabbit_misc:assert_field_equivalence/4, rabbitmq-common#341).
+ */
+function classicByDefault(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
+  const isClassic = (v: FieldValue | undefined) =>
+    v?.type === "S" && v.value.toString() === "classic";
+  return (a === undefined && isClassic(b)) || (b === undefined && isClassic(a));
 }
 
 /** RabbitMQ compares argument types by class: every integer width is one class. */
@@ -94,7 +113,8 @@ export function assertQueueEquivalent(current: QueueDefinition, received: QueueD
   if (!current.exclusive)
     assertFlag("queue", name, vhost, "durable", current.durable, received.durable);
   assertFlag("queue", name, vhost, "auto_delete", current.autoDelete, received.autoDelete);
-  assertArgs("queue", name, vhost, COMPARED_QUEUE_ARGS, current.arguments, received.arguments);
+  const compared = queueTypeName(current) === "quorum" ? COMPARED_QUORUM_ARGS : COMPARED_QUEUE_ARGS;
+  assertArgs("queue", name, vhost, compared, current.arguments, received.arguments);
 }
 
 export function assertExchangeEquivalent(

@@ -1,3 +1,4 @@
+import { QUORUM_UNSUPPORTED_POLICY_KEYS } from "../quorum/quorum-arguments.js";
 import { patternProblem } from "./pattern-safety.js";
 
 /** What a policy applies to (RabbitMQ's apply-to values). */
@@ -27,6 +28,8 @@ const nonNegInt: KeyCheck = (v) =>
   Number.isInteger(v) && (v as number) >= 0 ? undefined : "must be a non-negative integer";
 const posInt: KeyCheck = (v) =>
   Number.isInteger(v) && (v as number) >= 1 ? undefined : "must be a positive integer";
+/** RabbitMQ 4's delivery-limit: negative is unlimited (quorum queues). */
+const int: KeyCheck = (v) => (Number.isInteger(v) ? undefined : "must be an integer");
 const str: KeyCheck = (v) => (typeof v === "string" ? undefined : "must be a string");
 /** An exchange name or routing key, which basic.deliver carries as a short string. */
 const shortStr: KeyCheck = (v) =>
@@ -50,10 +53,19 @@ const POLICY_KEYS: Record<string, KeyCheck> = {
   overflow: oneOf("drop-head", "reject-publish", "reject-publish-dlx"),
   "dead-letter-exchange": shortStr,
   "dead-letter-routing-key": shortStr,
-  "delivery-limit": nonNegInt,
+  "delivery-limit": int,
+  "dead-letter-strategy": oneOf("at-most-once", "at-least-once"),
   "alternate-exchange": str,
   "queue-mode": oneOf("default", "lazy"),
-  "queue-leader-locator": oneOf("client-local", "balanced", "random", "least-leaders"),
+  "queue-leader-locator": oneOf(
+    "client-local",
+    "balanced",
+    "random",
+    "least-leaders",
+    "min-masters",
+  ),
+  // RabbitMQ 4: the member count a quorum queue's membership is grown back to.
+  "target-group-size": posInt,
   "queue-master-locator": oneOf("client-local", "min-masters", "random"),
   "consumer-timeout": nonNegInt,
   "retry-delay": nonNegInt,
@@ -76,6 +88,7 @@ const OPERATOR_KEYS = new Set([
   "max-length-bytes",
   "delivery-limit",
   "consumer-timeout",
+  "target-group-size",
 ]);
 
 /** Policy keys that have no effect on a classic queue in Warren (and RabbitMQ 4.x). */
@@ -122,7 +135,24 @@ function regex(pattern: string): RegExp {
   return re;
 }
 
+/**
+ * Policy keys a queue type does not support: a policy that sets one does not apply
+ * to that type's queues at all (rabbit_queue_type:is_policy_applicable/2).
+ */
+const UNSUPPORTED_POLICY_KEYS: Readonly<Record<string, ReadonlySet<string>>> = {
+  quorum: QUORUM_UNSUPPORTED_POLICY_KEYS,
+};
+
+function supportedBy(p: Policy, queueType: string): boolean {
+  // Own keys only: a queue's x-queue-type is a client's string.
+  const unsupported = Object.hasOwn(UNSUPPORTED_POLICY_KEYS, queueType)
+    ? UNSUPPORTED_POLICY_KEYS[queueType]
+    : undefined;
+  return !unsupported || !Object.keys(p.definition).some((k) => unsupported.has(k));
+}
+
 function appliesTo(p: Policy, kind: "queue" | "exchange", queueType: string): boolean {
+  if (kind === "queue" && !supportedBy(p, queueType)) return false;
   switch (p.applyTo) {
     case "all":
       return true;

@@ -1,9 +1,16 @@
-import { channelError } from "../protocol/amqp-error.js";
 import type { FieldValue } from "../protocol/field-table.js";
 import { TYPE_NAMES } from "../protocol/field-value-text.js";
-import { ReplyCode } from "../protocol/generated/constants.js";
+import {
+  ARGUMENT_CHECKS,
+  type ArgumentCheck,
+  checkDeadLetterArguments,
+  invalidArgument,
+  otherTypesArgument,
+  textOf,
+} from "../queue/queue-argument-checks.js";
 import type { QueueDefinition, QueueType } from "../queue/queue-type.js";
 import { queueTypeName } from "../queue/queue-types.js";
+import { validateQuorumArguments } from "../quorum/quorum-arguments.js";
 
 /** The queue types a node runs, by name (QueueTypes). */
 export interface KnownQueueTypes {
@@ -20,114 +27,71 @@ const CLASSIC: QueueType = {
 export const CLASSIC_ONLY: KnownQueueTypes = {
   get: (name) => (name === "classic" ? CLASSIC : undefined),
 };
-/** Arguments that only other queue types accept (RabbitMQ refuses them on classic queues). */
+/**
+ * Arguments that only other queue types accept (quorum queues and streams): RabbitMQ
+ * refuses them on classic queues (rabbit_amqqueue:check_arguments_key).
+ */
 const OTHER_TYPES_ONLY = new Set([
   "x-max-age",
   "x-stream-max-segment-size-bytes",
+  "x-stream-filter-size-bytes",
   "x-initial-cluster-size",
   "x-quorum-initial-group-size",
+  "x-dead-letter-strategy",
+  "x-max-in-memory-length",
+  "x-max-in-memory-bytes",
 ]);
-/** RabbitMQ caps TTLs at ten years, in milliseconds. */
-const MAX_EXPIRY_MS = 315_360_000_000;
 
-type Check = (v: FieldValue) => string | undefined;
-
-function invalid(def: QueueDefinition, key: string, detail: string) {
-  return channelError(
-    ReplyCode.PRECONDITION_FAILED,
-    `invalid arg '${key}' for queue '${def.name}' in vhost '${def.vhost}': ${detail}`,
-  );
-}
-
-const isInteger = (v: FieldValue) => "bBUsuIilL".includes(v.type);
-const text = (v: FieldValue) => (v.type === "S" || v.type === "x" ? v.value.toString() : undefined);
-
-function integer(min: number, max = Number.POSITIVE_INFINITY, overMax = "value_too_large"): Check {
-  return (v) => {
-    if (!isInteger(v)) return `"expected integer, got ${TYPE_NAMES[v.type]}"`;
-    const n = Number(v.value);
-    if (n < 0) return `{value_negative,${n}}`;
-    if (n < min) return `{value_zero,${n}}`;
-    if (n > max) return `{${overMax},${n}}`;
-    return undefined;
-  };
-}
-
-function oneOf(values: string[], error: (s: string) => string): Check {
-  return (v) => {
-    const s = text(v);
-    return s !== undefined && values.includes(s) ? undefined : error(s ?? TYPE_NAMES[v.type]);
-  };
-}
-
-/** The x-arguments RabbitMQ validates at declaration, with the error shapes it reports. */
-const CHECKS: Record<string, Check> = {
-  "x-message-ttl": integer(0, MAX_EXPIRY_MS),
-  "x-expires": integer(1, MAX_EXPIRY_MS),
-  "x-max-length": integer(0),
-  "x-max-length-bytes": integer(0),
-  "x-max-priority": integer(0, 255, "max_value_exceeded"),
-  "x-delivery-limit": integer(0),
-  "x-consumer-timeout": integer(0),
-  "x-retry-delay": integer(0),
-  "x-retry-delay-max": integer(0),
-  "x-overflow": oneOf(
-    ["drop-head", "reject-publish", "reject-publish-dlx"],
-    () => "invalid_overflow",
-  ),
-  "x-queue-mode": oneOf(["default", "lazy"], (s) => `"unsupported queue mode '${s}'"`),
-  "x-single-active-consumer": (v) =>
-    v.type === "t" ? undefined : `{unacceptable_type,${TYPE_NAMES[v.type]}}`,
-};
+/** The arguments whose values a classic queue checks. */
+const CLASSIC_CHECKED = [
+  "x-message-ttl",
+  "x-expires",
+  "x-max-length",
+  "x-max-length-bytes",
+  "x-max-priority",
+  "x-delivery-limit",
+  "x-consumer-timeout",
+  "x-retry-delay",
+  "x-retry-delay-max",
+  "x-overflow",
+  "x-queue-mode",
+  "x-single-active-consumer",
+];
+const CHECKS: Record<string, ArgumentCheck> = Object.fromEntries(
+  CLASSIC_CHECKED.map((k) => [k, ARGUMENT_CHECKS[k]!]),
+);
 
 /**
  * RabbitMQ's checks of a declaration's arguments. A queue type with rules of its
- * own applies them; the others (classic, and a type this node does not run, which
- * is refused when its x-queue-type comes up) get the classic queue's rules.
+ * own applies them (a registered quorum type: quorum/quorum-arguments.ts, even when it
+ * names no rules); the others (classic, and a type this node does not run, which is
+ * refused when its x-queue-type comes up) get the classic queue's rules.
  */
 export function validateQueueArguments(
   def: QueueDefinition,
   types: KnownQueueTypes = CLASSIC_ONLY,
 ): void {
   const type = types.get(queueTypeName(def));
-  if (type?.validateArguments) {
-    type.validateArguments(def);
+  const ownRules =
+    type?.validateArguments ?? (type?.name === "quorum" ? validateQuorumArguments : undefined);
+  if (ownRules) {
+    ownRules.call(type, def);
     return;
   }
   const args = def.arguments;
   const knownType = (v: FieldValue) => {
-    const s = text(v);
+    const s = textOf(v);
     return s !== undefined && types.get(s)
       ? undefined
       : `"unsupported queue type '${s ?? TYPE_NAMES[v.type]}'"`;
   };
   for (const [key, value] of args) {
-    if (OTHER_TYPES_ONLY.has(key)) {
-      throw channelError(
-        ReplyCode.PRECONDITION_FAILED,
-        `invalid arg '${key}' for queue '${def.name}' in vhost '${def.vhost}' of queue type rabbit_classic_queue`,
-      );
-    }
+    if (OTHER_TYPES_ONLY.has(key)) throw otherTypesArgument(def, key, "rabbit_classic_queue");
     // Own keys only: a client's "constructor" or "__proto__" is an unknown argument.
     const check =
       key === "x-queue-type" ? knownType : Object.hasOwn(CHECKS, key) ? CHECKS[key] : undefined;
     const problem = check?.(value);
-    if (problem) throw invalid(def, key, problem);
+    if (problem) throw invalidArgument(def, key, problem);
   }
-  for (const key of ["x-dead-letter-exchange", "x-dead-letter-routing-key"]) {
-    const v = args.get(key);
-    if (v && text(v) === undefined) {
-      throw channelError(
-        ReplyCode.PRECONDITION_FAILED,
-        `invalid type '${TYPE_NAMES[v.type]}' for arg '${key}' in queue '${def.name}' in vhost '${def.vhost}'`,
-      );
-    }
-    // A dead-lettered message's exchange and routing key go out in basic.deliver as
-    // short strings: a longer one would fail the delivery to the consumer.
-    const bytes = v ? Buffer.byteLength(text(v)!) : 0;
-    if (bytes > 255) throw invalid(def, key, `"longer than 255 bytes (${bytes})"`);
-  }
-  if (args.has("x-dead-letter-routing-key") && !args.has("x-dead-letter-exchange")) {
-    throw invalid(def, "x-dead-letter-routing-key", "routing_key_but_no_dlx_defined");
-  }
+  checkDeadLetterArguments(def);
 }

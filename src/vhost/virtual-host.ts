@@ -3,7 +3,7 @@ import { toTaggedJson } from "../protocol/field-table-json.js";
 import { ReplyCode } from "../protocol/generated/constants.js";
 import type { QueueSettings } from "../queue/queue-settings.js";
 import type { Queue, QueueCreation, QueueDefinition } from "../queue/queue-type.js";
-import type { QueueTypes } from "../queue/queue-types.js";
+import { type QueueTypes, queueTypeName } from "../queue/queue-types.js";
 import type { Binding, Destination, RoutingInput } from "../routing/binding.js";
 import { Exchange } from "../routing/exchange.js";
 import { type ExchangeLookup, routeMessage } from "../routing/route.js";
@@ -228,9 +228,13 @@ export class VirtualHost implements ExchangeLookup {
       settings: this.listener.queueSettings(def),
       exclusiveOwner: def.exclusive ? owner : null,
       nowMs,
+      ...(meta.members === undefined ? {} : { members: meta.members }),
     };
+    const replicated = this.queueTypes.get(queueTypeName(def))?.replicated === true;
     const remote =
-      meta.home === undefined ? undefined : this.listener.remoteQueue?.(creation, meta.home);
+      meta.home === undefined || replicated
+        ? undefined
+        : this.listener.remoteQueue?.(creation, meta.home);
     const queue = remote ?? this.queueTypes.create(creation);
     this.queues.set(def.name, queue);
     return queue;

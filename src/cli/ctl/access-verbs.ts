@@ -1,4 +1,4 @@
-import { CtlError, EXIT } from "./args.js";
+import { CtlError, EXIT, flagString } from "./args.js";
 import { seg } from "./client.js";
 import { info } from "./output.js";
 import { expectParams, type Verb, type VerbContext, vhostOf } from "./verb.js";
@@ -15,12 +15,18 @@ async function requireUser(ctx: VerbContext, user: string): Promise<void> {
 
 export const addVhost: Verb = {
   name: "add_vhost",
-  usage: "add_vhost <vhost>",
-  description: "Creates a virtual host",
+  usage: "add_vhost <vhost> [--default-queue-type <classic|quorum|stream>]",
+  description:
+    "Creates a virtual host; --default-queue-type names the type of queues declared in it without x-queue-type",
   async run(ctx) {
     const [vhost] = expectParams(ctx, this, 1);
+    const dqt = flagString(ctx.args, "default-queue-type");
     info(ctx.out, ctx.args, `Adding vhost "${vhost}" ...`);
-    await ctx.api.call("PUT", `/api/vhosts/${seg(vhost!)}`, {});
+    await ctx.api.call(
+      "PUT",
+      `/api/vhosts/${seg(vhost!)}`,
+      dqt === undefined ? {} : { default_queue_type: dqt },
+    );
     return EXIT.ok;
   },
 };

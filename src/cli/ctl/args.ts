@@ -50,7 +50,10 @@ const VALUE_FLAGS: Record<string, string> = {
   "--abandoned-minutes": "abandoned-minutes",
   "--description": "description",
   "--tags": "tags",
+  "--default-queue-type": "default-queue-type",
   "--user": "user",
+  "--vhost-pattern": "vhost-pattern",
+  "--queue-pattern": "queue-pattern",
 };
 
 const SWITCHES: Record<string, string> = {
@@ -73,6 +76,7 @@ const SWITCHES: Record<string, string> = {
   "--help": "help",
   "-h": "help",
   "--version": "version",
+  "--errors-only": "errors-only",
 };
 
 export interface ParsedArgs {

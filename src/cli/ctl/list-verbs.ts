@@ -77,9 +77,10 @@ const SPECS: ListSpec[] = [
       disk_writes: () => 0,
       slave_pids: () => "",
       synchronised_slave_pids: () => "",
-      leader: (i) => i.node,
-      members: (i) => [i.node],
-      online: (i) => [i.node],
+      // Quorum queues: their Raft group's; classic queues: their home node (the API's fields).
+      leader: (i) => (i.leader === undefined ? i.node : (i.leader ?? "")),
+      members: (i) => i.members ?? [i.node],
+      online: (i) => i.online ?? [i.node],
     },
     vhostOption: true,
   },

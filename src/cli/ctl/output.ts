@@ -61,3 +61,31 @@ export function printRows(
   for (const r of rows) lines.push(columns.map((c) => formatCell(r[c])).join("\t"));
   if (lines.length > 0) out.stdout(`${lines.join("\n")}\n`);
 }
+
+/**
+ * Rows as RabbitMQ's PrettyTable formatter draws them (quorum_status, rebalance): a box of
+ * Unicode lines with the columns as headers, one line per row; the JSON formatter writes the
+ * same array of objects as printRows.
+ */
+export function printPrettyTable(
+  out: Out,
+  args: ParsedArgs,
+  columns: readonly string[],
+  rows: readonly Record<string, unknown>[],
+): void {
+  if (flagString(args, "formatter") === "json") {
+    printRows(out, args, columns, rows);
+    return;
+  }
+  const cells = rows.map((r) => columns.map((c) => formatCell(r[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+  const rule = (left: string, mid: string, right: string) =>
+    `${left}${widths.map((w) => "─".repeat(w + 2)).join(mid)}${right}`;
+  const line = (values: readonly string[]) =>
+    `│${values.map((v, i) => ` ${v.padEnd(widths[i]!)} `).join("│")}│`;
+  const lines = [rule("┌", "┬", "┐")];
+  if (!flagSet(args, "no-table-headers")) lines.push(line(columns), rule("├", "┼", "┤"));
+  for (const row of cells) lines.push(line(row));
+  lines.push(rule("└", "┴", "┘"));
+  out.stdout(`${lines.join("\n")}\n`);
+}

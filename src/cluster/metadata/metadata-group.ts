@@ -57,6 +57,7 @@ export function startMetadataGroup(config: MetadataGroupConfig): MetadataGroup {
   const commands = new ReplicatedCommands({
     nodeId: driver.nodeId,
     homeName: broker.settings.nodeName,
+    clusterNodes: () => group.status()?.membership.voters ?? [],
     group,
     machine,
     forwarder: config.forwarder,

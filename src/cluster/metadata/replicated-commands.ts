@@ -13,6 +13,8 @@
  * RESOURCE_ERROR, a channel error). A command that was appended but not seen committed in
  * time may still take effect; the error says so.
  */
+
+import { chooseQuorumMembers } from "../../quorum/quorum-placement.js";
 import type { NodeId } from "../../raft/index.js";
 import type {
   Applied,
@@ -38,6 +40,8 @@ export interface ReplicatedCommandsOptions {
   readonly nodeId: NodeId;
   /** The name new queues declared here take as their home (default: nodeId). */
   readonly homeName?: string;
+  /** The cluster's nodes now (the metadata group's voters): where quorum replicas may go. */
+  readonly clusterNodes?: () => readonly string[];
   readonly group: MetadataProposer;
   readonly machine: MetadataMachine;
   readonly forwarder: CommandForwarder;
@@ -94,7 +98,10 @@ export class ReplicatedCommands implements CommandSubmitter {
       return { result: local.result, version: undefined, messagesDropped: 0 };
     }
     this.stats.submitted++;
-    const bytes = encodeCommand(withHome(command, this.options.homeName ?? this.options.nodeId));
+    const home = this.options.homeName ?? this.options.nodeId;
+    const bytes = encodeCommand(
+      withMembers(withHome(command, home), home, this.options.clusterNodes),
+    );
     return new Promise<Applied<ResultOf<C>>>((resolve, reject) => {
       new Submission(this, bytes, {
         applied: (reply) => resolve(reply as Applied<ResultOf<C>>),
@@ -130,6 +137,29 @@ export class ReplicatedCommands implements CommandSubmitter {
 function withHome<C extends MetadataCommand>(command: C, home: string): C {
   if (command.type !== "queue.declare" || command.home !== undefined) return command;
   return { ...command, home };
+}
+
+/**
+ * A durable, shared queue may be (or, by the vhost's default type, become) a quorum queue:
+ * the submitting node picks its members from the cluster's nodes, so every node builds the
+ * same group. Other queue types ignore them.
+ */
+function withMembers<C extends MetadataCommand>(
+  command: C,
+  home: string,
+  clusterNodes: (() => readonly string[]) | undefined,
+): C {
+  if (command.type !== "queue.declare" || command.members !== undefined) return command;
+  if (!command.durable || command.exclusive || command.autoDelete || clusterNodes === undefined)
+    return command;
+  const size = groupSizeArg(command.arguments["x-quorum-initial-group-size"]);
+  return { ...command, members: chooseQuorumMembers(home, clusterNodes(), size, command.queue) };
+}
+
+function groupSizeArg(value: unknown): number | undefined {
+  const v = value as { type?: string; value?: unknown } | undefined;
+  const n = Number(v?.value);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 function forwardReplyOf(outcome: ProposalOutcome<MetadataReply>): ForwardReply {

@@ -11,8 +11,18 @@ import { submitChange } from "./api-helpers.js";
  * what it did and who asked, in RabbitMQ's words where operators grep for them.
  */
 
-export async function addVhost(ctx: NodeContext, name: string, byUser: string): Promise<boolean> {
-  const { created } = await submitChange(ctx, { type: "vhost.add", vhost: name });
+/** Adds a vhost; a default queue type is set on an existing vhost too (RabbitMQ's PUT). */
+export async function addVhost(
+  ctx: NodeContext,
+  name: string,
+  byUser: string,
+  defaultQueueType?: string,
+): Promise<boolean> {
+  const { created } = await submitChange(ctx, {
+    type: "vhost.add",
+    vhost: name,
+    ...(defaultQueueType === undefined ? {} : { defaultQueueType }),
+  });
   if (created) ctx.log.info({ vhost: name, by: byUser }, `Adding vhost '${name}'`);
   return created;
 }

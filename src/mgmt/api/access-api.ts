@@ -33,6 +33,18 @@ function permissionsList(ctx: NodeContext, filter: (vhost: string, user: string)
   return out;
 }
 
+/**
+ * A vhost body's default queue type: default_queue_type (RabbitMQ 3.11.17 and later),
+ * or the management UI's older defaultqueuetype. "undefined", as RabbitMQ 3.13's UI
+ * sends for none, leaves it unset.
+ */
+function defaultQueueTypeOf(body: Record<string, unknown>): string | undefined {
+  const key = body.default_queue_type !== undefined ? "default_queue_type" : "defaultqueuetype";
+  if (body[key] === undefined || body[key] === null) return undefined;
+  const dqt = stringField(body, key);
+  return dqt === "" || dqt === "undefined" ? undefined : dqt;
+}
+
 function permissionBody(req: ApiRequest): Permission {
   const body = jsonBody(req);
   return checkedPermission((k) => stringField(body, k));
@@ -52,8 +64,8 @@ export function accessRoutes(router: Router, ctx: NodeContext): void {
     json(vhostView(pathVhost(ctx, req), node, ctx.connections())),
   );
   router.put("/api/vhosts/:vhost", "administrator", async (req) => {
-    jsonBody(req);
-    return (await addVhost(ctx, req.params.vhost!, req.user!.name)) ? CREATED : NO_CONTENT;
+    const dqt = defaultQueueTypeOf(jsonBody(req));
+    return (await addVhost(ctx, req.params.vhost!, req.user!.name, dqt)) ? CREATED : NO_CONTENT;
   });
   router.delete("/api/vhosts/:vhost", "administrator", async (req) => {
     if (!(await deleteVhost(ctx, req.params.vhost!, req.user!.name))) throw notFound();

@@ -5,6 +5,7 @@ import { type ApiRequest, badRequest, type HttpResponse, json } from "../http/ht
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
 import { knownAlarms, seenCluster } from "../views/cluster-view-json.js";
+import { readableQueueName } from "../views/quorum-view.js";
 import { httpRequester, pathVhost, refusalToHttp, withDirectChannel } from "./api-helpers.js";
 
 const OK: HttpResponse = json({ status: "ok" });
@@ -93,22 +94,34 @@ export function healthRoutes(router: Router, ctx: NodeContext): void {
 
 /**
  * RabbitMQ's node-is-quorum-critical: 503 when stopping this node would leave a Raft group
- * without its majority. Warren's one group is the metadata store's, named as RabbitMQ 4
- * names Khepri's in this answer. A single node answers ok, as it always did.
+ * without its majority: the metadata store's (named as RabbitMQ 4 names Khepri's in this
+ * answer) and each quorum queue's (QuorumAdmin.quorumCritical). A single node answers ok, as
+ * RabbitMQ's does for a single node cluster.
  */
 function quorumCritical(ctx: NodeContext): HttpResponse {
   const view = ctx.cluster?.view();
-  if (!view || !isQuorumCritical(view)) return OK;
+  if (!view) return OK;
+  const queues: Record<string, string>[] = [];
+  if (isQuorumCritical(view)) {
+    queues.push({
+      readable_name: METADATA_GROUP,
+      name: METADATA_GROUP,
+      virtual_host: "(not applicable)",
+      type: "process",
+    });
+  }
+  for (const q of ctx.quorum?.quorumCritical() ?? []) {
+    queues.push({
+      readable_name: readableQueueName(q.vhost, q.name),
+      name: q.name,
+      virtual_host: q.vhost,
+      type: "quorum",
+    });
+  }
+  if (queues.length === 0) return OK;
   return failed({
     reason: "There are quorum queues that would lose their quorum if the target node is shut down",
-    queues: [
-      {
-        readable_name: METADATA_GROUP,
-        name: METADATA_GROUP,
-        virtual_host: "(not applicable)",
-        type: "process",
-      },
-    ],
+    queues,
   });
 }
 

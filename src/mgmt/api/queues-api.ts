@@ -4,6 +4,7 @@ import {
   queueDeleteCommand,
 } from "../../connection/methods/queue-methods.js";
 import { fromPlainJson } from "../../protocol/field-table-json.js";
+import type { Queue } from "../../queue/queue-type.js";
 import type { DirectChannel } from "../direct/direct-channel.js";
 import { encodePayload, propertiesToJson } from "../direct/json-properties.js";
 import {
@@ -23,6 +24,7 @@ import { listResponse } from "../http/list-query.js";
 import type { Router } from "../http/router.js";
 import type { NodeContext } from "../node-context.js";
 import { queueView } from "../views/queue-view.js";
+import { queueReplicas, reachableNodes } from "../views/quorum-view.js";
 import { bindingRows, bindingView } from "../views/topology-view.js";
 import {
   asManagementChannel,
@@ -39,19 +41,22 @@ import {
 /** /api/queues: list, show, declare, delete, purge, get messages, and a queue's bindings. */
 export function queueRoutes(router: Router, ctx: NodeContext): void {
   const node = ctx.broker.settings.nodeName;
+  // One reachability snapshot per request serves every queue of a list.
+  const viewOf = (reachable: ReadonlySet<string>) => (q: Queue) => {
+    const status = ctx.quorum?.status(q.definition.vhost, q.name);
+    const replicas = queueReplicas(q, node, status, reachable);
+    return queueView(q, node, ctx.history, queueOwner(q), queuePolicies(ctx, q), replicas);
+  };
   const list = (req: ApiRequest) => {
-    const items = listedVhosts(ctx, req).flatMap((v) =>
-      [...v.queues.values()].map((q) =>
-        queueView(q, node, ctx.history, queueOwner(q), queuePolicies(ctx, q)),
-      ),
-    );
+    const view = viewOf(reachableNodes(node, ctx.cluster?.view()));
+    const items = listedVhosts(ctx, req).flatMap((v) => [...v.queues.values()].map(view));
     return listResponse(items, req.query);
   };
   router.get("/api/queues", "management", list);
   router.get("/api/queues/:vhost", "management", list);
   router.get("/api/queues/:vhost/:name", "management", (req) => {
     const q = pathQueue(ctx, req);
-    return json(queueView(q, node, ctx.history, queueOwner(q), queuePolicies(ctx, q)));
+    return json(viewOf(reachableNodes(node, ctx.cluster?.view()))(q));
   });
   router.put("/api/queues/:vhost/:name", "management", (req) => declareQueue(ctx, req));
   router.delete("/api/queues/:vhost/:name", "management", async (req) => {

@@ -33,6 +33,7 @@ export function doctorInput(ctx: NodeContext, windowMs = DOCTOR_WINDOW_MS): Doct
     stalls: ctx.stalls?.since(ctx.broker.clock() - windowMs) ?? [],
     windowMs,
     ...(cluster ? { cluster } : {}),
+    ...(ctx.quorum ? { quorum: ctx.quorum.list() } : {}),
   };
 }
 

@@ -96,7 +96,7 @@ export function exportDefinitions(broker: Broker, policies: Json[]): Json {
       return {
         name: v.name,
         limits: Object.keys(limits).length > 0 ? limits : [],
-        metadata: { description: "", tags: [] },
+        metadata: { description: "", tags: [], default_queue_type: v.defaultQueueType },
       };
     }),
     permissions: [...broker.users.permissions].flatMap(([vhost, byUser]) =>

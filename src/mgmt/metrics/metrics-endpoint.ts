@@ -2,15 +2,19 @@ import type { HttpRequest, HttpResponse } from "../http/http-types.js";
 import type { NodeContext } from "../node-context.js";
 import { writeClusterGauges } from "./cluster-metrics.js";
 import { EXPOSITION_CONTENT_TYPE, Exposition } from "./exposition.js";
+import { writeQuorumGauges } from "./quorum-metrics.js";
 import { writeRabbitMetrics } from "./rabbitmq-metrics.js";
 import { writeWarrenMetrics } from "./warren-metrics.js";
 
 /** The whole exposition: RabbitMQ's families, then Warren's. */
 export function metricsText(ctx: NodeContext, perObject: boolean): string {
   const exp = new Exposition();
-  writeRabbitMetrics(exp, ctx, perObject);
+  // One snapshot of the quorum queues serves the Raft families and Warren's gauges.
+  const quorum = ctx.quorum?.list();
+  writeRabbitMetrics(exp, ctx, perObject, quorum ?? []);
   writeWarrenMetrics(exp, ctx, perObject);
   writeClusterGauges(exp, ctx);
+  if (quorum) writeQuorumGauges(exp, ctx.broker.settings.nodeName, quorum);
   return exp.text();
 }
 

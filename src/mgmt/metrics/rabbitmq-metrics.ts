@@ -1,8 +1,9 @@
+import type { QuorumQueueStatus } from "../../quorum/quorum-admin.js";
 import { VERSION } from "../../version.js";
 import type { NodeContext } from "../node-context.js";
 import { socketsLimitFor } from "../process-facts.js";
 import { RABBITMQ_API_VERSION } from "../views/format.js";
-import { writeRaftMetrics } from "./cluster-metrics.js";
+import { raftGroupsHere, writeRaftMetrics } from "./cluster-metrics.js";
 import type { Exposition } from "./exposition.js";
 import { sum, writeObjectMetrics } from "./object-metrics.js";
 
@@ -11,7 +12,12 @@ import { sum, writeObjectMetrics } from "./object-metrics.js";
  * /metrics/per-object (queue families per {vhost, queue}), with rabbitmq_prometheus's
  * names, types and help texts, so its Grafana dashboards and alert rules work.
  */
-export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject: boolean): void {
+export function writeRabbitMetrics(
+  exp: Exposition,
+  ctx: NodeContext,
+  perObject: boolean,
+  quorum: readonly QuorumQueueStatus[] = ctx.quorum?.list() ?? [],
+): void {
   const b = ctx.broker;
   const k = b.counters;
   const f = ctx.processFacts();
@@ -151,7 +157,7 @@ export function writeRabbitMetrics(exp: Exposition, ctx: NodeContext, perObject:
       value: 1,
     },
   ]);
-  if (cluster) writeRaftMetrics(exp, cluster, perObject);
+  writeRaftMetrics(exp, raftGroupsHere(cluster, quorum), perObject);
 
   const amqp = { protocol: "amqp091" };
   const classic = { protocol: "amqp091", queue_type: "rabbit_classic_queue" };

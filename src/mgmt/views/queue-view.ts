@@ -1,6 +1,7 @@
 import type { History } from "../../doctor/history.js";
 import type { Queue, QueueStats } from "../../queue/queue-type.js";
 import { details, isoTime, type Json, sorted, tableJson } from "./format.js";
+import type { QueueReplicas } from "./quorum-view.js";
 
 /** Counts a queue's list entry and the metrics share. */
 export interface QueueCounts {
@@ -51,6 +52,7 @@ export function queueView(
   history: History,
   owner: QueueOwner | undefined,
   policies: QueuePolicies,
+  replicas?: QueueReplicas,
 ): Json {
   const s = q.stats();
   const c = queueCounts(s);
@@ -108,6 +110,14 @@ export function queueView(
     type: q.type,
     vhost: d.vhost,
   };
+  if (replicas) {
+    view.leader = replicas.leader;
+    view.members = [...replicas.members];
+    view.online = [...replicas.online];
+    // A quorum queue is served by its leader's node, which RabbitMQ shows as its node (a
+    // classic queue's leader is its home, already its node).
+    if (replicas.leader !== null) view.node = replicas.leader;
+  }
   if (owner) {
     view.owner_pid_details = {
       name: owner.name,

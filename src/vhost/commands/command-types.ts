@@ -47,9 +47,14 @@ export interface ClientRequest {
   readonly owner?: string;
 }
 
+/**
+ * Adds a vhost; with a default queue type, sets it (on an existing vhost too, as
+ * RabbitMQ's PUT /api/vhosts/{name} and update_vhost_metadata do).
+ */
 export interface VhostAdd {
   readonly type: "vhost.add";
   readonly vhost: string;
+  readonly defaultQueueType?: string;
 }
 
 /** Deletes a vhost with everything in it; its connections are closed. */
@@ -179,6 +184,11 @@ export interface QueueDeclare {
    * it, filled in by the node that submits the command. Absent on a single node.
    */
   readonly home?: string;
+  /**
+   * In a cluster, the members a quorum queue gets if this declaration creates one (the
+   * submitting node chooses them). Absent on a single node.
+   */
+  readonly members?: readonly string[];
 }
 
 /**

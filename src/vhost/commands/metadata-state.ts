@@ -65,6 +65,8 @@ export interface QueueMeta {
   readonly owner: string | undefined;
   /** In a cluster, the node the queue lives on (QueueDeclare.home); absent on a single node. */
   readonly home?: string;
+  /** A quorum queue's members as declared (QueueDeclare.members); absent: the home alone. */
+  readonly members?: readonly string[];
 }
 
 /** A binding by the names of its ends. Never changed once made. */

@@ -1,5 +1,7 @@
+import type { FieldTable } from "../../protocol/field-table.js";
 import { fromTaggedJson } from "../../protocol/field-table-json.js";
 import type { QueueDefinition } from "../../queue/queue-type.js";
+import { queueTypeName } from "../../queue/queue-types.js";
 import { assertQueueEquivalent } from "../equivalence.js";
 import { limitErrors, limitReached } from "../limits.js";
 import { validateQueueArguments } from "../queue-arguments.js";
@@ -8,6 +10,30 @@ import type { QueueDeclare, QueueDelete, QueuesDropOwned, Results } from "./comm
 import { type CommandOutcome, CommandRefusedError } from "./effects.js";
 import { isDurableQueue, type MetadataState, type QueueMeta } from "./metadata-state.js";
 import { lockedFor, lockedQueueError, removeQueue } from "./topology-changes.js";
+
+/** Whether a queue type can hold a queue with these properties (rabbit_queue_type:is_compatible/4). */
+function suits(type: string, p: Pick<QueueDeclare, "durable" | "exclusive" | "autoDelete">) {
+  // Replicated types (quorum queues, streams) are durable, shared and kept when unused.
+  return type === "classic" || (p.durable && !p.exclusive && !p.autoDelete);
+}
+
+/**
+ * A vhost's default queue type (RabbitMQ 3.13/4, rabbit_amqqueue:augment_declare_args/5):
+ * a declaration without x-queue-type in a vhost whose default is another type than
+ * classic gets that type written into its arguments, so a later declaration with or
+ * without it is equivalent; when its properties do not suit that type (exclusive,
+ * auto-delete or non-durable), classic is written instead. Classic vhosts leave the
+ * arguments as declared: no x-queue-type is classic (equivalence.ts).
+ */
+export function withDefaultQueueType(
+  args: FieldTable,
+  vhostDefault: string,
+  p: Pick<QueueDeclare, "durable" | "exclusive" | "autoDelete">,
+): FieldTable {
+  if (args.has("x-queue-type") || vhostDefault === "classic") return args;
+  const type = suits(vhostDefault, p) ? vhostDefault : "classic";
+  return new Map(args).set("x-queue-type", { type: "S", value: Buffer.from(type) });
+}
 
 /**
  * queue.declare's rules, in RabbitMQ's order: an existing queue must have the same
@@ -25,7 +51,7 @@ export function declareQueue(
     durable: c.durable,
     exclusive: c.exclusive,
     autoDelete: c.autoDelete,
-    arguments: fromTaggedJson(c.arguments),
+    arguments: withDefaultQueueType(fromTaggedJson(c.arguments), v.defaultQueueType, c),
   };
   const owner = c.client?.owner;
   const existing = v.queues.get(c.queue);
@@ -48,6 +74,9 @@ export function declareQueue(
     owner: c.exclusive ? owner : undefined,
     // A redeclaration from another node never moves a queue: only a new one takes it.
     ...(c.home === undefined ? {} : { home: c.home }),
+    ...(c.members === undefined || queueTypeName(definition) !== "quorum"
+      ? {}
+      : { members: c.members }),
   };
   v.queues.set(c.queue, queue);
   const changes = new Changes();

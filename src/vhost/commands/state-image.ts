@@ -34,6 +34,8 @@ export interface QueueImage {
   readonly id: number;
   readonly owner: string | null;
   readonly home: string | null;
+  /** A quorum queue's declared members (absent for other queues and in older images). */
+  readonly members?: readonly string[];
 }
 
 export interface BindingImage {
@@ -93,6 +95,7 @@ export function queueImage(q: QueueMeta): QueueImage {
     id: q.id,
     owner: q.owner ?? null,
     home: q.home ?? null,
+    ...(q.members === undefined ? {} : { members: q.members }),
   };
 }
 
@@ -165,6 +168,7 @@ export function queueMetaOf(vhost: string, q: QueueImage): QueueMeta {
     id: q.id,
     owner: q.owner ?? undefined,
     ...(q.home === null || q.home === undefined ? {} : { home: q.home }),
+    ...(q.members === undefined ? {} : { members: q.members }),
   };
 }
 

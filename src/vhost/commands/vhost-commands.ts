@@ -13,10 +13,10 @@ import { BindingTable, type MetadataState, type VhostMeta } from "./metadata-sta
 import { removeQueue } from "./topology-changes.js";
 
 /** A new, empty vhost with its predeclared exchanges, and the effects that build it. */
-export function newVhost(name: string, changes: Changes): VhostMeta {
+export function newVhost(name: string, changes: Changes, defaultQueueType = "classic"): VhostMeta {
   const v: VhostMeta = {
     name,
-    defaultQueueType: "classic",
+    defaultQueueType,
     unroutableQueue: undefined,
     limits: {},
     exchanges: new Map(),
@@ -28,10 +28,36 @@ export function newVhost(name: string, changes: Changes): VhostMeta {
   return v;
 }
 
+/** The queue types a vhost's default may name (RabbitMQ's short names). */
+export const DEFAULT_QUEUE_TYPES = ["classic", "quorum", "stream"] as const;
+
+/**
+ * Adds a vhost, or sets an existing one's default queue type. The default names the
+ * type a queue.declare without x-queue-type gets (queue-commands.ts); an unknown
+ * type is refused.
+ */
 export function addVhost(state: MetadataState, c: VhostAdd): CommandOutcome<Results["vhost.add"]> {
-  if (state.vhosts.has(c.vhost)) return unchanged({ created: false });
+  const dqt = c.defaultQueueType;
+  if (dqt !== undefined && !(DEFAULT_QUEUE_TYPES as readonly string[]).includes(dqt)) {
+    throw new CommandRefusedError(
+      `default queue type '${dqt}' is not one of ${DEFAULT_QUEUE_TYPES.join(", ")}`,
+    );
+  }
+  const existing = state.vhosts.get(c.vhost);
+  if (existing) {
+    if (dqt === undefined || dqt === existing.defaultQueueType)
+      return unchanged({ created: false });
+    existing.defaultQueueType = dqt;
+    const changes = new Changes();
+    changes.log(`default queue type of vhost '${c.vhost}' is now ${dqt}`, {
+      vhost: c.vhost,
+      defaultQueueType: dqt,
+    });
+    changes.persist();
+    return changes.done({ created: false });
+  }
   const changes = new Changes();
-  state.vhosts.set(c.vhost, newVhost(c.vhost, changes));
+  state.vhosts.set(c.vhost, newVhost(c.vhost, changes, dqt));
   changes.persist();
   return changes.done({ created: true });
 }

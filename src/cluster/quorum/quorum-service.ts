@@ -1,0 +1,447 @@
+/**
+ * Quorum queues on one node (docs/QUORUM.md): the "quorum" queue type, the replicas this node
+ * holds (one Raft group each, driven by the node's RaftDriver beside the metadata group), and
+ * the routes between a queue's users on this node and its leader wherever it is.
+ *
+ * The leader's replica carries out what its machine's applies call for: deliveries go to the
+ * consumer's node (this one: straight to the queue; another: a QUORUM_FRAME), dead-lettered
+ * messages are republished here. On becoming leader it sends every message checked out to a
+ * consumer again (the old leader may have died before sending; the consumer's node drops what
+ * it already has), brings the replicated settings up to date, and declares down the nodes of
+ * consumers it cannot reach. When a link to a node is lost, the queues this node leads return
+ * what that node's consumers held (node-down), and this node's pipes resend to whoever leads.
+ */
+import { randomBytes } from "node:crypto";
+import type { Log } from "../../log.js";
+import type { QueueCreation, QueueType } from "../../queue/queue-type.js";
+import { encodeQuorumCommand, type QuorumCommand } from "../../quorum/quorum-commands.js";
+import type { QuorumApplyResult, QuorumMachine } from "../../quorum/quorum-machine.js";
+import { QuorumMachine as Machine } from "../../quorum/quorum-machine.js";
+import { QuorumStateMachine } from "../../quorum/quorum-state-machine.js";
+import { initialPersistedState, type Membership } from "../../raft/index.js";
+import type { RaftLogStore } from "../../store/raft-log-store.js";
+import type { Broker } from "../../vhost/broker.js";
+import { deadLetter } from "../../vhost/dead-lettering.js";
+import type { ProposalOutcome } from "../proposal-outcome.js";
+import type { ForwardingLink } from "../queues/queue-forwarding.js";
+import type { RaftDriver } from "../raft-driver.js";
+import { CommandPipe } from "./command-pipe.js";
+import { encodeMessageDelivery, quorumConfigOf } from "./quorum-config.js";
+import { type QuorumNode, QuorumQueue } from "./quorum-queue.js";
+import {
+  decodeAnswer,
+  decodeDeliverFrame,
+  decodeProposal,
+  encodeAnswer,
+  encodeDeliverFrame,
+  encodeProposal,
+  type ProposeAnswer,
+  QUORUM_FRAME,
+  QuorumRequest,
+} from "./quorum-wire.js";
+
+export interface QuorumServiceOptions {
+  readonly broker: Broker;
+  readonly log: Log;
+  readonly nodeName: string;
+  readonly driver: RaftDriver;
+  readonly store: RaftLogStore;
+  /** The cluster link; undefined on a single node (every group is of one). */
+  readonly link: ForwardingLink | undefined;
+  /** Settings checks for declarations (quorum-arguments.ts), when present. */
+  readonly validateArguments?: QueueType["validateArguments"];
+}
+
+/** How long a forwarded proposal waits for the leader's answer before it is sent again. */
+const FORWARD_TIMEOUT_MS = 10_000;
+/** How often the leader looks for expired messages to drop, at most. */
+const EXPIRY_CHECK_MS = 1_000;
+/** After a link is lost, when this node's consumers are checked out again. */
+const RECHECKOUT_AFTER_MS = 3_000;
+/** How long a basic.get or purge waits for a leader. */
+const SUBMIT_ONCE_TIMEOUT_MS = 10_000;
+
+/** One replica this node holds: its state machine and what the leader side remembers. */
+interface Replica {
+  readonly queue: QuorumQueue;
+  readonly stateMachine: QuorumStateMachine;
+  wasLeader: boolean;
+  lastExpiryCheckMs: number;
+  configSent: string | undefined;
+}
+
+export class QuorumService implements QuorumNode {
+  readonly nodeName: string;
+  readonly incarnation = randomBytes(6).toString("base64url");
+  readonly queueType: QueueType;
+  private readonly queues = new Map<string, QuorumQueue>();
+  private readonly replicas = new Map<string, Replica>();
+  private readonly pipes = new Map<string, CommandPipe>();
+  private readonly leaderHints = new Map<string, string>();
+  private readonly afterTurnQueue: (() => void)[] = [];
+  private afterTurnScheduled = false;
+  private stopped = false;
+
+  constructor(private readonly options: QuorumServiceOptions) {
+    this.nodeName = options.nodeName;
+    this.queueType = {
+      name: "quorum",
+      replicated: true,
+      create: (creation) => this.create(creation),
+      ...(options.validateArguments ? { validateArguments: options.validateArguments } : {}),
+    };
+    const link = options.link;
+    if (link !== undefined) {
+      link.serve(QuorumRequest.propose, (_from, payload) => this.serveProposal(payload));
+      link.onFrame(QUORUM_FRAME, (_from, payload) => this.onDeliverFrame(payload));
+      link.onLinkLost((peer) => this.linkLost(peer));
+    }
+  }
+
+  clock(): number {
+    return this.options.broker.clock();
+  }
+
+  // ------------------------------------------------------------------ queues and replicas
+
+  private create(creation: QueueCreation): QuorumQueue {
+    const members = creation.members?.length ? creation.members : [this.nodeName];
+    const queue = new QuorumQueue(creation, members, this);
+    this.queues.set(queue.groupId, queue);
+    this.pipes.set(
+      queue.groupId,
+      new CommandPipe({
+        send: (to, command) => this.proposeAt(to, queue.groupId, command),
+        target: () => this.target(queue),
+        notLeader: (_node, leader) => {
+          if (leader !== null) this.leaderHints.set(queue.groupId, leader);
+          else this.leaderHints.delete(queue.groupId);
+        },
+        clock: () => this.clock(),
+        setTimer: (fn, ms) => {
+          const timer = setTimeout(fn, ms);
+          return { cancel: () => clearTimeout(timer) };
+        },
+      }),
+    );
+    if (members.includes(this.nodeName)) this.startReplica(queue);
+    return queue;
+  }
+
+  private startReplica(queue: QuorumQueue): void {
+    const { driver, store } = this.options;
+    const groupId = queue.groupId;
+    if (driver.group(groupId) !== undefined) driver.removeGroup(groupId);
+    let persisted = store.load(groupId);
+    if (persisted === undefined) {
+      const membership: Membership = { voters: [...queue.members].sort(), learners: [] };
+      store.createGroup(groupId, membership);
+      persisted = initialPersistedState(membership);
+    }
+    const replica: Replica = {
+      queue,
+      stateMachine: new QuorumStateMachine(new Machine(), {
+        applied: (result) => this.applied(replica, result),
+      }),
+      wasLeader: false,
+      lastExpiryCheckMs: 0,
+      configSent: undefined,
+    };
+    this.replicas.set(groupId, replica);
+    driver.addGroup(groupId, { persisted, stateMachine: replica.stateMachine });
+  }
+
+  /** The queue was deleted: its replica and its log go, its pipe fails what waits. */
+  deleted(queue: QuorumQueue): void {
+    const groupId = queue.groupId;
+    if (this.queues.get(groupId) !== queue) return;
+    this.queues.delete(groupId);
+    this.pipes.get(groupId)?.close(`queue '${queue.name}' was deleted`);
+    this.pipes.delete(groupId);
+    this.leaderHints.delete(groupId);
+    if (this.replicas.delete(groupId)) {
+      this.options.driver.removeGroup(groupId);
+      this.options.store.dropGroup(groupId);
+    }
+  }
+
+  localMachine(queue: QuorumQueue): QuorumMachine | undefined {
+    return this.replicas.get(queue.groupId)?.stateMachine.machine;
+  }
+
+  /** The queues this node knows, with their local replica when it holds one. */
+  list(): { queue: QuorumQueue; replica: boolean }[] {
+    return [...this.queues.values()].map((queue) => ({
+      queue,
+      replica: this.replicas.has(queue.groupId),
+    }));
+  }
+
+  // ------------------------------------------------------------------ proposing
+
+  submit(queue: QuorumQueue, command: QuorumCommand, timeoutMs: number): Promise<ProposeAnswer> {
+    const pipe = this.pipes.get(queue.groupId);
+    if (pipe === undefined)
+      return Promise.resolve({ status: "failed", detail: "the queue was deleted" });
+    return pipe.submit(encodeQuorumCommand(command), timeoutMs);
+  }
+
+  /**
+   * Proposes once, for what must not be resent (basic.get, purge): asks whoever leads,
+   * waiting a while for an election, and fails when no leader answers in time.
+   */
+  async submitOnce(queue: QuorumQueue, command: QuorumCommand): Promise<ProposeAnswer> {
+    const bytes = encodeQuorumCommand(command);
+    const deadline = this.clock() + SUBMIT_ONCE_TIMEOUT_MS;
+    let last = "no leader is known";
+    while (!this.stopped && !queue.deleted && this.clock() < deadline) {
+      const to = this.target(queue);
+      if (to !== undefined) {
+        const answer = await this.proposeAt(to, queue.groupId, bytes).catch(
+          (e: unknown): ProposeAnswer => ({ status: "failed", detail: String(e) }),
+        );
+        if (answer.status === "applied") return answer;
+        if (answer.status === "not-leader") {
+          if (answer.leader !== null) {
+            this.leaderHints.set(queue.groupId, answer.leader);
+            continue;
+          }
+          this.leaderHints.delete(queue.groupId);
+        } else {
+          // The command may have been applied: not safe to send again.
+          if (!answer.detail.startsWith("refused")) return answer;
+          last = answer.detail;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { status: "failed", detail: last };
+  }
+
+  /** Where a queue's commands go now: the leader this node knows, else a member to ask. */
+  private target(queue: QuorumQueue): string | undefined {
+    const status = this.options.driver.machine(queue.groupId)?.status();
+    if (status?.leaderId) return status.leaderId;
+    const hint = this.leaderHints.get(queue.groupId);
+    if (hint !== undefined) return hint;
+    const link = this.options.link;
+    // Ask a reachable member other than this one (whose replica knows no leader).
+    const others = queue.members.filter(
+      (m) => m !== this.nodeName && (link === undefined || link.isReachable(m)),
+    );
+    if (others.length === 0) return undefined;
+    return others[Math.floor(Math.random() * others.length)];
+  }
+
+  private proposeAt(to: string, groupId: string, command: Uint8Array): Promise<ProposeAnswer> {
+    if (to === this.nodeName) return this.proposeHere(groupId, command);
+    const link = this.options.link;
+    if (link === undefined) return Promise.resolve({ status: "not-leader", leader: null });
+    return link
+      .request(to, QuorumRequest.propose, encodeProposal(groupId, command), FORWARD_TIMEOUT_MS)
+      .then(decodeAnswer);
+  }
+
+  /** Proposes to this node's replica; answers once applied here, or why not. */
+  private proposeHere(groupId: string, command: Uint8Array): Promise<ProposeAnswer> {
+    return new Promise((resolve) => {
+      this.options.driver.propose(groupId, command, (outcome) =>
+        resolve(answerOf(outcome as ProposalOutcome<QuorumApplyResult>)),
+      );
+    });
+  }
+
+  private serveProposal(payload: Buffer): Promise<Uint8Array> {
+    const { groupId, command } = decodeProposal(payload);
+    if (!this.replicas.has(groupId)) {
+      const hint = this.leaderHints.get(groupId) ?? null;
+      return Promise.resolve(encodeAnswer({ status: "not-leader", leader: hint }));
+    }
+    return this.proposeHere(groupId, command).then(encodeAnswer);
+  }
+
+  // ------------------------------------------------------------------ the leader's effects
+
+  private applied(replica: Replica, result: QuorumApplyResult): void {
+    if (!this.isLeader(replica)) return;
+    // After the driver's batch: a delivery may make a channel settle, which proposes again.
+    this.afterTurn(() => this.carryOut(replica, result));
+  }
+
+  private carryOut(replica: Replica, result: QuorumApplyResult): void {
+    const { queue } = replica;
+    if (queue.deleted) return;
+    for (const effect of result.effects) {
+      if (effect.type === "deliver") {
+        this.sendDeliveries(queue, effect.node, effect.consumer, effect.deliveries);
+      } else {
+        const settledIds: number[] = [];
+        for (const dead of effect.messages) {
+          deadLetter(this.options.broker, queue, encodeMessageDelivery(dead), dead.reason);
+          settledIds.push(dead.id);
+        }
+        if (effect.atLeastOnce && settledIds.length > 0)
+          this.submit(queue, { type: "dlx-settle", ids: settledIds, nowMs: this.clock() }, 60_000);
+      }
+    }
+  }
+
+  private sendDeliveries(
+    queue: QuorumQueue,
+    node: string,
+    consumer: string,
+    deliveries: Parameters<QuorumQueue["receive"]>[1],
+  ): void {
+    if (deliveries.length === 0) return;
+    if (node === this.nodeName) {
+      queue.receive(consumer, deliveries);
+      return;
+    }
+    const link = this.options.link;
+    link?.sendFrame(
+      node,
+      QUORUM_FRAME,
+      encodeDeliverFrame({ groupId: queue.groupId, consumer, deliveries }),
+    );
+  }
+
+  private onDeliverFrame(payload: Buffer): void {
+    const frame = decodeDeliverFrame(payload);
+    this.queues.get(frame.groupId)?.receive(frame.consumer, frame.deliveries);
+  }
+
+  private isLeader(replica: Replica): boolean {
+    return this.options.driver.machine(replica.queue.groupId)?.status().role === "leader";
+  }
+
+  /**
+   * The node's tick: each replica that became leader catches up what its predecessor may
+   * have left undone; leaders drop expired heads; pipes fail what waited too long.
+   */
+  tick(nowMs: number): void {
+    if (this.stopped) return;
+    for (const replica of this.replicas.values()) {
+      const leader = this.isLeader(replica);
+      if (leader && !replica.wasLeader) this.elected(replica);
+      replica.wasLeader = leader;
+      if (!leader) continue;
+      this.syncConfig(replica);
+      const machine = replica.stateMachine.machine;
+      if (nowMs - replica.lastExpiryCheckMs >= EXPIRY_CHECK_MS && machine.nextExpiryMs() < nowMs) {
+        replica.lastExpiryCheckMs = nowMs;
+        this.submit(replica.queue, { type: "expire", nowMs }, 10_000);
+      }
+    }
+    for (const pipe of this.pipes.values()) pipe.expire(nowMs);
+  }
+
+  private elected(replica: Replica): void {
+    const { queue } = replica;
+    const machine = replica.stateMachine.machine;
+    this.options.log.info(
+      { queue: queue.name, vhost: queue.definition.vhost, node: this.nodeName },
+      `quorum queue '${queue.name}' in vhost '${queue.definition.vhost}': this node's replica leads now`,
+    );
+    replica.configSent = undefined;
+    this.syncConfig(replica);
+    const link = this.options.link;
+    const down = new Set<string>();
+    for (const consumer of machine.consumers.values()) {
+      if (
+        consumer.node !== this.nodeName &&
+        link !== undefined &&
+        !link.isReachable(consumer.node)
+      ) {
+        down.add(consumer.node);
+        continue;
+      }
+      if (consumer.getter || consumer.checkedOut.size === 0) continue;
+      const deliveries = [...consumer.checkedOut.values()].map((m) => ({
+        id: m.id,
+        attempt: m.acquired,
+        payload: m.payload,
+        deliveryCount: m.deliveryCount,
+        redelivered: m.acquired > 1,
+      }));
+      this.sendDeliveries(queue, consumer.node, consumer.key, deliveries);
+    }
+    for (const node of down)
+      this.submit(queue, { type: "node-down", node, nowMs: this.clock() }, 60_000);
+    // At-least-once dead-letters its predecessor may not have republished.
+    if (machine.dlxPending.size > 0) {
+      this.carryOut(replica, {
+        reply: { type: "done" },
+        effects: [
+          { type: "dead-letter", atLeastOnce: true, messages: [...machine.dlxPending.values()] },
+        ],
+      });
+    }
+    // Pipes on this node may still be waiting on the old leader.
+    this.pipes.get(queue.groupId)?.resend();
+  }
+
+  /** The leader keeps the replicated settings equal to what the queue's policies say. */
+  private syncConfig(replica: Replica): void {
+    const config = quorumConfigOf(replica.queue.settings);
+    const text = JSON.stringify(config);
+    if (replica.configSent === text) return;
+    const current = JSON.stringify(replica.stateMachine.machine.config);
+    replica.configSent = text;
+    if (current === text) return;
+    this.submit(replica.queue, { type: "config", config, nowMs: this.clock() }, 60_000);
+  }
+
+  private linkLost(peer: string): void {
+    if (this.stopped) return;
+    const nowMs = this.clock();
+    for (const replica of this.replicas.values()) {
+      if (!this.isLeader(replica)) continue;
+      const machine = replica.stateMachine.machine;
+      let has = false;
+      for (const c of machine.consumers.values()) if (c.node === peer) has = true;
+      if (has) this.submit(replica.queue, { type: "node-down", node: peer, nowMs }, 60_000);
+    }
+    for (const [groupId, pipe] of this.pipes) {
+      if (this.leaderHints.get(groupId) === peer) this.leaderHints.delete(groupId);
+      pipe.resend();
+    }
+    // The leader may have declared this node down meanwhile: serve this node's consumers again.
+    setTimeout(() => {
+      if (this.stopped) return;
+      for (const queue of this.queues.values()) queue.recheckout(this.clock());
+    }, RECHECKOUT_AFTER_MS).unref();
+  }
+
+  // ------------------------------------------------------------------ turns
+
+  afterTurn(fn: () => void): void {
+    this.afterTurnQueue.push(fn);
+    if (this.afterTurnScheduled) return;
+    this.afterTurnScheduled = true;
+    queueMicrotask(() => {
+      this.afterTurnScheduled = false;
+      const run = this.afterTurnQueue.splice(0);
+      for (const f of run) f();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const pipe of this.pipes.values()) pipe.close("the node is stopping");
+  }
+}
+
+function answerOf(outcome: ProposalOutcome<QuorumApplyResult>): ProposeAnswer {
+  switch (outcome.status) {
+    case "applied":
+      return { status: "applied", reply: outcome.result.reply };
+    case "refused":
+      return outcome.reason === "notLeader"
+        ? { status: "not-leader", leader: outcome.leaderId }
+        : { status: "failed", detail: `refused: ${outcome.detail ?? outcome.reason}` };
+    case "lost":
+      return { status: "failed", detail: "the leader lost its leadership before committing it" };
+    case "unknown":
+      return { status: "failed", detail: `outcome unknown (${outcome.reason})` };
+  }
+}

@@ -5,7 +5,7 @@
 // loopback, with and without a consumer; and the disk's fdatasync rate, the bound of a
 // log that commits one batch per fsync. Prints a table, keeps bench/results/quorum.json.
 // Not a test: nothing here runs in CI. See bench/QUORUM.md.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -119,6 +119,32 @@ async function quorumRefusal(
   }
 }
 
+function logTail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** The last error (level 50 or more) in a node's JSON log, or its last line. */
+function lastError(path: string): string {
+  const lines = logTail(path, 200).split("\n");
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const entry = JSON.parse(lines[i]!) as {
+        level?: number;
+        msg?: string;
+        err?: { message?: string };
+      };
+      if ((entry.level ?? 0) >= 50) return `${entry.msg ?? ""} ${entry.err?.message ?? ""}`.trim();
+    } catch {
+      // not JSON: stderr
+    }
+  }
+  return lines.at(-1) ?? "";
+}
+
 interface Plan {
   readonly params: QuorumParams;
   readonly workDir: string;
@@ -165,8 +191,10 @@ async function loadRun(
       ? []
       : ["-q", String(p.prefetch), "--multi-ack-every", String(p.multiAckEvery)]),
   ];
-  // Other work on a shared machine skews figures; say how busy it was.
+  // Other work on a shared machine skews figures; say how busy it was, and how fast the
+  // disk (shared too) made an append durable just before the run.
   const loadAvg = Math.round(os.loadavg()[0]! * 100) / 100;
+  const fsyncPerS = measureFsyncRate(plan.workDir, 1024, 1000).perS;
   const cpuBefore = cpuOf(brokers);
   const wallBefore = performance.now();
   const { summary } = await runLoadTool(REPO_ROOT, perfArgs, {
@@ -186,6 +214,7 @@ async function loadRun(
     ranAt: new Date().toISOString(),
     params: p,
     loadAvg,
+    fsyncPerS,
     confirmedPerS: summary.rates.confirmedPerS,
     ...(mode === "publish" ? {} : { receivedPerS: summary.rates.receivedPerS }),
     confirmP50Ms: summary.confirmLatencyMs && round2(summary.confirmLatencyMs.p50),
@@ -215,7 +244,12 @@ async function runTopology(
     }));
   plan.log(`== ${BROKER_NAMES[kind]}, ${nodes} node${nodes === 1 ? "" : "s"}: starting`);
   let cluster: {
-    nodes: readonly { broker: RunningBroker }[];
+    nodes: readonly {
+      name: string;
+      broker: RunningBroker;
+      logPath?: string;
+      exit?(): string | undefined;
+    }[];
     startMs: number;
     stop(): Promise<void>;
     ctl?(i: number, ...args: string[]): Promise<string>;
@@ -250,7 +284,25 @@ async function runTopology(
     for (const mode of modes) {
       plan.log(`== ${BROKER_NAMES[kind]}, ${nodes} node(s), ${MODE_NAMES[mode]}`);
       try {
-        runs.push(await loadRun(plan, kind, brokers, mode));
+        const run = await loadRun(plan, kind, brokers, mode);
+        // A node that died during the run: say so, with the end of its log.
+        const dead = cluster.nodes.filter((n) => n.exit?.() !== undefined);
+        for (const n of dead) {
+          plan.log(`== ${n.name} ${n.exit!()}; the end of its log:\n${logTail(n.logPath!, 15)}`);
+        }
+        runs.push(
+          dead.length === 0
+            ? run
+            : {
+                ...run,
+                brokerCores: undefined,
+                errors: [
+                  ...(run.errors ?? []),
+                  ...dead.map((n) => `${n.name} ${n.exit!()}: ${lastError(n.logPath!)}`),
+                ],
+              },
+        );
+        if (dead.length > 0) break;
       } catch (e) {
         plan.log(`== run failed: ${(e as Error).message}`);
         runs.push({

@@ -23,6 +23,8 @@ export interface QuorumRun {
   readonly params?: QuorumParams;
   /** 1-minute load average just before the run (2 cores: above 2, others competed). */
   readonly loadAvg?: number;
+  /** 1 KiB append + fdatasync calls per second on the data disk, measured for 1 s just before. */
+  readonly fsyncPerS?: number;
   readonly confirmedPerS?: number;
   readonly receivedPerS?: number;
   readonly confirmP50Ms?: number;

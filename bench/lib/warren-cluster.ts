@@ -1,13 +1,22 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { RunningBroker } from "./broker.js";
 import { freePort } from "./free-port.js";
 import { rssBytes, treeCpuSeconds } from "./process-stats.js";
 import { signalGroup, spawnTracked, stopProcess } from "./tracked-processes.js";
 
+export interface WarrenClusterNode {
+  readonly name: string;
+  readonly broker: RunningBroker;
+  /** Everything the node printed (its JSON log lines and stderr). */
+  readonly logPath: string;
+  /** How the node ended, or undefined while it runs. */
+  exit(): string | undefined;
+}
+
 export interface WarrenCluster {
-  readonly nodes: readonly { readonly name: string; readonly broker: RunningBroker }[];
+  readonly nodes: readonly WarrenClusterNode[];
   /** Milliseconds from the first spawn until every node serves clients. */
   readonly startMs: number;
   stop(): Promise<void>;
@@ -31,7 +40,7 @@ async function startNode(
   all: readonly NodePlan[],
   secret: string,
   timeoutMs: number,
-): Promise<RunningBroker> {
+): Promise<WarrenClusterNode> {
   mkdirSync(plan.dataDir, { recursive: true });
   const clusterArgs =
     all.length > 1
@@ -66,10 +75,19 @@ async function startNode(
     // The secret goes by environment, not argv.
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WARREN_CLUSTER_SECRET: secret } },
   );
+  const logPath = `${plan.dataDir}.log`;
+  const logFile = createWriteStream(logPath);
+  let exit: string | undefined;
+  child.once("exit", (code, signal) => {
+    exit = `exited (${code ?? signal})`;
+  });
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (t: string) => {
     stderr = (stderr + t).slice(-4000);
+    logFile.write(t);
   });
+  child.stdout!.setEncoding("utf8").on("data", (t: string) => logFile.write(t));
+  child.once("close", () => logFile.end());
   const ready = readyLine(all.length);
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -100,7 +118,7 @@ async function startNode(
     clearTimeout(timer);
   }
   const pid = child.pid!;
-  return {
+  const broker: RunningBroker = {
     kind: "warren",
     url: `amqp://guest:guest@127.0.0.1:${plan.port}`,
     port: plan.port,
@@ -111,6 +129,7 @@ async function startNode(
     stop: () => stopProcess(child, "SIGTERM", 30_000),
     kill: () => stopProcess(child, "SIGKILL", 10_000),
   };
+  return { name: plan.name, broker, logPath, exit: () => exit };
 }
 
 /**
@@ -138,7 +157,7 @@ export async function startWarrenCluster(
   const secret = randomBytes(24).toString("hex");
   const timeoutMs = options.startTimeoutMs ?? 120_000;
   const startedAt = performance.now();
-  const started: RunningBroker[] = [];
+  const started: WarrenClusterNode[] = [];
   const results = await Promise.allSettled(
     plans.map(async (plan) => {
       const broker = await startNode(repoRoot, plan, plans, secret, timeoutMs);
@@ -148,18 +167,15 @@ export async function startWarrenCluster(
   );
   const failed = results.find((r) => r.status === "rejected");
   if (failed) {
-    await Promise.all(started.map((b) => b.kill()));
+    await Promise.all(started.map((n) => n.broker.kill()));
     throw (failed as PromiseRejectedResult).reason;
   }
   const startMs = performance.now() - startedAt;
   return {
-    nodes: plans.map((plan, i) => ({
-      name: plan.name,
-      broker: (results[i] as PromiseFulfilledResult<RunningBroker>).value,
-    })),
+    nodes: results.map((r) => (r as PromiseFulfilledResult<WarrenClusterNode>).value),
     startMs,
     stop: async () => {
-      await Promise.all(started.map((b) => b.stop()));
+      await Promise.all(started.map((n) => n.broker.stop()));
     },
   };
 }

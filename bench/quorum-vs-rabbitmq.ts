@@ -127,19 +127,21 @@ function logTail(path: string, lines: number): string {
   }
 }
 
-/** The last error (level 50 or more) in a node's JSON log, or its last line. */
+/** The last error in a node's log: an uncaught exception's line, a JSON entry of level 50 or more. */
 function lastError(path: string): string {
   const lines = logTail(path, 200).split("\n");
   for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    if (/^[A-Za-z]*Error: /.test(line)) return line;
     try {
-      const entry = JSON.parse(lines[i]!) as {
+      const entry = JSON.parse(line) as {
         level?: number;
         msg?: string;
         err?: { message?: string };
       };
       if ((entry.level ?? 0) >= 50) return `${entry.msg ?? ""} ${entry.err?.message ?? ""}`.trim();
     } catch {
-      // not JSON: stderr
+      // stderr, not JSON
     }
   }
   return lines.at(-1) ?? "";
@@ -295,11 +297,11 @@ async function runTopology(
             ? run
             : {
                 ...run,
+                // Figures of a run cut short are not the broker's rate.
+                unavailable: dead
+                  .map((n) => `${n.name} ${n.exit!()} during the run: ${lastError(n.logPath!)}`)
+                  .join("; "),
                 brokerCores: undefined,
-                errors: [
-                  ...(run.errors ?? []),
-                  ...dead.map((n) => `${n.name} ${n.exit!()}: ${lastError(n.logPath!)}`),
-                ],
               },
         );
         if (dead.length > 0) break;

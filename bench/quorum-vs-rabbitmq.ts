@@ -147,6 +147,31 @@ function lastError(path: string): string {
   return lines.at(-1) ?? "";
 }
 
+/**
+ * Which Warren node's replica of `queue` led last, from the nodes' "this node's replica
+ * leads now" lines (Warren picks the members client-local, the leader by election).
+ */
+function warrenLeader(
+  nodes: readonly { name: string; logPath?: string }[],
+  queue: string,
+): string | undefined {
+  if (nodes.length < 2) return undefined;
+  let latest: { node: string; time: number } | undefined;
+  for (const n of nodes) {
+    if (n.logPath === undefined) continue;
+    for (const line of logTail(n.logPath, 100_000).split("\n")) {
+      if (!line.includes(`quorum queue '${queue}'`) || !line.includes("leads now")) continue;
+      try {
+        const time = (JSON.parse(line) as { time?: number }).time ?? 0;
+        if (latest === undefined || time > latest.time) latest = { node: n.name, time };
+      } catch {
+        // not a log entry
+      }
+    }
+  }
+  return latest?.node;
+}
+
 interface Plan {
   readonly params: QuorumParams;
   readonly workDir: string;
@@ -292,9 +317,11 @@ async function runTopology(
         for (const n of dead) {
           plan.log(`== ${n.name} ${n.exit!()}; the end of its log:\n${logTail(n.logPath!, 15)}`);
         }
+        const leader = warrenLeader(cluster.nodes, `qq-bench-${mode}-1`);
+        if (leader !== undefined) plan.log(`== the queue's leader: ${leader}`);
         runs.push(
           dead.length === 0
-            ? run
+            ? { ...run, ...(leader === undefined ? {} : { leader }) }
             : {
                 ...run,
                 // Figures of a run cut short are not the broker's rate.

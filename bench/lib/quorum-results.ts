@@ -25,6 +25,8 @@ export interface QuorumRun {
   readonly loadAvg?: number;
   /** 1 KiB append + fdatasync calls per second on the data disk, measured for 1 s just before. */
   readonly fsyncPerS?: number;
+  /** On a cluster, the node whose replica led the queue (clients are on node 1). */
+  readonly leader?: string;
   readonly confirmedPerS?: number;
   readonly receivedPerS?: number;
   readonly confirmP50Ms?: number;

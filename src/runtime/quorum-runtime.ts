@@ -11,12 +11,13 @@ import { RaftDriver } from "../cluster/raft-driver.js";
 import { logWriterOf } from "../cluster/raft-log-writer.js";
 import type { Log } from "../log.js";
 import type { QueueType } from "../queue/queue-type.js";
+import { validateQuorumArguments } from "../quorum/quorum-arguments.js";
 import { FileRaftLogStore } from "../store/file-raft-log-store.js";
 import type { Broker } from "../vhost/broker.js";
 import { TimerTicks } from "./timer-ticks.js";
 
 /** The checks a quorum queue declaration gets (RabbitMQ's refusals). */
-export const quorumValidateArguments: QueueType["validateArguments"] = undefined;
+export const quorumValidateArguments: QueueType["validateArguments"] = validateQuorumArguments;
 
 const TICK_MS = 25;
 /** A group of one needs no margin against split votes: 100-200 ms. */

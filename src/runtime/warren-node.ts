@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { MemberAddress } from "../cluster/cluster-members.js";
+import { QuorumOperations } from "../cluster/quorum/quorum-operations.js";
 import { StallHistory } from "../doctor/stalls.js";
 import type { Log } from "../log.js";
 import type { ColdIndex } from "../message/cold-index.js";
@@ -260,6 +261,7 @@ export class WarrenNode {
         tasks: this.stallWatch,
         cluster: this.cluster,
         membership: this.app.control(),
+        quorum: this.quorumOperations(),
       });
       await this.mgmt.start();
     }
@@ -284,6 +286,12 @@ export class WarrenNode {
       () => this.stallWatch.timed(TICK_TASK, () => this.tick(tickMs)),
       tickMs,
     );
+  }
+
+  /** The quorum queues' status and verbs, from whichever runtime drives them. */
+  private quorumOperations(): QuorumOperations | undefined {
+    const service = this.cluster?.quorum ?? this.localQuorum?.service;
+    return service === undefined ? undefined : new QuorumOperations(service);
   }
 
   /** Who this node is and whom it would cluster with; the secret only by where it came from. */

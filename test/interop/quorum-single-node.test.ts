@@ -86,7 +86,8 @@ describe("quorum queues on a single node", () => {
     });
     const m = dead as unknown as amqp.GetMessage;
     assert.equal(m.content.toString(), "poison");
-    const death = (m.properties.headers?.["x-death"] as { reason: string }[])[0];
+    const deaths = m.properties.headers?.["x-death"] as { reason: string }[] | undefined;
+    const death = deaths?.[0];
     assert.equal(death?.reason, "delivery_limit");
     await ch.close();
   });

@@ -4,31 +4,26 @@
  */
 import type { QueueSettings } from "../../queue/queue-settings.js";
 import type { QueueDelivery } from "../../queue/queue-type.js";
+import type { QuorumSettings } from "../../quorum/quorum-arguments.js";
 import type { QuorumConfig } from "../../quorum/quorum-commands.js";
 import type { DeadLettered } from "../../quorum/quorum-machine.js";
 import { decodeMessage } from "../../store/message-records.js";
 
-/** RabbitMQ 4's default delivery limit for quorum queues. */
-export const DEFAULT_DELIVERY_LIMIT = 20;
-
-/** What the machine must know of a queue's settings, the same on every replica. */
-export function quorumConfigOf(settings: QueueSettings): QuorumConfig {
-  const overflow = settings.overflow;
-  const deadLetter = settings.deadLetterExchange !== undefined;
-  const strategy = (settings as { deadLetterStrategy?: string }).deadLetterStrategy;
+/**
+ * What the machine must know of a queue's settings, the same on every replica: the limits
+ * shared with classic queues (resolveQueueSettings) and the quorum queue's own resolution of
+ * overflow, delivery limit and dead-letter strategy (resolveQuorumSettings).
+ */
+export function quorumConfigOf(settings: QueueSettings, quorum: QuorumSettings): QuorumConfig {
   return {
-    deliveryLimit: settings.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT,
+    deliveryLimit: quorum.deliveryLimit,
     maxLength: settings.maxLength,
     maxLengthBytes: settings.maxLengthBytes,
-    overflow,
+    overflow: quorum.overflow,
     messageTtlMs: settings.messageTtlMs,
     singleActiveConsumer: settings.singleActiveConsumer,
-    deadLetter,
-    // RabbitMQ: at-least-once needs overflow reject-publish; otherwise it is at-most-once.
-    deadLetterStrategy:
-      deadLetter && strategy === "at-least-once" && overflow === "reject-publish"
-        ? "at-least-once"
-        : "at-most-once",
+    deadLetter: settings.deadLetterExchange !== undefined,
+    deadLetterStrategy: quorum.deadLetterStrategy,
   };
 }
 

@@ -57,6 +57,8 @@ export interface QuorumNode {
   localMachine(queue: QuorumQueue): QuorumMachine | undefined;
   /** Settles waiting in this turn go out at its end. */
   afterTurn(fn: () => void): void;
+  /** Its settings changed (a policy): the leader replicates them. */
+  settingsChanged(queue: QuorumQueue): void;
   /** The queue is being deleted: its replica and pipe go. */
   deleted(queue: QuorumQueue): void;
 }
@@ -404,6 +406,7 @@ export class QuorumQueue implements Queue {
 
   applySettings(settings: QueueSettings): void {
     this.settings = settings;
+    this.node.settingsChanged(this);
   }
 
   purge(): number {

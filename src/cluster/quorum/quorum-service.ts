@@ -14,11 +14,13 @@
 import { randomBytes } from "node:crypto";
 import type { Log } from "../../log.js";
 import type { QueueCreation, QueueType } from "../../queue/queue-type.js";
+import type { QuorumChangeResult } from "../../quorum/quorum-admin.js";
+import { resolveQuorumSettings } from "../../quorum/quorum-arguments.js";
 import { encodeQuorumCommand, type QuorumCommand } from "../../quorum/quorum-commands.js";
 import type { QuorumApplyResult, QuorumMachine } from "../../quorum/quorum-machine.js";
 import { QuorumMachine as Machine } from "../../quorum/quorum-machine.js";
 import { QuorumStateMachine } from "../../quorum/quorum-state-machine.js";
-import { initialPersistedState, type Membership } from "../../raft/index.js";
+import { initialPersistedState, type Membership, type RaftStatus } from "../../raft/index.js";
 import type { RaftLogStore } from "../../store/raft-log-store.js";
 import type { Broker } from "../../vhost/broker.js";
 import { deadLetter } from "../../vhost/dead-lettering.js";
@@ -177,6 +179,49 @@ export class QuorumService implements QuorumNode {
     }));
   }
 
+  /** This node's replica's Raft status, when it holds one. */
+  raftStatus(queue: QuorumQueue): RaftStatus | undefined {
+    return this.replicas.has(queue.groupId)
+      ? this.options.driver.machine(queue.groupId)?.status()
+      : undefined;
+  }
+
+  /** The leader as this node knows it (its replica's, else the last one it was told). */
+  leaderOf(queue: QuorumQueue): string | null {
+    const status = this.raftStatus(queue);
+    if (status !== undefined) return status.leaderId;
+    return this.leaderHints.get(queue.groupId) ?? null;
+  }
+
+  reachable(node: string): boolean {
+    const link = this.options.link;
+    return node === this.nodeName || link?.isReachable(node) === true;
+  }
+
+  /** Hands a queue's leadership to another member (rebalance); only its leader can. */
+  async transferLeadership(
+    vhost: string,
+    name: string,
+    target: string,
+  ): Promise<QuorumChangeResult> {
+    const queue = [...this.queues.values()].find(
+      (q) => q.definition.vhost === vhost && q.name === name,
+    );
+    if (queue === undefined) return { vhost, name, ok: false, result: "no such quorum queue" };
+    const status = this.raftStatus(queue);
+    if (status?.role !== "leader")
+      return {
+        vhost,
+        name,
+        ok: false,
+        result: `this node does not lead it (leader: ${this.leaderOf(queue) ?? "none"})`,
+      };
+    const receipt = this.options.driver.transferLeadership(queue.groupId, target);
+    return receipt.ok
+      ? { vhost, name, ok: true, result: `leadership handed to ${target}` }
+      : { vhost, name, ok: false, result: receipt.detail ?? receipt.reason };
+  }
+
   // ------------------------------------------------------------------ proposing
 
   submit(queue: QuorumQueue, command: QuorumCommand, timeoutMs: number): Promise<ProposeAnswer> {
@@ -325,7 +370,6 @@ export class QuorumService implements QuorumNode {
       if (leader && !replica.wasLeader) this.elected(replica);
       replica.wasLeader = leader;
       if (!leader) continue;
-      this.syncConfig(replica);
       const machine = replica.stateMachine.machine;
       if (nowMs - replica.lastExpiryCheckMs >= EXPIRY_CHECK_MS && machine.nextExpiryMs() < nowMs) {
         replica.lastExpiryCheckMs = nowMs;
@@ -380,9 +424,22 @@ export class QuorumService implements QuorumNode {
     this.pipes.get(queue.groupId)?.resend();
   }
 
+  /** A policy changed the queue's settings: its leader replicates the new ones. */
+  settingsChanged(queue: QuorumQueue): void {
+    const replica = this.replicas.get(queue.groupId);
+    if (replica !== undefined && this.isLeader(replica)) this.syncConfig(replica);
+  }
+
   /** The leader keeps the replicated settings equal to what the queue's policies say. */
   private syncConfig(replica: Replica): void {
-    const config = quorumConfigOf(replica.queue.settings);
+    const def = replica.queue.definition;
+    const policies = this.options.broker.policies;
+    const quorum = resolveQuorumSettings(
+      def.arguments,
+      policies.match("policy", def.vhost, "queue", def.name, "quorum"),
+      policies.match("operator_policy", def.vhost, "queue", def.name, "quorum"),
+    );
+    const config = quorumConfigOf(replica.queue.settings, quorum);
     const text = JSON.stringify(config);
     if (replica.configSent === text) return;
     const current = JSON.stringify(replica.stateMachine.machine.config);

@@ -31,7 +31,7 @@ import {
 import { PrivateEpmd, rabbitmqInstalled } from "./lib/rabbitmq-broker.js";
 import { startRabbitCluster } from "./lib/rabbitmq-cluster.js";
 import { formatBenchOutputs } from "./lib/report-file.js";
-import { killAllTracked, killTrackedOnExit } from "./lib/tracked-processes.js";
+import { killAllTracked, killTrackedOnExit, onExitCleanup } from "./lib/tracked-processes.js";
 import { startWarrenCluster } from "./lib/warren-cluster.js";
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
@@ -391,6 +391,8 @@ async function main(): Promise<number> {
   }, timeoutS * 1000);
   watchdog.unref();
   const workDir = mkdtempSync(join(os.tmpdir(), "warren-bench-quorum-"));
+  // Also on the watchdog's exit and on a signal, after the processes are killed.
+  onExitCleanup(() => rmSync(workDir, { recursive: true, force: true }));
   const plan: Plan = { params, workDir, log };
   let epmd: PrivateEpmd | undefined;
   const runs: QuorumRun[] = [];

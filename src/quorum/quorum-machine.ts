@@ -243,7 +243,9 @@ export class QuorumMachine {
         return DONE;
       case "config":
         this.config = c.config;
-        this.enforceLimits();
+        // Only drop-head drops what is already there (rabbit_fifo's evaluate_limit);
+        // reject-publish refuses new messages until the queue is below the limit.
+        if (c.config.overflow === "drop-head") this.enforceLimits();
         return DONE;
       case "dlx-settle":
         for (const id of c.ids) {

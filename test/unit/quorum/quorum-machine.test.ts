@@ -7,7 +7,7 @@ import {
   type QuorumCommand,
 } from "../../../src/quorum/quorum-commands.js";
 import { decodeQuorumSnapshot, encodeQuorumSnapshot } from "../../../src/quorum/quorum-snapshot.js";
-import { deadLettered, deliveredTo, deliveries, Driver } from "./quorum-machine-driver.js";
+import { Driver, deadLettered, deliveredTo, deliveries } from "./quorum-machine-driver.js";
 
 // ------------------------------------------------------------------ order of service
 
@@ -249,6 +249,45 @@ test("node-down returns what all of the node's consumers held to the head in id 
   assert.deepEqual(d.held("c"), [ids[2], ids[5]]);
   for (const id of d.readyLines().returns)
     assert.equal(d.machine.messages.get(id)!.deliveryCount, 0);
+});
+
+test("release puts messages back at the head in id order as if never taken", () => {
+  const d = new Driver();
+  d.consume("c1", 3);
+  const ids = d.publishMany(4);
+  d.apply({ type: "cancel", consumer: "c1" });
+  d.apply({ type: "release", consumer: "c1", ids: [ids[2]!, ids[0]!] });
+  assert.deepEqual(d.readyLines().returns, [ids[0], ids[2]]);
+  assert.deepEqual(d.held("c1"), [ids[1]]);
+  const got = deliveries(d.consume("c2", 2)).get("c2")!;
+  // Not redelivered, no return counted, and the same attempt as the first checkout.
+  assert.deepEqual(
+    got.map((x) => [x.id, x.deliveryCount, x.redelivered, x.attempt]),
+    [
+      [ids[0], 0, false, 1],
+      [ids[2], 0, false, 1],
+    ],
+  );
+});
+
+test("release of a redelivered message keeps it redelivered", () => {
+  const d = new Driver();
+  d.consume("c1", 1);
+  const [id] = d.publishMany(1);
+  const again = deliveries(d.giveBack("c1", [id!])).get("c1")!;
+  assert.deepEqual(
+    again.map((x) => [x.redelivered, x.attempt]),
+    [[true, 2]],
+  );
+  d.apply({ type: "remove", consumer: "c1" });
+  d.consume("c2", 1);
+  d.apply({ type: "cancel", consumer: "c2" });
+  d.apply({ type: "release", consumer: "c2", ids: [id!] });
+  const last = deliveries(d.consume("c3", 1)).get("c3")!;
+  assert.deepEqual(
+    last.map((x) => [x.deliveryCount, x.redelivered, x.attempt]),
+    [[1, true, 3]],
+  );
 });
 
 // ------------------------------------------------------------------ returns, discards, dead letters
@@ -535,6 +574,17 @@ test("a publisher's sequence number at or below the last seen is a duplicate, no
   assert.equal(d.machine.readyCount, 3);
 });
 
+test("a resent enqueue that was refused is refused again, not confirmed as a duplicate", {
+  todo: "the machine records the sequence number of a refused enqueue, so a resend (CommandPipe after a leader change) is answered accepted+duplicate and the publisher is confirmed for a message never stored",
+}, () => {
+  const d = new Driver({ maxLength: 1, overflow: "reject-publish" });
+  d.publish({ publisher: "p1", seq: 1 });
+  const refused = d.publish({ publisher: "p1", seq: 2 }).result.reply;
+  assert.deepEqual(refused, { type: "enqueue", accepted: false, duplicate: false });
+  const resent = d.publish({ publisher: "p1", seq: 2 }).result.reply;
+  assert.equal(resent.type === "enqueue" && resent.accepted, false);
+});
+
 test("sequence number 0 is never deduplicated", () => {
   const d = new Driver();
   d.publish({ publisher: "p1", seq: 0 });
@@ -654,6 +704,7 @@ test("every command survives the codec", () => {
     { type: "settle", consumer: "c", ids: [1, 2], nowMs: 1 },
     { type: "return", consumer: "c", ids: [], nowMs: 1 },
     { type: "discard", consumer: "c", ids: [5], nowMs: 1 },
+    { type: "release", consumer: "c", ids: [6, 7], nowMs: 1 },
     { type: "node-down", node: "n", nowMs: 1 },
     { type: "dequeue", consumer: "c", node: "n", noAck: true, nowMs: 1 },
     { type: "purge", nowMs: 1 },

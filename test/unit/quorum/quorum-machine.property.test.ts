@@ -400,6 +400,21 @@ function assertInvariants(m: QuorumMachine, result: QuorumApplyResult, where: st
   assert.equal(m.nextExpiryMs(), next, `${where}: next expiry`);
 }
 
+/** Every message handed out or dead-lettered carries the payload it was enqueued with. */
+function assertPayloads(
+  result: QuorumApplyResult,
+  payloads: Map<number, Uint8Array>,
+  where: string,
+): void {
+  const carried: { id: number; payload: Uint8Array }[] = [];
+  for (const e of result.effects)
+    carried.push(...(e.type === "deliver" ? e.deliveries : e.messages));
+  if (result.reply.type === "dequeue" && result.reply.delivery !== undefined)
+    carried.push(result.reply.delivery);
+  for (const { id, payload } of carried)
+    assert.deepEqual([...payload], [...payloads.get(id)!], `${where}: payload of ${id}`);
+}
+
 function describe(c: QuorumCommand): string {
   const { nowMs: _now, ...rest } = c;
   return JSON.stringify(rest, (k, v) => (k === "payload" ? undefined : v));
@@ -421,18 +436,21 @@ test("the machine behaves as the reference model on random command sequences", (
         "config",
       );
       const log: string[] = [];
+      const payloads = new Map<number, Uint8Array>();
       for (const step of steps) {
         const command = concretizer.command(step, model);
         index++;
         log.push(`${index} ${describe(command)}`);
         const where = `after\n  ${log.slice(-6).join("\n  ")}\n `;
+        if (command.type === "enqueue") payloads.set(index, command.payload);
         const result = machine.apply(index, command);
+        assertPayloads(result, payloads, where);
         assertSameOutcome(outcomeOf(result), model.apply(index, command), where);
         assertInvariants(machine, result, where);
         assertSameState(machine, model, where);
       }
     }),
-    { numRuns: 400 },
+    { numRuns: 1200 },
   );
 });
 
@@ -471,7 +489,7 @@ test("a machine restored from a snapshot at any point carries on the same", () =
         assert.deepEqual(restored.totals, machine.totals, `${where}: totals`);
       }
     }),
-    { numRuns: 200 },
+    { numRuns: 500 },
   );
 });
 

@@ -226,12 +226,14 @@ export class QuorumMachine {
         this.forgetIfIdle(consumer);
         return DONE;
       }
-      case "node-down":
-        for (const consumer of [...this.consumers.values()])
-          if (consumer.node === c.node) this.removeConsumer(consumer);
+      case "node-down": {
+        // All its consumers' messages go back together, so the head is in id order across them.
+        const gone = [...this.consumers.values()].filter((consumer) => consumer.node === c.node);
+        this.returnToHead(gone.flatMap((consumer) => this.detach(consumer)));
         for (const [key, p] of [...this.publishers])
           if (p.node === c.node) this.publishers.delete(key);
         return DONE;
+      }
       case "dequeue":
         return this.dequeue(c.consumer, c.node, c.noAck);
       case "purge":
@@ -241,7 +243,9 @@ export class QuorumMachine {
         return DONE;
       case "config":
         this.config = c.config;
-        this.enforceLimits();
+        // Only drop-head drops what is already there (rabbit_fifo's evaluate_limit);
+        // reject-publish refuses new messages until the queue is below the limit.
+        if (c.config.overflow === "drop-head") this.enforceLimits();
         return DONE;
       case "dlx-settle":
         for (const id of c.ids) {
@@ -397,15 +401,26 @@ export class QuorumMachine {
     this.forgetIfIdle(consumer);
   }
 
-  /** A consumer whose channel is gone: what it held goes back to the head, in order. */
+  /** A consumer whose channel is gone: what it held goes back to the head, in id order. */
   private removeConsumer(consumer: QuorumConsumer): void {
+    this.returnToHead(this.detach(consumer));
+  }
+
+  /** Forgets a consumer; returns what it held. */
+  private detach(consumer: QuorumConsumer): QuorumMessage[] {
     this.consumers.delete(consumer.key);
-    const held = [...consumer.checkedOut.values()].sort((a, b) => a.id - b.id);
+    const held = [...consumer.checkedOut.values()];
     for (const message of held) {
       this.checkedOutCount--;
       this.checkedOutBytes -= message.size;
     }
     consumer.checkedOut.clear();
+    return held;
+  }
+
+  /** Messages back at the head of the ready lines, in id order, their delivery counts unchanged. */
+  private returnToHead(messages: QuorumMessage[]): void {
+    const held = messages.sort((a, b) => a.id - b.id);
     // Oldest first at the head: unshift in reverse.
     for (let i = held.length - 1; i >= 0; i--) {
       const message = held[i]!;

@@ -104,6 +104,13 @@ export interface QuorumTotals {
 }
 
 const DONE: QuorumReply = { type: "done" };
+/** Refused sequence numbers a publisher's entry remembers, for resends after a leader change. */
+export const REFUSED_REMEMBERED = 1_024;
+
+export function rememberRefused(refused: number[], seq: number): void {
+  refused.push(seq);
+  if (refused.length > REFUSED_REMEMBERED) refused.shift();
+}
 /** High-priority messages served per normal one while both wait (RabbitMQ 4: 2:1). */
 const HIGH_PER_NORMAL = 2;
 
@@ -120,7 +127,7 @@ export class QuorumMachine {
   checkedOutBytes = 0;
   readonly consumers = new Map<string, QuorumConsumer>();
   /** Publisher -> its node and the last sequence number applied. */
-  readonly publishers = new Map<string, { node: string; seq: number }>();
+  readonly publishers = new Map<string, { node: string; seq: number; refused: number[] }>();
   /** At-least-once: dead-lettered messages not yet settled by their targets. */
   readonly dlxPending = new Map<number, DeadLettered>();
   readonly totals: QuorumTotals = {
@@ -260,16 +267,22 @@ export class QuorumMachine {
   private enqueue(index: number, c: QuorumCommand & { type: "enqueue" }): QuorumReply {
     if (c.seq > 0) {
       const known = this.publishers.get(c.publisher);
-      if (known !== undefined && c.seq <= known.seq)
-        return { type: "enqueue", accepted: true, duplicate: true };
-      this.publishers.set(c.publisher, { node: c.node, seq: c.seq });
+      if (known !== undefined && c.seq <= known.seq) {
+        // A resend: answered as the first one was (a refusal stays one).
+        const refused = known.refused.includes(c.seq);
+        return { type: "enqueue", accepted: !refused, duplicate: true };
+      }
+      this.publishers.set(c.publisher, { node: c.node, seq: c.seq, refused: known?.refused ?? [] });
     }
     const { maxLength, maxLengthBytes, overflow, messageTtlMs } = this.config;
     if (overflow !== "drop-head") {
       const full =
         (maxLength !== undefined && this.readyCount >= maxLength) ||
         (maxLengthBytes !== undefined && this.readyBytes + c.size > maxLengthBytes);
-      if (full) return { type: "enqueue", accepted: false, duplicate: false };
+      if (full) {
+        if (c.seq > 0) rememberRefused(this.publishers.get(c.publisher)!.refused, c.seq);
+        return { type: "enqueue", accepted: false, duplicate: false };
+      }
     }
     let expiresAtMs = c.expiresAtMs === 0 ? Number.POSITIVE_INFINITY : c.expiresAtMs;
     if (messageTtlMs !== undefined) expiresAtMs = Math.min(expiresAtMs, c.nowMs + messageTtlMs);

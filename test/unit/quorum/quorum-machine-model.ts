@@ -73,7 +73,7 @@ export class QuorumModel {
   highRun = 0;
   /** In registration order. */
   consumers: ModelConsumer[] = [];
-  publishers = new Map<string, { node: string; seq: number }>();
+  publishers = new Map<string, { node: string; seq: number; refused: number[] }>();
   dlxPending: number[] = [];
   private serves = 0;
   private out!: ModelOutcome;
@@ -235,17 +235,27 @@ export class QuorumModel {
   private enqueue(index: number, c: QuorumCommand & { type: "enqueue" }): ModelOutcome["reply"] {
     if (c.seq > 0) {
       const known = this.publishers.get(c.publisher);
-      if (known !== undefined && c.seq <= known.seq)
-        return { type: "enqueue", accepted: true, duplicate: true };
-      this.publishers.set(c.publisher, { node: c.node, seq: c.seq });
+      if (known !== undefined && c.seq <= known.seq) {
+        // A resend: answered as the first one was (a refusal stays one).
+        const refused = known.refused.includes(c.seq);
+        return { type: "enqueue", accepted: !refused, duplicate: true };
+      }
+      this.publishers.set(c.publisher, { node: c.node, seq: c.seq, refused: known?.refused ?? [] });
     }
     const { maxLength, maxLengthBytes, overflow, messageTtlMs } = this.config;
     if (overflow !== "drop-head") {
       if (
         (maxLength !== undefined && this.readyCount + 1 > maxLength) ||
         (maxLengthBytes !== undefined && this.readyBytes + c.size > maxLengthBytes)
-      )
+      ) {
+        // The resend of a refused publish must be refused again: remember the last 1,024.
+        if (c.seq > 0) {
+          const refused = this.publishers.get(c.publisher)!.refused;
+          refused.push(c.seq);
+          if (refused.length > 1_024) refused.shift();
+        }
         return { type: "enqueue", accepted: false, duplicate: false };
+      }
     }
     let expiresAt = c.expiresAtMs === 0 ? Number.POSITIVE_INFINITY : c.expiresAtMs;
     if (messageTtlMs !== undefined) expiresAt = Math.min(expiresAt, c.nowMs + messageTtlMs);

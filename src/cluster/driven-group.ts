@@ -61,7 +61,11 @@ export class DrivenGroup {
   /** Raft §7: once enough was applied since the last snapshot, snapshot and compact. */
   maybeCompact(): void {
     const { snapshotIndex } = this.machine.status();
-    if (this.appliedIndex - snapshotIndex < this.snapshotEveryEntries) return;
+    const since = this.appliedIndex - snapshotIndex;
+    const due = this.stateMachine.snapshotDue
+      ? this.stateMachine.snapshotDue(since)
+      : since >= this.snapshotEveryEntries;
+    if (!due) return;
     this.machine.compact(this.appliedIndex, this.stateMachine.snapshot());
   }
 

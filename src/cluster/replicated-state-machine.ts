@@ -21,4 +21,11 @@ export interface ReplicatedStateMachine<R = unknown> {
    * 0 and no data for a new group: the empty state) or one installed from the leader.
    */
   restore(snapshot: Snapshot): void;
+  /**
+   * Whether to snapshot now, `entriesSince` entries after the last snapshot; without it, the
+   * group's fixed interval (GroupSpec.snapshotEveryEntries) decides. A machine whose snapshot
+   * costs what it holds says yes only once the log since costs as much, so snapshots cost
+   * O(1) per applied byte however large the state.
+   */
+  snapshotDue?(entriesSince: number): boolean;
 }

@@ -104,6 +104,13 @@ export interface QuorumTotals {
 }
 
 const DONE: QuorumReply = { type: "done" };
+/** Refused sequence numbers a publisher's entry remembers, for resends after a leader change. */
+export const REFUSED_REMEMBERED = 1_024;
+
+export function rememberRefused(refused: number[], seq: number): void {
+  refused.push(seq);
+  if (refused.length > REFUSED_REMEMBERED) refused.shift();
+}
 /** High-priority messages served per normal one while both wait (RabbitMQ 4: 2:1). */
 const HIGH_PER_NORMAL = 2;
 
@@ -120,7 +127,7 @@ export class QuorumMachine {
   checkedOutBytes = 0;
   readonly consumers = new Map<string, QuorumConsumer>();
   /** Publisher -> its node and the last sequence number applied. */
-  readonly publishers = new Map<string, { node: string; seq: number }>();
+  readonly publishers = new Map<string, { node: string; seq: number; refused: number[] }>();
   /** At-least-once: dead-lettered messages not yet settled by their targets. */
   readonly dlxPending = new Map<number, DeadLettered>();
   readonly totals: QuorumTotals = {
@@ -226,12 +233,14 @@ export class QuorumMachine {
         this.forgetIfIdle(consumer);
         return DONE;
       }
-      case "node-down":
-        for (const consumer of [...this.consumers.values()])
-          if (consumer.node === c.node) this.removeConsumer(consumer);
+      case "node-down": {
+        // All its consumers' messages go back together, so the head is in id order across them.
+        const gone = [...this.consumers.values()].filter((consumer) => consumer.node === c.node);
+        this.returnToHead(gone.flatMap((consumer) => this.detach(consumer)));
         for (const [key, p] of [...this.publishers])
           if (p.node === c.node) this.publishers.delete(key);
         return DONE;
+      }
       case "dequeue":
         return this.dequeue(c.consumer, c.node, c.noAck);
       case "purge":
@@ -241,7 +250,9 @@ export class QuorumMachine {
         return DONE;
       case "config":
         this.config = c.config;
-        this.enforceLimits();
+        // Only drop-head drops what is already there (rabbit_fifo's evaluate_limit);
+        // reject-publish refuses new messages until the queue is below the limit.
+        if (c.config.overflow === "drop-head") this.enforceLimits();
         return DONE;
       case "dlx-settle":
         for (const id of c.ids) {
@@ -256,16 +267,22 @@ export class QuorumMachine {
   private enqueue(index: number, c: QuorumCommand & { type: "enqueue" }): QuorumReply {
     if (c.seq > 0) {
       const known = this.publishers.get(c.publisher);
-      if (known !== undefined && c.seq <= known.seq)
-        return { type: "enqueue", accepted: true, duplicate: true };
-      this.publishers.set(c.publisher, { node: c.node, seq: c.seq });
+      if (known !== undefined && c.seq <= known.seq) {
+        // A resend: answered as the first one was (a refusal stays one).
+        const refused = known.refused.includes(c.seq);
+        return { type: "enqueue", accepted: !refused, duplicate: true };
+      }
+      this.publishers.set(c.publisher, { node: c.node, seq: c.seq, refused: known?.refused ?? [] });
     }
     const { maxLength, maxLengthBytes, overflow, messageTtlMs } = this.config;
     if (overflow !== "drop-head") {
       const full =
         (maxLength !== undefined && this.readyCount >= maxLength) ||
         (maxLengthBytes !== undefined && this.readyBytes + c.size > maxLengthBytes);
-      if (full) return { type: "enqueue", accepted: false, duplicate: false };
+      if (full) {
+        if (c.seq > 0) rememberRefused(this.publishers.get(c.publisher)!.refused, c.seq);
+        return { type: "enqueue", accepted: false, duplicate: false };
+      }
     }
     let expiresAtMs = c.expiresAtMs === 0 ? Number.POSITIVE_INFINITY : c.expiresAtMs;
     if (messageTtlMs !== undefined) expiresAtMs = Math.min(expiresAtMs, c.nowMs + messageTtlMs);
@@ -397,15 +414,26 @@ export class QuorumMachine {
     this.forgetIfIdle(consumer);
   }
 
-  /** A consumer whose channel is gone: what it held goes back to the head, in order. */
+  /** A consumer whose channel is gone: what it held goes back to the head, in id order. */
   private removeConsumer(consumer: QuorumConsumer): void {
+    this.returnToHead(this.detach(consumer));
+  }
+
+  /** Forgets a consumer; returns what it held. */
+  private detach(consumer: QuorumConsumer): QuorumMessage[] {
     this.consumers.delete(consumer.key);
-    const held = [...consumer.checkedOut.values()].sort((a, b) => a.id - b.id);
+    const held = [...consumer.checkedOut.values()];
     for (const message of held) {
       this.checkedOutCount--;
       this.checkedOutBytes -= message.size;
     }
     consumer.checkedOut.clear();
+    return held;
+  }
+
+  /** Messages back at the head of the ready lines, in id order, their delivery counts unchanged. */
+  private returnToHead(messages: QuorumMessage[]): void {
+    const held = messages.sort((a, b) => a.id - b.id);
     // Oldest first at the head: unshift in reverse.
     for (let i = held.length - 1; i >= 0; i--) {
       const message = held[i]!;

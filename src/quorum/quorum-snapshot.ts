@@ -51,7 +51,10 @@ export function encodeQuorumSnapshot(m: QuorumMachine): Uint8Array {
     for (const id of c.checkedOut.keys()) w.u64(id);
   }
   w.u32(m.publishers.size);
-  for (const [key, p] of m.publishers) w.string(key).string(p.node).u64(p.seq);
+  for (const [key, p] of m.publishers) {
+    w.string(key).string(p.node).u64(p.seq).u32(p.refused.length);
+    for (const seq of p.refused) w.u64(seq);
+  }
   w.u32(m.dlxPending.size);
   for (const d of m.dlxPending.values()) w.u64(d.id).u8(REASONS.indexOf(d.reason));
   return w.finish();
@@ -139,7 +142,10 @@ export function decodeQuorumSnapshot(data: Uint8Array): QuorumMachine {
   for (let i = 0; i < publishers; i++) {
     const key = r.string();
     const node = r.string();
-    m.publishers.set(key, { node, seq: r.u64() });
+    const seq = r.u64();
+    const refused: number[] = [];
+    for (let n = r.u32(); n > 0; n--) refused.push(r.u64());
+    m.publishers.set(key, { node, seq, refused });
   }
   const pending = r.u32();
   for (let i = 0; i < pending; i++) {

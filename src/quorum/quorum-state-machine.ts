@@ -19,8 +19,13 @@ export interface QuorumEffectSink {
   restored?(machine: QuorumMachine): void;
 }
 
+/** ra's default: no snapshot before this many entries since the last one. */
+const MIN_ENTRIES_BETWEEN_SNAPSHOTS = 4_096;
+
 export class QuorumStateMachine implements ReplicatedStateMachine<QuorumApplyResult> {
   machine: QuorumMachine;
+  /** Command bytes applied since the last snapshot: what the log holds that a snapshot would drop. */
+  private bytesSinceSnapshot = 0;
 
   constructor(
     machine: QuorumMachine,
@@ -31,16 +36,30 @@ export class QuorumStateMachine implements ReplicatedStateMachine<QuorumApplyRes
 
   apply(entry: LogEntry): QuorumApplyResult {
     if (entry.kind !== "command") return NOTHING;
+    this.bytesSinceSnapshot += entry.data.byteLength;
     const result = this.machine.apply(entry.index, decodeQuorumCommand(entry.data));
     if (result.effects.length > 0) this.sink?.applied(result, entry.index);
     return result;
   }
 
+  /**
+   * A snapshot holds every message the queue holds: it is taken once the log since the last
+   * one holds at least as many bytes (and ra's 4,096 entries), so the log stays within about
+   * twice what the queue holds and snapshotting costs O(1) per byte that passed through.
+   */
+  snapshotDue(entriesSince: number): boolean {
+    if (entriesSince < MIN_ENTRIES_BETWEEN_SNAPSHOTS) return false;
+    const m = this.machine;
+    return this.bytesSinceSnapshot >= m.readyBytes + m.checkedOutBytes;
+  }
+
   snapshot(): Uint8Array {
+    this.bytesSinceSnapshot = 0;
     return encodeQuorumSnapshot(this.machine);
   }
 
   restore(snapshot: Snapshot): void {
+    this.bytesSinceSnapshot = 0;
     this.machine = decodeQuorumSnapshot(snapshot.data);
     this.sink?.restored?.(this.machine);
   }

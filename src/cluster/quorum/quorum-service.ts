@@ -95,7 +95,7 @@ export class QuorumService implements QuorumNode {
     const link = options.link;
     if (link !== undefined) {
       link.serve(QuorumRequest.propose, (_from, payload) => this.serveProposal(payload));
-      link.onFrame(QUORUM_FRAME, (_from, payload) => this.onDeliverFrame(payload));
+      link.onFrame(QUORUM_FRAME, (from, payload) => this.onDeliverFrame(from, payload));
       link.onLinkLost((peer) => this.linkLost(peer));
     }
   }
@@ -350,8 +350,18 @@ export class QuorumService implements QuorumNode {
     );
   }
 
-  private onDeliverFrame(payload: Buffer): void {
-    const frame = decodeDeliverFrame(payload);
+  private onDeliverFrame(from: string, payload: Buffer): void {
+    let frame: ReturnType<typeof decodeDeliverFrame>;
+    try {
+      frame = decodeDeliverFrame(payload);
+    } catch (e) {
+      // A frame this node cannot read is dropped, not fatal: the leader resends on election.
+      this.options.log.warn(
+        { peer: from, err: (e as Error).message },
+        `dropped a quorum queue delivery frame from ${from} that could not be read: ${(e as Error).message}`,
+      );
+      return;
+    }
     this.queues.get(frame.groupId)?.receive(frame.consumer, frame.deliveries);
   }
 

@@ -43,6 +43,7 @@ const REPLY_TYPES = ["enqueue", "dequeue", "purge", "done"] as const;
 
 function writeDelivery(w: WireWriter, d: QuorumDelivery): void {
   w.u64(d.id)
+    .u32(d.attempt)
     .u32(d.deliveryCount)
     .u8(d.redelivered ? 1 : 0)
     .bytes(d.payload);

@@ -1,0 +1,170 @@
+/**
+ * Quorum queues on a real 3-node cluster (issue 17): a queue declared on one node is served
+ * on every node (publish on B, consume on C, in order, with prefetch); the management API
+ * names its leader, members and online members; and when the leader's node is killed (-9)
+ * mid-stream, a follower takes over, the publisher's unconfirmed messages are confirmed or
+ * nacked, the consumer on a surviving node carries on without a basic.cancel, and every
+ * confirmed message is delivered (lost = 0).
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type amqp from "amqplib";
+import { sleep, uniqueName, withTimeout } from "../support/amqplib-helpers.js";
+import { channel, passiveCount, range } from "../support/cluster-amqp.js";
+import { ClusterQueueFixture } from "../support/cluster-queue-fixture.js";
+import { eventually } from "../support/eventually.js";
+import { api } from "../support/mgmt-broker.js";
+import { warrenOnly } from "../support/warren-only.js";
+
+const skip = warrenOnly("starts its own Warren cluster");
+const QQ = { "x-queue-type": "quorum" };
+
+let f: ClusterQueueFixture;
+
+before(async () => {
+  if (skip) return;
+  f = await ClusterQueueFixture.start();
+});
+
+after(async () => {
+  await f?.stop();
+});
+
+interface QueueInfo {
+  leader: string | null;
+  members: string[];
+  online: string[];
+  type: string;
+}
+
+async function queueInfo(i: number, queue: string): Promise<QueueInfo> {
+  const r = await api(f.mgmtUrl(i), "GET", `/api/queues/%2F/${encodeURIComponent(queue)}`);
+  assert.equal(r.status, 200, `GET /api/queues of ${queue} on node ${i}`);
+  return r.body as QueueInfo;
+}
+
+/** Declares a quorum queue through node i and waits until every node knows it and it has a leader. */
+async function quorumQueueOn(i: number, prefix: string): Promise<string> {
+  const queue = uniqueName(prefix);
+  const conn = await f.on(i);
+  const ch = await channel(conn);
+  await ch.assertQueue(queue, { durable: true, arguments: QQ });
+  await conn.close();
+  for (let n = 0; n < 3; n++) {
+    const other = await f.on(n);
+    await eventually(
+      `${queue} on node ${n}`,
+      async () => (await passiveCount(other, queue)) !== undefined,
+      20_000,
+    );
+    await other.close();
+  }
+  await eventually(
+    `a leader for ${queue}`,
+    async () => (await queueInfo(i, queue)).leader !== null,
+    20_000,
+  );
+  return queue;
+}
+
+describe("quorum queues on a 3-node cluster", { skip }, () => {
+  test("a quorum queue declared on A takes publishes on B and serves a consumer on C in order", async () => {
+    const queue = await quorumQueueOn(0, "qq-three");
+    const info = await queueInfo(0, queue);
+    assert.equal(info.type, "quorum");
+    assert.deepEqual([...info.members].sort(), [0, 1, 2].map((i) => f.nodeName(i)).sort());
+    assert.ok(info.members.includes(info.leader!), "the leader is a member");
+    const bodies = range(1_000, "m");
+    await f.publishConfirmed(1, queue, bodies);
+    const conn = await f.on(2);
+    const ch = await channel(conn);
+    await ch.prefetch(50);
+    const got: string[] = [];
+    let maxUnacked = 0;
+    let unacked = 0;
+    await withTimeout(
+      new Promise<void>((resolve) => {
+        ch.consume(queue, (m) => {
+          if (!m) return;
+          unacked++;
+          maxUnacked = Math.max(maxUnacked, unacked);
+          got.push(m.content.toString());
+          setImmediate(() => {
+            unacked--;
+            ch.ack(m);
+          });
+          if (got.length === bodies.length) resolve();
+        });
+      }),
+      60_000,
+      "1,000 deliveries on C",
+    );
+    assert.deepEqual(got, bodies);
+    assert.ok(maxUnacked <= 50, `prefetch held across nodes (max unacked ${maxUnacked})`);
+    await eventually(
+      "the acks to empty the queue",
+      async () => (await passiveCount(conn, queue)) === 0,
+      20_000,
+    );
+    await conn.close();
+  });
+
+  test("kill -9 of the leader's node mid-stream: a follower takes over and no confirmed message is lost", async () => {
+    const queue = await quorumQueueOn(0, "qq-kill");
+    const leaderName = (await queueInfo(0, queue)).leader!;
+    const leader = [0, 1, 2].find((i) => f.nodeName(i) === leaderName)!;
+    const [pubNode, subNode] = [0, 1, 2].filter((i) => i !== leader) as [number, number];
+
+    const sub = await f.on(subNode);
+    const subCh = await channel(sub);
+    await subCh.prefetch(100);
+    const received = new Set<string>();
+    let cancelled = false;
+    await subCh.consume(queue, (m) => {
+      if (!m) {
+        cancelled = true;
+        return;
+      }
+      received.add(m.content.toString());
+      subCh.ack(m);
+    });
+
+    const pub = await f.on(pubNode);
+    const pubCh: amqp.ConfirmChannel = await pub.createConfirmChannel();
+    const confirmed = new Set<string>();
+    const nacked = new Set<string>();
+    const total = 3_000;
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const body = `k${i}`;
+      pending.push(
+        new Promise<void>((resolve) => {
+          pubCh.sendToQueue(queue, Buffer.from(body), { persistent: true }, (err) => {
+            if (err) nacked.add(body);
+            else confirmed.add(body);
+            resolve();
+          });
+        }),
+      );
+      if (i === 1_000) await f.cluster.kill(leader);
+      // A window of 200 in flight keeps the stream going across the failover.
+      if (i % 200 === 199) await Promise.all(pending.splice(0));
+    }
+    await withTimeout(Promise.all(pending), 90_000, "every publish confirmed or nacked");
+    assert.equal(confirmed.size + nacked.size, total, "no publish left hanging");
+    await eventually(
+      "every confirmed message delivered on a surviving node",
+      () => [...confirmed].every((b) => received.has(b)),
+      60_000,
+    );
+    assert.equal(cancelled, false, "the consumer on a surviving node was not cancelled");
+    const lost = [...confirmed].filter((b) => !received.has(b));
+    assert.deepEqual(lost, [], "lost = confirmed and never delivered");
+    const info = await queueInfo(pubNode, queue);
+    assert.notEqual(info.leader, leaderName, "a follower leads now");
+    await sleep(100);
+    await sub.close();
+    await pub.close();
+    await f.restartStopped();
+  });
+});

@@ -88,6 +88,8 @@ interface Session {
   readonly term: number;
   broken: boolean;
   lastArrivalMs: number;
+  /** Sent and not yet taken in by the leader, in order (a paused leader holds them all). */
+  readonly wire: { readonly pending: Pending; readonly atMs: number }[];
 }
 
 export class ClientLink {
@@ -166,6 +168,7 @@ export class ClientLink {
       targetIncarnation: world.incarnationOf(leader.id),
       broken: false,
       lastArrivalMs: 0,
+      wire: [],
     };
     this.session = session;
     for (const pending of this.pending) {
@@ -185,7 +188,21 @@ export class ClientLink {
     pending.session = session;
     const arrival = Math.max(queue.nowMs + this.delayMs(), session.lastArrivalMs);
     session.lastArrivalMs = arrival;
-    queue.at(arrival, () => this.arrive(session, pending));
+    session.wire.push({ pending, atMs: arrival });
+    queue.at(arrival, () => this.takeIn(session));
+  }
+
+  /** The leader's node takes in what has arrived, in order; while paused, it all waits. */
+  private takeIn(session: Session): void {
+    const { world } = this;
+    while (session.wire.length > 0 && session.wire[0]!.atMs <= world.queue.nowMs) {
+      const node = world.node(session.target);
+      if (node?.up === true && node.paused()) {
+        world.queue.at(node.pausedUntilMs, () => this.takeIn(session));
+        return;
+      }
+      this.arrive(session, session.wire.shift()!.pending);
+    }
   }
 
   private arrive(session: Session, pending: Pending): void {
@@ -203,10 +220,6 @@ export class ClientLink {
     const lossy = world.prng.chance(world.network.conditions.lossProbability / 4);
     if ((this.origin !== null && world.network.isCut(this.origin.node, session.target)) || lossy) {
       this.break(session);
-      return;
-    }
-    if (node.paused()) {
-      world.queue.at(node.pausedUntilMs, () => this.arrive(session, pending));
       return;
     }
     const status = node.machine(QQ_GROUP)?.status();

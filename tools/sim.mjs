@@ -12,6 +12,10 @@
 //                                          forwarding to their queues' homes (docs/RAFT.md §6)
 //   npm run sim -- --queues --seed 7 --trace
 //   npm run sim -- --queues --seeds 300 --planted-bug home-requeues-on-cancel
+//   npm run sim -- --quorum --seeds 1000   the quorum queue simulation: one quorum queue's Raft
+//                                          group with publishers and consumers (docs/RAFT.md §6.6)
+//   npm run sim -- --quorum --seed 7 --trace
+//   npm run sim -- --quorum --seeds 1000 --planted-bug confirm-before-commit
 // Options: --nodes N (3, 5, 7; default by seed), --groups N, --chaos-ms MS, --liveness-ms MS.
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -24,6 +28,18 @@ const { plantedBug } = await import(new URL("planted-bugs.js", simDir));
 const { runQueueSimulation } = await import(new URL("classic-queue-sim.js", simDir));
 const queueCampaign = await import(new URL("queue-seed-campaign.js", simDir));
 const { queuePlantedBug } = await import(new URL("queue-planted-bugs.js", simDir));
+const { runQuorumSimulation } = await import(new URL("quorum-queue-sim.js", simDir));
+const quorumCampaign = await import(new URL("quorum-queue-sim-campaign.js", simDir));
+const { quorumPlantedBug } = await import(new URL("planted-bugs.js", simDir));
+
+function quorumConfigFrom(values) {
+  const config = {};
+  if (values.nodes) config.nodeCount = Number(values.nodes);
+  if (values["chaos-ms"]) config.chaosMs = Number(values["chaos-ms"]);
+  if (values["liveness-ms"]) config.livenessMs = Number(values["liveness-ms"]);
+  if (values["planted-bug"]) Object.assign(config, quorumPlantedBug(values["planted-bug"]).config);
+  return config;
+}
 
 function queueConfigFrom(values) {
   const config = {};
@@ -34,8 +50,21 @@ function queueConfigFrom(values) {
   return config;
 }
 
-/** The simulation a run uses: the Raft cluster's (sync) or the classic queues' (async). */
+/** The simulation a run uses: the Raft cluster's (sync), the classic queues' (async) or the quorum queue's (sync). */
 function flavour(values) {
+  if (values.quorum) {
+    return {
+      config: quorumConfigFrom(values),
+      run: runQuorumSimulation,
+      campaign: {
+        emptySummary: quorumCampaign.emptyQuorumSummary,
+        addResult: quorumCampaign.addQuorumResult,
+        mergeSummaries: quorumCampaign.mergeQuorumSummaries,
+        summaryLine: quorumCampaign.quorumSummaryLine,
+        describeFailure: quorumCampaign.describeQuorumFailure,
+      },
+    };
+  }
   return values.queues
     ? {
         config: queueConfigFrom(values),
@@ -101,6 +130,7 @@ if (!isMainThread) {
       "planted-bug": { type: "string" },
       metadata: { type: "boolean", default: false },
       queues: { type: "boolean", default: false },
+      quorum: { type: "boolean", default: false },
       "stop-at-first": { type: "boolean", default: false },
       trace: { type: "boolean", default: false },
     },

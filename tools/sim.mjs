@@ -16,6 +16,7 @@
 //                                          group with publishers and consumers (docs/RAFT.md §6.6)
 //   npm run sim -- --quorum --seed 7 --trace
 //   npm run sim -- --quorum --seeds 1000 --planted-bug confirm-before-commit
+//   npm run sim -- --quorum --seeds 1000 --max-length 20   x-max-length with reject-publish
 // Options: --nodes N (3, 5, 7; default by seed), --groups N, --chaos-ms MS, --liveness-ms MS.
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -37,6 +38,7 @@ function quorumConfigFrom(values) {
   if (values.nodes) config.nodeCount = Number(values.nodes);
   if (values["chaos-ms"]) config.chaosMs = Number(values["chaos-ms"]);
   if (values["liveness-ms"]) config.livenessMs = Number(values["liveness-ms"]);
+  if (values["max-length"]) config.maxLength = Number(values["max-length"]);
   if (values["planted-bug"]) Object.assign(config, quorumPlantedBug(values["planted-bug"]).config);
   return config;
 }
@@ -94,7 +96,7 @@ function configFrom(values) {
 /** The options that change a run, to repeat in a replay command. */
 function replayArgs(values) {
   const args = [];
-  for (const name of ["nodes", "groups", "chaos-ms", "liveness-ms", "planted-bug"]) {
+  for (const name of ["nodes", "groups", "chaos-ms", "liveness-ms", "planted-bug", "max-length"]) {
     if (values[name]) args.push(`--${name}`, values[name]);
   }
   if (values.metadata) args.push("--metadata");
@@ -128,6 +130,7 @@ if (!isMainThread) {
       "chaos-ms": { type: "string" },
       "liveness-ms": { type: "string" },
       "planted-bug": { type: "string" },
+      "max-length": { type: "string" },
       metadata: { type: "boolean", default: false },
       queues: { type: "boolean", default: false },
       quorum: { type: "boolean", default: false },

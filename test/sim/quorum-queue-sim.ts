@@ -20,6 +20,7 @@
  * liveness phase (healed, calm, every node up, consumers draining everything): no confirmed
  * publish lost, every replica's machine byte-equal at the same applied index.
  */
+import { DEFAULT_QUORUM_CONFIG } from "../../src/quorum/quorum-commands.js";
 import type { QuorumApplyResult, QuorumDelivery } from "../../src/quorum/quorum-machine.js";
 import type { GroupId, NodeId } from "../../src/raft/index.js";
 import { RaftMachine } from "../../src/raft/index.js";
@@ -50,6 +51,12 @@ export interface QuorumSimConfig {
    * "confirm before commit", planted-bugs.ts) rather than when it is applied.
    */
   readonly confirmOnAccept?: boolean;
+  /**
+   * x-max-length with reject-publish (publishes over it are nacked). Off by default: a
+   * rejected publish resent after its answer was lost is answered as an accepted duplicate
+   * by the machine today, a confirmed publish never enqueued (docs/RAFT.md §6.6).
+   */
+  readonly maxLength?: number;
 }
 
 export interface QuorumSimResult {
@@ -60,6 +67,7 @@ export interface QuorumSimResult {
   readonly published: number;
   readonly confirmed: number;
   readonly nacked: number;
+  readonly maxLength: number | undefined;
   readonly deliveries: number;
   readonly redeliveries: number;
   /** Publishes of crashed publishers enqueued twice (allowed: not confirmed). */
@@ -103,6 +111,8 @@ export class QuorumQueueSim implements SimWorld, ClientWorld, ClientLedger {
   private nacked = 0;
   private clientCount = 0;
   private readonly publisherTarget: number;
+  /** x-max-length with overflow reject-publish (off unless configured). */
+  private readonly maxLength: number | undefined;
   private readonly consumerTarget: number;
   private liveness = false;
   private publishing = true;
@@ -132,6 +142,7 @@ export class QuorumQueueSim implements SimWorld, ClientWorld, ClientLedger {
       maxSendDelayMs: prng.pick([0.2, 2]),
     };
     this.publisherTarget = prng.int(1, 3);
+    this.maxLength = config.maxLength;
     this.consumerTarget = prng.int(1, 3);
     this.ledger = new QuorumLedger(
       () => this.queue.nowMs,
@@ -316,6 +327,15 @@ export class QuorumQueueSim implements SimWorld, ClientWorld, ClientLedger {
       this.nodes.set(id, node);
       node.start();
       node.hostGroup(QQ_GROUP, membership);
+    }
+    if (this.maxLength !== undefined) {
+      const config = {
+        ...DEFAULT_QUORUM_CONFIG,
+        maxLength: this.maxLength,
+        overflow: "reject-publish" as const,
+      };
+      this.trace(`config: x-max-length ${this.maxLength}, reject-publish`);
+      this.leaderAgent.submit({ type: "config", config, nowMs: 0 });
     }
     const chaosMs = this.config.chaosMs ?? QQ_CHAOS_MS;
     const deadlineMs = chaosMs + (this.config.livenessMs ?? QQ_LIVENESS_MS);
@@ -524,6 +544,7 @@ export class QuorumQueueSim implements SimWorld, ClientWorld, ClientLedger {
       published: this.publishers.reduce((n, p) => n + p.published, 0),
       confirmed: this.confirmed.size,
       nacked: this.nacked,
+      maxLength: this.maxLength,
       deliveries: this.ledger.deliveries,
       redeliveries: this.ledger.redeliveries,
       duplicates: this.ledger.duplicates,

@@ -257,6 +257,7 @@ export class QuorumQueueSim implements SimWorld, ClientWorld, ClientLedger {
       for (const message of consumer.checkedOut.values()) {
         const delivery: QuorumDelivery = {
           id: message.id,
+          attempt: message.acquired,
           payload: message.payload,
           deliveryCount: message.deliveryCount,
           redelivered: message.acquired > 1,

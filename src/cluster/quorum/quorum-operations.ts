@@ -13,14 +13,25 @@ import type {
 import type { QuorumQueue } from "./quorum-queue.js";
 import type { QuorumService } from "./quorum-service.js";
 
+const STOPPED = "this node's quorum queues are not running (the app is stopped)";
+
 export class QuorumOperations implements QuorumAdmin {
-  constructor(private readonly service: QuorumService) {}
+  /** The service of the runtime that runs now (a start_app makes a new one). */
+  constructor(private readonly current: () => QuorumService | undefined) {}
+
+  private get service(): QuorumService {
+    const service = this.current();
+    if (service === undefined) throw new Error(STOPPED);
+    return service;
+  }
 
   list(): QuorumQueueStatus[] {
+    if (this.current() === undefined) return [];
     return this.service.list().map(({ queue }) => this.statusOf(queue));
   }
 
   status(vhost: string, name: string): QuorumQueueStatus | undefined {
+    if (this.current() === undefined) return undefined;
     const entry = this.service
       .list()
       .find(({ queue }) => queue.definition.vhost === vhost && queue.name === name);
@@ -133,6 +144,7 @@ export class QuorumOperations implements QuorumAdmin {
     change: "add" | "delete",
     node: string,
   ): Promise<QuorumChangeResult> {
+    if (this.current() === undefined) return { vhost, name, ok: false, result: STOPPED };
     const queue = this.service.find(vhost, name);
     if (queue === undefined) return { vhost, name, ok: false, result: "no such quorum queue" };
     if (change === "add" && !this.service.isClusterNode(node))

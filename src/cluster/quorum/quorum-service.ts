@@ -203,6 +203,11 @@ export class QuorumService implements QuorumNode {
   deleted(queue: QuorumQueue): void {
     const groupId = queue.groupId;
     if (this.queues.get(groupId) !== queue) return;
+    // A stopped service's queues are only let go (stop_app, reset): the store is not touched.
+    if (this.stopped) {
+      this.queues.delete(groupId);
+      return;
+    }
     this.queues.delete(groupId);
     this.pipes.get(groupId)?.close(`queue '${queue.name}' was deleted`);
     this.pipes.delete(groupId);
@@ -591,6 +596,7 @@ export class QuorumService implements QuorumNode {
 
   stop(): void {
     this.stopped = true;
+    this.options.broker.queueTypes.unregister(this.queueType);
     for (const pipe of this.pipes.values()) pipe.close("the node is stopping");
   }
 }

@@ -12,6 +12,11 @@
 //                                          forwarding to their queues' homes (docs/RAFT.md §6)
 //   npm run sim -- --queues --seed 7 --trace
 //   npm run sim -- --queues --seeds 300 --planted-bug home-requeues-on-cancel
+//   npm run sim -- --quorum --seeds 1000   the quorum queue simulation: one quorum queue's Raft
+//                                          group with publishers and consumers (docs/RAFT.md §6.6)
+//   npm run sim -- --quorum --seed 7 --trace
+//   npm run sim -- --quorum --seeds 1000 --planted-bug confirm-before-commit
+//   npm run sim -- --quorum --seeds 1000 --max-length 20   x-max-length with reject-publish
 // Options: --nodes N (3, 5, 7; default by seed), --groups N, --chaos-ms MS, --liveness-ms MS.
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -24,6 +29,19 @@ const { plantedBug } = await import(new URL("planted-bugs.js", simDir));
 const { runQueueSimulation } = await import(new URL("classic-queue-sim.js", simDir));
 const queueCampaign = await import(new URL("queue-seed-campaign.js", simDir));
 const { queuePlantedBug } = await import(new URL("queue-planted-bugs.js", simDir));
+const { runQuorumSimulation } = await import(new URL("quorum-queue-sim.js", simDir));
+const quorumCampaign = await import(new URL("quorum-queue-sim-campaign.js", simDir));
+const { quorumPlantedBug } = await import(new URL("planted-bugs.js", simDir));
+
+function quorumConfigFrom(values) {
+  const config = {};
+  if (values.nodes) config.nodeCount = Number(values.nodes);
+  if (values["chaos-ms"]) config.chaosMs = Number(values["chaos-ms"]);
+  if (values["liveness-ms"]) config.livenessMs = Number(values["liveness-ms"]);
+  if (values["max-length"]) config.maxLength = Number(values["max-length"]);
+  if (values["planted-bug"]) Object.assign(config, quorumPlantedBug(values["planted-bug"]).config);
+  return config;
+}
 
 function queueConfigFrom(values) {
   const config = {};
@@ -34,8 +52,21 @@ function queueConfigFrom(values) {
   return config;
 }
 
-/** The simulation a run uses: the Raft cluster's (sync) or the classic queues' (async). */
+/** The simulation a run uses: the Raft cluster's (sync), the classic queues' (async) or the quorum queue's (sync). */
 function flavour(values) {
+  if (values.quorum) {
+    return {
+      config: quorumConfigFrom(values),
+      run: runQuorumSimulation,
+      campaign: {
+        emptySummary: quorumCampaign.emptyQuorumSummary,
+        addResult: quorumCampaign.addQuorumResult,
+        mergeSummaries: quorumCampaign.mergeQuorumSummaries,
+        summaryLine: quorumCampaign.quorumSummaryLine,
+        describeFailure: quorumCampaign.describeQuorumFailure,
+      },
+    };
+  }
   return values.queues
     ? {
         config: queueConfigFrom(values),
@@ -65,7 +96,7 @@ function configFrom(values) {
 /** The options that change a run, to repeat in a replay command. */
 function replayArgs(values) {
   const args = [];
-  for (const name of ["nodes", "groups", "chaos-ms", "liveness-ms", "planted-bug"]) {
+  for (const name of ["nodes", "groups", "chaos-ms", "liveness-ms", "planted-bug", "max-length"]) {
     if (values[name]) args.push(`--${name}`, values[name]);
   }
   if (values.metadata) args.push("--metadata");
@@ -99,8 +130,10 @@ if (!isMainThread) {
       "chaos-ms": { type: "string" },
       "liveness-ms": { type: "string" },
       "planted-bug": { type: "string" },
+      "max-length": { type: "string" },
       metadata: { type: "boolean", default: false },
       queues: { type: "boolean", default: false },
+      quorum: { type: "boolean", default: false },
       "stop-at-first": { type: "boolean", default: false },
       trace: { type: "boolean", default: false },
     },

@@ -66,6 +66,12 @@ export interface RaftDriverConfig {
   readonly raftOptions: Partial<Omit<RaftOptions, "id">> & Pick<RaftOptions, "random">;
   readonly createMachine?: MachineFactory;
   readonly observer?: RaftDriverObserver;
+  /**
+   * A message arrived for a group this node does not drive: the runtime may add the group
+   * now (a quorum queue's new member learns its group from the leader's first message) and
+   * answer true, and the message is stepped; otherwise it is dropped.
+   */
+  readonly unknownGroup?: (groupId: GroupId, from: NodeId) => boolean;
 }
 
 export interface RaftDriverStats {
@@ -202,7 +208,11 @@ export class RaftDriver {
     if (this.state !== "running") return;
     for (const groupMessage of messages) {
       this.counters.messagesReceived++;
-      if (this.groups.step(groupMessage)) {
+      const known =
+        this.groups.step(groupMessage) ||
+        (this.config.unknownGroup?.(groupMessage.groupId, groupMessage.message.from) === true &&
+          this.groups.step(groupMessage));
+      if (known) {
         this.changed(groupMessage.groupId, this.groups.get(groupMessage.groupId)!);
       } else {
         this.counters.messagesForUnknownGroups++;

@@ -30,6 +30,11 @@ export class QueueTypes {
     this.types.set(type.name, type);
   }
 
+  /** Takes a type back (its runtime stopped: stop_app, reset); only the instance registered. */
+  unregister(type: QueueType): void {
+    if (this.types.get(type.name) === type) this.types.delete(type.name);
+  }
+
   get(name: string): QueueType | undefined {
     return this.types.get(name);
   }

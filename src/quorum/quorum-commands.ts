@@ -246,7 +246,8 @@ export function decodeQuorumCommand(data: Uint8Array): QuorumCommand {
       const expiresAtMs = r.u64();
       const high = r.u8() === 1;
       const size = r.u32();
-      const payload = r.bytes();
+      // Its own exact-size copy: a view would keep the whole entry (or a pooled slab) alive.
+      const payload = new Uint8Array(r.bytes());
       return { type, publisher, node, seq, nowMs, expiresAtMs, high, size, payload };
     }
     case "checkout": {

@@ -62,7 +62,16 @@ export type QuorumEffect =
     };
 
 export type QuorumReply =
-  | { readonly type: "enqueue"; readonly accepted: boolean; readonly duplicate: boolean }
+  | {
+      readonly type: "enqueue";
+      readonly accepted: boolean;
+      readonly duplicate: boolean;
+      /**
+       * The publisher's number skips some not applied yet (they went to an earlier leader):
+       * nothing was done; the publisher resends from the first unanswered, in order.
+       */
+      readonly outOfSequence?: boolean;
+    }
   | {
       readonly type: "dequeue";
       readonly delivery: QuorumDelivery | undefined;
@@ -272,6 +281,10 @@ export class QuorumMachine {
         const refused = known.refused.includes(c.seq);
         return { type: "enqueue", accepted: !refused, duplicate: true };
       }
+      // Only the next number is taken (rabbit_fifo): a later one would make the skipped
+      // ones look like duplicates when they arrive, and they would be confirmed, not stored.
+      if (known !== undefined && c.seq > known.seq + 1)
+        return { type: "enqueue", accepted: false, duplicate: false, outOfSequence: true };
       this.publishers.set(c.publisher, { node: c.node, seq: c.seq, refused: known?.refused ?? [] });
     }
     const { maxLength, maxLengthBytes, overflow, messageTtlMs } = this.config;

@@ -19,12 +19,17 @@ import { captureState, EMPTY_IMAGE } from "../vhost/commands/state-image.js";
 import { readPeersFile, removePeersFile, writePeersFile } from "./cluster-peers-file.js";
 import { askCluster } from "./cluster-request.js";
 import type { ClusterRuntime } from "./cluster-runtime.js";
+import { localQuorumDir } from "./quorum-runtime.js";
 
 /** The verb cannot be done now; the message says why and what to do (HTTP 409). */
 export class AppControlRefused extends Error {}
 
 /** What the control needs of its node (WarrenNode). */
 export interface AppHost {
+  /** A node alone runs its quorum queues on a runtime of its own: closed by reset and joining. */
+  closeLocalQuorum(): Promise<void>;
+  /** Opens it again (start_app of a single node after a reset). */
+  openLocalQuorum(): Promise<void>;
   readonly nodeName: string;
   readonly dataDir: string;
   readonly log: Log;
@@ -102,8 +107,12 @@ export class AppControl {
     const replica = broker.metadataReplica();
     const image = captureState(replica.state);
     const vhosts = image.vhosts.map((v) => {
+      // Quorum queues too: they are bound to the runtime just stopped, and come back bound
+      // to the new one (their replicas' logs stay on disk).
       const gone = new Set(
-        v.queues.filter((q) => q.home !== null && q.home !== nodeName).map((q) => q.name),
+        v.queues
+          .filter((q) => (q.home !== null && q.home !== nodeName) || isQuorumImage(q))
+          .map((q) => q.name),
       );
       return {
         ...v,
@@ -125,8 +134,11 @@ export class AppControl {
     this.stoppedReason = undefined;
     if (this.clustered()) {
       const members = this.rememberedMembers();
+      // A member's quorum queues run on the cluster runtime's driver.
+      await this.host.closeLocalQuorum();
       await this.host.openCluster(members.length > 0 ? members : []);
     } else {
+      await this.host.openLocalQuorum();
       if (broker.commands !== this.localCommands) broker.commands = this.localCommands;
       log.info({}, `node ${nodeName} serves clients again`);
     }
@@ -145,6 +157,13 @@ export class AppControl {
     const lines: string[] = [`Resetting node ${nodeName} ...`];
     const others = this.knownMembers().filter((m) => m.name !== nodeName);
     if (others.length > 0) lines.push(await this.leave(others));
+    // A single node's quorum queues go with the rest (their log is closed first).
+    await this.host.closeLocalQuorum();
+    const quorumDir = localQuorumDir(dataDir);
+    if (existsSync(quorumDir)) {
+      log.warn({ dir: quorumDir }, `reset: removing the quorum queues' Raft logs in ${quorumDir}`);
+      rmSync(quorumDir, { recursive: true, force: true });
+    }
     const raftDir = join(dataDir, "raft");
     if (existsSync(raftDir)) {
       log.warn({ dir: raftDir }, `reset: removing the metadata group's Raft log in ${raftDir}`);
@@ -321,6 +340,12 @@ export class AppControl {
     if (queues === 0 && state.vhosts.size <= 1 && state.users.users.size <= 1) return undefined;
     return `${state.vhosts.size} vhosts, ${state.users.users.size} users, ${queues} queues`;
   }
+}
+
+/** Whether a queue's image is a quorum queue's (its x-queue-type, in tagged JSON). */
+function isQuorumImage(q: { readonly arguments: Record<string, unknown> }): boolean {
+  const t = q.arguments["x-queue-type"];
+  return Array.isArray(t) && Buffer.from(String(t[1]), "base64").toString() === "quorum";
 }
 
 /** A submitter for a stopped app: every change is refused at once with the reason. */

@@ -191,6 +191,8 @@ export class ClusterRuntime implements ClusterSource {
         preVote: true,
         random: Math.random,
       },
+      // A quorum queue's leader that added this node: its replica starts on the first message.
+      unknownGroup: (groupId, from) => this.quorum?.adoptGroup(groupId, from) ?? false,
     });
     // Before the metadata group builds the queues: quorum queues need their type.
     this.quorum = new QuorumService({
@@ -200,6 +202,7 @@ export class ClusterRuntime implements ClusterSource {
       driver: this.driver,
       store,
       link: forwardingLinkOf(this.transport, this.requests),
+      clusterNodes: () => this.driver.machine(METADATA_GROUP_ID)?.status().membership.voters ?? [],
       validateArguments: quorumValidateArguments,
     });
     broker.queueTypes.register(this.quorum.queueType);

@@ -1,6 +1,7 @@
 /**
  * Quorum queues on a node that runs alone: every queue is a Raft group of one, kept in
- * <data-dir>/raft like a cluster node's groups, driven by a driver of its own (no peers, a
+ * <data-dir>/quorum (a cluster node keeps its groups in <data-dir>/raft, whose presence says
+ * the node belongs to a cluster), driven by a driver of its own (no peers, a
  * short election timeout: a group of one elects itself as soon as it starts). A clustered
  * node's quorum queues run on the cluster runtime's driver instead (cluster-runtime.ts).
  */
@@ -18,6 +19,11 @@ import { TimerTicks } from "./timer-ticks.js";
 
 /** The checks a quorum queue declaration gets (RabbitMQ's refusals). */
 export const quorumValidateArguments: QueueType["validateArguments"] = validateQuorumArguments;
+
+/** Where a single node keeps its quorum queues' Raft logs. */
+export function localQuorumDir(dataDir: string): string {
+  return `${dataDir}/quorum`;
+}
 
 const TICK_MS = 25;
 /** A group of one needs no margin against split votes: 100-200 ms. */
@@ -72,14 +78,14 @@ export class LocalQuorum {
     broker.queueTypes.register(this.service.queueType);
   }
 
-  /** Opens <data-dir>/raft and registers the quorum queue type; start() starts the clock. */
+  /** Opens <data-dir>/quorum and registers the quorum queue type; start() starts the clock. */
   static async open(
     broker: Broker,
     log: Log,
     dataDir: string,
     timed?: (fn: () => void) => void,
   ): Promise<LocalQuorum> {
-    const store = await FileRaftLogStore.open(`${dataDir}/raft`, { log });
+    const store = await FileRaftLogStore.open(localQuorumDir(dataDir), { log });
     return new LocalQuorum(broker, log, store, timed);
   }
 

@@ -166,6 +166,20 @@ export class WarrenNode {
       secret: () => this.clusterSecret!.value,
       cluster: () => this.cluster,
       openCluster: (remembered) => this.restartCluster(remembered),
+      closeLocalQuorum: async () => {
+        await this.localQuorum?.stop();
+        this.localQuorum = undefined;
+      },
+      openLocalQuorum: async () => {
+        if (this.localQuorum !== undefined || this.cluster !== undefined) return;
+        this.localQuorum = await LocalQuorum.open(
+          this.broker,
+          this.log,
+          this.options.dataDir,
+          (fn) => this.stallWatch.timed(QUORUM_TICK_TASK, fn),
+        );
+        this.localQuorum.start();
+      },
       closeCluster: async () => {
         this.mgmt?.attachCluster(undefined);
         await this.cluster?.stop();
@@ -288,10 +302,9 @@ export class WarrenNode {
     );
   }
 
-  /** The quorum queues' status and verbs, from whichever runtime drives them. */
-  private quorumOperations(): QuorumOperations | undefined {
-    const service = this.cluster?.quorum ?? this.localQuorum?.service;
-    return service === undefined ? undefined : new QuorumOperations(service);
+  /** The quorum queues' status and verbs, from whichever runtime drives them now. */
+  private quorumOperations(): QuorumOperations {
+    return new QuorumOperations(() => this.cluster?.quorum ?? this.localQuorum?.service);
   }
 
   /** Who this node is and whom it would cluster with; the secret only by where it came from. */

@@ -44,11 +44,15 @@ async function queueInfo(i: number, queue: string): Promise<QueueInfo> {
 }
 
 /** Declares a quorum queue through node i and waits until every node knows it and it has a leader. */
-async function quorumQueueOn(i: number, prefix: string): Promise<string> {
+async function quorumQueueOn(
+  i: number,
+  prefix: string,
+  args: Record<string, unknown> = {},
+): Promise<string> {
   const queue = uniqueName(prefix);
   const conn = await f.on(i);
   const ch = await channel(conn);
-  await ch.assertQueue(queue, { durable: true, arguments: QQ });
+  await ch.assertQueue(queue, { durable: true, arguments: { ...QQ, ...args } });
   await conn.close();
   for (let n = 0; n < 3; n++) {
     const other = await f.on(n);
@@ -166,5 +170,45 @@ describe("quorum queues on a 3-node cluster", { skip }, () => {
     await sub.close();
     await pub.close();
     await f.restartStopped();
+  });
+
+  test("add_member and delete_member change a running queue's group, and its messages stay", async () => {
+    const queue = await quorumQueueOn(0, "qq-members", { "x-quorum-initial-group-size": 2 });
+    const before = await queueInfo(0, queue);
+    assert.equal(before.members.length, 2);
+    const outsider = [0, 1, 2].map((i) => f.nodeName(i)).find((n) => !before.members.includes(n))!;
+    await f.publishConfirmed(1, queue, range(200, "g"));
+    const path = `/api/queues/quorum/%2F/${encodeURIComponent(queue)}/replicas`;
+    const added = await api(f.mgmtUrl(2), "POST", `${path}/add`, { node: outsider });
+    assert.equal(added.status, 204, JSON.stringify(added.body));
+    await eventually(
+      `${outsider} a voting member`,
+      async () => (await queueInfo(0, queue)).members.length === 3,
+      30_000,
+    );
+    // The new member holds the queue: with the original follower removed, a majority of the
+    // remaining two still has every message.
+    const info = await queueInfo(0, queue);
+    const follower = info.members.find((m) => m !== info.leader && m !== outsider)!;
+    const removed = await api(f.mgmtUrl(0), "DELETE", `${path}/delete`, { node: follower });
+    assert.equal(removed.status, 202, JSON.stringify(removed.body));
+    await eventually(
+      `${follower} removed`,
+      async () => {
+        const now = await queueInfo(0, queue);
+        return now.members.length === 2 && !now.members.includes(follower);
+      },
+      30_000,
+    );
+    const conn = await f.on(0);
+    const ch = await channel(conn);
+    const got: string[] = [];
+    for (;;) {
+      const m = await ch.get(queue, { noAck: true });
+      if (!m) break;
+      got.push(m.content.toString());
+    }
+    assert.deepEqual(got, range(200, "g"));
+    await conn.close();
   });
 });

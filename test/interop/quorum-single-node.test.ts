@@ -1,5 +1,5 @@
 /**
- * Quorum queues on a node that runs alone (a Raft group of one per queue), through amqplib:
+ * Quorum queues on a node that runs alone (a Raft group of one per queue, logs in <data-dir>/quorum), through amqplib:
  * declare, confirmed publishes, consume with prefetch and ack, nack with requeue counting
  * x-delivery-count up to the delivery limit and dead-lettering past it, basic.get, purge,
  * and everything confirmed still there after kill -9.

@@ -9,6 +9,7 @@ import { RaftDriver } from "../../src/cluster/index.js";
 import type { Ready } from "../../src/raft/index.js";
 import { RaftMachine } from "../../src/raft/index.js";
 import type { SimConfig } from "./cluster-sim.js";
+import type { QuorumSimConfig } from "./quorum-queue-sim.js";
 
 /** Raft §5.4.1 broken: votes for any candidate, however stale its log. */
 class VotesWithoutLogCheck extends RaftMachine {
@@ -100,6 +101,35 @@ export function plantedBug(name: string): PlantedBug {
   const bug = PLANTED_BUGS.find((candidate) => candidate.name === name);
   if (bug === undefined) {
     throw new Error(`unknown planted bug ${name}: ${PLANTED_BUGS.map((b) => b.name).join(", ")}`);
+  }
+  return bug;
+}
+
+/**
+ * A deliberate bug in the quorum queue's publisher confirms (quorum-queue-sim.ts): the
+ * publisher is confirmed as soon as the leader accepts its proposal, before a majority has
+ * it, and forgets it. A leader that crashes or is deposed before committing loses it.
+ */
+export interface QuorumPlantedBug {
+  readonly name: string;
+  readonly rule: string;
+  readonly config: Omit<QuorumSimConfig, "seed">;
+}
+
+export const QUORUM_PLANTED_BUGS: readonly QuorumPlantedBug[] = [
+  {
+    name: "confirm-before-commit",
+    rule: "confirm a publish only once its enqueue is committed and applied",
+    config: { confirmOnAccept: true },
+  },
+];
+
+export function quorumPlantedBug(name: string): QuorumPlantedBug {
+  const bug = QUORUM_PLANTED_BUGS.find((candidate) => candidate.name === name);
+  if (bug === undefined) {
+    throw new Error(
+      `unknown quorum planted bug ${name}: ${QUORUM_PLANTED_BUGS.map((b) => b.name).join(", ")}`,
+    );
   }
   return bug;
 }

@@ -53,10 +53,14 @@ export interface SimWorld {
   readonly settings: NodeSettings;
   readonly createDriver: DriverFactory;
   readonly createMachine: NonNullable<RaftDriverConfig["createMachine"]>;
-  /** The state machine a node's group applies to (a hash of entries, or the real metadata). */
+  /**
+   * The state machine a node's group applies to (a hash of entries, the real metadata, or a
+   * quorum queue); called each time the node starts the group.
+   */
   stateMachineFor(
     groupId: GroupId,
     report: (index: number, stateHash: number) => void,
+    nodeId: NodeId,
   ): ReplicatedStateMachine<string>;
 }
 
@@ -133,7 +137,7 @@ export class SimNode {
       this.world.checker.onApplied(groupId, this.id, index, stateHash);
     this.driver!.addGroup(groupId, {
       persisted: this.disk.load(groupId),
-      stateMachine: this.world.stateMachineFor(groupId, report),
+      stateMachine: this.world.stateMachineFor(groupId, report, this.id),
       snapshotEveryEntries: this.world.settings.snapshotEveryEntries,
     });
   }

@@ -156,9 +156,9 @@ function withMembers<C extends MetadataCommand>(
   return { ...command, members: chooseQuorumMembers(home, clusterNodes(), size, command.queue) };
 }
 
+/** x-quorum-initial-group-size from tagged JSON ([type, value]), when it is a positive integer. */
 function groupSizeArg(value: unknown): number | undefined {
-  const v = value as { type?: string; value?: unknown } | undefined;
-  const n = Number(v?.value);
+  const n = Array.isArray(value) ? Number(value[1]) : Number.NaN;
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 

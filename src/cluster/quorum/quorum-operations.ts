@@ -1,9 +1,8 @@
 /**
  * What operators see of this node's quorum queues and what they may change (QuorumAdmin):
  * each queue's members, leader and reachable members from this node's view, this node's
- * replica's Raft figures, and leadership moves (rebalance). Membership changes (add_member,
- * delete_member, grow, shrink) are refused with a reason until replicas can join a running
- * group (docs/QUORUM.md, "Not yet").
+ * replica's Raft figures; member changes (add_member, delete_member, grow, shrink: done by
+ * each queue's leader, quorum-membership.ts) and leadership moves (rebalance).
  */
 import type {
   QuorumAdmin,
@@ -14,17 +13,25 @@ import type {
 import type { QuorumQueue } from "./quorum-queue.js";
 import type { QuorumService } from "./quorum-service.js";
 
-const NOT_YET =
-  "changing a quorum queue's members while it runs is not supported yet: declare the queue with x-quorum-initial-group-size instead";
+const STOPPED = "this node's quorum queues are not running (the app is stopped)";
 
 export class QuorumOperations implements QuorumAdmin {
-  constructor(private readonly service: QuorumService) {}
+  /** The service of the runtime that runs now (a start_app makes a new one). */
+  constructor(private readonly current: () => QuorumService | undefined) {}
+
+  private get service(): QuorumService {
+    const service = this.current();
+    if (service === undefined) throw new Error(STOPPED);
+    return service;
+  }
 
   list(): QuorumQueueStatus[] {
+    if (this.current() === undefined) return [];
     return this.service.list().map(({ queue }) => this.statusOf(queue));
   }
 
   status(vhost: string, name: string): QuorumQueueStatus | undefined {
+    if (this.current() === undefined) return undefined;
     const entry = this.service
       .list()
       .find(({ queue }) => queue.definition.vhost === vhost && queue.name === name);
@@ -95,20 +102,58 @@ export class QuorumOperations implements QuorumAdmin {
     });
   }
 
-  async addMember(vhost: string, name: string): Promise<QuorumChangeResult> {
-    return { vhost, name, ok: false, result: NOT_YET };
+  async addMember(vhost: string, name: string, node: string): Promise<QuorumChangeResult> {
+    return this.change(vhost, name, "add", node);
   }
 
-  async deleteMember(vhost: string, name: string): Promise<QuorumChangeResult> {
-    return { vhost, name, ok: false, result: NOT_YET };
+  async deleteMember(vhost: string, name: string, node: string): Promise<QuorumChangeResult> {
+    return this.change(vhost, name, "delete", node);
   }
 
-  async grow(): Promise<QuorumChangeResult[]> {
-    return this.list().map((s) => ({ vhost: s.vhost, name: s.name, ok: false, result: NOT_YET }));
+  /** Adds node to every matching queue it is missing from (`even`: only those with an even size). */
+  async grow(
+    node: string,
+    strategy: "all" | "even",
+    vhostPattern: string,
+    queuePattern: string,
+  ): Promise<QuorumChangeResult[]> {
+    const vhostRe = new RegExp(vhostPattern || ".*");
+    const queueRe = new RegExp(queuePattern || ".*");
+    const results: QuorumChangeResult[] = [];
+    for (const s of this.list()) {
+      if (!vhostRe.test(s.vhost) || !queueRe.test(s.name) || s.members.includes(node)) continue;
+      if (strategy === "even" && s.members.length % 2 !== 0) continue;
+      results.push(await this.change(s.vhost, s.name, "add", node));
+    }
+    return results;
   }
 
-  async shrink(): Promise<QuorumChangeResult[]> {
-    return this.list().map((s) => ({ vhost: s.vhost, name: s.name, ok: false, result: NOT_YET }));
+  /** Removes node from every queue it is a member of (never a queue's last member). */
+  async shrink(node: string): Promise<QuorumChangeResult[]> {
+    const results: QuorumChangeResult[] = [];
+    for (const s of this.list()) {
+      if (!s.members.includes(node)) continue;
+      results.push(await this.change(s.vhost, s.name, "delete", node));
+    }
+    return results;
+  }
+
+  private async change(
+    vhost: string,
+    name: string,
+    change: "add" | "delete",
+    node: string,
+  ): Promise<QuorumChangeResult> {
+    if (this.current() === undefined) return { vhost, name, ok: false, result: STOPPED };
+    const queue = this.service.find(vhost, name);
+    if (queue === undefined) return { vhost, name, ok: false, result: "no such quorum queue" };
+    if (change === "add" && !this.service.isClusterNode(node))
+      return { vhost, name, ok: false, result: `${node} is not a node of this cluster` };
+    const error = await this.service.changeMember(queue, change, node);
+    const size = this.statusOf(queue).members.length;
+    return error === null
+      ? { vhost, name, ok: true, result: "ok", size }
+      : { vhost, name, ok: false, result: error, size };
   }
 
   /**

@@ -29,13 +29,16 @@ import type { ForwardingLink } from "../queues/queue-forwarding.js";
 import type { RaftDriver } from "../raft-driver.js";
 import { CommandPipe } from "./command-pipe.js";
 import { encodeMessageDelivery, quorumConfigOf } from "./quorum-config.js";
+import { changeMember, type MemberChange } from "./quorum-membership.js";
 import { type QuorumNode, QuorumQueue } from "./quorum-queue.js";
 import {
   decodeAnswer,
   decodeDeliverFrame,
+  decodeMemberRequest,
   decodeProposal,
   encodeAnswer,
   encodeDeliverFrame,
+  encodeMemberRequest,
   encodeProposal,
   type ProposeAnswer,
   QUORUM_FRAME,
@@ -50,6 +53,8 @@ export interface QuorumServiceOptions {
   readonly store: RaftLogStore;
   /** The cluster link; undefined on a single node (every group is of one). */
   readonly link: ForwardingLink | undefined;
+  /** The cluster's nodes now (the metadata group's voters); undefined on a single node. */
+  readonly clusterNodes?: () => readonly string[];
   /** Settings checks for declarations (quorum-arguments.ts), when present. */
   readonly validateArguments?: QueueType["validateArguments"];
 }
@@ -62,6 +67,8 @@ const EXPIRY_CHECK_MS = 1_000;
 const RECHECKOUT_AFTER_MS = 3_000;
 /** How long a basic.get or purge waits for a leader. */
 const SUBMIT_ONCE_TIMEOUT_MS = 10_000;
+/** A member change waits for a new member to catch up (quorum-membership.ts: 60 s). */
+const MEMBER_CHANGE_TIMEOUT_MS = 70_000;
 
 /** One replica this node holds: its state machine and what the leader side remembers. */
 interface Replica {
@@ -95,6 +102,12 @@ export class QuorumService implements QuorumNode {
     const link = options.link;
     if (link !== undefined) {
       link.serve(QuorumRequest.propose, (_from, payload) => this.serveProposal(payload));
+      link.serve(QuorumRequest.member, (_from, payload) => {
+        const { groupId, change, node } = decodeMemberRequest(payload);
+        return changeMember(this.options.driver, groupId, change, node).then((error) =>
+          Buffer.from(error ?? ""),
+        );
+      });
       link.onFrame(QUORUM_FRAME, (from, payload) => this.onDeliverFrame(from, payload));
       link.onLinkLost((peer) => this.linkLost(peer));
     }
@@ -126,19 +139,25 @@ export class QuorumService implements QuorumNode {
         },
       }),
     );
-    if (members.includes(this.nodeName)) this.startReplica(queue);
+    // A declared member, or a member added later (its group is in this node's store).
+    if (members.includes(this.nodeName) || this.options.store.load(queue.groupId) !== undefined)
+      this.startReplica(queue, { voters: [...members].sort(), learners: [] });
     return queue;
   }
 
-  private startReplica(queue: QuorumQueue): void {
+  /**
+   * Starts this node's replica of a queue from what its store holds, or as a new group with
+   * `founding` membership: the declared members for a new queue, none for a member added
+   * later (it learns the group from the leader's messages).
+   */
+  private startReplica(queue: QuorumQueue, founding: Membership): void {
     const { driver, store } = this.options;
     const groupId = queue.groupId;
     if (driver.group(groupId) !== undefined) driver.removeGroup(groupId);
     let persisted = store.load(groupId);
     if (persisted === undefined) {
-      const membership: Membership = { voters: [...queue.members].sort(), learners: [] };
-      store.createGroup(groupId, membership);
-      persisted = initialPersistedState(membership);
+      store.createGroup(groupId, founding);
+      persisted = initialPersistedState(founding);
     }
     const replica: Replica = {
       queue,
@@ -153,10 +172,42 @@ export class QuorumService implements QuorumNode {
     driver.addGroup(groupId, { persisted, stateMachine: replica.stateMachine });
   }
 
+  /**
+   * The driver got a message for a group it does not drive: a leader that added this node to
+   * a queue's group (add_member, grow). The replica starts empty and learns the log.
+   */
+  adoptGroup(groupId: string, from: string): boolean {
+    const queue = this.queues.get(groupId);
+    if (queue === undefined || this.replicas.has(groupId) || this.stopped) return false;
+    this.options.log.info(
+      { queue: queue.name, vhost: queue.definition.vhost, from },
+      `quorum queue '${queue.name}' in vhost '${queue.definition.vhost}': ${from} added this node as a member; its replica starts and catches up`,
+    );
+    this.startReplica(queue, { voters: [], learners: [] });
+    return true;
+  }
+
+  /** This node's replica was removed from its group (delete_member, shrink): it goes. */
+  private dropReplica(replica: Replica, why: string): void {
+    const { queue } = replica;
+    this.replicas.delete(queue.groupId);
+    this.options.driver.removeGroup(queue.groupId);
+    this.options.store.dropGroup(queue.groupId);
+    this.options.log.info(
+      { queue: queue.name, vhost: queue.definition.vhost },
+      `quorum queue '${queue.name}' in vhost '${queue.definition.vhost}': this node's replica was removed (${why})`,
+    );
+  }
+
   /** The queue was deleted: its replica and its log go, its pipe fails what waits. */
   deleted(queue: QuorumQueue): void {
     const groupId = queue.groupId;
     if (this.queues.get(groupId) !== queue) return;
+    // A stopped service's queues are only let go (stop_app, reset): the store is not touched.
+    if (this.stopped) {
+      this.queues.delete(groupId);
+      return;
+    }
     this.queues.delete(groupId);
     this.pipes.get(groupId)?.close(`queue '${queue.name}' was deleted`);
     this.pipes.delete(groupId);
@@ -169,6 +220,13 @@ export class QuorumService implements QuorumNode {
 
   localMachine(queue: QuorumQueue): QuorumMachine | undefined {
     return this.replicas.get(queue.groupId)?.stateMachine.machine;
+  }
+
+  /** The quorum queue of that name, if this node knows one. */
+  find(vhost: string, name: string): QuorumQueue | undefined {
+    for (const queue of this.queues.values())
+      if (queue.definition.vhost === vhost && queue.name === name) return queue;
+    return undefined;
   }
 
   /** The queues this node knows, with their local replica when it holds one. */
@@ -193,9 +251,42 @@ export class QuorumService implements QuorumNode {
     return this.leaderHints.get(queue.groupId) ?? null;
   }
 
+  /** Whether node is a member of the cluster (the metadata group's voters), or this node. */
+  isClusterNode(node: string): boolean {
+    return node === this.nodeName || (this.options.clusterNodes?.() ?? []).includes(node);
+  }
+
   reachable(node: string): boolean {
     const link = this.options.link;
     return node === this.nodeName || link?.isReachable(node) === true;
+  }
+
+  /**
+   * Adds or removes a member of a queue's group: done by its leader, here or asked over the
+   * link. Null when done, else why not.
+   */
+  async changeMember(
+    queue: QuorumQueue,
+    change: MemberChange,
+    node: string,
+  ): Promise<string | null> {
+    const leader = this.leaderOf(queue);
+    if (leader === null) return "the queue has no leader now (no majority of its members is up)";
+    if (leader === this.nodeName)
+      return changeMember(this.options.driver, queue.groupId, change, node);
+    const link = this.options.link;
+    if (link === undefined) return `its leader ${leader} is not reachable`;
+    try {
+      const answer = await link.request(
+        leader,
+        QuorumRequest.member,
+        encodeMemberRequest(queue.groupId, change, node),
+        MEMBER_CHANGE_TIMEOUT_MS,
+      );
+      return answer.length === 0 ? null : answer.toString();
+    } catch (e) {
+      return `its leader ${leader} did not answer: ${(e as Error).message}`;
+    }
   }
 
   /** Hands a queue's leadership to another member (rebalance); only its leader can. */
@@ -375,7 +466,18 @@ export class QuorumService implements QuorumNode {
    */
   tick(nowMs: number): void {
     if (this.stopped) return;
-    for (const replica of this.replicas.values()) {
+    for (const replica of [...this.replicas.values()]) {
+      const status = this.options.driver.machine(replica.queue.groupId)?.status();
+      const { voters, learners } = status?.membership ?? { voters: [], learners: [] };
+      if (
+        status !== undefined &&
+        voters.length + learners.length > 0 &&
+        !voters.includes(this.nodeName) &&
+        !learners.includes(this.nodeName)
+      ) {
+        this.dropReplica(replica, "no longer in the group's membership");
+        continue;
+      }
       const leader = this.isLeader(replica);
       if (leader && !replica.wasLeader) this.elected(replica);
       replica.wasLeader = leader;
@@ -494,14 +596,20 @@ export class QuorumService implements QuorumNode {
 
   stop(): void {
     this.stopped = true;
+    this.options.broker.queueTypes.unregister(this.queueType);
     for (const pipe of this.pipes.values()) pipe.close("the node is stopping");
   }
 }
 
 function answerOf(outcome: ProposalOutcome<QuorumApplyResult>): ProposeAnswer {
   switch (outcome.status) {
-    case "applied":
-      return { status: "applied", reply: outcome.result.reply };
+    case "applied": {
+      const reply = outcome.result.reply;
+      // Earlier publishes of the same publisher are still on their way: resend in order.
+      if (reply.type === "enqueue" && reply.outOfSequence === true)
+        return { status: "failed", detail: "out of sequence: earlier publishes are resent first" };
+      return { status: "applied", reply };
+    }
     case "refused":
       return outcome.reason === "notLeader"
         ? { status: "not-leader", leader: outcome.leaderId }

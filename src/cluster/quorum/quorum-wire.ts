@@ -18,7 +18,34 @@ export const QUORUM_FRAME = 36;
 /** Request kinds (classic forwarding uses 10-15, membership 40). */
 export const QuorumRequest = {
   propose: 20,
+  /** A member change (add_member, delete_member) asked of the queue's leader. */
+  member: 21,
 } as const;
+
+export function encodeMemberRequest(
+  groupId: string,
+  change: "add" | "delete",
+  node: string,
+): Buffer {
+  return new WireWriter(128)
+    .string(groupId)
+    .u8(change === "add" ? 1 : 2)
+    .string(node)
+    .finish();
+}
+
+export function decodeMemberRequest(payload: Buffer): {
+  groupId: string;
+  change: "add" | "delete";
+  node: string;
+} {
+  const r = new WireReader(payload);
+  const groupId = r.string("a group id");
+  const change = r.u8("a change") === 1 ? "add" : "delete";
+  const node = r.string("a node");
+  r.end("a member request");
+  return { groupId, change, node };
+}
 
 export type ProposeAnswer =
   | { readonly status: "applied"; readonly reply: QuorumReply }
@@ -74,7 +101,7 @@ export function encodeAnswer(answer: ProposeAnswer): Buffer {
   w.u8(0).u8(REPLY_TYPES.indexOf(reply.type));
   switch (reply.type) {
     case "enqueue":
-      w.u8((reply.accepted ? 1 : 0) | (reply.duplicate ? 2 : 0));
+      w.u8((reply.accepted ? 1 : 0) | (reply.duplicate ? 2 : 0) | (reply.outOfSequence ? 4 : 0));
       break;
     case "dequeue":
       w.u64(reply.remaining).u8(reply.delivery === undefined ? 0 : 1);
@@ -101,7 +128,12 @@ export function decodeAnswer(payload: Buffer): ProposeAnswer {
   switch (type) {
     case "enqueue": {
       const flags = r.u8("flags");
-      const reply = { type, accepted: (flags & 1) !== 0, duplicate: (flags & 2) !== 0 } as const;
+      const reply = {
+        type,
+        accepted: (flags & 1) !== 0,
+        duplicate: (flags & 2) !== 0,
+        ...((flags & 4) !== 0 ? { outOfSequence: true } : {}),
+      } as const;
       return { status: "applied", reply };
     }
     case "dequeue": {

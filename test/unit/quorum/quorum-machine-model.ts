@@ -50,7 +50,7 @@ export type ModelDelivery = [number, number, boolean, number];
 
 export interface ModelOutcome {
   reply:
-    | { type: "enqueue"; accepted: boolean; duplicate: boolean }
+    | { type: "enqueue"; accepted: boolean; duplicate: boolean; outOfSequence?: boolean }
     | { type: "dequeue"; delivery: ModelDelivery | undefined; remaining: number }
     | { type: "purge"; purged: number }
     | { type: "done" };
@@ -240,6 +240,8 @@ export class QuorumModel {
         const refused = known.refused.includes(c.seq);
         return { type: "enqueue", accepted: !refused, duplicate: true };
       }
+      if (known !== undefined && c.seq > known.seq + 1)
+        return { type: "enqueue", accepted: false, duplicate: false, outOfSequence: true };
       this.publishers.set(c.publisher, { node: c.node, seq: c.seq, refused: known?.refused ?? [] });
     }
     const { maxLength, maxLengthBytes, overflow, messageTtlMs } = this.config;

@@ -562,8 +562,8 @@ test("a publisher's sequence number at or below the last seen is a duplicate, no
   const d = new Driver();
   const first = d.publish({ publisher: "p1", seq: 1 }).result.reply;
   assert.deepEqual(first, { type: "enqueue", accepted: true, duplicate: false });
-  d.publish({ publisher: "p1", seq: 3 });
-  for (const seq of [3, 2, 1]) {
+  d.publish({ publisher: "p1", seq: 2 });
+  for (const seq of [2, 1]) {
     const { id, result } = d.publish({ publisher: "p1", seq });
     assert.deepEqual(result.reply, { type: "enqueue", accepted: true, duplicate: true });
     assert.equal(d.machine.messages.has(id), false);
@@ -571,6 +571,24 @@ test("a publisher's sequence number at or below the last seen is a duplicate, no
   assert.equal(d.machine.readyCount, 2);
   // Another publisher has its own numbers.
   assert.equal(d.publish({ publisher: "p2", seq: 1 }).result.reply.type, "enqueue");
+  assert.equal(d.machine.readyCount, 3);
+});
+
+test("a publisher's number that skips one is out of sequence: nothing is enqueued or remembered", () => {
+  const d = new Driver();
+  d.publish({ publisher: "p1", seq: 1 });
+  const skipped = d.publish({ publisher: "p1", seq: 3 });
+  assert.deepEqual(skipped.result.reply, {
+    type: "enqueue",
+    accepted: false,
+    duplicate: false,
+    outOfSequence: true,
+  });
+  assert.equal(d.machine.messages.has(skipped.id), false);
+  // The skipped one, then the other, resent in order, are both taken.
+  assert.equal(d.publish({ publisher: "p1", seq: 2 }).result.reply.type, "enqueue");
+  const resent = d.publish({ publisher: "p1", seq: 3 }).result.reply;
+  assert.deepEqual(resent, { type: "enqueue", accepted: true, duplicate: false });
   assert.equal(d.machine.readyCount, 3);
 });
 

@@ -1,0 +1,3 @@
+import { simulateQuorumSeedShare } from "./quorum-queue-sim-campaign.js";
+
+simulateQuorumSeedShare(2);

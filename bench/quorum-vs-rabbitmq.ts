@@ -25,6 +25,7 @@ import {
   type QuorumRun,
   renderFsyncBound,
   renderFsyncReading,
+  renderFsyncSpread,
   renderQuorumTable,
   renderUnavailable,
 } from "./lib/quorum-results.js";
@@ -428,6 +429,7 @@ async function main(): Promise<number> {
       `${renderQuorumTable(results.runs)}\n\n` +
       `fsync bound (the data folders' disk):\n${renderFsyncBound(fsync)}\n` +
       `${renderFsyncReading(fsync, results.runs).join("\n")}\n` +
+      `${renderFsyncSpread(runs)}\n` +
       renderUnavailable(results.runs)
         .map((l) => `\n${l}`)
         .join("") +

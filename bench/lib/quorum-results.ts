@@ -197,3 +197,10 @@ export function renderFsyncReading(
   }
   return lines;
 }
+
+/** The range of the 1 s fdatasync probes taken before this run's load runs (the disk is shared). */
+export function renderFsyncSpread(runs: readonly QuorumRun[]): string {
+  const rates = runs.flatMap((r) => (r.fsyncPerS === undefined ? [] : [r.fsyncPerS]));
+  if (rates.length === 0) return "";
+  return `- the 1 s probes before each run: ${thousands.format(Math.min(...rates))} to ${thousands.format(Math.max(...rates))} calls/s (1 KiB)`;
+}

@@ -190,12 +190,13 @@ describe("quorum queues on a 3-node cluster", { skip }, () => {
     // remaining two still has every message.
     const info = await queueInfo(0, queue);
     const follower = info.members.find((m) => m !== info.leader && m !== outsider)!;
+    const leaderIndex = [0, 1, 2].find((i) => f.nodeName(i) === info.leader)!;
     const removed = await api(f.mgmtUrl(0), "DELETE", `${path}/delete`, { node: follower });
     assert.equal(removed.status, 202, JSON.stringify(removed.body));
     await eventually(
       `${follower} removed`,
       async () => {
-        const now = await queueInfo(0, queue);
+        const now = await queueInfo(leaderIndex, queue);
         return now.members.length === 2 && !now.members.includes(follower);
       },
       30_000,

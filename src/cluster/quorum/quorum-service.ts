@@ -55,10 +55,18 @@ export interface QuorumServiceOptions {
   readonly link: ForwardingLink | undefined;
   /** The cluster's nodes now (the metadata group's voters); undefined on a single node. */
   readonly clusterNodes?: () => readonly string[];
+  /** Ticks between a leader's heartbeats (default 4; below the driver's election ticks). */
+  readonly heartbeatTicks?: number;
   /** Settings checks for declarations (quorum-arguments.ts), when present. */
   readonly validateArguments?: QueueType["validateArguments"];
 }
 
+/**
+ * A quorum queue's leader sends heartbeats every 4 ticks (100 ms at the cluster's 25 ms):
+ * a busy queue's appends carry the commit index anyway, and an idle one's followers learn it
+ * within 100 ms; confirms come from the leader and never wait for them.
+ */
+const QUORUM_HEARTBEAT_TICKS = 4;
 /** How long a forwarded proposal waits for the leader's answer before it is sent again. */
 const FORWARD_TIMEOUT_MS = 10_000;
 /** How often the leader looks for expired messages to drop, at most. */
@@ -103,10 +111,13 @@ export class QuorumService implements QuorumNode {
     if (link !== undefined) {
       link.serve(QuorumRequest.propose, (_from, payload) => this.serveProposal(payload));
       link.serve(QuorumRequest.member, (_from, payload) => {
-        const { groupId, change, node } = decodeMemberRequest(payload);
-        return changeMember(this.options.driver, groupId, change, node).then((error) =>
-          Buffer.from(error ?? ""),
-        );
+        const { groupId, change, node, final } = decodeMemberRequest(payload);
+        const queue = this.queues.get(groupId);
+        const done =
+          final || queue === undefined
+            ? changeMember(this.options.driver, groupId, change, node)
+            : this.changeMember(queue, change, node, true);
+        return done.then((error) => Buffer.from(error ?? ""));
       });
       link.onFrame(QUORUM_FRAME, (from, payload) => this.onDeliverFrame(from, payload));
       link.onLinkLost((peer) => this.linkLost(peer));
@@ -169,7 +180,12 @@ export class QuorumService implements QuorumNode {
       configSent: undefined,
     };
     this.replicas.set(groupId, replica);
-    driver.addGroup(groupId, { persisted, stateMachine: replica.stateMachine });
+    driver.addGroup(groupId, {
+      persisted,
+      stateMachine: replica.stateMachine,
+      // Heartbeats every few ticks, not every tick: a node may lead thousands of queues.
+      raftOptions: { heartbeatTicks: this.options.heartbeatTicks ?? QUORUM_HEARTBEAT_TICKS },
+    });
   }
 
   /**
@@ -190,6 +206,9 @@ export class QuorumService implements QuorumNode {
   /** This node's replica was removed from its group (delete_member, shrink): it goes. */
   private dropReplica(replica: Replica, why: string): void {
     const { queue } = replica;
+    // What this node saw last stays its view of the members (it hears no more).
+    const last = this.options.driver.machine(queue.groupId)?.status().membership;
+    if (last !== undefined) queue.members = [...last.voters];
     this.replicas.delete(queue.groupId);
     this.options.driver.removeGroup(queue.groupId);
     this.options.store.dropGroup(queue.groupId);
@@ -269,23 +288,26 @@ export class QuorumService implements QuorumNode {
     queue: QuorumQueue,
     change: MemberChange,
     node: string,
+    asked = false,
   ): Promise<string | null> {
     const leader = this.leaderOf(queue);
-    if (leader === null) return "the queue has no leader now (no majority of its members is up)";
     if (leader === this.nodeName)
       return changeMember(this.options.driver, queue.groupId, change, node);
+    // Not known here (this node holds no replica): a member knows, and passes it on once.
+    const to = leader ?? (asked ? undefined : this.target(queue));
+    if (to === undefined) return "the queue has no leader now (no majority of its members is up)";
     const link = this.options.link;
-    if (link === undefined) return `its leader ${leader} is not reachable`;
+    if (link === undefined) return `its leader ${to} is not reachable`;
     try {
       const answer = await link.request(
-        leader,
+        to,
         QuorumRequest.member,
-        encodeMemberRequest(queue.groupId, change, node),
+        encodeMemberRequest(queue.groupId, change, node, leader !== null),
         MEMBER_CHANGE_TIMEOUT_MS,
       );
       return answer.length === 0 ? null : answer.toString();
     } catch (e) {
-      return `its leader ${leader} did not answer: ${(e as Error).message}`;
+      return `${to} did not answer: ${(e as Error).message}`;
     }
   }
 

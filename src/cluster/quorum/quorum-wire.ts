@@ -22,15 +22,18 @@ export const QuorumRequest = {
   member: 21,
 } as const;
 
+/** `final`: the receiver must not forward it again (it was sent to the leader it named). */
 export function encodeMemberRequest(
   groupId: string,
   change: "add" | "delete",
   node: string,
+  final: boolean,
 ): Buffer {
   return new WireWriter(128)
     .string(groupId)
     .u8(change === "add" ? 1 : 2)
     .string(node)
+    .u8(final ? 1 : 0)
     .finish();
 }
 
@@ -38,13 +41,15 @@ export function decodeMemberRequest(payload: Buffer): {
   groupId: string;
   change: "add" | "delete";
   node: string;
+  final: boolean;
 } {
   const r = new WireReader(payload);
   const groupId = r.string("a group id");
   const change = r.u8("a change") === 1 ? "add" : "delete";
   const node = r.string("a node");
+  const final = r.u8("a flag") === 1;
   r.end("a member request");
-  return { groupId, change, node };
+  return { groupId, change, node, final };
 }
 
 export type ProposeAnswer =

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Log } from "../../log.js";
-import type { QueueCreation, QueueType } from "../../queue/queue-type.js";
+import type { QueueCounts, QueueCreation, QueueType } from "../../queue/queue-type.js";
 import type { QuorumChangeResult } from "../../quorum/quorum-admin.js";
 import { resolveQuorumSettings } from "../../quorum/quorum-arguments.js";
 import { encodeQuorumCommand, type QuorumCommand } from "../../quorum/quorum-commands.js";
@@ -34,12 +34,17 @@ import {
   decodeAnswer,
   decodeDeliverFrame,
   decodeProposal,
+  decodeStatAnswer,
+  decodeStatRequest,
   encodeAnswer,
   encodeDeliverFrame,
   encodeProposal,
+  encodeStatAnswer,
+  encodeStatRequest,
   type ProposeAnswer,
   QUORUM_FRAME,
   QuorumRequest,
+  type StatAnswer,
 } from "./quorum-wire.js";
 
 export interface QuorumServiceOptions {
@@ -62,6 +67,8 @@ const EXPIRY_CHECK_MS = 1_000;
 const RECHECKOUT_AFTER_MS = 3_000;
 /** How long a basic.get or purge waits for a leader. */
 const SUBMIT_ONCE_TIMEOUT_MS = 10_000;
+/** How long a declare-ok waits for the leader's counts before giving this node's own. */
+const STAT_TIMEOUT_MS = 2_000;
 
 /** One replica this node holds: its state machine and what the leader side remembers. */
 interface Replica {
@@ -95,6 +102,9 @@ export class QuorumService implements QuorumNode {
     const link = options.link;
     if (link !== undefined) {
       link.serve(QuorumRequest.propose, (_from, payload) => this.serveProposal(payload));
+      link.serve(QuorumRequest.stat, async (_from, payload) =>
+        encodeStatAnswer(this.statHere(decodeStatRequest(payload))),
+      );
       link.onFrame(QUORUM_FRAME, (from, payload) => this.onDeliverFrame(from, payload));
       link.onLinkLost((peer) => this.linkLost(peer));
     }
@@ -102,6 +112,10 @@ export class QuorumService implements QuorumNode {
 
   clock(): number {
     return this.options.broker.clock();
+  }
+
+  get clustered(): boolean {
+    return this.options.link !== undefined;
   }
 
   // ------------------------------------------------------------------ queues and replicas
@@ -169,6 +183,49 @@ export class QuorumService implements QuorumNode {
 
   localMachine(queue: QuorumQueue): QuorumMachine | undefined {
     return this.replicas.get(queue.groupId)?.stateMachine.machine;
+  }
+
+  /**
+   * The leader's counts (RabbitMQ's stat asks the leader): here when this replica leads; else
+   * asked of the leader this node knows, following one redirect. With no leader known, or no
+   * answer in time, this node's own (its replica's, which may lag by the last commands).
+   */
+  async leaderCounts(queue: QuorumQueue): Promise<QueueCounts> {
+    const own = { messageCount: queue.messageCount, consumerCount: queue.consumerCount };
+    const link = this.options.link;
+    let to = this.leaderOf(queue);
+    for (let hop = 0; hop < 2 && to !== null; hop++) {
+      if (to === this.nodeName) {
+        const here = this.statHere(queue.groupId);
+        return here.status === "counts" ? here : own;
+      }
+      if (link === undefined || !link.isReachable(to)) return own;
+      const answer = await link
+        .request(to, QuorumRequest.stat, encodeStatRequest(queue.groupId), STAT_TIMEOUT_MS)
+        .then(decodeStatAnswer)
+        .catch(() => undefined);
+      if (answer === undefined || queue.deleted) return own;
+      if (answer.status === "counts") return answer;
+      to = answer.leader;
+    }
+    return own;
+  }
+
+  private statHere(groupId: string): StatAnswer {
+    const replica = this.replicas.get(groupId);
+    if (replica === undefined || !this.isLeader(replica)) {
+      const leader =
+        replica === undefined
+          ? (this.leaderHints.get(groupId) ?? null)
+          : this.leaderOf(replica.queue);
+      return { status: "not-leader", leader: leader === this.nodeName ? null : leader };
+    }
+    const { queue } = replica;
+    return {
+      status: "counts",
+      messageCount: queue.messageCount,
+      consumerCount: queue.consumerCount,
+    };
   }
 
   /** The queues this node knows, with their local replica when it holds one. */

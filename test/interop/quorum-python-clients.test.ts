@@ -226,6 +226,20 @@ describe("quorum queues with Python clients on a 3-node cluster", { skip }, () =
         `longest call ${Math.max(...calls.map(([, , took]) => took))} s; ` +
         `stuck ${r.stuckForS!.length}; errors ${JSON.stringify(r.errorSamples)}`;
       t.diagnostic(summary);
+      // A reply queue homed on the killed node is a transient classic queue: the surviving
+      // nodes refuse its redeclaration (its home is down) until the metadata leader drops
+      // the dead node's transient queues; until then the client's replies have nowhere to go.
+      for (const i of [0, 1, 2].filter((n) => n !== leader)) {
+        const logs = f.cluster.broker(i).logs;
+        const refused = logs.filter((l) => String(l.msg).includes("home node"));
+        const dropped = logs.filter((l) => String(l.msg).includes("queues homed on"));
+        const lines = [...refused.slice(0, 1), ...refused.slice(-1), ...dropped].map((l) => {
+          const at = typeof l.time === "number" ? l.time : Date.parse(String(l.time));
+          return `+${s(at)} s ${String(l.msg).slice(0, 220)}`;
+        });
+        if (refused.length > 0) lines.unshift(`${refused.length} redeclarations refused`);
+        if (lines.length > 0) t.diagnostic(`${f.nodeName(i)}: ${lines.join(" | ")}`);
+      }
       assert.deepEqual(r.stuckForS, [], `calls still in flight: ${summary}`);
       assert.deepEqual(late, [], `calls came back after their timeout + 5 s: ${summary}`);
       assert.equal(count(calls).wrong, undefined, summary);

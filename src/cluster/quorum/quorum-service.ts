@@ -13,7 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Log } from "../../log.js";
-import type { QueueCreation, QueueType } from "../../queue/queue-type.js";
+import type { QueueCounts, QueueCreation, QueueType } from "../../queue/queue-type.js";
 import type { QuorumChangeResult } from "../../quorum/quorum-admin.js";
 import { resolveQuorumSettings } from "../../quorum/quorum-arguments.js";
 import { encodeQuorumCommand, type QuorumCommand } from "../../quorum/quorum-commands.js";
@@ -36,13 +36,18 @@ import {
   decodeDeliverFrame,
   decodeMemberRequest,
   decodeProposal,
+  decodeStatAnswer,
+  decodeStatRequest,
   encodeAnswer,
   encodeDeliverFrame,
   encodeMemberRequest,
   encodeProposal,
+  encodeStatAnswer,
+  encodeStatRequest,
   type ProposeAnswer,
   QUORUM_FRAME,
   QuorumRequest,
+  type StatAnswer,
 } from "./quorum-wire.js";
 
 export interface QuorumServiceOptions {
@@ -77,6 +82,8 @@ const RECHECKOUT_AFTER_MS = 3_000;
 const SUBMIT_ONCE_TIMEOUT_MS = 10_000;
 /** A member change waits for a new member to catch up (quorum-membership.ts: 60 s). */
 const MEMBER_CHANGE_TIMEOUT_MS = 70_000;
+/** How long a declare-ok waits for the leader's counts before giving this node's own. */
+const STAT_TIMEOUT_MS = 2_000;
 
 /** One replica this node holds: its state machine and what the leader side remembers. */
 interface Replica {
@@ -119,6 +126,9 @@ export class QuorumService implements QuorumNode {
             : this.changeMember(queue, change, node, true);
         return done.then((error) => Buffer.from(error ?? ""));
       });
+      link.serve(QuorumRequest.stat, async (_from, payload) =>
+        encodeStatAnswer(this.statHere(decodeStatRequest(payload))),
+      );
       link.onFrame(QUORUM_FRAME, (from, payload) => this.onDeliverFrame(from, payload));
       link.onLinkLost((peer) => this.linkLost(peer));
     }
@@ -126,6 +136,10 @@ export class QuorumService implements QuorumNode {
 
   clock(): number {
     return this.options.broker.clock();
+  }
+
+  get clustered(): boolean {
+    return this.options.link !== undefined;
   }
 
   // ------------------------------------------------------------------ queues and replicas
@@ -246,6 +260,49 @@ export class QuorumService implements QuorumNode {
     for (const queue of this.queues.values())
       if (queue.definition.vhost === vhost && queue.name === name) return queue;
     return undefined;
+  }
+
+  /**
+   * The leader's counts (RabbitMQ's stat asks the leader): here when this replica leads; else
+   * asked of the leader this node knows, following one redirect. With no leader known, or no
+   * answer in time, this node's own (its replica's, which may lag by the last commands).
+   */
+  async leaderCounts(queue: QuorumQueue): Promise<QueueCounts> {
+    const own = { messageCount: queue.messageCount, consumerCount: queue.consumerCount };
+    const link = this.options.link;
+    let to = this.leaderOf(queue);
+    for (let hop = 0; hop < 2 && to !== null; hop++) {
+      if (to === this.nodeName) {
+        const here = this.statHere(queue.groupId);
+        return here.status === "counts" ? here : own;
+      }
+      if (link === undefined || !link.isReachable(to)) return own;
+      const answer = await link
+        .request(to, QuorumRequest.stat, encodeStatRequest(queue.groupId), STAT_TIMEOUT_MS)
+        .then(decodeStatAnswer)
+        .catch(() => undefined);
+      if (answer === undefined || queue.deleted) return own;
+      if (answer.status === "counts") return answer;
+      to = answer.leader;
+    }
+    return own;
+  }
+
+  private statHere(groupId: string): StatAnswer {
+    const replica = this.replicas.get(groupId);
+    if (replica === undefined || !this.isLeader(replica)) {
+      const leader =
+        replica === undefined
+          ? (this.leaderHints.get(groupId) ?? null)
+          : this.leaderOf(replica.queue);
+      return { status: "not-leader", leader: leader === this.nodeName ? null : leader };
+    }
+    const { queue } = replica;
+    return {
+      status: "counts",
+      messageCount: queue.messageCount,
+      consumerCount: queue.consumerCount,
+    };
   }
 
   /** The queues this node knows, with their local replica when it holds one. */

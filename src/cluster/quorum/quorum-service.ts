@@ -92,6 +92,8 @@ interface Replica {
   wasLeader: boolean;
   lastExpiryCheckMs: number;
   configSent: string | undefined;
+  /** Whether this replica already considered handing a new queue's leadership over. */
+  placed: boolean;
 }
 
 export class QuorumService implements QuorumNode {
@@ -192,6 +194,7 @@ export class QuorumService implements QuorumNode {
       wasLeader: false,
       lastExpiryCheckMs: 0,
       configSent: undefined,
+      placed: false,
     };
     this.replicas.set(groupId, replica);
     driver.addGroup(groupId, {
@@ -253,6 +256,16 @@ export class QuorumService implements QuorumNode {
 
   localMachine(queue: QuorumQueue): QuorumMachine | undefined {
     return this.replicas.get(queue.groupId)?.stateMachine.machine;
+  }
+
+  /** How many of the quorum queues this node knows each node leads (or is to lead: a new one's first member). */
+  leadersPerNode(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const queue of this.queues.values()) {
+      const leader = this.leaderOf(queue) ?? queue.members[0] ?? null;
+      if (leader !== null) counts.set(leader, (counts.get(leader) ?? 0) + 1);
+    }
+    return counts;
   }
 
   /** The quorum queue of that name, if this node knows one. */
@@ -579,6 +592,7 @@ export class QuorumService implements QuorumNode {
     );
     replica.configSent = undefined;
     this.syncConfig(replica);
+    this.placeLeader(replica);
     const link = this.options.link;
     const down = new Set<string>();
     for (const consumer of machine.consumers.values()) {
@@ -613,6 +627,22 @@ export class QuorumService implements QuorumNode {
     }
     // Pipes on this node may still be waiting on the old leader.
     this.pipes.get(queue.groupId)?.resend();
+  }
+
+  /**
+   * A new queue's leader is the member listed first (its leader locator's choice): whoever
+   * won the first election hands over to it, once. A queue that holds anything already (a
+   * later election) keeps the leader it has; rebalance moves those.
+   */
+  private placeLeader(replica: Replica): void {
+    const { queue } = replica;
+    const intended = queue.members[0];
+    if (replica.placed || intended === undefined || intended === this.nodeName) return;
+    replica.placed = true;
+    const machine = replica.stateMachine.machine;
+    if (machine.totals.enqueued > 0 || machine.consumers.size > 0) return;
+    if (!this.reachable(intended)) return;
+    this.options.driver.transferLeadership(queue.groupId, intended);
   }
 
   /** A policy changed the queue's settings: its leader replicates the new ones. */

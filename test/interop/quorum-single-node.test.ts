@@ -107,6 +107,77 @@ describe("quorum queues on a single node", () => {
     await ch.close();
   });
 
+  it("refuses a publish over x-max-length with reject-publish (nack), drops the head with drop-head", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("qq-full", {
+      durable: true,
+      arguments: { ...QQ, "x-max-length": 2, "x-overflow": "reject-publish" },
+    });
+    await publishConfirmed(ch, "qq-full", ["a", "b"]);
+    const nacked = await new Promise<boolean>((resolve) =>
+      ch.sendToQueue("qq-full", Buffer.from("c"), { persistent: true }, (err) =>
+        resolve(err !== null && err !== undefined),
+      ),
+    );
+    assert.equal(nacked, true, "the third publish is nacked");
+    await ch.assertQueue("qq-drop", { durable: true, arguments: { ...QQ, "x-max-length": 2 } });
+    await publishConfirmed(ch, "qq-drop", ["a", "b", "c"]);
+    const left: string[] = [];
+    for (
+      let m = await ch.get("qq-drop", { noAck: true });
+      m;
+      m = await ch.get("qq-drop", { noAck: true })
+    )
+      left.push(m.content.toString());
+    assert.deepEqual(left, ["b", "c"]);
+    await ch.close();
+  });
+
+  it("drops messages past x-message-ttl and serves high priorities first", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("qq-ttl", { durable: true, arguments: { ...QQ, "x-message-ttl": 200 } });
+    await publishConfirmed(ch, "qq-ttl", ["old"]);
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal(await ch.get("qq-ttl"), false, "the expired message is gone");
+    await ch.assertQueue("qq-prio", { durable: true, arguments: QQ });
+    ch.sendToQueue("qq-prio", Buffer.from("n1"), { persistent: true });
+    ch.sendToQueue("qq-prio", Buffer.from("h1"), { persistent: true, priority: 9 });
+    ch.sendToQueue("qq-prio", Buffer.from("h2"), { persistent: true, priority: 5 });
+    await ch.waitForConfirms();
+    const order: string[] = [];
+    for (
+      let m = await ch.get("qq-prio", { noAck: true });
+      m;
+      m = await ch.get("qq-prio", { noAck: true })
+    )
+      order.push(m.content.toString());
+    assert.deepEqual(order, ["h1", "h2", "n1"]);
+    await ch.close();
+  });
+
+  it("gives everything to the single active consumer and hands over when it goes", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("qq-sac", {
+      durable: true,
+      arguments: { ...QQ, "x-single-active-consumer": true },
+    });
+    const c1 = await conn.createChannel();
+    const c2 = await conn.createChannel();
+    const first: string[] = [];
+    const second: string[] = [];
+    await c1.consume("qq-sac", (m) => m && (first.push(m.content.toString()), c1.ack(m)));
+    await c2.consume("qq-sac", (m) => m && (second.push(m.content.toString()), c2.ack(m)));
+    await publishConfirmed(ch, "qq-sac", ["s1", "s2", "s3"]);
+    await eventually("the active consumer to get all three", () => first.length === 3);
+    assert.deepEqual(second, []);
+    await c1.close();
+    await publishConfirmed(ch, "qq-sac", ["s4"]);
+    await eventually("the next consumer to take over", () => second.length === 1);
+    assert.deepEqual(second, ["s4"]);
+    await c2.close();
+    await ch.close();
+  });
+
   it("keeps every confirmed message through kill -9", async () => {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue("qq-crash", { durable: true, arguments: QQ });

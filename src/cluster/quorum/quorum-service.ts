@@ -13,6 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Log } from "../../log.js";
+import { resolveQueueSettings } from "../../queue/queue-settings.js";
 import type { QueueCounts, QueueCreation, QueueType } from "../../queue/queue-type.js";
 import type { QuorumChangeResult } from "../../quorum/quorum-admin.js";
 import { resolveQuorumSettings } from "../../quorum/quorum-arguments.js";
@@ -188,9 +189,15 @@ export class QuorumService implements QuorumNode {
     }
     const replica: Replica = {
       queue,
-      stateMachine: new QuorumStateMachine(new Machine(), {
-        applied: (result) => this.applied(replica, result),
-      }),
+      stateMachine: new QuorumStateMachine(
+        new Machine(),
+        { applied: (result) => this.applied(replica, result) },
+        // Policies may differ between nodes for a moment; the arguments never do.
+        quorumConfigOf(
+          resolveQueueSettings(queue.definition.arguments),
+          resolveQuorumSettings(queue.definition.arguments),
+        ),
+      ),
       wasLeader: false,
       lastExpiryCheckMs: 0,
       configSent: undefined,

@@ -69,7 +69,13 @@ const SUBMIT_ONCE_TIMEOUT_MS = 10_000;
 interface Replica {
   readonly queue: QuorumQueue;
   readonly stateMachine: QuorumStateMachine;
-  wasLeader: boolean;
+  /** The term this replica leads in, once it saw itself leading (undefined: it follows). */
+  leaderTerm: number | undefined;
+  /**
+   * Set on election: `elected` runs once the replica applied up to here (its first entry of
+   * the term), so its state holds all its predecessor committed (settles above all).
+   */
+  electedFromIndex: number | undefined;
   lastExpiryCheckMs: number;
   lastEarlierRunsCheckMs: number;
   configSent: string | undefined;
@@ -150,7 +156,8 @@ export class QuorumService implements QuorumNode {
       stateMachine: new QuorumStateMachine(new Machine(), {
         applied: (result) => this.applied(replica, result),
       }),
-      wasLeader: false,
+      leaderTerm: undefined,
+      electedFromIndex: undefined,
       lastExpiryCheckMs: 0,
       lastEarlierRunsCheckMs: 0,
       configSent: undefined,
@@ -382,9 +389,26 @@ export class QuorumService implements QuorumNode {
   tick(nowMs: number): void {
     if (this.stopped) return;
     for (const replica of this.replicas.values()) {
-      const leader = this.isLeader(replica);
-      if (leader && !replica.wasLeader) this.elected(replica);
-      replica.wasLeader = leader;
+      const status = this.options.driver.machine(replica.queue.groupId)?.status();
+      const leader = status?.role === "leader";
+      if (!leader) {
+        replica.leaderTerm = undefined;
+        replica.electedFromIndex = undefined;
+      } else if (replica.leaderTerm !== status.term) {
+        // A new leader knows what its predecessor committed only once an entry of its own
+        // term is applied: until then its state may miss settles the consumers' nodes saw
+        // applied, and resending "checked-out" messages would deliver them twice.
+        replica.leaderTerm = status.term;
+        replica.electedFromIndex = status.lastIndex;
+      }
+      if (
+        leader &&
+        replica.electedFromIndex !== undefined &&
+        status.appliedIndex >= replica.electedFromIndex
+      ) {
+        replica.electedFromIndex = undefined;
+        this.elected(replica);
+      }
       if (nowMs - replica.lastEarlierRunsCheckMs >= EARLIER_RUNS_CHECK_MS) {
         replica.lastEarlierRunsCheckMs = nowMs;
         this.removeEarlierRuns(replica, nowMs);

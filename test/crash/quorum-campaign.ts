@@ -48,6 +48,8 @@ export interface RoundRecord {
   /** From the restart to the node serving, then to every queue with all members online. */
   readonly servingMs: number;
   readonly healthyMs: number | undefined;
+  /** Kill to the first confirm of every queue after it (known at the end of the campaign). */
+  readonly recoveryMs?: number | undefined;
 }
 
 export interface QuorumCampaignResult extends Figures {
@@ -186,7 +188,15 @@ export async function runQuorumCampaign(
     for (let c = 0; c < (options.consumers ?? 3); c++) {
       const q = c % queueCount;
       consumers.push(
-        new RoamingConsumer(target, (c + 1) % NODES, queues[q]!, q, ledger, options.prefetch ?? 50),
+        new RoamingConsumer(
+          target,
+          (c + 1) % NODES,
+          queues[q]!,
+          q,
+          ledger,
+          options.prefetch ?? 50,
+          `c${c}`,
+        ),
       );
     }
     for (const client of [...consumers, ...publishers]) client.start();
@@ -294,7 +304,10 @@ export async function runQuorumCampaign(
     consumerReconnects: consumers.reduce((n, c) => n + c.reconnects, 0),
     consumerCancels: consumers.reduce((n, c) => n + c.cancels, 0),
     leftInQueues,
-    roundRecords,
+    roundRecords: roundRecords.map((r, i) => ({
+      ...r,
+      recoveryMs: QuorumLedger.recoveryOf(ledger.kills[i]!),
+    })),
     logsDir,
     failure,
   };
@@ -316,7 +329,7 @@ async function sweep(url: string, queues: string[], ledger: QuorumLedger): Promi
       const { consumerTag } = await ch.consume(queue, (m) => {
         if (!m) return;
         last = Date.now();
-        ledger.deliver(m.content.toString(), m.fields.redelivered, last);
+        ledger.deliver(m.content.toString(), m.fields.redelivered, last, "sweep");
         ch.ack(m);
       });
       while (Date.now() - last < 2_000) await sleep(200);

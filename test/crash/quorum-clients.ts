@@ -112,7 +112,7 @@ export class RoamingPublisher extends RoamingClient {
         });
         continue;
       }
-      const id = this.ledger.publish(this.queueIndex);
+      const id = this.ledger.publish(this.queueIndex, Date.now());
       this.outstanding++;
       try {
         ch.sendToQueue(
@@ -164,8 +164,14 @@ export class RoamingConsumer extends RoamingClient {
     queueIndex: number,
     ledger: QuorumLedger,
     private readonly prefetch: number,
+    private readonly label: string,
   ) {
     super(target, node, queue, queueIndex, ledger);
+  }
+
+  /** "c2@node1": the consumer and the node of its current connection (1-based). */
+  private get name(): string {
+    return `${this.label}@node${this.node + 1}`;
   }
 
   protected async session(conn: Connection, closed: Promise<void>): Promise<void> {
@@ -183,7 +189,7 @@ export class RoamingConsumer extends RoamingClient {
         cancelled();
         return;
       }
-      this.ledger.deliver(m.content.toString(), m.fields.redelivered, Date.now());
+      this.ledger.deliver(m.content.toString(), m.fields.redelivered, Date.now(), this.name);
       ch.ack(m);
     });
     this.end = cancelled;

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { warrenOnly } from "../support/warren-only.js";
 import { runQuorumCampaign } from "./quorum-campaign.js";
 
-const ROUNDS = Number(process.env.WARREN_QQ_CRASH_ROUNDS ?? 4);
+const ROUNDS = Number(process.env.WARREN_QQ_CRASH_ROUNDS ?? 5);
 const SEED = Number(process.env.WARREN_QQ_CRASH_SEED ?? Date.now() % 1_000_000);
 const skip = warrenOnly("starts its own Warren cluster");
 

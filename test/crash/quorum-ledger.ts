@@ -14,8 +14,18 @@ export interface KillMark {
   /** Whether the node led at least one queue when it was killed. */
   readonly leader: boolean;
   readonly atMs: number;
-  /** Per queue: when its first confirm after the kill arrived (undefined: none yet). */
+  /**
+   * Per queue: when the first confirm of a message published after the kill arrived
+   * (undefined: none yet). Confirms already on their way when the node died do not count.
+   */
   readonly firstConfirmMs: (number | undefined)[];
+}
+
+/** One delivery of a message: when, to which client (e.g. "c2@node1"), and its flag. */
+export interface DeliveryRecord {
+  readonly atMs: number;
+  readonly by: string;
+  readonly redelivered: boolean;
 }
 
 export interface Figures {
@@ -35,9 +45,17 @@ export interface Figures {
   readonly duplicated: number;
   /** Ids delivered more than once with a repeat not flagged redelivered. */
   readonly duplicatedWithoutRedelivered: number[];
+  /**
+   * The first few of those, each delivery timed from the last kill before it (ms) and named
+   * by the kill's round and node, to read against the nodes' logs.
+   */
+  readonly duplicatesWithoutFlagDetail: string[];
   /** Delivered but never published by this campaign (a corrupted body): must be 0. */
   readonly unknown: number;
-  /** Kill to the first confirm of every queue after it, ms (one figure per kill). */
+  /**
+   * Kill to the first confirm, in every queue, of a message published after the kill, ms
+   * (one figure per kill: its slowest queue).
+   */
   readonly recoveryMs: { p50: number; p99: number; max: number; never: number };
   /** The same, only the kills of a node that led a queue. */
   readonly leaderRecoveryMs: { p50: number; p99: number; max: number; never: number };
@@ -47,9 +65,11 @@ export class QuorumLedger {
   private nextId = 1;
   /** Id -> queue index. */
   private readonly queues = new Map<number, number>();
+  /** Id -> when it was published. */
+  private readonly sentAt = new Map<number, number>();
   private readonly answers = new Map<number, PublishAnswer>();
-  /** Id -> the redelivered flag of each of its deliveries, in arrival order. */
-  private readonly deliveriesOf = new Map<number, boolean[]>();
+  /** Id -> each of its deliveries, in arrival order. */
+  private readonly deliveriesOf = new Map<number, DeliveryRecord[]>();
   private deliveryCount = 0;
   private unknownDeliveries = 0;
   readonly kills: KillMark[] = [];
@@ -58,9 +78,10 @@ export class QuorumLedger {
   constructor(readonly queueCount: number) {}
 
   /** A new id for a message about to be published to queue `queue`. */
-  publish(queue: number): number {
+  publish(queue: number, nowMs: number): number {
     const id = this.nextId++;
     this.queues.set(id, queue);
+    this.sentAt.set(id, nowMs);
     return id;
   }
 
@@ -71,14 +92,15 @@ export class QuorumLedger {
     this.answers.set(id, answer);
     if (answer !== "confirmed") return;
     const queue = this.queues.get(id)!;
+    const sentAt = this.sentAt.get(id)!;
     for (const mark of this.kills) {
-      if (mark.firstConfirmMs[queue] === undefined && nowMs >= mark.atMs) {
+      if (mark.firstConfirmMs[queue] === undefined && sentAt >= mark.atMs) {
         mark.firstConfirmMs[queue] = nowMs;
       }
     }
   }
 
-  deliver(body: string, redelivered: boolean, nowMs: number): void {
+  deliver(body: string, redelivered: boolean, nowMs: number, by: string): void {
     this.deliveryCount++;
     this.lastDeliveryMs = nowMs;
     const id = Number(body);
@@ -86,9 +108,10 @@ export class QuorumLedger {
       this.unknownDeliveries++;
       return;
     }
+    const record = { atMs: nowMs, by, redelivered };
     const seen = this.deliveriesOf.get(id);
-    if (seen) seen.push(redelivered);
-    else this.deliveriesOf.set(id, [redelivered]);
+    if (seen) seen.push(record);
+    else this.deliveriesOf.set(id, [record]);
   }
 
   kill(round: number, node: string, leader: boolean, atMs: number): void {
@@ -132,14 +155,30 @@ export class QuorumLedger {
     return worst;
   }
 
+  /** "id 17 (queue 0): c1@node2 at round 3 (node2) +1200 ms, redelivered=false; ..." */
+  private describe(id: number): string {
+    const sent = this.sentAt.get(id)!;
+    const at = (t: number) => {
+      const kill = this.kills.filter((k) => k.atMs <= t).at(-1);
+      return kill === undefined
+        ? `${t - sent} ms after its publish`
+        : `round ${kill.round} (${kill.node} killed) +${t - kill.atMs} ms`;
+    };
+    const records = this.deliveriesOf.get(id) ?? [];
+    return (
+      `id ${id} (queue ${this.queues.get(id)}, published at ${at(sent)}): ` +
+      records.map((r) => `${r.by} at ${at(r.atMs)} redelivered=${r.redelivered}`).join("; ")
+    );
+  }
+
   figures(): Figures {
     const count = (a: PublishAnswer) => [...this.answers.values()].filter((x) => x === a).length;
     let duplicated = 0;
     const withoutFlag: number[] = [];
-    for (const [id, flags] of this.deliveriesOf) {
-      if (flags.length < 2) continue;
+    for (const [id, records] of this.deliveriesOf) {
+      if (records.length < 2) continue;
       duplicated++;
-      if (flags.slice(1).some((f) => !f)) withoutFlag.push(id);
+      if (records.slice(1).some((r) => !r.redelivered)) withoutFlag.push(id);
     }
     const answered = this.answers.size;
     return {
@@ -153,6 +192,7 @@ export class QuorumLedger {
       lost: this.undelivered(),
       duplicated,
       duplicatedWithoutRedelivered: withoutFlag,
+      duplicatesWithoutFlagDetail: withoutFlag.slice(0, 10).map((id) => this.describe(id)),
       unknown: this.unknownDeliveries,
       recoveryMs: percentiles(this.kills.map(QuorumLedger.recoveryOf)),
       leaderRecoveryMs: percentiles(

@@ -56,8 +56,21 @@ async function runQuorum(): Promise<void> {
     drainTimeoutMs: number(values["drain-ms"]),
     log: (l) => console.log(l),
   });
+  console.log(
+    `kill to the next confirm of every queue, per round: ${result.roundRecords
+      .map((r) => `${r.round}:${r.recoveryMs ?? "never"}${r.leaderOf.length > 0 ? "L" : ""}`)
+      .join(" ")} (L: the node led a queue)`,
+  );
   console.log(quorumTable(result, commitOf()));
-  const { roundRecords: _, lost, duplicatedWithoutRedelivered, ...summary } = result;
+  const {
+    roundRecords: _,
+    lost,
+    duplicatedWithoutRedelivered,
+    duplicatesWithoutFlagDetail,
+    ...summary
+  } = result;
+  for (const line of duplicatesWithoutFlagDetail)
+    console.log(`duplicate without the flag: ${line}`);
   console.log(
     JSON.stringify({
       ...summary,

@@ -165,8 +165,13 @@ describe("quorum queues on a single node", () => {
     const c2 = await conn.createChannel();
     const first: string[] = [];
     const second: string[] = [];
-    await c1.consume("qq-sac", (m) => m && (first.push(m.content.toString()), c1.ack(m)));
-    await c2.consume("qq-sac", (m) => m && (second.push(m.content.toString()), c2.ack(m)));
+    const collect = (into: string[], c: amqp.Channel) => (m: amqp.ConsumeMessage | null) => {
+      if (!m) return;
+      into.push(m.content.toString());
+      c.ack(m);
+    };
+    await c1.consume("qq-sac", collect(first, c1));
+    await c2.consume("qq-sac", collect(second, c2));
     await publishConfirmed(ch, "qq-sac", ["s1", "s2", "s3"]);
     await eventually("the active consumer to get all three", () => first.length === 3);
     assert.deepEqual(second, []);

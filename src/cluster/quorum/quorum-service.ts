@@ -79,6 +79,8 @@ const FORWARD_TIMEOUT_MS = 10_000;
 const EXPIRY_CHECK_MS = 1_000;
 /** After a link is lost, when this node's consumers are checked out again. */
 const RECHECKOUT_AFTER_MS = 3_000;
+/** How often each replica looks for consumers of this node's earlier runs, at most. */
+const EARLIER_RUNS_CHECK_MS = 1_000;
 /** How long a basic.get or purge waits for a leader. */
 const SUBMIT_ONCE_TIMEOUT_MS = 10_000;
 /** A member change waits for a new member to catch up (quorum-membership.ts: 60 s). */
@@ -90,8 +92,15 @@ const STAT_TIMEOUT_MS = 2_000;
 interface Replica {
   readonly queue: QuorumQueue;
   readonly stateMachine: QuorumStateMachine;
-  wasLeader: boolean;
+  /** The term this replica leads in, once it saw itself leading (undefined: it follows). */
+  leaderTerm: number | undefined;
+  /**
+   * Set on election: `elected` runs once the replica applied up to here (its first entry of
+   * the term), so its state holds all its predecessor committed (settles above all).
+   */
+  electedFromIndex: number | undefined;
   lastExpiryCheckMs: number;
+  lastEarlierRunsCheckMs: number;
   configSent: string | undefined;
   /** Whether this replica already considered handing a new queue's leadership over. */
   placed: boolean;
@@ -108,6 +117,8 @@ export class QuorumService implements QuorumNode {
   private readonly afterTurnQueue: (() => void)[] = [];
   private afterTurnScheduled = false;
   private stopped = false;
+  /** Consumer keys of this node's earlier runs whose "remove" is on its way. */
+  private readonly removing = new Set<string>();
 
   constructor(private readonly options: QuorumServiceOptions) {
     this.nodeName = options.nodeName;
@@ -198,8 +209,10 @@ export class QuorumService implements QuorumNode {
           resolveQuorumSettings(queue.definition.arguments),
         ),
       ),
-      wasLeader: false,
+      leaderTerm: undefined,
+      electedFromIndex: undefined,
       lastExpiryCheckMs: 0,
+      lastEarlierRunsCheckMs: 0,
       configSent: undefined,
       placed: false,
     };
@@ -577,9 +590,29 @@ export class QuorumService implements QuorumNode {
         this.dropReplica(replica, "no longer in the group's membership");
         continue;
       }
-      const leader = this.isLeader(replica);
-      if (leader && !replica.wasLeader) this.elected(replica);
-      replica.wasLeader = leader;
+      const leader = status?.role === "leader";
+      if (!leader) {
+        replica.leaderTerm = undefined;
+        replica.electedFromIndex = undefined;
+      } else if (replica.leaderTerm !== status.term) {
+        // A new leader knows what its predecessor committed only once an entry of its own
+        // term is applied: until then its state may miss settles the consumers' nodes saw
+        // applied, and resending "checked-out" messages would deliver them twice.
+        replica.leaderTerm = status.term;
+        replica.electedFromIndex = status.lastIndex;
+      }
+      if (
+        leader &&
+        replica.electedFromIndex !== undefined &&
+        status.appliedIndex >= replica.electedFromIndex
+      ) {
+        replica.electedFromIndex = undefined;
+        this.elected(replica);
+      }
+      if (nowMs - replica.lastEarlierRunsCheckMs >= EARLIER_RUNS_CHECK_MS) {
+        replica.lastEarlierRunsCheckMs = nowMs;
+        this.removeEarlierRuns(replica, nowMs);
+      }
       if (!leader) continue;
       const machine = replica.stateMachine.machine;
       if (nowMs - replica.lastExpiryCheckMs >= EXPIRY_CHECK_MS && machine.nextExpiryMs() < nowMs) {
@@ -588,6 +621,31 @@ export class QuorumService implements QuorumNode {
       }
     }
     for (const pipe of this.pipes.values()) pipe.expire(nowMs);
+  }
+
+  /**
+   * Consumers an earlier run of this node checked out (it was killed) hold their messages
+   * until something removes them. The leader's node-down covers a node it saw go; not one
+   * that came back before a new leader looked (its link is up again, so the new leader finds
+   * it reachable), nor one whose old consumer's checkout committed after the node-down. Only
+   * this node tells its runs apart (the keys carry its incarnation): it removes them itself,
+   * through whoever leads, and again if a late checkout brings one back.
+   */
+  private removeEarlierRuns(replica: Replica, nowMs: number): void {
+    const ours = `${this.nodeName}/`;
+    const current = `${this.nodeName}/${this.incarnation}/`;
+    const { queue } = replica;
+    for (const [key, consumer] of replica.stateMachine.machine.consumers) {
+      if (!key.startsWith(ours) || key.startsWith(current) || this.removing.has(key)) continue;
+      this.removing.add(key);
+      this.options.log.info(
+        { queue: queue.name, vhost: queue.definition.vhost, consumer: key },
+        `quorum queue '${queue.name}' in vhost '${queue.definition.vhost}': removing consumer ${key} of an earlier run of this node (${consumer.checkedOut.size} messages it held go back)`,
+      );
+      this.submit(queue, { type: "remove", consumer: key, nowMs }, 60_000).then(() =>
+        this.removing.delete(key),
+      );
+    }
   }
 
   private elected(replica: Replica): void {

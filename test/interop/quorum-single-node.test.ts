@@ -183,6 +183,40 @@ describe("quorum queues on a single node", () => {
     await ch.close();
   });
 
+  it("dead-letters at-least-once: a rejected message waits in the queue until a target takes it", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertExchange("qq-alo-dlx", "direct", { durable: true });
+    await ch.assertQueue("qq-alo", {
+      durable: true,
+      arguments: {
+        ...QQ,
+        "x-dead-letter-exchange": "qq-alo-dlx",
+        "x-dead-letter-routing-key": "dead",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+      },
+    });
+    await publishConfirmed(ch, "qq-alo", ["keep-me"]);
+    const m = await ch.get("qq-alo", { noAck: false });
+    assert.ok(m);
+    ch.nack(m, false, false);
+    // No queue is bound to the dead-letter exchange yet: the message is not dropped.
+    await new Promise((r) => setTimeout(r, 1_000));
+    await ch.assertQueue("qq-alo-target", { durable: true });
+    await ch.bindQueue("qq-alo-target", "qq-alo-dlx", "dead");
+    let dead: amqp.GetMessage | false = false;
+    await eventually(
+      "the retried dead-letter to reach its target",
+      async () => {
+        dead = await ch.get("qq-alo-target", { noAck: true });
+        return dead !== false;
+      },
+      25_000,
+    );
+    assert.equal((dead as unknown as amqp.GetMessage).content.toString(), "keep-me");
+    await ch.close();
+  });
+
   it("keeps every confirmed message through kill -9", async () => {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue("qq-crash", { durable: true, arguments: QQ });

@@ -18,7 +18,11 @@ import type { QueueCounts, QueueCreation, QueueType } from "../../queue/queue-ty
 import type { QuorumChangeResult } from "../../quorum/quorum-admin.js";
 import { resolveQuorumSettings } from "../../quorum/quorum-arguments.js";
 import { encodeQuorumCommand, type QuorumCommand } from "../../quorum/quorum-commands.js";
-import type { QuorumApplyResult, QuorumMachine } from "../../quorum/quorum-machine.js";
+import type {
+  DeadLettered,
+  QuorumApplyResult,
+  QuorumMachine,
+} from "../../quorum/quorum-machine.js";
 import { QuorumMachine as Machine } from "../../quorum/quorum-machine.js";
 import { QuorumStateMachine } from "../../quorum/quorum-state-machine.js";
 import { initialPersistedState, type Membership, type RaftStatus } from "../../raft/index.js";
@@ -75,6 +79,8 @@ export interface QuorumServiceOptions {
 const QUORUM_HEARTBEAT_TICKS = 4;
 /** How long a forwarded proposal waits for the leader's answer before it is sent again. */
 const FORWARD_TIMEOUT_MS = 10_000;
+/** How often a leader tries again the at-least-once dead-letters their targets did not take. */
+const DLX_RETRY_MS = 10_000;
 /** How often the leader looks for expired messages to drop, at most. */
 const EXPIRY_CHECK_MS = 1_000;
 /** After a link is lost, when this node's consumers are checked out again. */
@@ -104,6 +110,11 @@ interface Replica {
   configSent: string | undefined;
   /** Whether this replica already considered handing a new queue's leadership over. */
   placed: boolean;
+  /** At-least-once dead-letters republished and waiting for their targets' outcome. */
+  readonly dlxInFlight: Set<number>;
+  /** Dead-letters their targets took, to settle at the end of the turn. */
+  readonly dlxSettles: number[];
+  lastDlxRetryMs: number;
 }
 
 export class QuorumService implements QuorumNode {
@@ -215,6 +226,9 @@ export class QuorumService implements QuorumNode {
       lastEarlierRunsCheckMs: 0,
       configSent: undefined,
       placed: false,
+      dlxInFlight: new Set(),
+      dlxSettles: [],
+      lastDlxRetryMs: 0,
     };
     this.replicas.set(groupId, replica);
     driver.addGroup(groupId, {
@@ -523,15 +537,49 @@ export class QuorumService implements QuorumNode {
       if (effect.type === "deliver") {
         this.sendDeliveries(queue, effect.node, effect.consumer, effect.deliveries);
       } else {
-        const settledIds: number[] = [];
         for (const dead of effect.messages) {
-          deadLetter(this.options.broker, queue, encodeMessageDelivery(dead), dead.reason);
-          settledIds.push(dead.id);
+          if (effect.atLeastOnce) this.deadLetterAtLeastOnce(replica, dead);
+          else deadLetter(this.options.broker, queue, encodeMessageDelivery(dead), dead.reason);
         }
-        if (effect.atLeastOnce && settledIds.length > 0)
-          this.submit(queue, { type: "dlx-settle", ids: settledIds, nowMs: this.clock() }, 60_000);
       }
     }
+  }
+
+  /**
+   * At-least-once dead-lettering (RabbitMQ's dead-letter-strategy): the message stays in the
+   * queue's machine until its targets have it (their enqueue outcome accepted: after their
+   * own fdatasync or majority); one that could not be routed, or was refused, stays and is
+   * tried again (`retryDeadLetters`). A leader that dies first leaves it to the next one.
+   */
+  private deadLetterAtLeastOnce(replica: Replica, dead: DeadLettered): void {
+    if (replica.dlxInFlight.has(dead.id)) return;
+    const outcome = deadLetter(
+      this.options.broker,
+      replica.queue,
+      encodeMessageDelivery(dead),
+      dead.reason,
+    );
+    if (outcome === undefined) return;
+    replica.dlxInFlight.add(dead.id);
+    outcome.whenSettled((result) => {
+      replica.dlxInFlight.delete(dead.id);
+      if (!result.accepted || replica.queue.deleted) return;
+      replica.dlxSettles.push(dead.id);
+      if (replica.dlxSettles.length === 1)
+        this.afterTurn(() => {
+          const ids = replica.dlxSettles.splice(0);
+          const command = { type: "dlx-settle", ids, nowMs: this.clock() } as const;
+          this.submit(replica.queue, command, 60_000);
+        });
+    });
+  }
+
+  /** The leader tries again the at-least-once dead-letters not yet taken by their targets. */
+  private retryDeadLetters(replica: Replica, nowMs: number): void {
+    const pending = replica.stateMachine.machine.dlxPending;
+    if (pending.size === 0 || nowMs - replica.lastDlxRetryMs < DLX_RETRY_MS) return;
+    replica.lastDlxRetryMs = nowMs;
+    for (const dead of pending.values()) this.deadLetterAtLeastOnce(replica, dead);
   }
 
   private sendDeliveries(
@@ -614,6 +662,7 @@ export class QuorumService implements QuorumNode {
         this.removeEarlierRuns(replica, nowMs);
       }
       if (!leader) continue;
+      this.retryDeadLetters(replica, nowMs);
       const machine = replica.stateMachine.machine;
       if (nowMs - replica.lastExpiryCheckMs >= EXPIRY_CHECK_MS && machine.nextExpiryMs() < nowMs) {
         replica.lastExpiryCheckMs = nowMs;

@@ -2,7 +2,7 @@
  * One Raft group as the driver drives it: its machine, the application state machine its
  * committed entries go to, the proposals waiting for their outcome, and when to snapshot.
  */
-import type { GroupId, PersistedState, RaftMachine, Ready } from "../raft/index.js";
+import type { GroupId, PersistedState, RaftMachine, RaftOptions, Ready } from "../raft/index.js";
 import type { Settlement } from "./proposal-tracker.js";
 import { ProposalTracker } from "./proposal-tracker.js";
 import type { ReplicatedStateMachine } from "./replicated-state-machine.js";
@@ -17,6 +17,8 @@ export interface GroupSpec<R = unknown> {
   readonly stateMachine: ReplicatedStateMachine<R>;
   /** Snapshot the state machine and compact the log after this many applied entries. */
   readonly snapshotEveryEntries?: number;
+  /** This group's own tunables over the driver's (a quorum queue's slower heartbeat). */
+  readonly raftOptions?: Partial<Pick<RaftOptions, "heartbeatTicks" | "electionTicks">>;
 }
 
 export class DrivenGroup {

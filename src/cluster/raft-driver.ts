@@ -143,7 +143,11 @@ export class RaftDriver {
   /** Starts driving a group from what its log store holds. */
   addGroup<R>(groupId: GroupId, spec: GroupSpec<R>): RaftGroupHandle<R> {
     if (this.driven.has(groupId)) throw new Error(`group ${groupId} is already driven`);
-    const options = raftOptions({ ...this.config.raftOptions, id: this.nodeId });
+    const options = raftOptions({
+      ...this.config.raftOptions,
+      ...spec.raftOptions,
+      id: this.nodeId,
+    });
     const create = this.config.createMachine ?? ((o, p) => new RaftMachine(o, p));
     const machine = create(options, spec.persisted);
     const group = new DrivenGroup(groupId, machine, spec as GroupSpec);

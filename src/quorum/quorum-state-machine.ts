@@ -5,7 +5,7 @@
  */
 import type { ReplicatedStateMachine } from "../cluster/replicated-state-machine.js";
 import type { LogEntry, Snapshot } from "../raft/index.js";
-import { decodeQuorumCommand } from "./quorum-commands.js";
+import { decodeQuorumCommand, type QuorumConfig } from "./quorum-commands.js";
 import type { QuorumApplyResult, QuorumMachine } from "./quorum-machine.js";
 import { decodeQuorumSnapshot, encodeQuorumSnapshot } from "./quorum-snapshot.js";
 
@@ -27,11 +27,18 @@ export class QuorumStateMachine implements ReplicatedStateMachine<QuorumApplyRes
   /** Command bytes applied since the last snapshot: what the log holds that a snapshot would drop. */
   private bytesSinceSnapshot = 0;
 
+  /**
+   * `initialConfig`: a new group's settings before any command (from the declaration's
+   * arguments, the same on every member), so that what clients send before the leader's first
+   * config command is already held to them.
+   */
   constructor(
     machine: QuorumMachine,
     private readonly sink: QuorumEffectSink | undefined,
+    private readonly initialConfig?: QuorumConfig,
   ) {
     this.machine = machine;
+    if (initialConfig !== undefined) machine.config = initialConfig;
   }
 
   apply(entry: LogEntry): QuorumApplyResult {
@@ -61,6 +68,8 @@ export class QuorumStateMachine implements ReplicatedStateMachine<QuorumApplyRes
   restore(snapshot: Snapshot): void {
     this.bytesSinceSnapshot = 0;
     this.machine = decodeQuorumSnapshot(snapshot.data);
+    if (snapshot.data.byteLength === 0 && this.initialConfig !== undefined)
+      this.machine.config = this.initialConfig;
     this.sink?.restored?.(this.machine);
   }
 }

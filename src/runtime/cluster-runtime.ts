@@ -214,6 +214,7 @@ export class ClusterRuntime implements ClusterSource {
       persisted: store.load(METADATA_GROUP_ID)!,
       forwarder,
       timers: REAL_TIMERS,
+      quorumLeaders: () => this.quorum.leadersPerNode(),
     });
     forwarder.serve(this.metadata.serveForwarded);
     broker.useReplicatedCommands(this.failFastWhilePaused(this.metadata.commands));

@@ -73,6 +73,7 @@ export class LocalQuorum {
       driver: this.driver,
       store,
       link: undefined,
+      heartbeatTicks: 1,
       validateArguments: quorumValidateArguments,
     });
     broker.queueTypes.register(this.service.queueType);

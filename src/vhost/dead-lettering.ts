@@ -1,6 +1,7 @@
 import { readHeaders } from "../protocol/content-properties.js";
 import type { FieldTable } from "../protocol/field-table.js";
 import { deadLetterMessage, isDeadLetterCycle } from "../queue/dead-letter.js";
+import type { EnqueueOutcome } from "../queue/enqueue-outcome.js";
 import type { DiscardReason } from "../queue/queue-hooks.js";
 import type { Queue, QueueDelivery } from "../queue/queue-type.js";
 import type { Broker } from "./broker.js";
@@ -9,14 +10,16 @@ import type { Broker } from "./broker.js";
  * What happens to a message a queue let go of without an ack: with a dead-letter
  * exchange it is republished there (x-death updated, cycles cut as RabbitMQ cuts
  * them); without one it is dropped, counted by reason, and logged when the reason
- * is the delivery limit (a poison message an operator wants to hear about).
+ * is the delivery limit (a poison message an operator wants to hear about). Returns the
+ * outcome of the republish (an at-least-once quorum queue settles on it), undefined when the
+ * message was dropped.
  */
 export function deadLetter(
   broker: Broker,
   queue: Queue,
   entry: QueueDelivery,
   reason: DiscardReason,
-): void {
+): EnqueueOutcome | undefined {
   const settings = queue.settings;
   const vhost = broker.vhosts.get(queue.definition.vhost);
   const dlx = settings.deadLetterExchange;
@@ -40,7 +43,7 @@ export function deadLetter(
         `message dropped from queue '${queue.name}': delivered ${entry.deliveryCount} times, past its delivery limit`,
       );
     }
-    return;
+    return undefined;
   }
   const now = broker.clock();
   let dl: ReturnType<typeof deadLetterMessage>;
@@ -61,7 +64,7 @@ export function deadLetter(
       { queue: queue.name, reason, err: String(e) },
       `message dropped: its headers could not be read to dead-letter it (${(e as Error).message})`,
     );
-    return;
+    return undefined;
   }
   let headers: FieldTable | undefined;
   const targets = new Set<Queue>();
@@ -86,8 +89,8 @@ export function deadLetter(
   });
   if (queues.length === 0) {
     broker.counters.droppedByReason[reason]++;
-    return;
+    return undefined;
   }
   broker.counters.deadLetteredByReason[reason]++;
-  broker.enqueue(queues, dl.message, now);
+  return broker.enqueue(queues, dl.message, now);
 }

@@ -78,6 +78,12 @@ describe("quorum queues on a 3-node cluster", { skip }, () => {
     assert.equal(info.type, "quorum");
     assert.deepEqual([...info.members].sort(), [0, 1, 2].map((i) => f.nodeName(i)).sort());
     assert.ok(info.members.includes(info.leader!), "the leader is a member");
+    // client-local, RabbitMQ's default: the declaring node leads once the first election is over.
+    await eventually(
+      "the declaring node to lead",
+      async () => (await queueInfo(0, queue)).leader === f.nodeName(0),
+      20_000,
+    );
     const bodies = range(1_000, "m");
     await f.publishConfirmed(1, queue, bodies);
     const conn = await f.on(2);
@@ -190,12 +196,13 @@ describe("quorum queues on a 3-node cluster", { skip }, () => {
     // remaining two still has every message.
     const info = await queueInfo(0, queue);
     const follower = info.members.find((m) => m !== info.leader && m !== outsider)!;
+    const leaderIndex = [0, 1, 2].find((i) => f.nodeName(i) === info.leader)!;
     const removed = await api(f.mgmtUrl(0), "DELETE", `${path}/delete`, { node: follower });
     assert.equal(removed.status, 202, JSON.stringify(removed.body));
     await eventually(
       `${follower} removed`,
       async () => {
-        const now = await queueInfo(0, queue);
+        const now = await queueInfo(leaderIndex, queue);
         return now.members.length === 2 && !now.members.includes(follower);
       },
       30_000,
@@ -210,5 +217,30 @@ describe("quorum queues on a 3-node cluster", { skip }, () => {
     }
     assert.deepEqual(got, range(200, "g"));
     await conn.close();
+  });
+
+  test("x-queue-leader-locator balanced spreads the leaders of queues declared on one node", async () => {
+    const queues: string[] = [];
+    for (let i = 0; i < 6; i++)
+      queues.push(await quorumQueueOn(0, "qq-balanced", { "x-queue-leader-locator": "balanced" }));
+    // Balanced over every quorum queue of the cluster (the earlier tests' too).
+    let counts = new Map<string, number>();
+    await eventually(
+      "leaders spread: no node leads more than one queue more than another",
+      async () => {
+        const all = (await api(f.mgmtUrl(0), "GET", "/api/queues")).body as QueueInfo[];
+        const quorum = all.filter((q) => q.type === "quorum");
+        if (!queues.every((name) => quorum.some((q) => (q as { name?: string }).name === name)))
+          return false;
+        counts = new Map([0, 1, 2].map((i) => [f.nodeName(i), 0]));
+        for (const q of quorum)
+          if (q.leader !== null) counts.set(q.leader, counts.get(q.leader)! + 1);
+        const n = [...counts.values()];
+        return (
+          n.reduce((a, b) => a + b, 0) === quorum.length && Math.max(...n) - Math.min(...n) <= 1
+        );
+      },
+      30_000,
+    );
   });
 });

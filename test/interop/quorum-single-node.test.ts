@@ -107,6 +107,116 @@ describe("quorum queues on a single node", () => {
     await ch.close();
   });
 
+  it("refuses a publish over x-max-length with reject-publish (nack), drops the head with drop-head", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("qq-full", {
+      durable: true,
+      arguments: { ...QQ, "x-max-length": 2, "x-overflow": "reject-publish" },
+    });
+    await publishConfirmed(ch, "qq-full", ["a", "b"]);
+    const nacked = await new Promise<boolean>((resolve) =>
+      ch.sendToQueue("qq-full", Buffer.from("c"), { persistent: true }, (err) =>
+        resolve(err !== null && err !== undefined),
+      ),
+    );
+    assert.equal(nacked, true, "the third publish is nacked");
+    await ch.assertQueue("qq-drop", { durable: true, arguments: { ...QQ, "x-max-length": 2 } });
+    await publishConfirmed(ch, "qq-drop", ["a", "b", "c"]);
+    const left: string[] = [];
+    for (
+      let m = await ch.get("qq-drop", { noAck: true });
+      m;
+      m = await ch.get("qq-drop", { noAck: true })
+    )
+      left.push(m.content.toString());
+    assert.deepEqual(left, ["b", "c"]);
+    await ch.close();
+  });
+
+  it("drops messages past x-message-ttl and serves high priorities first", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("qq-ttl", { durable: true, arguments: { ...QQ, "x-message-ttl": 200 } });
+    await publishConfirmed(ch, "qq-ttl", ["old"]);
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal(await ch.get("qq-ttl"), false, "the expired message is gone");
+    await ch.assertQueue("qq-prio", { durable: true, arguments: QQ });
+    ch.sendToQueue("qq-prio", Buffer.from("n1"), { persistent: true });
+    ch.sendToQueue("qq-prio", Buffer.from("h1"), { persistent: true, priority: 9 });
+    ch.sendToQueue("qq-prio", Buffer.from("h2"), { persistent: true, priority: 5 });
+    await ch.waitForConfirms();
+    const order: string[] = [];
+    for (
+      let m = await ch.get("qq-prio", { noAck: true });
+      m;
+      m = await ch.get("qq-prio", { noAck: true })
+    )
+      order.push(m.content.toString());
+    assert.deepEqual(order, ["h1", "h2", "n1"]);
+    await ch.close();
+  });
+
+  it("gives everything to the single active consumer and hands over when it goes", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("qq-sac", {
+      durable: true,
+      arguments: { ...QQ, "x-single-active-consumer": true },
+    });
+    const c1 = await conn.createChannel();
+    const c2 = await conn.createChannel();
+    const first: string[] = [];
+    const second: string[] = [];
+    const collect = (into: string[], c: amqp.Channel) => (m: amqp.ConsumeMessage | null) => {
+      if (!m) return;
+      into.push(m.content.toString());
+      c.ack(m);
+    };
+    await c1.consume("qq-sac", collect(first, c1));
+    await c2.consume("qq-sac", collect(second, c2));
+    await publishConfirmed(ch, "qq-sac", ["s1", "s2", "s3"]);
+    await eventually("the active consumer to get all three", () => first.length === 3);
+    assert.deepEqual(second, []);
+    await c1.close();
+    await publishConfirmed(ch, "qq-sac", ["s4"]);
+    await eventually("the next consumer to take over", () => second.length === 1);
+    assert.deepEqual(second, ["s4"]);
+    await c2.close();
+    await ch.close();
+  });
+
+  it("dead-letters at-least-once: a rejected message waits in the queue until a target takes it", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertExchange("qq-alo-dlx", "direct", { durable: true });
+    await ch.assertQueue("qq-alo", {
+      durable: true,
+      arguments: {
+        ...QQ,
+        "x-dead-letter-exchange": "qq-alo-dlx",
+        "x-dead-letter-routing-key": "dead",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+      },
+    });
+    await publishConfirmed(ch, "qq-alo", ["keep-me"]);
+    const m = await ch.get("qq-alo", { noAck: false });
+    assert.ok(m);
+    ch.nack(m, false, false);
+    // No queue is bound to the dead-letter exchange yet: the message is not dropped.
+    await new Promise((r) => setTimeout(r, 1_000));
+    await ch.assertQueue("qq-alo-target", { durable: true });
+    await ch.bindQueue("qq-alo-target", "qq-alo-dlx", "dead");
+    let dead: amqp.GetMessage | false = false;
+    await eventually(
+      "the retried dead-letter to reach its target",
+      async () => {
+        dead = await ch.get("qq-alo-target", { noAck: true });
+        return dead !== false;
+      },
+      25_000,
+    );
+    assert.equal((dead as unknown as amqp.GetMessage).content.toString(), "keep-me");
+    await ch.close();
+  });
+
   it("keeps every confirmed message through kill -9", async () => {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue("qq-crash", { durable: true, arguments: QQ });

@@ -30,6 +30,8 @@ export interface MetadataGroupConfig {
   /** How long a submit waits for a leader and the commit before 506 (default 10 s). */
   readonly timeoutMs?: number;
   readonly retryMs?: number;
+  /** How many quorum queues each node leads (where a balanced quorum queue's leader goes). */
+  readonly quorumLeaders?: () => ReadonlyMap<string, number>;
 }
 
 export interface MetadataGroup {
@@ -58,6 +60,7 @@ export function startMetadataGroup(config: MetadataGroupConfig): MetadataGroup {
     nodeId: driver.nodeId,
     homeName: broker.settings.nodeName,
     clusterNodes: () => group.status()?.membership.voters ?? [],
+    ...(config.quorumLeaders ? { quorumLeaders: config.quorumLeaders } : {}),
     group,
     machine,
     forwarder: config.forwarder,

@@ -42,6 +42,8 @@ export interface ReplicatedCommandsOptions {
   readonly homeName?: string;
   /** The cluster's nodes now (the metadata group's voters): where quorum replicas may go. */
   readonly clusterNodes?: () => readonly string[];
+  /** How many quorum queues each node leads, as this node knows (the balanced locator). */
+  readonly quorumLeaders?: () => ReadonlyMap<string, number>;
   readonly group: MetadataProposer;
   readonly machine: MetadataMachine;
   readonly forwarder: CommandForwarder;
@@ -99,9 +101,7 @@ export class ReplicatedCommands implements CommandSubmitter {
     }
     this.stats.submitted++;
     const home = this.options.homeName ?? this.options.nodeId;
-    const bytes = encodeCommand(
-      withMembers(withHome(command, home), home, this.options.clusterNodes),
-    );
+    const bytes = encodeCommand(withMembers(withHome(command, home), home, this.options));
     return new Promise<Applied<ResultOf<C>>>((resolve, reject) => {
       new Submission(this, bytes, {
         applied: (reply) => resolve(reply as Applied<ResultOf<C>>),
@@ -147,13 +147,31 @@ function withHome<C extends MetadataCommand>(command: C, home: string): C {
 function withMembers<C extends MetadataCommand>(
   command: C,
   home: string,
-  clusterNodes: (() => readonly string[]) | undefined,
+  options: Pick<ReplicatedCommandsOptions, "clusterNodes" | "quorumLeaders">,
 ): C {
   if (command.type !== "queue.declare" || command.members !== undefined) return command;
+  const { clusterNodes, quorumLeaders } = options;
   if (!command.durable || command.exclusive || command.autoDelete || clusterNodes === undefined)
     return command;
   const size = groupSizeArg(command.arguments["x-quorum-initial-group-size"]);
-  return { ...command, members: chooseQuorumMembers(home, clusterNodes(), size, command.queue) };
+  const locator = textArg(command.arguments["x-queue-leader-locator"]);
+  const balanced = locator === "balanced" || locator === "least-leaders" || locator === "random";
+  const members = chooseQuorumMembers(
+    home,
+    clusterNodes(),
+    size,
+    command.queue,
+    balanced ? "balanced" : "client-local",
+    balanced ? quorumLeaders?.() : undefined,
+  );
+  return { ...command, members };
+}
+
+/** A string argument from tagged JSON (["S", base64]). */
+function textArg(value: unknown): string | undefined {
+  return Array.isArray(value) && (value[0] === "S" || value[0] === "x")
+    ? Buffer.from(String(value[1]), "base64").toString()
+    : undefined;
 }
 
 /** x-quorum-initial-group-size from tagged JSON ([type, value]), when it is a positive integer. */

@@ -25,6 +25,7 @@ import {
 import type { QueueSettings } from "../../queue/queue-settings.js";
 import type {
   Queue,
+  QueueCounts,
   QueueCreation,
   QueueDefinition,
   QueueDelivery,
@@ -55,6 +56,10 @@ export interface QuorumNode {
   submitOnce(queue: QuorumQueue, command: QuorumCommand): Promise<ProposeAnswer>;
   /** This node's replica's machine, when it holds one. */
   localMachine(queue: QuorumQueue): QuorumMachine | undefined;
+  /** In a cluster (a single node's replica leads every group and is never behind). */
+  readonly clustered: boolean;
+  /** The leader's counts (this node's own when no leader answers in time). */
+  leaderCounts(queue: QuorumQueue): Promise<QueueCounts>;
   /** Settles waiting in this turn go out at its end. */
   afterTurn(fn: () => void): void;
   /** Its settings changed (a policy): the leader replicates them. */
@@ -111,6 +116,12 @@ export class QuorumQueue implements Queue {
   private readonly getKey: string;
   private lastUsedMs: number;
   private readonly counts = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
+  /**
+   * declare-ok's counts in a cluster, as RabbitMQ's stat asks the leader: this node's replica
+   * may not have applied the enqueues just confirmed to a publisher. (A single node answers
+   * from its replica, after its definitions are saved.)
+   */
+  readonly countsAtHome?: () => Promise<QueueCounts>;
 
   constructor(
     creation: QueueCreation,
@@ -125,6 +136,7 @@ export class QuorumQueue implements Queue {
     this.publisher = `${node.nodeName}/${node.incarnation}`;
     this.getKey = `${node.nodeName}/${node.incarnation}/get`;
     this.lastUsedMs = creation.nowMs;
+    if (node.clustered) this.countsAtHome = () => node.leaderCounts(this);
   }
 
   get name(): string {

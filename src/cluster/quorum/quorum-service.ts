@@ -13,11 +13,16 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Log } from "../../log.js";
-import type { QueueCreation, QueueType } from "../../queue/queue-type.js";
+import { resolveQueueSettings } from "../../queue/queue-settings.js";
+import type { QueueCounts, QueueCreation, QueueType } from "../../queue/queue-type.js";
 import type { QuorumChangeResult } from "../../quorum/quorum-admin.js";
 import { resolveQuorumSettings } from "../../quorum/quorum-arguments.js";
 import { encodeQuorumCommand, type QuorumCommand } from "../../quorum/quorum-commands.js";
-import type { QuorumApplyResult, QuorumMachine } from "../../quorum/quorum-machine.js";
+import type {
+  DeadLettered,
+  QuorumApplyResult,
+  QuorumMachine,
+} from "../../quorum/quorum-machine.js";
 import { QuorumMachine as Machine } from "../../quorum/quorum-machine.js";
 import { QuorumStateMachine } from "../../quorum/quorum-state-machine.js";
 import { initialPersistedState, type Membership, type RaftStatus } from "../../raft/index.js";
@@ -36,13 +41,18 @@ import {
   decodeDeliverFrame,
   decodeMemberRequest,
   decodeProposal,
+  decodeStatAnswer,
+  decodeStatRequest,
   encodeAnswer,
   encodeDeliverFrame,
   encodeMemberRequest,
   encodeProposal,
+  encodeStatAnswer,
+  encodeStatRequest,
   type ProposeAnswer,
   QUORUM_FRAME,
   QuorumRequest,
+  type StatAnswer,
 } from "./quorum-wire.js";
 
 export interface QuorumServiceOptions {
@@ -55,28 +65,56 @@ export interface QuorumServiceOptions {
   readonly link: ForwardingLink | undefined;
   /** The cluster's nodes now (the metadata group's voters); undefined on a single node. */
   readonly clusterNodes?: () => readonly string[];
+  /** Ticks between a leader's heartbeats (default 4; below the driver's election ticks). */
+  readonly heartbeatTicks?: number;
   /** Settings checks for declarations (quorum-arguments.ts), when present. */
   readonly validateArguments?: QueueType["validateArguments"];
 }
 
+/**
+ * A quorum queue's leader sends heartbeats every 4 ticks (100 ms at the cluster's 25 ms):
+ * a busy queue's appends carry the commit index anyway, and an idle one's followers learn it
+ * within 100 ms; confirms come from the leader and never wait for them.
+ */
+const QUORUM_HEARTBEAT_TICKS = 4;
 /** How long a forwarded proposal waits for the leader's answer before it is sent again. */
 const FORWARD_TIMEOUT_MS = 10_000;
+/** How often a leader tries again the at-least-once dead-letters their targets did not take. */
+const DLX_RETRY_MS = 10_000;
 /** How often the leader looks for expired messages to drop, at most. */
 const EXPIRY_CHECK_MS = 1_000;
 /** After a link is lost, when this node's consumers are checked out again. */
 const RECHECKOUT_AFTER_MS = 3_000;
+/** How often each replica looks for consumers of this node's earlier runs, at most. */
+const EARLIER_RUNS_CHECK_MS = 1_000;
 /** How long a basic.get or purge waits for a leader. */
 const SUBMIT_ONCE_TIMEOUT_MS = 10_000;
 /** A member change waits for a new member to catch up (quorum-membership.ts: 60 s). */
 const MEMBER_CHANGE_TIMEOUT_MS = 70_000;
+/** How long a declare-ok waits for the leader's counts before giving this node's own. */
+const STAT_TIMEOUT_MS = 2_000;
 
 /** One replica this node holds: its state machine and what the leader side remembers. */
 interface Replica {
   readonly queue: QuorumQueue;
   readonly stateMachine: QuorumStateMachine;
-  wasLeader: boolean;
+  /** The term this replica leads in, once it saw itself leading (undefined: it follows). */
+  leaderTerm: number | undefined;
+  /**
+   * Set on election: `elected` runs once the replica applied up to here (its first entry of
+   * the term), so its state holds all its predecessor committed (settles above all).
+   */
+  electedFromIndex: number | undefined;
   lastExpiryCheckMs: number;
+  lastEarlierRunsCheckMs: number;
   configSent: string | undefined;
+  /** Whether this replica already considered handing a new queue's leadership over. */
+  placed: boolean;
+  /** At-least-once dead-letters republished and waiting for their targets' outcome. */
+  readonly dlxInFlight: Set<number>;
+  /** Dead-letters their targets took, to settle at the end of the turn. */
+  readonly dlxSettles: number[];
+  lastDlxRetryMs: number;
 }
 
 export class QuorumService implements QuorumNode {
@@ -90,6 +128,8 @@ export class QuorumService implements QuorumNode {
   private readonly afterTurnQueue: (() => void)[] = [];
   private afterTurnScheduled = false;
   private stopped = false;
+  /** Consumer keys of this node's earlier runs whose "remove" is on its way. */
+  private readonly removing = new Set<string>();
 
   constructor(private readonly options: QuorumServiceOptions) {
     this.nodeName = options.nodeName;
@@ -103,11 +143,17 @@ export class QuorumService implements QuorumNode {
     if (link !== undefined) {
       link.serve(QuorumRequest.propose, (_from, payload) => this.serveProposal(payload));
       link.serve(QuorumRequest.member, (_from, payload) => {
-        const { groupId, change, node } = decodeMemberRequest(payload);
-        return changeMember(this.options.driver, groupId, change, node).then((error) =>
-          Buffer.from(error ?? ""),
-        );
+        const { groupId, change, node, final } = decodeMemberRequest(payload);
+        const queue = this.queues.get(groupId);
+        const done =
+          final || queue === undefined
+            ? changeMember(this.options.driver, groupId, change, node)
+            : this.changeMember(queue, change, node, true);
+        return done.then((error) => Buffer.from(error ?? ""));
       });
+      link.serve(QuorumRequest.stat, async (_from, payload) =>
+        encodeStatAnswer(this.statHere(decodeStatRequest(payload))),
+      );
       link.onFrame(QUORUM_FRAME, (from, payload) => this.onDeliverFrame(from, payload));
       link.onLinkLost((peer) => this.linkLost(peer));
     }
@@ -115,6 +161,10 @@ export class QuorumService implements QuorumNode {
 
   clock(): number {
     return this.options.broker.clock();
+  }
+
+  get clustered(): boolean {
+    return this.options.link !== undefined;
   }
 
   // ------------------------------------------------------------------ queues and replicas
@@ -161,15 +211,32 @@ export class QuorumService implements QuorumNode {
     }
     const replica: Replica = {
       queue,
-      stateMachine: new QuorumStateMachine(new Machine(), {
-        applied: (result) => this.applied(replica, result),
-      }),
-      wasLeader: false,
+      stateMachine: new QuorumStateMachine(
+        new Machine(),
+        { applied: (result) => this.applied(replica, result) },
+        // Policies may differ between nodes for a moment; the arguments never do.
+        quorumConfigOf(
+          resolveQueueSettings(queue.definition.arguments),
+          resolveQuorumSettings(queue.definition.arguments),
+        ),
+      ),
+      leaderTerm: undefined,
+      electedFromIndex: undefined,
       lastExpiryCheckMs: 0,
+      lastEarlierRunsCheckMs: 0,
       configSent: undefined,
+      placed: false,
+      dlxInFlight: new Set(),
+      dlxSettles: [],
+      lastDlxRetryMs: 0,
     };
     this.replicas.set(groupId, replica);
-    driver.addGroup(groupId, { persisted, stateMachine: replica.stateMachine });
+    driver.addGroup(groupId, {
+      persisted,
+      stateMachine: replica.stateMachine,
+      // Heartbeats every few ticks, not every tick: a node may lead thousands of queues.
+      raftOptions: { heartbeatTicks: this.options.heartbeatTicks ?? QUORUM_HEARTBEAT_TICKS },
+    });
   }
 
   /**
@@ -190,6 +257,9 @@ export class QuorumService implements QuorumNode {
   /** This node's replica was removed from its group (delete_member, shrink): it goes. */
   private dropReplica(replica: Replica, why: string): void {
     const { queue } = replica;
+    // What this node saw last stays its view of the members (it hears no more).
+    const last = this.options.driver.machine(queue.groupId)?.status().membership;
+    if (last !== undefined) queue.members = [...last.voters];
     this.replicas.delete(queue.groupId);
     this.options.driver.removeGroup(queue.groupId);
     this.options.store.dropGroup(queue.groupId);
@@ -222,11 +292,64 @@ export class QuorumService implements QuorumNode {
     return this.replicas.get(queue.groupId)?.stateMachine.machine;
   }
 
+  /** How many of the quorum queues this node knows each node leads (or is to lead: a new one's first member). */
+  leadersPerNode(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const queue of this.queues.values()) {
+      const leader = this.leaderOf(queue) ?? queue.members[0] ?? null;
+      if (leader !== null) counts.set(leader, (counts.get(leader) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** The quorum queue of that name, if this node knows one. */
   find(vhost: string, name: string): QuorumQueue | undefined {
     for (const queue of this.queues.values())
       if (queue.definition.vhost === vhost && queue.name === name) return queue;
     return undefined;
+  }
+
+  /**
+   * The leader's counts (RabbitMQ's stat asks the leader): here when this replica leads; else
+   * asked of the leader this node knows, following one redirect. With no leader known, or no
+   * answer in time, this node's own (its replica's, which may lag by the last commands).
+   */
+  async leaderCounts(queue: QuorumQueue): Promise<QueueCounts> {
+    const own = { messageCount: queue.messageCount, consumerCount: queue.consumerCount };
+    const link = this.options.link;
+    let to = this.leaderOf(queue);
+    for (let hop = 0; hop < 2 && to !== null; hop++) {
+      if (to === this.nodeName) {
+        const here = this.statHere(queue.groupId);
+        return here.status === "counts" ? here : own;
+      }
+      if (link === undefined || !link.isReachable(to)) return own;
+      const answer = await link
+        .request(to, QuorumRequest.stat, encodeStatRequest(queue.groupId), STAT_TIMEOUT_MS)
+        .then(decodeStatAnswer)
+        .catch(() => undefined);
+      if (answer === undefined || queue.deleted) return own;
+      if (answer.status === "counts") return answer;
+      to = answer.leader;
+    }
+    return own;
+  }
+
+  private statHere(groupId: string): StatAnswer {
+    const replica = this.replicas.get(groupId);
+    if (replica === undefined || !this.isLeader(replica)) {
+      const leader =
+        replica === undefined
+          ? (this.leaderHints.get(groupId) ?? null)
+          : this.leaderOf(replica.queue);
+      return { status: "not-leader", leader: leader === this.nodeName ? null : leader };
+    }
+    const { queue } = replica;
+    return {
+      status: "counts",
+      messageCount: queue.messageCount,
+      consumerCount: queue.consumerCount,
+    };
   }
 
   /** The queues this node knows, with their local replica when it holds one. */
@@ -269,23 +392,26 @@ export class QuorumService implements QuorumNode {
     queue: QuorumQueue,
     change: MemberChange,
     node: string,
+    asked = false,
   ): Promise<string | null> {
     const leader = this.leaderOf(queue);
-    if (leader === null) return "the queue has no leader now (no majority of its members is up)";
     if (leader === this.nodeName)
       return changeMember(this.options.driver, queue.groupId, change, node);
+    // Not known here (this node holds no replica): a member knows, and passes it on once.
+    const to = leader ?? (asked ? undefined : this.target(queue));
+    if (to === undefined) return "the queue has no leader now (no majority of its members is up)";
     const link = this.options.link;
-    if (link === undefined) return `its leader ${leader} is not reachable`;
+    if (link === undefined) return `its leader ${to} is not reachable`;
     try {
       const answer = await link.request(
-        leader,
+        to,
         QuorumRequest.member,
-        encodeMemberRequest(queue.groupId, change, node),
+        encodeMemberRequest(queue.groupId, change, node, leader !== null),
         MEMBER_CHANGE_TIMEOUT_MS,
       );
       return answer.length === 0 ? null : answer.toString();
     } catch (e) {
-      return `its leader ${leader} did not answer: ${(e as Error).message}`;
+      return `${to} did not answer: ${(e as Error).message}`;
     }
   }
 
@@ -411,15 +537,49 @@ export class QuorumService implements QuorumNode {
       if (effect.type === "deliver") {
         this.sendDeliveries(queue, effect.node, effect.consumer, effect.deliveries);
       } else {
-        const settledIds: number[] = [];
         for (const dead of effect.messages) {
-          deadLetter(this.options.broker, queue, encodeMessageDelivery(dead), dead.reason);
-          settledIds.push(dead.id);
+          if (effect.atLeastOnce) this.deadLetterAtLeastOnce(replica, dead);
+          else deadLetter(this.options.broker, queue, encodeMessageDelivery(dead), dead.reason);
         }
-        if (effect.atLeastOnce && settledIds.length > 0)
-          this.submit(queue, { type: "dlx-settle", ids: settledIds, nowMs: this.clock() }, 60_000);
       }
     }
+  }
+
+  /**
+   * At-least-once dead-lettering (RabbitMQ's dead-letter-strategy): the message stays in the
+   * queue's machine until its targets have it (their enqueue outcome accepted: after their
+   * own fdatasync or majority); one that could not be routed, or was refused, stays and is
+   * tried again (`retryDeadLetters`). A leader that dies first leaves it to the next one.
+   */
+  private deadLetterAtLeastOnce(replica: Replica, dead: DeadLettered): void {
+    if (replica.dlxInFlight.has(dead.id)) return;
+    const outcome = deadLetter(
+      this.options.broker,
+      replica.queue,
+      encodeMessageDelivery(dead),
+      dead.reason,
+    );
+    if (outcome === undefined) return;
+    replica.dlxInFlight.add(dead.id);
+    outcome.whenSettled((result) => {
+      replica.dlxInFlight.delete(dead.id);
+      if (!result.accepted || replica.queue.deleted) return;
+      replica.dlxSettles.push(dead.id);
+      if (replica.dlxSettles.length === 1)
+        this.afterTurn(() => {
+          const ids = replica.dlxSettles.splice(0);
+          const command = { type: "dlx-settle", ids, nowMs: this.clock() } as const;
+          this.submit(replica.queue, command, 60_000);
+        });
+    });
+  }
+
+  /** The leader tries again the at-least-once dead-letters not yet taken by their targets. */
+  private retryDeadLetters(replica: Replica, nowMs: number): void {
+    const pending = replica.stateMachine.machine.dlxPending;
+    if (pending.size === 0 || nowMs - replica.lastDlxRetryMs < DLX_RETRY_MS) return;
+    replica.lastDlxRetryMs = nowMs;
+    for (const dead of pending.values()) this.deadLetterAtLeastOnce(replica, dead);
   }
 
   private sendDeliveries(
@@ -478,10 +638,31 @@ export class QuorumService implements QuorumNode {
         this.dropReplica(replica, "no longer in the group's membership");
         continue;
       }
-      const leader = this.isLeader(replica);
-      if (leader && !replica.wasLeader) this.elected(replica);
-      replica.wasLeader = leader;
+      const leader = status?.role === "leader";
+      if (!leader) {
+        replica.leaderTerm = undefined;
+        replica.electedFromIndex = undefined;
+      } else if (replica.leaderTerm !== status.term) {
+        // A new leader knows what its predecessor committed only once an entry of its own
+        // term is applied: until then its state may miss settles the consumers' nodes saw
+        // applied, and resending "checked-out" messages would deliver them twice.
+        replica.leaderTerm = status.term;
+        replica.electedFromIndex = status.lastIndex;
+      }
+      if (
+        leader &&
+        replica.electedFromIndex !== undefined &&
+        status.appliedIndex >= replica.electedFromIndex
+      ) {
+        replica.electedFromIndex = undefined;
+        this.elected(replica);
+      }
+      if (nowMs - replica.lastEarlierRunsCheckMs >= EARLIER_RUNS_CHECK_MS) {
+        replica.lastEarlierRunsCheckMs = nowMs;
+        this.removeEarlierRuns(replica, nowMs);
+      }
       if (!leader) continue;
+      this.retryDeadLetters(replica, nowMs);
       const machine = replica.stateMachine.machine;
       if (nowMs - replica.lastExpiryCheckMs >= EXPIRY_CHECK_MS && machine.nextExpiryMs() < nowMs) {
         replica.lastExpiryCheckMs = nowMs;
@@ -489,6 +670,31 @@ export class QuorumService implements QuorumNode {
       }
     }
     for (const pipe of this.pipes.values()) pipe.expire(nowMs);
+  }
+
+  /**
+   * Consumers an earlier run of this node checked out (it was killed) hold their messages
+   * until something removes them. The leader's node-down covers a node it saw go; not one
+   * that came back before a new leader looked (its link is up again, so the new leader finds
+   * it reachable), nor one whose old consumer's checkout committed after the node-down. Only
+   * this node tells its runs apart (the keys carry its incarnation): it removes them itself,
+   * through whoever leads, and again if a late checkout brings one back.
+   */
+  private removeEarlierRuns(replica: Replica, nowMs: number): void {
+    const ours = `${this.nodeName}/`;
+    const current = `${this.nodeName}/${this.incarnation}/`;
+    const { queue } = replica;
+    for (const [key, consumer] of replica.stateMachine.machine.consumers) {
+      if (!key.startsWith(ours) || key.startsWith(current) || this.removing.has(key)) continue;
+      this.removing.add(key);
+      this.options.log.info(
+        { queue: queue.name, vhost: queue.definition.vhost, consumer: key },
+        `quorum queue '${queue.name}' in vhost '${queue.definition.vhost}': removing consumer ${key} of an earlier run of this node (${consumer.checkedOut.size} messages it held go back)`,
+      );
+      this.submit(queue, { type: "remove", consumer: key, nowMs }, 60_000).then(() =>
+        this.removing.delete(key),
+      );
+    }
   }
 
   private elected(replica: Replica): void {
@@ -500,6 +706,7 @@ export class QuorumService implements QuorumNode {
     );
     replica.configSent = undefined;
     this.syncConfig(replica);
+    this.placeLeader(replica);
     const link = this.options.link;
     const down = new Set<string>();
     for (const consumer of machine.consumers.values()) {
@@ -534,6 +741,22 @@ export class QuorumService implements QuorumNode {
     }
     // Pipes on this node may still be waiting on the old leader.
     this.pipes.get(queue.groupId)?.resend();
+  }
+
+  /**
+   * A new queue's leader is the member listed first (its leader locator's choice): whoever
+   * won the first election hands over to it, once. A queue that holds anything already (a
+   * later election) keeps the leader it has; rebalance moves those.
+   */
+  private placeLeader(replica: Replica): void {
+    const { queue } = replica;
+    const intended = queue.members[0];
+    if (replica.placed || intended === undefined || intended === this.nodeName) return;
+    replica.placed = true;
+    const machine = replica.stateMachine.machine;
+    if (machine.totals.enqueued > 0 || machine.consumers.size > 0) return;
+    if (!this.reachable(intended)) return;
+    this.options.driver.transferLeadership(queue.groupId, intended);
   }
 
   /** A policy changed the queue's settings: its leader replicates the new ones. */

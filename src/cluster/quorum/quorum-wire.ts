@@ -4,7 +4,9 @@
  * - a proposal forwarded to the node whose replica leads the queue's group (request kind
  *   QUORUM_PROPOSE), answered with the machine's reply once the command is applied there, or
  *   with why not (not the leader: try this one; no answer could be had);
- * - deliveries from the leader to the node of the consumer (one-way frame QUORUM_FRAME).
+ * - deliveries from the leader to the node of the consumer (one-way frame QUORUM_FRAME);
+ * - the leader's counts of a queue (request kind QUORUM_STAT), for a declare-ok anywhere: a
+ *   follower's replica may not have applied the last commands yet.
  *
  * A queue is named by its Raft group id, which holds its store id: a late frame for a deleted
  * queue reaches nothing.
@@ -18,19 +20,24 @@ export const QUORUM_FRAME = 36;
 /** Request kinds (classic forwarding uses 10-15, membership 40). */
 export const QuorumRequest = {
   propose: 20,
+  /** The leader's counts for a declare-ok. */
+  stat: 21,
   /** A member change (add_member, delete_member) asked of the queue's leader. */
-  member: 21,
+  member: 22,
 } as const;
 
+/** `final`: the receiver must not forward it again (it was sent to the leader it named). */
 export function encodeMemberRequest(
   groupId: string,
   change: "add" | "delete",
   node: string,
+  final: boolean,
 ): Buffer {
   return new WireWriter(128)
     .string(groupId)
     .u8(change === "add" ? 1 : 2)
     .string(node)
+    .u8(final ? 1 : 0)
     .finish();
 }
 
@@ -38,13 +45,15 @@ export function decodeMemberRequest(payload: Buffer): {
   groupId: string;
   change: "add" | "delete";
   node: string;
+  final: boolean;
 } {
   const r = new WireReader(payload);
   const groupId = r.string("a group id");
   const change = r.u8("a change") === 1 ? "add" : "delete";
   const node = r.string("a node");
+  const final = r.u8("a flag") === 1;
   r.end("a member request");
-  return { groupId, change, node };
+  return { groupId, change, node, final };
 }
 
 export type ProposeAnswer =
@@ -64,6 +73,45 @@ export function decodeProposal(payload: Buffer): { groupId: string; command: Uin
   const command = r.bytes("a command");
   r.end("a quorum proposal");
   return { groupId, command };
+}
+
+/** The leader's ready messages and consumers, or who leads (null: none known). */
+export type StatAnswer =
+  | { readonly status: "counts"; readonly messageCount: number; readonly consumerCount: number }
+  | { readonly status: "not-leader"; readonly leader: string | null };
+
+export function encodeStatRequest(groupId: string): Buffer {
+  return new WireWriter(64).string(groupId).finish();
+}
+
+export function decodeStatRequest(payload: Buffer): string {
+  const r = new WireReader(payload);
+  const groupId = r.string("a group id");
+  r.end("a quorum stat request");
+  return groupId;
+}
+
+export function encodeStatAnswer(answer: StatAnswer): Buffer {
+  const w = new WireWriter(32);
+  if (answer.status === "not-leader")
+    return w
+      .u8(1)
+      .string(answer.leader ?? "")
+      .finish();
+  return w.u8(0).u64(answer.messageCount).u32(answer.consumerCount).finish();
+}
+
+export function decodeStatAnswer(payload: Buffer): StatAnswer {
+  const r = new WireReader(payload);
+  if (r.u8("a status") === 1) {
+    const leader = r.string("a leader");
+    r.end("a quorum stat answer");
+    return { status: "not-leader", leader: leader === "" ? null : leader };
+  }
+  const messageCount = r.u64("a count");
+  const consumerCount = r.u32("a count");
+  r.end("a quorum stat answer");
+  return { status: "counts", messageCount, consumerCount };
 }
 
 const REPLY_TYPES = ["enqueue", "dequeue", "purge", "done"] as const;

@@ -124,7 +124,16 @@ export class PeerRequests {
       answer(1, Buffer.from(`request kind ${kind} is not known here`));
       return;
     }
-    handler(from, frame.subarray(5)).then(
+    // A handler that throws before its promise (a request it cannot decode) is answered
+    // with the error like one that rejects: never an exception out of the transport.
+    let pending: Promise<Uint8Array>;
+    try {
+      pending = handler(from, frame.subarray(5));
+    } catch (e) {
+      answer(1, Buffer.from((e as Error).message));
+      return;
+    }
+    pending.then(
       (payload) => answer(0, payload),
       (e: Error) => answer(1, Buffer.from(e.message)),
     );

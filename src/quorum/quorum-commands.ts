@@ -25,6 +25,12 @@ export interface QuorumConfig {
   /** Whether dead-lettered messages go anywhere (a dead-letter exchange is set). */
   readonly deadLetter: boolean;
   readonly deadLetterStrategy: DeadLetterStrategy;
+  /**
+   * Warren's retry backoff (x-retry-delay): a returned message waits this long before it is
+   * offered again, doubling with each return up to retryDelayMaxMs. Absent: no wait.
+   */
+  readonly retryDelayMs?: number;
+  readonly retryDelayMaxMs?: number;
 }
 
 export const DEFAULT_QUORUM_CONFIG: QuorumConfig = {
@@ -163,6 +169,8 @@ export function writeConfig(w: ByteWriter, c: QuorumConfig): void {
       (c.deadLetter ? 2 : 0) |
       (c.deadLetterStrategy === "at-least-once" ? 4 : 0),
   );
+  optional(w, c.retryDelayMs);
+  optional(w, c.retryDelayMaxMs);
 }
 
 export function readConfig(r: ByteReader): QuorumConfig {
@@ -172,6 +180,8 @@ export function readConfig(r: ByteReader): QuorumConfig {
   const overflow = OVERFLOWS[r.u8()] ?? "drop-head";
   const messageTtlMs = readOptional(r);
   const flags = r.u8();
+  const retryDelayMs = readOptional(r);
+  const retryDelayMaxMs = readOptional(r);
   return {
     deliveryLimit,
     maxLength,
@@ -181,6 +191,8 @@ export function readConfig(r: ByteReader): QuorumConfig {
     singleActiveConsumer: (flags & 1) !== 0,
     deadLetter: (flags & 2) !== 0,
     deadLetterStrategy: (flags & 4) !== 0 ? "at-least-once" : "at-most-once",
+    ...(retryDelayMs === undefined ? {} : { retryDelayMs }),
+    ...(retryDelayMaxMs === undefined ? {} : { retryDelayMaxMs }),
   };
 }
 

@@ -138,6 +138,32 @@ const TYPES = [
 const TYPE_CODE = new Map<string, number>(TYPES.map((t, i) => [t, i + 1]));
 const OVERFLOWS: readonly Overflow[] = ["drop-head", "reject-publish", "reject-publish-dlx"];
 
+/**
+ * The enqueue, the command of every publish, written straight into one buffer of its exact
+ * size (the same bytes ByteWriter would give): no chunk growing, no TextEncoder, and a buffer
+ * of its own (a pooled slab would be pinned for as long as the log holds the entry).
+ */
+function encodeEnqueue(c: QuorumCommand & { type: "enqueue" }): Uint8Array {
+  const publisherBytes = Buffer.byteLength(c.publisher);
+  const nodeBytes = Buffer.byteLength(c.node);
+  const size =
+    1 + 8 + 4 + publisherBytes + 4 + nodeBytes + 8 + 8 + 1 + 4 + 4 + c.payload.byteLength;
+  const b = Buffer.allocUnsafeSlow(size);
+  let at = b.writeUInt8(TYPE_CODE.get("enqueue")!, 0);
+  at = b.writeBigUInt64LE(BigInt(c.nowMs), at);
+  at = b.writeUInt32LE(publisherBytes, at);
+  at += b.write(c.publisher, at);
+  at = b.writeUInt32LE(nodeBytes, at);
+  at += b.write(c.node, at);
+  at = b.writeBigUInt64LE(BigInt(c.seq), at);
+  at = b.writeBigUInt64LE(BigInt(c.expiresAtMs), at);
+  at = b.writeUInt8(c.high ? 1 : 0, at);
+  at = b.writeUInt32LE(c.size, at);
+  at = b.writeUInt32LE(c.payload.byteLength, at);
+  b.set(c.payload, at);
+  return b;
+}
+
 /** A number that may be absent, as u64 + 1 (0: absent). */
 function optional(w: ByteWriter, value: number | undefined): void {
   w.u64(value === undefined ? 0 : value + 1);
@@ -197,16 +223,11 @@ export function readConfig(r: ByteReader): QuorumConfig {
 }
 
 export function encodeQuorumCommand(c: QuorumCommand): Uint8Array {
+  if (c.type === "enqueue") return encodeEnqueue(c);
   const w = new ByteWriter();
   w.u8(TYPE_CODE.get(c.type)!);
   w.u64(c.nowMs);
   switch (c.type) {
-    case "enqueue":
-      w.string(c.publisher).string(c.node).u64(c.seq).u64(c.expiresAtMs);
-      w.u8(c.high ? 1 : 0)
-        .u32(c.size)
-        .bytes(c.payload);
-      break;
     case "checkout":
       w.string(c.consumer)
         .string(c.node)

@@ -45,12 +45,14 @@ export const QUORUM_QUEUE_ARGUMENTS: ReadonlySet<string> = new Set([
   "x-message-ttl",
   "x-queue-leader-locator",
   "x-consumer-timeout",
+  "x-retry-delay",
+  "x-retry-delay-max",
 ]);
 
 /**
  * Arguments of the other queue types (classic queues, streams), which a quorum queue
- * refuses; other unknown x-arguments pass, as in RabbitMQ. The retry delays are
- * Warren's classic-queue extension.
+ * refuses; other unknown x-arguments pass, as in RabbitMQ. Warren's retry delays
+ * (x-retry-delay, x-retry-delay-max) apply to quorum queues too.
  */
 const OTHER_TYPES_ONLY = new Set([
   "x-max-priority",
@@ -61,8 +63,6 @@ const OTHER_TYPES_ONLY = new Set([
   "x-stream-max-segment-size-bytes",
   "x-stream-filter-size-bytes",
   "x-initial-cluster-size",
-  "x-retry-delay",
-  "x-retry-delay-max",
 ]);
 
 /**

@@ -25,6 +25,12 @@ export interface QuorumConfig {
   /** Whether dead-lettered messages go anywhere (a dead-letter exchange is set). */
   readonly deadLetter: boolean;
   readonly deadLetterStrategy: DeadLetterStrategy;
+  /**
+   * Warren's retry backoff (x-retry-delay): a returned message waits this long before it is
+   * offered again, doubling with each return up to retryDelayMaxMs. Absent: no wait.
+   */
+  readonly retryDelayMs?: number;
+  readonly retryDelayMaxMs?: number;
 }
 
 export const DEFAULT_QUORUM_CONFIG: QuorumConfig = {
@@ -132,6 +138,32 @@ const TYPES = [
 const TYPE_CODE = new Map<string, number>(TYPES.map((t, i) => [t, i + 1]));
 const OVERFLOWS: readonly Overflow[] = ["drop-head", "reject-publish", "reject-publish-dlx"];
 
+/**
+ * The enqueue, the command of every publish, written straight into one buffer of its exact
+ * size (the same bytes ByteWriter would give): no chunk growing, no TextEncoder, and a buffer
+ * of its own (a pooled slab would be pinned for as long as the log holds the entry).
+ */
+function encodeEnqueue(c: QuorumCommand & { type: "enqueue" }): Uint8Array {
+  const publisherBytes = Buffer.byteLength(c.publisher);
+  const nodeBytes = Buffer.byteLength(c.node);
+  const size =
+    1 + 8 + 4 + publisherBytes + 4 + nodeBytes + 8 + 8 + 1 + 4 + 4 + c.payload.byteLength;
+  const b = Buffer.allocUnsafeSlow(size);
+  let at = b.writeUInt8(TYPE_CODE.get("enqueue")!, 0);
+  at = b.writeBigUInt64LE(BigInt(c.nowMs), at);
+  at = b.writeUInt32LE(publisherBytes, at);
+  at += b.write(c.publisher, at);
+  at = b.writeUInt32LE(nodeBytes, at);
+  at += b.write(c.node, at);
+  at = b.writeBigUInt64LE(BigInt(c.seq), at);
+  at = b.writeBigUInt64LE(BigInt(c.expiresAtMs), at);
+  at = b.writeUInt8(c.high ? 1 : 0, at);
+  at = b.writeUInt32LE(c.size, at);
+  at = b.writeUInt32LE(c.payload.byteLength, at);
+  b.set(c.payload, at);
+  return b;
+}
+
 /** A number that may be absent, as u64 + 1 (0: absent). */
 function optional(w: ByteWriter, value: number | undefined): void {
   w.u64(value === undefined ? 0 : value + 1);
@@ -163,6 +195,8 @@ export function writeConfig(w: ByteWriter, c: QuorumConfig): void {
       (c.deadLetter ? 2 : 0) |
       (c.deadLetterStrategy === "at-least-once" ? 4 : 0),
   );
+  optional(w, c.retryDelayMs);
+  optional(w, c.retryDelayMaxMs);
 }
 
 export function readConfig(r: ByteReader): QuorumConfig {
@@ -172,6 +206,8 @@ export function readConfig(r: ByteReader): QuorumConfig {
   const overflow = OVERFLOWS[r.u8()] ?? "drop-head";
   const messageTtlMs = readOptional(r);
   const flags = r.u8();
+  const retryDelayMs = readOptional(r);
+  const retryDelayMaxMs = readOptional(r);
   return {
     deliveryLimit,
     maxLength,
@@ -181,20 +217,17 @@ export function readConfig(r: ByteReader): QuorumConfig {
     singleActiveConsumer: (flags & 1) !== 0,
     deadLetter: (flags & 2) !== 0,
     deadLetterStrategy: (flags & 4) !== 0 ? "at-least-once" : "at-most-once",
+    ...(retryDelayMs === undefined ? {} : { retryDelayMs }),
+    ...(retryDelayMaxMs === undefined ? {} : { retryDelayMaxMs }),
   };
 }
 
 export function encodeQuorumCommand(c: QuorumCommand): Uint8Array {
+  if (c.type === "enqueue") return encodeEnqueue(c);
   const w = new ByteWriter();
   w.u8(TYPE_CODE.get(c.type)!);
   w.u64(c.nowMs);
   switch (c.type) {
-    case "enqueue":
-      w.string(c.publisher).string(c.node).u64(c.seq).u64(c.expiresAtMs);
-      w.u8(c.high ? 1 : 0)
-        .u32(c.size)
-        .bytes(c.payload);
-      break;
     case "checkout":
       w.string(c.consumer)
         .string(c.node)

@@ -113,6 +113,8 @@ export interface QuorumTotals {
 }
 
 const DONE: QuorumReply = { type: "done" };
+/** x-retry-delay-max's default, as for classic queues (queue-settings.ts). */
+const DEFAULT_RETRY_DELAY_MAX_MS = 60_000;
 /** Refused sequence numbers a publisher's entry remembers, for resends after a leader change. */
 export const REFUSED_REMEMBERED = 1_024;
 
@@ -131,6 +133,12 @@ export class QuorumMachine {
   readonly returns = new Deque<QuorumMessage>();
   readonly high = new Deque<QuorumMessage>();
   readonly normal = new Deque<QuorumMessage>();
+  /**
+   * Returned messages waiting out their retry delay (x-retry-delay), by when they are due,
+   * then id: they go back to the head (after the returned ones) once a command's clock passes.
+   */
+  readonly delayed: { readonly dueAtMs: number; readonly message: QuorumMessage }[] = [];
+  delayedBytes = 0;
   readyBytes = 0;
   checkedOutCount = 0;
   checkedOutBytes = 0;
@@ -176,9 +184,9 @@ export class QuorumMachine {
     return active;
   }
 
-  /** The earliest expiry among the ready lines' heads (Infinity: none due). */
+  /** The earliest expiry among the ready lines' heads or retry delay's end (Infinity: none). */
   nextExpiryMs(): number {
-    let next = Number.POSITIVE_INFINITY;
+    let next = this.delayed[0]?.dueAtMs ?? Number.POSITIVE_INFINITY;
     for (const line of [this.returns, this.high, this.normal]) {
       const head = line.peek();
       if (head !== undefined && head.expiresAtMs < next) next = head.expiresAtMs;
@@ -189,6 +197,7 @@ export class QuorumMachine {
   apply(index: number, command: QuorumCommand): QuorumApplyResult {
     if (command.nowMs > this.nowMs) this.nowMs = command.nowMs;
     this.effects = [];
+    this.releaseDelayed();
     const reply = this.applyCommand(index, command);
     this.dispatch();
     this.flushEffects();
@@ -412,6 +421,7 @@ export class QuorumMachine {
       this.totals.returned++;
       const limit = this.config.deliveryLimit;
       if (limit >= 0 && message.deliveryCount > limit) this.deadLetter(message, "delivery_limit");
+      else if ((this.config.retryDelayMs ?? 0) > 0) this.delay(message);
       else this.requeue(message);
     }
     this.forgetIfIdle(consumer);
@@ -466,6 +476,35 @@ export class QuorumMachine {
     this.checkedOutCount--;
     this.checkedOutBytes -= message.size;
     return message;
+  }
+
+  /** Warren's retry backoff: base delay doubling with each return, up to the maximum. */
+  private delay(message: QuorumMessage): void {
+    const base = this.config.retryDelayMs ?? 0;
+    const max = this.config.retryDelayMaxMs ?? DEFAULT_RETRY_DELAY_MAX_MS;
+    const wait = Math.min(max, base * 2 ** Math.max(0, Math.min(30, message.deliveryCount - 1)));
+    const entry = { dueAtMs: this.nowMs + wait, message };
+    let at = this.delayed.length;
+    while (
+      at > 0 &&
+      (this.delayed[at - 1]!.dueAtMs > entry.dueAtMs ||
+        (this.delayed[at - 1]!.dueAtMs === entry.dueAtMs &&
+          this.delayed[at - 1]!.message.id > message.id))
+    )
+      at--;
+    this.delayed.splice(at, 0, entry);
+    this.delayedBytes += message.size;
+  }
+
+  /** Delayed messages whose time came go back behind the returned ones, in due order. */
+  private releaseDelayed(): void {
+    let n = 0;
+    while (n < this.delayed.length && this.delayed[n]!.dueAtMs <= this.nowMs) n++;
+    if (n === 0) return;
+    for (const { message } of this.delayed.splice(0, n)) {
+      this.delayedBytes -= message.size;
+      this.requeue(message);
+    }
   }
 
   private requeue(message: QuorumMessage): void {
@@ -579,6 +618,11 @@ export class QuorumMachine {
         this.readyBytes -= message.size;
         purged++;
       }
+    }
+    for (const { message } of this.delayed.splice(0)) {
+      this.messages.delete(message.id);
+      this.delayedBytes -= message.size;
+      purged++;
     }
     return purged;
   }

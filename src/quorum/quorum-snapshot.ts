@@ -57,6 +57,8 @@ export function encodeQuorumSnapshot(m: QuorumMachine): Uint8Array {
   }
   w.u32(m.dlxPending.size);
   for (const d of m.dlxPending.values()) w.u64(d.id).u8(REASONS.indexOf(d.reason));
+  w.u32(m.delayed.length);
+  for (const d of m.delayed) w.u64(d.message.id).u64(d.dueAtMs);
   return w.finish();
 }
 
@@ -157,6 +159,12 @@ export function decodeQuorumSnapshot(data: Uint8Array): QuorumMachine {
       deliveryCount: message.deliveryCount,
       reason,
     });
+  }
+  const delayed = r.u32();
+  for (let i = 0; i < delayed; i++) {
+    const message = byId(r.u64());
+    m.delayed.push({ message, dueAtMs: r.u64() });
+    m.delayedBytes += message.size;
   }
   return m;
 }

@@ -217,6 +217,27 @@ describe("quorum queues on a single node", () => {
     await ch.close();
   });
 
+  it("holds a requeued message for its x-retry-delay before offering it again", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("qq-retry", { durable: true, arguments: { ...QQ, "x-retry-delay": 800 } });
+    await publishConfirmed(ch, "qq-retry", ["again"]);
+    const times: number[] = [];
+    await new Promise<void>((resolve) => {
+      ch.consume("qq-retry", (m) => {
+        if (!m) return;
+        times.push(Date.now());
+        if (times.length === 1) ch.nack(m, false, true);
+        else {
+          ch.ack(m);
+          resolve();
+        }
+      });
+    });
+    const waited = times[1]! - times[0]!;
+    assert.ok(waited >= 800, `offered again after ${waited} ms, not before its 800 ms delay`);
+    await ch.close();
+  });
+
   it("keeps every confirmed message through kill -9", async () => {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue("qq-crash", { durable: true, arguments: QQ });

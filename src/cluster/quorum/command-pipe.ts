@@ -37,6 +37,8 @@ const DEFAULT_MAX_IN_FLIGHT = 4_096;
 export class CommandPipe {
   private readonly waiting: Piped[] = [];
   private head = 0;
+  /** Every command before this index was sent in the current round (or finished). */
+  private nextUnsent = 0;
   private epoch = 0;
   private inFlight = 0;
   private retry: { cancel(): void } | undefined;
@@ -73,8 +75,13 @@ export class CommandPipe {
   resend(): void {
     this.epoch++;
     this.inFlight = 0;
-    for (let i = this.head; i < this.waiting.length; i++) this.waiting[i]!.sent = false;
+    this.markUnsent();
     this.pump();
+  }
+
+  private markUnsent(): void {
+    for (let i = this.head; i < this.waiting.length; i++) this.waiting[i]!.sent = false;
+    this.nextUnsent = this.head;
   }
 
   /** Fails what is overdue; called from the node's tick. */
@@ -103,7 +110,9 @@ export class CommandPipe {
       return;
     }
     const epoch = this.epoch;
-    for (let i = this.head; i < this.waiting.length && this.inFlight < this.maxInFlight; i++) {
+    // From the first command not sent yet: a window of thousands is not walked per message.
+    let i = Math.max(this.nextUnsent, this.head);
+    for (; i < this.waiting.length && this.inFlight < this.maxInFlight; i++) {
       const p = this.waiting[i]!;
       if (p.sent || p.finished) continue;
       p.sent = true;
@@ -114,6 +123,7 @@ export class CommandPipe {
           this.answered(p, { status: "failed", detail: String(error) }, to, epoch),
       );
     }
+    this.nextUnsent = i;
   }
 
   private answered(p: Piped, answer: ProposeAnswer, from: string, epoch: number): void {
@@ -129,7 +139,7 @@ export class CommandPipe {
     if (answer.status === "not-leader") this.options.notLeader(from, answer.leader);
     this.epoch++;
     this.inFlight = 0;
-    for (let i = this.head; i < this.waiting.length; i++) this.waiting[i]!.sent = false;
+    this.markUnsent();
     if (answer.status === "not-leader" && answer.leader !== null) this.pump();
     else this.retryLater();
   }
@@ -153,6 +163,7 @@ export class CommandPipe {
     while (this.head < this.waiting.length && this.waiting[this.head]!.finished) this.head++;
     if (this.head > 1_024 && this.head * 2 > this.waiting.length) {
       this.waiting.splice(0, this.head);
+      this.nextUnsent = Math.max(0, this.nextUnsent - this.head);
       this.head = 0;
     }
   }

@@ -24,6 +24,9 @@ export function quorumConfigOf(settings: QueueSettings, quorum: QuorumSettings):
     singleActiveConsumer: settings.singleActiveConsumer,
     deadLetter: settings.deadLetterExchange !== undefined,
     deadLetterStrategy: quorum.deadLetterStrategy,
+    ...(settings.retryDelayMs === undefined || settings.retryDelayMs <= 0
+      ? {}
+      : { retryDelayMs: settings.retryDelayMs, retryDelayMaxMs: settings.retryDelayMaxMs }),
   };
 }
 

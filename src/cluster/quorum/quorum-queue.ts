@@ -449,12 +449,13 @@ export class QuorumQueue implements Queue {
 
   stats(): QueueStats {
     const m = this.machine;
-    const ready = m?.readyCount ?? 0;
+    // Messages waiting out a retry delay count as ready, as on classic queues.
+    const ready = (m?.readyCount ?? 0) + (m?.delayed.length ?? 0);
     const unacked = m?.checkedOutCount ?? 0;
     return {
       messagesReady: ready,
       messagesUnacknowledged: unacked,
-      messageBytesReady: m?.readyBytes ?? 0,
+      messageBytesReady: (m?.readyBytes ?? 0) + (m?.delayedBytes ?? 0),
       messageBytesUnacknowledged: m?.checkedOutBytes ?? 0,
       messagesReadyRam: ready,
       messageBytesRam: (m?.readyBytes ?? 0) + (m?.checkedOutBytes ?? 0),

@@ -18,22 +18,26 @@ import type { QueueCounts, QueueCreation, QueueType } from "../../queue/queue-ty
 import type { QuorumChangeResult } from "../../quorum/quorum-admin.js";
 import { resolveQuorumSettings } from "../../quorum/quorum-arguments.js";
 import { encodeQuorumCommand, type QuorumCommand } from "../../quorum/quorum-commands.js";
-import type {
-  DeadLettered,
-  QuorumApplyResult,
-  QuorumMachine,
-} from "../../quorum/quorum-machine.js";
+import type { QuorumApplyResult, QuorumMachine } from "../../quorum/quorum-machine.js";
 import { QuorumMachine as Machine } from "../../quorum/quorum-machine.js";
 import { QuorumStateMachine } from "../../quorum/quorum-state-machine.js";
 import { initialPersistedState, type Membership, type RaftStatus } from "../../raft/index.js";
 import type { RaftLogStore } from "../../store/raft-log-store.js";
 import type { Broker } from "../../vhost/broker.js";
-import { deadLetter } from "../../vhost/dead-lettering.js";
 import type { ProposalOutcome } from "../proposal-outcome.js";
 import type { ForwardingLink } from "../queues/queue-forwarding.js";
 import type { RaftDriver } from "../raft-driver.js";
 import { CommandPipe } from "./command-pipe.js";
-import { encodeMessageDelivery, quorumConfigOf } from "./quorum-config.js";
+import { quorumConfigOf } from "./quorum-config.js";
+import {
+  applied,
+  elected,
+  isLeader,
+  type LeaderHost,
+  type Replica,
+  retryDeadLetters,
+  syncConfig,
+} from "./quorum-leader.js";
 import { changeMember, type MemberChange } from "./quorum-membership.js";
 import { type QuorumNode, QuorumQueue } from "./quorum-queue.js";
 import {
@@ -44,7 +48,6 @@ import {
   decodeStatAnswer,
   decodeStatRequest,
   encodeAnswer,
-  encodeDeliverFrame,
   encodeMemberRequest,
   encodeProposal,
   encodeStatAnswer,
@@ -79,8 +82,6 @@ export interface QuorumServiceOptions {
 const QUORUM_HEARTBEAT_TICKS = 4;
 /** How long a forwarded proposal waits for the leader's answer before it is sent again. */
 const FORWARD_TIMEOUT_MS = 10_000;
-/** How often a leader tries again the at-least-once dead-letters their targets did not take. */
-const DLX_RETRY_MS = 10_000;
 /** How often the leader looks for expired messages to drop, at most. */
 const EXPIRY_CHECK_MS = 1_000;
 /** After a link is lost, when this node's consumers are checked out again. */
@@ -94,30 +95,7 @@ const MEMBER_CHANGE_TIMEOUT_MS = 70_000;
 /** How long a declare-ok waits for the leader's counts before giving this node's own. */
 const STAT_TIMEOUT_MS = 2_000;
 
-/** One replica this node holds: its state machine and what the leader side remembers. */
-interface Replica {
-  readonly queue: QuorumQueue;
-  readonly stateMachine: QuorumStateMachine;
-  /** The term this replica leads in, once it saw itself leading (undefined: it follows). */
-  leaderTerm: number | undefined;
-  /**
-   * Set on election: `elected` runs once the replica applied up to here (its first entry of
-   * the term), so its state holds all its predecessor committed (settles above all).
-   */
-  electedFromIndex: number | undefined;
-  lastExpiryCheckMs: number;
-  lastEarlierRunsCheckMs: number;
-  configSent: string | undefined;
-  /** Whether this replica already considered handing a new queue's leadership over. */
-  placed: boolean;
-  /** At-least-once dead-letters republished and waiting for their targets' outcome. */
-  readonly dlxInFlight: Set<number>;
-  /** Dead-letters their targets took, to settle at the end of the turn. */
-  readonly dlxSettles: number[];
-  lastDlxRetryMs: number;
-}
-
-export class QuorumService implements QuorumNode {
+export class QuorumService implements QuorumNode, LeaderHost {
   readonly nodeName: string;
   readonly incarnation = randomBytes(6).toString("base64url");
   readonly queueType: QueueType;
@@ -161,6 +139,26 @@ export class QuorumService implements QuorumNode {
 
   clock(): number {
     return this.options.broker.clock();
+  }
+
+  get broker(): Broker {
+    return this.options.broker;
+  }
+
+  get log(): Log {
+    return this.options.log;
+  }
+
+  get link(): ForwardingLink | undefined {
+    return this.options.link;
+  }
+
+  get driver(): RaftDriver {
+    return this.options.driver;
+  }
+
+  resend(queue: QuorumQueue): void {
+    this.pipes.get(queue.groupId)?.resend();
   }
 
   get clustered(): boolean {
@@ -213,7 +211,7 @@ export class QuorumService implements QuorumNode {
       queue,
       stateMachine: new QuorumStateMachine(
         new Machine(),
-        { applied: (result) => this.applied(replica, result) },
+        { applied: (result) => applied(this, replica, result) },
         // Policies may differ between nodes for a moment; the arguments never do.
         quorumConfigOf(
           resolveQueueSettings(queue.definition.arguments),
@@ -337,7 +335,7 @@ export class QuorumService implements QuorumNode {
 
   private statHere(groupId: string): StatAnswer {
     const replica = this.replicas.get(groupId);
-    if (replica === undefined || !this.isLeader(replica)) {
+    if (replica === undefined || !isLeader(this, replica)) {
       const leader =
         replica === undefined
           ? (this.leaderHints.get(groupId) ?? null)
@@ -522,85 +520,6 @@ export class QuorumService implements QuorumNode {
     return this.proposeHere(groupId, command).then(encodeAnswer);
   }
 
-  // ------------------------------------------------------------------ the leader's effects
-
-  private applied(replica: Replica, result: QuorumApplyResult): void {
-    if (!this.isLeader(replica)) return;
-    // After the driver's batch: a delivery may make a channel settle, which proposes again.
-    this.afterTurn(() => this.carryOut(replica, result));
-  }
-
-  private carryOut(replica: Replica, result: QuorumApplyResult): void {
-    const { queue } = replica;
-    if (queue.deleted) return;
-    for (const effect of result.effects) {
-      if (effect.type === "deliver") {
-        this.sendDeliveries(queue, effect.node, effect.consumer, effect.deliveries);
-      } else {
-        for (const dead of effect.messages) {
-          if (effect.atLeastOnce) this.deadLetterAtLeastOnce(replica, dead);
-          else deadLetter(this.options.broker, queue, encodeMessageDelivery(dead), dead.reason);
-        }
-      }
-    }
-  }
-
-  /**
-   * At-least-once dead-lettering (RabbitMQ's dead-letter-strategy): the message stays in the
-   * queue's machine until its targets have it (their enqueue outcome accepted: after their
-   * own fdatasync or majority); one that could not be routed, or was refused, stays and is
-   * tried again (`retryDeadLetters`). A leader that dies first leaves it to the next one.
-   */
-  private deadLetterAtLeastOnce(replica: Replica, dead: DeadLettered): void {
-    if (replica.dlxInFlight.has(dead.id)) return;
-    const outcome = deadLetter(
-      this.options.broker,
-      replica.queue,
-      encodeMessageDelivery(dead),
-      dead.reason,
-    );
-    if (outcome === undefined) return;
-    replica.dlxInFlight.add(dead.id);
-    outcome.whenSettled((result) => {
-      replica.dlxInFlight.delete(dead.id);
-      if (!result.accepted || replica.queue.deleted) return;
-      replica.dlxSettles.push(dead.id);
-      if (replica.dlxSettles.length === 1)
-        this.afterTurn(() => {
-          const ids = replica.dlxSettles.splice(0);
-          const command = { type: "dlx-settle", ids, nowMs: this.clock() } as const;
-          this.submit(replica.queue, command, 60_000);
-        });
-    });
-  }
-
-  /** The leader tries again the at-least-once dead-letters not yet taken by their targets. */
-  private retryDeadLetters(replica: Replica, nowMs: number): void {
-    const pending = replica.stateMachine.machine.dlxPending;
-    if (pending.size === 0 || nowMs - replica.lastDlxRetryMs < DLX_RETRY_MS) return;
-    replica.lastDlxRetryMs = nowMs;
-    for (const dead of pending.values()) this.deadLetterAtLeastOnce(replica, dead);
-  }
-
-  private sendDeliveries(
-    queue: QuorumQueue,
-    node: string,
-    consumer: string,
-    deliveries: Parameters<QuorumQueue["receive"]>[1],
-  ): void {
-    if (deliveries.length === 0) return;
-    if (node === this.nodeName) {
-      queue.receive(consumer, deliveries);
-      return;
-    }
-    const link = this.options.link;
-    link?.sendFrame(
-      node,
-      QUORUM_FRAME,
-      encodeDeliverFrame({ groupId: queue.groupId, consumer, deliveries }),
-    );
-  }
-
   private onDeliverFrame(from: string, payload: Buffer): void {
     let frame: ReturnType<typeof decodeDeliverFrame>;
     try {
@@ -614,10 +533,6 @@ export class QuorumService implements QuorumNode {
       return;
     }
     this.queues.get(frame.groupId)?.receive(frame.consumer, frame.deliveries);
-  }
-
-  private isLeader(replica: Replica): boolean {
-    return this.options.driver.machine(replica.queue.groupId)?.status().role === "leader";
   }
 
   /**
@@ -655,14 +570,14 @@ export class QuorumService implements QuorumNode {
         status.appliedIndex >= replica.electedFromIndex
       ) {
         replica.electedFromIndex = undefined;
-        this.elected(replica);
+        elected(this, replica);
       }
       if (nowMs - replica.lastEarlierRunsCheckMs >= EARLIER_RUNS_CHECK_MS) {
         replica.lastEarlierRunsCheckMs = nowMs;
         this.removeEarlierRuns(replica, nowMs);
       }
       if (!leader) continue;
-      this.retryDeadLetters(replica, nowMs);
+      retryDeadLetters(this, replica, nowMs);
       const machine = replica.stateMachine.machine;
       if (nowMs - replica.lastExpiryCheckMs >= EXPIRY_CHECK_MS && machine.nextExpiryMs() < nowMs) {
         replica.lastExpiryCheckMs = nowMs;
@@ -697,97 +612,17 @@ export class QuorumService implements QuorumNode {
     }
   }
 
-  private elected(replica: Replica): void {
-    const { queue } = replica;
-    const machine = replica.stateMachine.machine;
-    this.options.log.info(
-      { queue: queue.name, vhost: queue.definition.vhost, node: this.nodeName },
-      `quorum queue '${queue.name}' in vhost '${queue.definition.vhost}': this node's replica leads now`,
-    );
-    replica.configSent = undefined;
-    this.syncConfig(replica);
-    this.placeLeader(replica);
-    const link = this.options.link;
-    const down = new Set<string>();
-    for (const consumer of machine.consumers.values()) {
-      if (
-        consumer.node !== this.nodeName &&
-        link !== undefined &&
-        !link.isReachable(consumer.node)
-      ) {
-        down.add(consumer.node);
-        continue;
-      }
-      if (consumer.getter || consumer.checkedOut.size === 0) continue;
-      const deliveries = [...consumer.checkedOut.values()].map((m) => ({
-        id: m.id,
-        attempt: m.acquired,
-        payload: m.payload,
-        deliveryCount: m.deliveryCount,
-        redelivered: m.acquired > 1,
-      }));
-      this.sendDeliveries(queue, consumer.node, consumer.key, deliveries);
-    }
-    for (const node of down)
-      this.submit(queue, { type: "node-down", node, nowMs: this.clock() }, 60_000);
-    // At-least-once dead-letters its predecessor may not have republished.
-    if (machine.dlxPending.size > 0) {
-      this.carryOut(replica, {
-        reply: { type: "done" },
-        effects: [
-          { type: "dead-letter", atLeastOnce: true, messages: [...machine.dlxPending.values()] },
-        ],
-      });
-    }
-    // Pipes on this node may still be waiting on the old leader.
-    this.pipes.get(queue.groupId)?.resend();
-  }
-
-  /**
-   * A new queue's leader is the member listed first (its leader locator's choice): whoever
-   * won the first election hands over to it, once. A queue that holds anything already (a
-   * later election) keeps the leader it has; rebalance moves those.
-   */
-  private placeLeader(replica: Replica): void {
-    const { queue } = replica;
-    const intended = queue.members[0];
-    if (replica.placed || intended === undefined || intended === this.nodeName) return;
-    replica.placed = true;
-    const machine = replica.stateMachine.machine;
-    if (machine.totals.enqueued > 0 || machine.consumers.size > 0) return;
-    if (!this.reachable(intended)) return;
-    this.options.driver.transferLeadership(queue.groupId, intended);
-  }
-
   /** A policy changed the queue's settings: its leader replicates the new ones. */
   settingsChanged(queue: QuorumQueue): void {
     const replica = this.replicas.get(queue.groupId);
-    if (replica !== undefined && this.isLeader(replica)) this.syncConfig(replica);
-  }
-
-  /** The leader keeps the replicated settings equal to what the queue's policies say. */
-  private syncConfig(replica: Replica): void {
-    const def = replica.queue.definition;
-    const policies = this.options.broker.policies;
-    const quorum = resolveQuorumSettings(
-      def.arguments,
-      policies.match("policy", def.vhost, "queue", def.name, "quorum"),
-      policies.match("operator_policy", def.vhost, "queue", def.name, "quorum"),
-    );
-    const config = quorumConfigOf(replica.queue.settings, quorum);
-    const text = JSON.stringify(config);
-    if (replica.configSent === text) return;
-    const current = JSON.stringify(replica.stateMachine.machine.config);
-    replica.configSent = text;
-    if (current === text) return;
-    this.submit(replica.queue, { type: "config", config, nowMs: this.clock() }, 60_000);
+    if (replica !== undefined && isLeader(this, replica)) syncConfig(this, replica);
   }
 
   private linkLost(peer: string): void {
     if (this.stopped) return;
     const nowMs = this.clock();
     for (const replica of this.replicas.values()) {
-      if (!this.isLeader(replica)) continue;
+      if (!isLeader(this, replica)) continue;
       const machine = replica.stateMachine.machine;
       let has = false;
       for (const c of machine.consumers.values()) if (c.node === peer) has = true;

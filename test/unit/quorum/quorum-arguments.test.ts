@@ -82,13 +82,19 @@ describe("a quorum queue declaration is refused as RabbitMQ 4 refuses it", () =>
       ["x-max-age", s("1D")],
       ["x-stream-max-segment-size-bytes", int(1000)],
       ["x-initial-cluster-size", int(3)],
-      ["x-retry-delay", int(1000)],
     ] as const) {
       assert.equal(
         refusal(quorum({ [key]: value })),
         `${PRE}invalid arg '${key}' for queue 'q' in vhost '/' of queue type rabbit_quorum_queue`,
       );
     }
+  });
+
+  test("Warren's retry delays are accepted on quorum queues", () => {
+    assert.equal(
+      refusal(quorum({ "x-retry-delay": int(1000), "x-retry-delay-max": int(8000) })),
+      undefined,
+    );
   });
 
   test("argument values are checked before the properties", () => {

@@ -735,3 +735,38 @@ test("every command survives the codec", () => {
     else assert.deepEqual(back, c);
   }
 });
+
+test("with a retry delay a returned message waits, doubling with each return, then comes back first", () => {
+  const T = 10_000;
+  const d = new Driver({ retryDelayMs: 1_000, retryDelayMaxMs: 1_500 });
+  const first = d.publish({ nowMs: T });
+  d.publish({ nowMs: T });
+  d.apply({
+    type: "checkout",
+    consumer: "c1",
+    node: "n1",
+    tag: "t",
+    window: 1,
+    priority: 0,
+    nowMs: T,
+  });
+  d.apply({ type: "return", consumer: "c1", ids: [first.id], nowMs: T + 10 });
+  // The other message goes out meanwhile; the returned one waits.
+  assert.equal(d.machine.delayed.length, 1);
+  assert.equal(d.machine.nextExpiryMs(), T + 1_010);
+  const c1 = [...d.machine.consumers.values()][0]!;
+  const other = [...c1.checkedOut.keys()][0]!;
+  assert.notEqual(other, first.id);
+  d.apply({ type: "settle", consumer: "c1", ids: [other], nowMs: T + 1_009 });
+  assert.equal(d.machine.delayed.length, 1, "not due yet");
+  assert.equal(c1.checkedOut.size, 0);
+  const due = d.apply({ type: "expire", nowMs: T + 1_010 });
+  const delivered = due.effects.flatMap((e) => (e.type === "deliver" ? e.deliveries : []));
+  assert.deepEqual(
+    delivered.map((x) => [x.id, x.deliveryCount, x.redelivered]),
+    [[first.id, 1, true]],
+  );
+  // The second return doubles the wait, capped at 1,500 ms.
+  d.apply({ type: "return", consumer: "c1", ids: [first.id], nowMs: T + 2_000 });
+  assert.equal(d.machine.nextExpiryMs(), T + 3_500);
+});

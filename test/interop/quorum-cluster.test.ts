@@ -243,4 +243,42 @@ describe("quorum queues on a 3-node cluster", { skip }, () => {
       30_000,
     );
   });
+
+  test("rebalance asked of any node moves leaderships off a node that leads too many", async () => {
+    const piled: string[] = [];
+    for (let i = 0; i < 4; i++) piled.push(await quorumQueueOn(0, "qq-piled"));
+    // client-local: each is handed to node 1 after its first election; rebalance after that.
+    for (const q of piled)
+      await eventually(
+        `${q} led by node 1`,
+        async () => (await queueInfo(0, q)).leader === f.nodeName(0),
+        20_000,
+      );
+    // As the node asked sees them (a node that holds no replica of a queue may not know its leader).
+    const leaderCounts = async () => {
+      const all = (await api(f.mgmtUrl(2), "GET", "/api/queues")).body as QueueInfo[];
+      const quorum = all.filter((q) => q.type === "quorum");
+      const counts = new Map([0, 1, 2].map((i) => [f.nodeName(i), 0]));
+      for (const q of quorum)
+        if (q.leader !== null) counts.set(q.leader, counts.get(q.leader)! + 1);
+      return { total: quorum.length, counts };
+    };
+    // Asked of node 3, which leads none of the new queues: the leaders hand over.
+    const before = await leaderCounts();
+    const r = await api(f.mgmtUrl(2), "POST", "/api/rebalance/queues", {});
+    assert.ok(r.status < 300, JSON.stringify(r.body));
+    let last = before;
+    await eventually(
+      "no node leading more than its share",
+      async () => {
+        last = await leaderCounts();
+        return [...last.counts.values()].every((n) => n <= Math.ceil(last.total / 3));
+      },
+      30_000,
+    ).catch((e: Error) => {
+      throw new Error(
+        `${e.message}: before ${JSON.stringify([...before.counts])}, after ${JSON.stringify([...last.counts])} of ${last.total}; rebalance said ${JSON.stringify(r.body)}`,
+      );
+    });
+  });
 });

@@ -53,6 +53,8 @@ export interface Replica {
   configSent: string | undefined;
   /** Whether this replica already considered handing a new queue's leadership over. */
   placed: boolean;
+  /** Whether it leads as the group's first leader (its log held nothing of an earlier term). */
+  firstLeader: boolean;
   /** At-least-once dead-letters republished and waiting for their targets' outcome. */
   readonly dlxInFlight: Set<number>;
   /** Dead-letters their targets took, to settle at the end of the turn. */
@@ -181,13 +183,14 @@ export function elected(host: LeaderHost, replica: Replica): void {
 
 /**
  * A new queue's leader is the member listed first (its leader locator's choice): whoever
- * won the first election hands over to it, once. A queue that holds anything already (a
- * later election) keeps the leader it has; rebalance moves those.
+ * won the group's first election hands over to it, once. Later leaders (after a failover,
+ * or a rebalance) keep the leadership they got.
  */
 export function placeLeader(host: LeaderHost, replica: Replica): void {
   const { queue } = replica;
   const intended = queue.members[0];
-  if (replica.placed || intended === undefined || intended === host.nodeName) return;
+  if (replica.placed || !replica.firstLeader || intended === undefined) return;
+  if (intended === host.nodeName) return;
   replica.placed = true;
   const machine = replica.stateMachine.machine;
   if (machine.totals.enqueued > 0 || machine.consumers.size > 0) return;

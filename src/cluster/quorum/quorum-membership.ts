@@ -16,7 +16,8 @@ import type { RaftDriver } from "../raft-driver.js";
 const CATCH_UP_TIMEOUT_MS = 60_000;
 const PROMOTE_RETRY_MS = 200;
 
-export type MemberChange = "add" | "delete";
+/** add_member, delete_member, or a leadership handed to another member (rebalance). */
+export type MemberChange = "add" | "delete" | "transfer";
 
 export async function changeMember(
   driver: RaftDriver,
@@ -29,6 +30,11 @@ export async function changeMember(
   if (status.role !== "leader")
     return `this node does not lead the queue (leader: ${status.leaderId ?? "none"})`;
   const { voters, learners } = status.membership;
+  if (change === "transfer") {
+    if (!voters.includes(node)) return `${node} is not a voting member`;
+    const receipt = driver.transferLeadership(groupId, node);
+    return receipt.ok ? null : (receipt.detail ?? receipt.reason);
+  }
   if (change === "delete") {
     if (!voters.includes(node) && !learners.includes(node)) return `${node} is not a member`;
     if (voters.length === 1 && voters[0] === node) return "the last member cannot be removed";

@@ -158,12 +158,14 @@ export class QuorumOperations implements QuorumAdmin {
 
   /**
    * Moves leaders so that no node leads more than its share: each queue whose leader's node
-   * leads too many hands its leadership to the member leading the fewest.
+   * leads too many hands its leadership to the member leading the fewest. The share is of
+   * the queues whose leader this node knows (every queue it holds a replica of, and those
+   * whose leader it was told); run it on a node that holds replicas of all of them.
    */
   async rebalance(vhostPattern: string, queuePattern: string): Promise<QuorumChangeResult[]> {
     const vhostRe = new RegExp(vhostPattern || ".*");
     const queueRe = new RegExp(queuePattern || ".*");
-    const all = this.list();
+    const all = this.list().filter((s) => s.leader !== null);
     const leads = new Map<string, number>();
     const nodes = new Set<string>();
     for (const s of all) {

@@ -224,6 +224,7 @@ export class QuorumService implements QuorumNode, LeaderHost {
       lastEarlierRunsCheckMs: 0,
       configSent: undefined,
       placed: false,
+      firstLeader: false,
       dlxInFlight: new Set(),
       dlxSettles: [],
       lastDlxRetryMs: 0,
@@ -414,27 +415,18 @@ export class QuorumService implements QuorumNode, LeaderHost {
   }
 
   /** Hands a queue's leadership to another member (rebalance); only its leader can. */
+  /** Hands a queue's leadership to another member (rebalance), asked of its leader. */
   async transferLeadership(
     vhost: string,
     name: string,
     target: string,
   ): Promise<QuorumChangeResult> {
-    const queue = [...this.queues.values()].find(
-      (q) => q.definition.vhost === vhost && q.name === name,
-    );
+    const queue = this.find(vhost, name);
     if (queue === undefined) return { vhost, name, ok: false, result: "no such quorum queue" };
-    const status = this.raftStatus(queue);
-    if (status?.role !== "leader")
-      return {
-        vhost,
-        name,
-        ok: false,
-        result: `this node does not lead it (leader: ${this.leaderOf(queue) ?? "none"})`,
-      };
-    const receipt = this.options.driver.transferLeadership(queue.groupId, target);
-    return receipt.ok
+    const error = await this.changeMember(queue, "transfer", target);
+    return error === null
       ? { vhost, name, ok: true, result: `leadership handed to ${target}` }
-      : { vhost, name, ok: false, result: receipt.detail ?? receipt.reason };
+      : { vhost, name, ok: false, result: error };
   }
 
   // ------------------------------------------------------------------ proposing
@@ -563,6 +555,9 @@ export class QuorumService implements QuorumNode, LeaderHost {
         // applied, and resending "checked-out" messages would deliver them twice.
         replica.leaderTerm = status.term;
         replica.electedFromIndex = status.lastIndex;
+        // The group's first leader finds no entry but its own term's first: only it places
+        // the leadership where the queue's locator said (a later one, rebalanced there, stays).
+        replica.firstLeader = status.lastIndex <= 1;
       }
       if (
         leader &&

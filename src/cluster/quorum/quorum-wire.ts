@@ -12,7 +12,7 @@
  * queue reaches nothing.
  */
 import type { QuorumDelivery, QuorumReply } from "../../quorum/quorum-machine.js";
-import { WireReader } from "../transport/wire-reader.js";
+import { WireError, WireReader } from "../transport/wire-reader.js";
 import { WireWriter } from "../transport/wire-writer.js";
 
 /** One-way frames: after classic forwarding's 34 (and 35, kept free for it). */
@@ -22,20 +22,22 @@ export const QuorumRequest = {
   propose: 20,
   /** The leader's counts for a declare-ok. */
   stat: 21,
-  /** A member change (add_member, delete_member) asked of the queue's leader. */
+  /** A member change (add_member, delete_member) or leadership transfer asked of the queue's leader. */
   member: 22,
 } as const;
+
+const MEMBER_CHANGES = ["add", "delete", "transfer"] as const;
 
 /** `final`: the receiver must not forward it again (it was sent to the leader it named). */
 export function encodeMemberRequest(
   groupId: string,
-  change: "add" | "delete",
+  change: "add" | "delete" | "transfer",
   node: string,
   final: boolean,
 ): Buffer {
   return new WireWriter(128)
     .string(groupId)
-    .u8(change === "add" ? 1 : 2)
+    .u8(MEMBER_CHANGES.indexOf(change) + 1)
     .string(node)
     .u8(final ? 1 : 0)
     .finish();
@@ -43,13 +45,14 @@ export function encodeMemberRequest(
 
 export function decodeMemberRequest(payload: Buffer): {
   groupId: string;
-  change: "add" | "delete";
+  change: "add" | "delete" | "transfer";
   node: string;
   final: boolean;
 } {
   const r = new WireReader(payload);
   const groupId = r.string("a group id");
-  const change = r.u8("a change") === 1 ? "add" : "delete";
+  const change = MEMBER_CHANGES[r.u8("a change") - 1];
+  if (change === undefined) throw new WireError("a member change of an unknown kind");
   const node = r.string("a node");
   const final = r.u8("a flag") === 1;
   r.end("a member request");

@@ -366,6 +366,7 @@ export class Channel implements ConsumerSink {
       this.conn.broker.channelClosed(this.conn.user!.name);
     }
     const now = this.now;
+    for (const c of this.consumers.values()) c.queue.channelClosing?.(c);
     for (const c of this.consumers.values()) c.queue.removeConsumer(c, now);
     this.consumers.clear();
     const deliveries = [...this.unacked.values()];

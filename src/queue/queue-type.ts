@@ -135,6 +135,12 @@ export interface Queue {
 
   addConsumer(options: ConsumerOptions, sink: ConsumerSink, nowMs: number): Consumer;
   removeConsumer(consumer: Consumer, nowMs: number): void;
+  /**
+   * The consumer's channel is closing (before removeConsumer and the requeue of what it
+   * holds): a queue that counts returns (a quorum queue's x-delivery-count) takes everything
+   * back at once, uncounted, and ignores the requeues that follow. Absent: nothing special.
+   */
+  channelClosing?(consumer: Consumer): void;
   hasExclusiveConsumer(): boolean;
   /** Its consumers, highest priority first (for listings). */
   readonly consumerList: readonly Consumer[];

@@ -238,6 +238,29 @@ describe("quorum queues on a single node", () => {
     await ch.close();
   });
 
+  it("takes back what a closed channel held as redelivered, without counting a return", async () => {
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("qq-closed", { durable: true, arguments: QQ });
+    await publishConfirmed(ch, "qq-closed", ["held"]);
+    const c1 = await conn.createChannel();
+    await new Promise<void>((resolve) => {
+      c1.consume("qq-closed", (m) => m && resolve());
+    });
+    await c1.close();
+    const again = await new Promise<amqp.ConsumeMessage>((resolve) => {
+      ch.consume("qq-closed", (m) => m && resolve(m));
+    });
+    assert.equal(again.content.toString(), "held");
+    assert.equal(again.fields.redelivered, true);
+    assert.equal(
+      again.properties.headers?.["x-delivery-count"],
+      undefined,
+      "a closed channel is not a return",
+    );
+    ch.ack(again);
+    await ch.close();
+  });
+
   it("keeps every confirmed message through kill -9", async () => {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue("qq-crash", { durable: true, arguments: QQ });

@@ -103,6 +103,8 @@ export class QuorumQueue implements Queue {
   readonly pressure = undefined;
   private readonly locals = new Map<string, LocalConsumer>();
   private readonly byConsumer = new Map<Consumer, LocalConsumer>();
+  /** Consumers whose channel closed (their requeues are ignored); weakly held. */
+  private readonly closedConsumers = new WeakSet<Consumer>();
   /**
    * Deliveries (id:attempt) whose settle of any kind was sent and not yet applied: a new
    * leader's resend of them is dropped; a redelivery (a later attempt) is not.
@@ -240,6 +242,24 @@ export class QuorumQueue implements Queue {
     for (const local of this.locals.values()) if (!local.gone) this.checkout(local, nowMs);
   }
 
+  /**
+   * Its channel is closing: everything the consumer holds goes back to the head in one
+   * `remove`, as RabbitMQ 4 returns a closed channel's messages: redelivered, not counted as
+   * returns (x-delivery-count unchanged).
+   */
+  channelClosing(consumer: Consumer): void {
+    const local = this.byConsumer.get(consumer);
+    if (local === undefined || local.gone) return;
+    local.gone = true;
+    this.locals.delete(local.key);
+    this.byConsumer.delete(consumer);
+    local.buffer.clear();
+    local.held.clear();
+    this.flush();
+    this.command({ type: "remove", consumer: local.key, nowMs: this.node.clock() });
+    this.closedConsumers.add(consumer);
+  }
+
   removeConsumer(consumer: Consumer, nowMs: number): void {
     const local = this.byConsumer.get(consumer);
     if (local === undefined || local.gone) return;
@@ -357,6 +377,8 @@ export class QuorumQueue implements Queue {
   ): void {
     if (this.deleted) return;
     const d = delivery as QuorumQueueDelivery;
+    // The channel closed: `remove` already took it back.
+    if (consumer !== undefined && this.closedConsumers.has(consumer)) return;
     if (consumer !== undefined) {
       consumer.unacked = Math.max(0, consumer.unacked - 1);
       const local = this.byConsumer.get(consumer);

@@ -27,6 +27,17 @@ export async function freePort(): Promise<number> {
 /** Ports this test process was given already. */
 const handedOut = new Set<number>();
 
+/**
+ * Claims a port the kernel gave a listener of the test itself (a TcpProxy on port 0): false
+ * when freePort handed it out already (to a node that has not bound it yet), so the caller
+ * listens elsewhere rather than take a node's port.
+ */
+export function claimPort(port: number): boolean {
+  if (handedOut.has(port)) return false;
+  handedOut.add(port);
+  return true;
+}
+
 export interface MgmtBroker {
   readonly broker: BrokerUnderTest;
   /** http://127.0.0.1:<mgmt port> */

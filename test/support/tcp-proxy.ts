@@ -1,4 +1,5 @@
 import net from "node:net";
+import { claimPort } from "./mgmt-broker.js";
 
 export interface TcpProxyOptions {
   /** The loopback address to listen on (127.0.0.1 unless told). */
@@ -48,8 +49,14 @@ export class TcpProxy {
 
   async start(): Promise<string> {
     const host = this.options.listenHost ?? "127.0.0.1";
-    await new Promise<void>((resolve) => this.server.listen(0, host, resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
+    // The kernel may give a port freePort handed to a node that has not bound it yet (a
+    // cluster test picks every node's ports before it starts the proxies): listen again.
+    for (;;) {
+      await new Promise<void>((resolve) => this.server.listen(0, host, resolve));
+      this.port = (this.server.address() as net.AddressInfo).port;
+      if (claimPort(this.port)) break;
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    }
     return `amqp://guest:guest@${host}:${this.port}`;
   }
 

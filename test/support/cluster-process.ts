@@ -20,7 +20,7 @@ export interface ClusterNodeSpec {
   readonly clusterPort: number;
   readonly mgmtPort: number;
   readonly dataDir: string;
-  /** The AMQP port the node keeps across restarts (with `fixedAmqpPorts`); else a free one per start. */
+  /** The AMQP port the node keeps across restarts (chosen by freePort with the others). */
   readonly amqpPort?: number;
 }
 
@@ -50,9 +50,10 @@ export class TestCluster {
   }
 
   /**
-   * Picks ports and data dirs for `count` nodes (and their proxies); starts nothing. With
-   * `fixedAmqpPorts` each node keeps one AMQP port across restarts, so clients given every
-   * node's address (oslo's transport_url) find a restarted node where it was.
+   * Picks ports and data dirs for `count` nodes (and their proxies); starts nothing. Each
+   * node keeps one AMQP port across restarts, so clients given every node's address (oslo's
+   * transport_url) find a restarted node where it was (`fixedAmqpPorts`, now always so, is
+   * kept for the callers that say they rely on it).
    */
   static async create(
     count: number,
@@ -66,7 +67,9 @@ export class TestCluster {
         clusterPort: await freePort(),
         mgmtPort: await freePort(),
         dataDir: join(root, `node${i}`),
-        ...(options.fixedAmqpPorts ? { amqpPort: await freePort() } : {}),
+        // Always chosen here, never by the node's kernel (--port 0): a port the kernel gives
+        // a node that starts first may be one freePort handed to a node not started yet.
+        amqpPort: await freePort(),
       });
     }
     const cluster = new TestCluster(specs, root, options.args ?? []);

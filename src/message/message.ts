@@ -41,6 +41,12 @@ export interface QueueEntry {
   ref: StoredRef | undefined;
 }
 
+/** When the message's own expiration property makes it expire (undefined: it has none). */
+export function ownExpiryMs(m: Message): number | undefined {
+  const own = m.summary.expiration;
+  return own === undefined ? undefined : m.arrivedAtMs + Number(own);
+}
+
 export function messageBytes(m: Message): number {
   return m.body.length;
 }

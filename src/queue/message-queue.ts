@@ -1,5 +1,5 @@
 import { ColdIndex } from "../message/cold-index.js";
-import type { Message, QueueEntry, StoredRef } from "../message/message.js";
+import { type Message, ownExpiryMs, type QueueEntry, type StoredRef } from "../message/message.js";
 import { withHeader } from "../protocol/content-properties.js";
 import { enqueueClassic } from "./classic-enqueue.js";
 import { classicQueueStats } from "./classic-stats.js";
@@ -191,8 +191,8 @@ export class MessageQueue implements Queue {
     let expires = Number.POSITIVE_INFINITY;
     const ttl = this.settings.messageTtlMs;
     if (ttl !== undefined) expires = message.arrivedAtMs + ttl;
-    const own = message.summary.expiration;
-    if (own !== undefined) expires = Math.min(expires, message.arrivedAtMs + Number(own));
+    const own = ownExpiryMs(message);
+    if (own !== undefined) expires = Math.min(expires, own);
     return expires;
   }
 

@@ -12,10 +12,16 @@ import type { MemberAddress } from "../cluster/cluster-members.js";
 import { MetadataUnavailableError } from "../cluster/metadata/metadata-unavailable-error.js";
 import type { Log } from "../log.js";
 import type { MembershipControl } from "../mgmt/api/cluster-api.js";
+import { queueTypeName } from "../queue/queue-types.js";
 import type { Broker } from "../vhost/broker.js";
 import type { CommandSubmitter } from "../vhost/commands/command-submitter.js";
 import { replaceState } from "../vhost/commands/replace-state.js";
-import { captureState, EMPTY_IMAGE } from "../vhost/commands/state-image.js";
+import {
+  captureState,
+  EMPTY_IMAGE,
+  type QueueImage,
+  queueMetaOf,
+} from "../vhost/commands/state-image.js";
 import { readPeersFile, removePeersFile, writePeersFile } from "./cluster-peers-file.js";
 import { askCluster } from "./cluster-request.js";
 import type { ClusterRuntime } from "./cluster-runtime.js";
@@ -111,7 +117,7 @@ export class AppControl {
       // to the new one (their replicas' logs stay on disk).
       const gone = new Set(
         v.queues
-          .filter((q) => (q.home !== null && q.home !== nodeName) || isQuorumImage(q))
+          .filter((q) => (q.home !== null && q.home !== nodeName) || isQuorumImage(v.name, q))
           .map((q) => q.name),
       );
       return {
@@ -342,10 +348,9 @@ export class AppControl {
   }
 }
 
-/** Whether a queue's image is a quorum queue's (its x-queue-type, in tagged JSON). */
-function isQuorumImage(q: { readonly arguments: Record<string, unknown> }): boolean {
-  const t = q.arguments["x-queue-type"];
-  return Array.isArray(t) && Buffer.from(String(t[1]), "base64").toString() === "quorum";
+/** Whether a queue's image is a quorum queue's (by its x-queue-type). */
+function isQuorumImage(vhost: string, q: QueueImage): boolean {
+  return queueTypeName(queueMetaOf(vhost, q).definition) === "quorum";
 }
 
 /** A submitter for a stopped app: every change is refused at once with the reason. */

@@ -14,6 +14,8 @@
  * time may still take effect; the error says so.
  */
 
+import { fromTaggedJson } from "../../protocol/field-table-json.js";
+import { resolveQuorumSettings } from "../../quorum/quorum-arguments.js";
 import { chooseQuorumMembers } from "../../quorum/quorum-placement.js";
 import type { NodeId } from "../../raft/index.js";
 import type {
@@ -153,31 +155,20 @@ function withMembers<C extends MetadataCommand>(
   const { clusterNodes, quorumLeaders } = options;
   if (!command.durable || command.exclusive || command.autoDelete || clusterNodes === undefined)
     return command;
-  const size = groupSizeArg(command.arguments["x-quorum-initial-group-size"]);
-  const locator = textArg(command.arguments["x-queue-leader-locator"]);
-  const balanced = locator === "balanced" || locator === "least-leaders" || locator === "random";
+  // The declaration's own arguments (a policy's locator is not known to the submitter).
+  const { initialGroupSize, leaderLocator } = resolveQuorumSettings(
+    fromTaggedJson(command.arguments),
+  );
+  const balanced = leaderLocator === "balanced";
   const members = chooseQuorumMembers(
     home,
     clusterNodes(),
-    size,
+    initialGroupSize,
     command.queue,
-    balanced ? "balanced" : "client-local",
+    leaderLocator,
     balanced ? quorumLeaders?.() : undefined,
   );
   return { ...command, members };
-}
-
-/** A string argument from tagged JSON (["S", base64]). */
-function textArg(value: unknown): string | undefined {
-  return Array.isArray(value) && (value[0] === "S" || value[0] === "x")
-    ? Buffer.from(String(value[1]), "base64").toString()
-    : undefined;
-}
-
-/** x-quorum-initial-group-size from tagged JSON ([type, value]), when it is a positive integer. */
-function groupSizeArg(value: unknown): number | undefined {
-  const n = Array.isArray(value) ? Number(value[1]) : Number.NaN;
-  return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 function forwardReplyOf(outcome: ProposalOutcome<MetadataReply>): ForwardReply {

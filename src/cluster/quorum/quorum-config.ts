@@ -2,6 +2,7 @@
  * Between a quorum queue's resolved settings (arguments and policies) and what its machine
  * replicates, and between the machine's dead-lettered messages and the broker's dead-lettering.
  */
+import type { Message } from "../../message/message.js";
 import type { QueueSettings } from "../../queue/queue-settings.js";
 import type { QueueDelivery } from "../../queue/queue-type.js";
 import type { QuorumSettings } from "../../quorum/quorum-arguments.js";
@@ -30,15 +31,15 @@ export function quorumConfigOf(settings: QueueSettings, quorum: QuorumSettings):
   };
 }
 
+/** The message a log payload holds (encodeMessage's bytes), decoded without a copy first. */
+export function messageOf(payload: Uint8Array): Message {
+  return decodeMessage(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+}
+
 /** A dead-lettered message as the broker's dead-lettering takes it. */
 export function encodeMessageDelivery(dead: DeadLettered): QueueDelivery {
-  const payload = Buffer.from(
-    dead.payload.buffer,
-    dead.payload.byteOffset,
-    dead.payload.byteLength,
-  );
   return {
-    message: decodeMessage(payload),
+    message: messageOf(dead.payload),
     redelivered: dead.deliveryCount > 0,
     deliveryCount: dead.deliveryCount,
   };

@@ -32,10 +32,8 @@ export class QuorumOperations implements QuorumAdmin {
 
   status(vhost: string, name: string): QuorumQueueStatus | undefined {
     if (this.current() === undefined) return undefined;
-    const entry = this.service
-      .list()
-      .find(({ queue }) => queue.definition.vhost === vhost && queue.name === name);
-    return entry === undefined ? undefined : this.statusOf(entry.queue);
+    const queue = this.service.find(vhost, name);
+    return queue === undefined ? undefined : this.statusOf(queue);
   }
 
   private statusOf(queue: QuorumQueue): QuorumQueueStatus {

@@ -10,7 +10,7 @@
  * right message whichever replica leads when it arrives, and a delivery a new leader sends
  * again is recognised and dropped.
  */
-import type { Message } from "../../message/message.js";
+import { type Message, ownExpiryMs } from "../../message/message.js";
 import { channelError } from "../../protocol/amqp-error.js";
 import { withHeader } from "../../protocol/content-properties.js";
 import { ReplyCode } from "../../protocol/generated/constants.js";
@@ -33,7 +33,8 @@ import type {
 } from "../../queue/queue-type.js";
 import type { QuorumCommand } from "../../quorum/quorum-commands.js";
 import type { QuorumDelivery, QuorumMachine } from "../../quorum/quorum-machine.js";
-import { decodeMessage, encodePublish } from "../../store/message-records.js";
+import { encodePublish } from "../../store/message-records.js";
+import { messageOf } from "./quorum-config.js";
 import type { ProposeAnswer } from "./quorum-wire.js";
 
 /** A delivery of a quorum queue: the channel gives it back to settle it. */
@@ -172,15 +173,14 @@ export class QuorumQueue implements Queue {
   enqueue(message: Message, nowMs: number): EnqueueOutcome {
     this.counts.published++;
     const outcome = new PendingOutcome();
-    const expiration = message.summary.expiration;
-    const ttl = expiration === undefined ? Number.NaN : Number(expiration);
+
     const command: QuorumCommand = {
       type: "enqueue",
       publisher: this.publisher,
       node: this.node.nodeName,
       seq: ++this.seq,
       nowMs,
-      expiresAtMs: Number.isFinite(ttl) && ttl >= 0 ? message.arrivedAtMs + ttl : 0,
+      expiresAtMs: ownExpiryMs(message) ?? 0,
       high: message.summary.priority > 4,
       size: message.body.length,
       payload: encodeMessage(message),
@@ -347,9 +347,7 @@ export class QuorumQueue implements Queue {
       id: d.id,
       attempt: d.attempt,
       holder,
-      message: decodeMessage(
-        Buffer.from(d.payload.buffer, d.payload.byteOffset, d.payload.byteLength),
-      ),
+      message: messageOf(d.payload),
       redelivered: d.redelivered,
       deliveryCount: d.deliveryCount,
     };

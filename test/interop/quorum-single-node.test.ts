@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import amqp, { type ChannelModel, type ConfirmChannel } from "amqplib";
 import { type BrokerUnderTest, startBroker } from "../support/broker-process.js";
 import { eventually } from "../support/eventually.js";
+import { warrenOnly } from "../support/warren-only.js";
 
 const QQ = { "x-queue-type": "quorum" };
 
@@ -217,7 +218,9 @@ describe("quorum queues on a single node", () => {
     await ch.close();
   });
 
-  it("holds a requeued message for its x-retry-delay before offering it again", async () => {
+  it("holds a requeued message for its x-retry-delay before offering it again", {
+    skip: warrenOnly("x-retry-delay is Warren's"),
+  }, async () => {
     const ch = await conn.createConfirmChannel();
     await ch.assertQueue("qq-retry", { durable: true, arguments: { ...QQ, "x-retry-delay": 800 } });
     await publishConfirmed(ch, "qq-retry", ["again"]);
